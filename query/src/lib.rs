@@ -1,0 +1,1 @@
+//! spandb-query (in progress).

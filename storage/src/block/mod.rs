@@ -1,0 +1,9 @@
+//! Span blocks: immutable, column-oriented, zstd-compressed, checksummed files.
+
+pub mod footer;
+pub mod reader;
+pub mod writer;
+
+pub use footer::{AttrIndex, Column, Footer, IndexedValue, RowGroup, BLOCK_FORMAT_VERSION};
+pub use reader::{BlockReader, GroupLight};
+pub use writer::{encode_block, BlockLayout, EncodedBlock, INDEX_MAX_DISTINCT};

@@ -1,0 +1,458 @@
+//! Encodes a batch of spans into one immutable block file image.
+//!
+//! Rows are sorted by (trace id, start time, span id): a trace's spans are adjacent, so a trace
+//! lookup touches one row group, the trace-id column collapses into runs, and parent ids become
+//! small in-trace row references (see docs/ARCHITECTURE.md, "Row order", for the measurement).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use roaring::RoaringBitmap;
+
+use super::footer::{
+    AttrIndex, Column, Footer, IndexedValue, RowGroup, BLOCK_FORMAT_VERSION, BLOCK_MAGIC,
+    NUM_COLUMNS,
+};
+use crate::codec::buf::Encoder;
+use crate::codec::chunk::{compress, ChunkRef};
+use crate::codec::value::{put_attrs, StringPolicy};
+use crate::error::{Error, Result};
+use crate::model::{KeyValue, Resource, Scope, Span, TraceId, Value};
+use crate::rollup::{Rollup, RollupKey, ROLLUP_BUCKET_NS};
+
+/// A span attribute key with more distinct values than this in one block is "high
+/// cardinality": not indexed, and its string values are stored inline instead of in the
+/// block dictionary.
+pub const INDEX_MAX_DISTINCT: usize = 1000;
+
+/// Parent column codes (then the row offset inside the trace run, plus `PARENT_IN_RUN`).
+pub const PARENT_NONE: u64 = 0;
+pub const PARENT_LITERAL: u64 = 1;
+pub const PARENT_IN_RUN: u64 = 2;
+
+/// How to lay out a block.
+#[derive(Clone, Debug)]
+pub struct BlockLayout {
+    pub rows_per_group: u32,
+    pub zstd_level: i32,
+}
+
+impl Default for BlockLayout {
+    fn default() -> Self {
+        BlockLayout {
+            rows_per_group: 4096,
+            zstd_level: 3,
+        }
+    }
+}
+
+/// A block ready to be written: the file bytes and what the catalog needs to know.
+pub struct EncodedBlock {
+    pub bytes: Vec<u8>,
+    pub footer: Footer,
+    /// Distinct trace ids in the block, sorted.
+    pub trace_ids: Vec<TraceId>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum IndexKey<'a> {
+    Str(&'a str),
+    Int(i64),
+    Bool(bool),
+}
+
+/// Distinct values per attribute key, until a key passes INDEX_MAX_DISTINCT.
+#[derive(Default)]
+struct Cardinality<'a> {
+    per_key: HashMap<&'a str, Option<HashSet<IndexKey<'a>>>>,
+}
+
+impl<'a> Cardinality<'a> {
+    fn observe_attrs(&mut self, attrs: &'a [KeyValue]) {
+        for kv in attrs {
+            self.observe(&kv.key, &kv.value);
+        }
+    }
+    fn observe(&mut self, key: &'a str, value: &'a Value) {
+        let v = match value {
+            Value::Str(s) => IndexKey::Str(s),
+            Value::Int(i) => IndexKey::Int(*i),
+            Value::Bool(b) => IndexKey::Bool(*b),
+            Value::Array(items) => {
+                for item in items {
+                    self.observe(key, item);
+                }
+                return;
+            }
+            _ => return,
+        };
+        let slot = self.per_key.entry(key).or_insert_with(|| Some(HashSet::new()));
+        if let Some(set) = slot {
+            set.insert(v);
+            if set.len() > INDEX_MAX_DISTINCT {
+                *slot = None;
+            }
+        }
+    }
+    fn is_high(&self, key: &str) -> bool {
+        matches!(self.per_key.get(key), Some(None))
+    }
+}
+
+/// The block dictionary under construction.
+struct Strings<'c, 'a> {
+    ids: HashMap<String, u32>,
+    list: Vec<String>,
+    card: &'c Cardinality<'a>,
+}
+
+impl StringPolicy for Strings<'_, '_> {
+    fn intern(&mut self, s: &str) -> u32 {
+        if let Some(id) = self.ids.get(s) {
+            return *id;
+        }
+        let id = self.list.len() as u32;
+        self.list.push(s.to_owned());
+        self.ids.insert(s.to_owned(), id);
+        id
+    }
+    fn value_ref(&mut self, key: &str, s: &str) -> Option<u32> {
+        (!self.card.is_high(key)).then(|| self.intern(s))
+    }
+}
+
+/// Deduplicates shared resources/scopes: by pointer first (cheap), then by value.
+struct Table<T: PartialEq> {
+    by_ptr: HashMap<*const T, u32>,
+    items: Vec<Arc<T>>,
+}
+
+impl<T: PartialEq> Table<T> {
+    fn new() -> Self {
+        Table {
+            by_ptr: HashMap::new(),
+            items: Vec::new(),
+        }
+    }
+    fn id(&mut self, item: &Arc<T>) -> u32 {
+        if let Some(id) = self.by_ptr.get(&Arc::as_ptr(item)) {
+            return *id;
+        }
+        let id = match self.items.iter().position(|x| **x == **item) {
+            Some(i) => i as u32,
+            None => {
+                self.items.push(item.clone());
+                self.items.len() as u32 - 1
+            }
+        };
+        self.by_ptr.insert(Arc::as_ptr(item), id);
+        id
+    }
+}
+
+fn intern_attrs(strings: &mut Strings<'_, '_>, attrs: &[KeyValue]) {
+    for kv in attrs {
+        strings.intern(&kv.key);
+        intern_value(strings, &kv.value);
+    }
+}
+
+fn intern_value(strings: &mut Strings<'_, '_>, v: &Value) {
+    match v {
+        Value::Str(s) => {
+            strings.intern(s);
+        }
+        Value::Array(items) => items.iter().for_each(|i| intern_value(strings, i)),
+        Value::KvList(kvs) => intern_attrs(strings, kvs),
+        _ => {}
+    }
+}
+
+/// Per-group column encoders.
+#[derive(Default)]
+struct GroupColumns {
+    cols: [Encoder; NUM_COLUMNS],
+}
+
+impl GroupColumns {
+    fn col(&mut self, c: Column) -> &mut Encoder {
+        &mut self.cols[c as usize]
+    }
+}
+
+/// Sorts `spans` into block row order and encodes them. `spans` must not be empty.
+pub fn encode_block(spans: &mut [Span], layout: &BlockLayout) -> Result<EncodedBlock> {
+    if spans.is_empty() {
+        return Err(Error::InvalidInput("cannot encode an empty block".into()));
+    }
+    spans.sort_by(|a, b| {
+        (a.trace_id, a.start_ns, a.span_id).cmp(&(b.trace_id, b.start_ns, b.span_id))
+    });
+    let rows_per_group = layout.rows_per_group.max(1) as usize;
+
+    let mut card = Cardinality::default();
+    for s in spans.iter() {
+        card.observe_attrs(&s.attributes);
+        for e in &s.events {
+            card.observe_attrs(&e.attributes);
+        }
+        for l in &s.links {
+            card.observe_attrs(&l.attributes);
+        }
+    }
+    let mut strings = Strings {
+        ids: HashMap::new(),
+        list: Vec::new(),
+        card: &card,
+    };
+    strings.intern("");
+
+    let mut resources: Table<Resource> = Table::new();
+    let mut scopes: Table<Scope> = Table::new();
+    let mut footer = Footer {
+        rows: u32::try_from(spans.len())
+            .map_err(|_| Error::InvalidInput("too many spans for one block".into()))?,
+        min_start_ns: u64::MAX,
+        min_duration_ns: u64::MAX,
+        ..Footer::default()
+    };
+    let mut service_rows: HashMap<u32, RoaringBitmap> = HashMap::new();
+    let mut name_rows: HashMap<u32, RoaringBitmap> = HashMap::new();
+    let mut resource_rows: Vec<RoaringBitmap> = Vec::new();
+    let mut attr_rows: HashMap<(u32, IndexedValue), RoaringBitmap> = HashMap::new();
+    let mut rollup = Rollup::default();
+    let mut trace_ids: Vec<TraceId> = Vec::new();
+
+    for s in spans.iter() {
+        footer.min_start_ns = footer.min_start_ns.min(s.start_ns);
+        footer.max_start_ns = footer.max_start_ns.max(s.start_ns);
+        footer.max_end_ns = footer.max_end_ns.max(s.end_ns);
+        footer.min_duration_ns = footer.min_duration_ns.min(s.duration_ns());
+        footer.max_duration_ns = footer.max_duration_ns.max(s.duration_ns());
+    }
+
+    let mut out = Vec::with_capacity(spans.len() * 24);
+    out.extend_from_slice(&BLOCK_MAGIC);
+    out.extend_from_slice(&BLOCK_FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(&0u32.to_le_bytes());
+
+    for (g, group) in spans.chunks(rows_per_group).enumerate() {
+        let first_row = (g * rows_per_group) as u32;
+        let mut cols = GroupColumns::default();
+        let mut prev_start = footer.min_start_ns;
+        let mut run_start = 0usize;
+        let mut run_ids: HashMap<[u8; 8], usize> = HashMap::new();
+        let mut runs: Vec<(TraceId, u64)> = Vec::new();
+        let mut min_start = u64::MAX;
+        let mut max_end = 0u64;
+        for (i, s) in group.iter().enumerate() {
+            let row = first_row + i as u32;
+            min_start = min_start.min(s.start_ns);
+            max_end = max_end.max(s.end_ns);
+            // Trace runs.
+            match runs.last_mut() {
+                Some((t, n)) if *t == s.trace_id => *n += 1,
+                _ => {
+                    runs.push((s.trace_id, 1));
+                    run_start = i;
+                    run_ids.clear();
+                    if trace_ids.last() != Some(&s.trace_id) {
+                        trace_ids.push(s.trace_id);
+                    }
+                }
+            }
+            cols.col(Column::SpanId).put_raw(&s.span_id.0);
+            // First span id wins if a client sent duplicates: the reference stays valid.
+            run_ids.entry(s.span_id.0).or_insert(i - run_start);
+            let parent = cols.col(Column::Parent);
+            match s.parent_span_id {
+                None => parent.put_varint(PARENT_NONE),
+                Some(p) => match run_ids.get(&p.0) {
+                    Some(off) => parent.put_varint(PARENT_IN_RUN + *off as u64),
+                    None => {
+                        parent.put_varint(PARENT_LITERAL);
+                        parent.put_raw(&p.0);
+                    }
+                },
+            }
+            let start = cols.col(Column::Start);
+            if i == 0 {
+                start.put_varint(s.start_ns - footer.min_start_ns);
+            } else {
+                start.put_zigzag(s.start_ns.wrapping_sub(prev_start) as i64);
+            }
+            prev_start = s.start_ns;
+            cols.col(Column::Duration)
+                .put_zigzag(s.end_ns.wrapping_sub(s.start_ns) as i64);
+            let name_id = strings.intern(&s.name);
+            cols.col(Column::Name).put_varint(u64::from(name_id));
+            cols.col(Column::KindStatus)
+                .put_u8(s.kind as u8 | (s.status_code as u8) << 4);
+            let msg_id = strings.intern(&s.status_message);
+            cols.col(Column::StatusMessage).put_varint(u64::from(msg_id));
+            let resource_id = resources.id(&s.resource);
+            cols.col(Column::Resource).put_varint(u64::from(resource_id));
+            let scope_id = scopes.id(&s.scope);
+            cols.col(Column::Scope).put_varint(u64::from(scope_id));
+            put_attrs(cols.col(Column::Attributes), &s.attributes, &mut strings);
+            let mut ev = std::mem::take(cols.col(Column::Events));
+            ev.put_varint(s.events.len() as u64);
+            for e in &s.events {
+                ev.put_zigzag(e.time_ns.wrapping_sub(s.start_ns) as i64);
+                ev.put_varint(u64::from(strings.intern(&e.name)));
+                put_attrs(&mut ev, &e.attributes, &mut strings);
+                ev.put_varint(u64::from(e.dropped_attributes_count));
+            }
+            *cols.col(Column::Events) = ev;
+            let mut lk = std::mem::take(cols.col(Column::Links));
+            lk.put_varint(s.links.len() as u64);
+            for l in &s.links {
+                lk.put_raw(&l.trace_id.0);
+                lk.put_raw(&l.span_id.0);
+                lk.put_varint(u64::from(strings.intern(&l.trace_state)));
+                lk.put_varint(u64::from(l.flags));
+                put_attrs(&mut lk, &l.attributes, &mut strings);
+                lk.put_varint(u64::from(l.dropped_attributes_count));
+            }
+            *cols.col(Column::Links) = lk;
+            let ts = strings.intern(&s.trace_state);
+            let extra = cols.col(Column::Extra);
+            extra.put_varint(u64::from(ts));
+            extra.put_varint(u64::from(s.flags));
+            extra.put_varint(u64::from(s.dropped_attributes_count));
+            extra.put_varint(u64::from(s.dropped_events_count));
+            extra.put_varint(u64::from(s.dropped_links_count));
+
+            // Indexes and rollup.
+            let service_id = strings.intern(s.service());
+            service_rows.entry(service_id).or_default().insert(row);
+            name_rows.entry(name_id).or_default().insert(row);
+            if resource_rows.len() <= resource_id as usize {
+                resource_rows.resize(resource_id as usize + 1, RoaringBitmap::new());
+            }
+            if let Some(r) = resource_rows.get_mut(resource_id as usize) {
+                r.insert(row);
+            }
+            if s.is_error() {
+                footer.error_rows.insert(row);
+            }
+            for kv in &s.attributes {
+                if card.is_high(&kv.key) {
+                    continue;
+                }
+                let key = strings.intern(&kv.key);
+                let value = match &kv.value {
+                    Value::Str(v) => IndexedValue::Str(strings.intern(v)),
+                    Value::Int(i) => IndexedValue::Int(*i),
+                    Value::Bool(b) => IndexedValue::Bool(*b),
+                    _ => continue,
+                };
+                attr_rows.entry((key, value)).or_default().insert(row);
+            }
+            rollup.add(
+                RollupKey {
+                    service: service_id,
+                    name: name_id,
+                    minute: s.start_ns / ROLLUP_BUCKET_NS,
+                },
+                s.duration_ns(),
+                s.is_error(),
+            );
+        }
+        let tcol = cols.col(Column::TraceId);
+        tcol.put_varint(runs.len() as u64);
+        for (t, n) in &runs {
+            tcol.put_raw(&t.0);
+            tcol.put_varint(*n);
+        }
+        let mut refs = [ChunkRef::default(); NUM_COLUMNS];
+        for (c, enc) in cols.cols.iter().enumerate() {
+            let stored = compress(&enc.buf, layout.zstd_level)?;
+            refs[c] = ChunkRef {
+                offset: out.len() as u64,
+                stored_len: stored.len() as u32,
+                raw_len: u32::try_from(enc.buf.len())
+                    .map_err(|_| Error::InvalidInput("column chunk over 4 GiB".into()))?,
+                crc32c: crc32c::crc32c(&stored),
+            };
+            out.extend_from_slice(&stored);
+        }
+        footer.groups.push(RowGroup {
+            first_row,
+            rows: group.len() as u32,
+            first_trace: group.first().map(|s| s.trace_id).unwrap_or_default(),
+            last_trace: group.last().map(|s| s.trace_id).unwrap_or_default(),
+            min_start_ns: min_start,
+            max_end_ns: max_end,
+            columns: refs,
+        });
+    }
+
+    for r in &resources.items {
+        intern_attrs(&mut strings, &r.attributes);
+        strings.intern(&r.schema_url);
+    }
+    for s in &scopes.items {
+        strings.intern(&s.name);
+        strings.intern(&s.version);
+        strings.intern(&s.schema_url);
+        intern_attrs(&mut strings, &s.attributes);
+    }
+    footer.trace_count = trace_ids.len() as u32;
+    footer.error_count = footer.error_rows.len() as u32;
+    footer.resources = resources.items;
+    footer.scopes = scopes.items;
+    footer.resource_rows = resource_rows;
+    footer.service_rows = sorted(service_rows);
+    footer.name_rows = sorted(name_rows);
+    let mut attrs: Vec<AttrIndex> = attr_rows
+        .into_iter()
+        .map(|((key, value), rows)| AttrIndex { key, value, rows })
+        .collect();
+    attrs.sort_by(|a, b| (a.key, &a.value).cmp(&(b.key, &b.value)));
+    footer.attr_rows = attrs;
+    let mut unindexed: Vec<u32> = card
+        .per_key
+        .iter()
+        .filter(|(_, v)| v.is_none())
+        .map(|(k, _)| strings.intern(k))
+        .collect();
+    unindexed.sort_unstable();
+    footer.unindexed_keys = unindexed;
+    footer.rollup = rollup;
+    footer.dict = std::mem::take(&mut strings.list);
+    let ids: HashMap<&str, u32> = footer
+        .dict
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.as_str(), i as u32))
+        .collect();
+
+    let mut enc = Encoder::new();
+    footer.encode(&mut enc, &ids);
+    let raw_len = enc.buf.len();
+    let stored = compress(&enc.buf, layout.zstd_level)?;
+    let footer_offset = out.len() as u64;
+    out.extend_from_slice(&stored);
+    out.extend_from_slice(&footer_offset.to_le_bytes());
+    out.extend_from_slice(&(stored.len() as u32).to_le_bytes());
+    out.extend_from_slice(
+        &u32::try_from(raw_len)
+            .map_err(|_| Error::InvalidInput("block footer over 4 GiB".into()))?
+            .to_le_bytes(),
+    );
+    out.extend_from_slice(&crc32c::crc32c(&stored).to_le_bytes());
+    out.extend_from_slice(&BLOCK_FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(&BLOCK_MAGIC);
+    Ok(EncodedBlock {
+        bytes: out,
+        footer,
+        trace_ids,
+    })
+}
+
+fn sorted(map: HashMap<u32, RoaringBitmap>) -> Vec<(u32, RoaringBitmap)> {
+    let mut v: Vec<_> = map.into_iter().collect();
+    v.sort_by_key(|(id, _)| *id);
+    v
+}

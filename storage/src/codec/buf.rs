@@ -1,0 +1,213 @@
+//! Byte-level encoder/decoder pair: little-endian fixed ints, LEB128 varints, zigzag, strings.
+//!
+//! The decoder never panics: every read is bounds-checked and returns `DecodeError`, which the
+//! block reader turns into `Error::Corruption` naming the file.
+
+use std::fmt;
+
+/// Why bytes did not decode. Carries no file name; callers add it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeError(pub String);
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+pub type DecodeResult<T> = Result<T, DecodeError>;
+
+pub fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
+pub fn unzigzag(v: u64) -> i64 {
+    ((v >> 1) as i64) ^ -((v & 1) as i64)
+}
+
+/// Appends encoded values to a growable buffer.
+#[derive(Default, Debug, Clone)]
+pub struct Encoder {
+    pub buf: Vec<u8>,
+}
+
+impl Encoder {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn put_u8(&mut self, v: u8) {
+        self.buf.push(v);
+    }
+    pub fn put_u32(&mut self, v: u32) {
+        self.buf.extend_from_slice(&v.to_le_bytes());
+    }
+    pub fn put_u64(&mut self, v: u64) {
+        self.buf.extend_from_slice(&v.to_le_bytes());
+    }
+    pub fn put_f64(&mut self, v: f64) {
+        self.buf.extend_from_slice(&v.to_le_bytes());
+    }
+    pub fn put_varint(&mut self, mut v: u64) {
+        while v >= 0x80 {
+            self.buf.push((v as u8) | 0x80);
+            v >>= 7;
+        }
+        self.buf.push(v as u8);
+    }
+    pub fn put_zigzag(&mut self, v: i64) {
+        self.put_varint(zigzag(v));
+    }
+    pub fn put_raw(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+    }
+    /// Length-prefixed bytes.
+    pub fn put_bytes(&mut self, bytes: &[u8]) {
+        self.put_varint(bytes.len() as u64);
+        self.buf.extend_from_slice(bytes);
+    }
+    pub fn put_str(&mut self, s: &str) {
+        self.put_bytes(s.as_bytes());
+    }
+    pub fn len(&self) -> usize {
+        self.buf.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+    pub fn finish(self) -> Vec<u8> {
+        self.buf
+    }
+}
+
+/// Reads values from a byte slice, bounds-checked.
+#[derive(Debug, Clone)]
+pub struct Decoder<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Decoder<'a> {
+    pub fn new(data: &'a [u8]) -> Self {
+        Decoder { data, pos: 0 }
+    }
+    pub fn remaining(&self) -> usize {
+        self.data.len() - self.pos
+    }
+    pub fn is_empty(&self) -> bool {
+        self.remaining() == 0
+    }
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+    pub fn get_raw(&mut self, n: usize) -> DecodeResult<&'a [u8]> {
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|&e| e <= self.data.len())
+            .ok_or_else(|| {
+                DecodeError(format!(
+                    "truncated: need {n} bytes at offset {}, have {}",
+                    self.pos,
+                    self.remaining()
+                ))
+            })?;
+        let out = self.data.get(self.pos..end).unwrap_or_default();
+        self.pos = end;
+        Ok(out)
+    }
+    pub fn get_array<const N: usize>(&mut self) -> DecodeResult<[u8; N]> {
+        let raw = self.get_raw(N)?;
+        let mut out = [0u8; N];
+        out.copy_from_slice(raw);
+        Ok(out)
+    }
+    pub fn get_u8(&mut self) -> DecodeResult<u8> {
+        Ok(self.get_array::<1>()?[0])
+    }
+    pub fn get_u32(&mut self) -> DecodeResult<u32> {
+        Ok(u32::from_le_bytes(self.get_array()?))
+    }
+    pub fn get_u64(&mut self) -> DecodeResult<u64> {
+        Ok(u64::from_le_bytes(self.get_array()?))
+    }
+    pub fn get_f64(&mut self) -> DecodeResult<f64> {
+        Ok(f64::from_le_bytes(self.get_array()?))
+    }
+    pub fn get_varint(&mut self) -> DecodeResult<u64> {
+        let mut out = 0u64;
+        for shift in (0..64).step_by(7) {
+            let b = self.get_u8()?;
+            out |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                if shift == 63 && b > 1 {
+                    break;
+                }
+                return Ok(out);
+            }
+        }
+        Err(DecodeError(format!("varint overflows 64 bits at offset {}", self.pos)))
+    }
+    /// A varint that must fit in u32 (counts, ids).
+    pub fn get_varint32(&mut self) -> DecodeResult<u32> {
+        let v = self.get_varint()?;
+        u32::try_from(v).map_err(|_| DecodeError(format!("value {v} out of range")))
+    }
+    /// A count of items that each take at least one byte: bounded by the bytes left, so a
+    /// corrupt count cannot make us allocate gigabytes.
+    pub fn get_count(&mut self) -> DecodeResult<usize> {
+        let n = self.get_varint()?;
+        if n > self.remaining() as u64 {
+            return Err(DecodeError(format!(
+                "count {n} exceeds the {} bytes left",
+                self.remaining()
+            )));
+        }
+        Ok(n as usize)
+    }
+    pub fn get_zigzag(&mut self) -> DecodeResult<i64> {
+        Ok(unzigzag(self.get_varint()?))
+    }
+    pub fn get_bytes(&mut self) -> DecodeResult<&'a [u8]> {
+        let n = self.get_varint()?;
+        let n = usize::try_from(n).map_err(|_| DecodeError("length out of range".into()))?;
+        self.get_raw(n)
+    }
+    pub fn get_str(&mut self) -> DecodeResult<&'a str> {
+        let b = self.get_bytes()?;
+        std::str::from_utf8(b).map_err(|_| DecodeError("string is not UTF-8".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn varints_round_trip(values in proptest::collection::vec(any::<u64>(), 0..50), signed in any::<i64>()) {
+            let mut enc = Encoder::new();
+            for v in &values { enc.put_varint(*v); }
+            enc.put_zigzag(signed);
+            let bytes = enc.finish();
+            let mut dec = Decoder::new(&bytes);
+            for v in &values { prop_assert_eq!(dec.get_varint().unwrap(), *v); }
+            prop_assert_eq!(dec.get_zigzag().unwrap(), signed);
+            prop_assert!(dec.is_empty());
+        }
+
+        #[test]
+        fn decoder_never_panics_on_garbage(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let mut dec = Decoder::new(&bytes);
+            while dec.get_varint().is_ok() && dec.get_str().is_ok() {}
+        }
+    }
+
+    #[test]
+    fn truncation_is_an_error() {
+        let mut dec = Decoder::new(&[0x80, 0x80]);
+        assert!(dec.get_varint().is_err());
+        let mut dec = Decoder::new(&[5, b'a']);
+        assert!(dec.get_str().unwrap_err().0.contains("truncated"));
+    }
+}

@@ -1,0 +1,39 @@
+//! A compressed, checksummed chunk: zstd over the encoded bytes, crc32c over the stored bytes.
+
+use super::buf::{DecodeError, DecodeResult};
+
+/// What a stored chunk is: where it is and how to check it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ChunkRef {
+    pub offset: u64,
+    pub stored_len: u32,
+    pub raw_len: u32,
+    pub crc32c: u32,
+}
+
+/// Compresses `raw` with zstd at `level`. Returns the stored bytes.
+pub fn compress(raw: &[u8], level: i32) -> std::io::Result<Vec<u8>> {
+    zstd::bulk::compress(raw, level)
+}
+
+/// Verifies the checksum of `stored` and decompresses it to exactly `raw_len` bytes.
+pub fn decompress(stored: &[u8], chunk: &ChunkRef) -> DecodeResult<Vec<u8>> {
+    let actual = crc32c::crc32c(stored);
+    if actual != chunk.crc32c {
+        return Err(DecodeError(format!(
+            "checksum mismatch at offset {}: expected {:08x}, found {actual:08x}",
+            chunk.offset, chunk.crc32c
+        )));
+    }
+    let raw = zstd::bulk::decompress(stored, chunk.raw_len as usize)
+        .map_err(|e| DecodeError(format!("zstd at offset {}: {e}", chunk.offset)))?;
+    if raw.len() != chunk.raw_len as usize {
+        return Err(DecodeError(format!(
+            "chunk at offset {} decompressed to {} bytes, expected {}",
+            chunk.offset,
+            raw.len(),
+            chunk.raw_len
+        )));
+    }
+    Ok(raw)
+}

@@ -1,0 +1,5 @@
+//! Encodings shared by the block writer and reader.
+
+pub mod buf;
+pub mod chunk;
+pub mod value;

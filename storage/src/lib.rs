@@ -1,0 +1,20 @@
+//! spandb-storage: the storage engine of spandb.
+//!
+//! Spans arrive through [`Db::write`], are logged in RocksDB and kept in an in-memory builder
+//! that readers already see, and are sealed into immutable column-oriented block files
+//! (zstd-compressed, checksummed, mmapped) with roaring-bitmap indexes and rollups in their
+//! footers. RocksDB holds the log of unsealed spans, the block catalog and the trace-id index.
+#![deny(unsafe_code)]
+
+pub mod block;
+pub mod codec;
+mod error;
+mod mmap;
+pub mod model;
+pub mod otlp;
+pub mod rollup;
+
+pub use error::{Error, Result};
+pub use model::{
+    Event, KeyValue, Link, Resource, Scope, Span, SpanId, SpanKind, StatusCode, TraceId, Value,
+};

@@ -1,0 +1,353 @@
+//! The span model: OpenTelemetry's trace data model with full fidelity.
+//!
+//! Resources and scopes are shared between the spans that came in together (`Arc`), as in OTLP,
+//! so a batch of spans from one process costs one copy of its resource attributes.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+
+/// A 16-byte trace id. Displayed and parsed as 32 lowercase hex characters.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct TraceId(pub [u8; 16]);
+
+/// An 8-byte span id. Displayed and parsed as 16 lowercase hex characters.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct SpanId(pub [u8; 8]);
+
+fn parse_hex<const N: usize>(text: &str, what: &str) -> Result<[u8; N]> {
+    let bytes = text.as_bytes();
+    if bytes.len() != N * 2 {
+        return Err(Error::InvalidInput(format!(
+            "{what} must be {} hex characters, got {} ({text:?})",
+            N * 2,
+            bytes.len()
+        )));
+    }
+    let mut out = [0u8; N];
+    for (i, pair) in bytes.chunks_exact(2).enumerate() {
+        let hi = hex_digit(pair[0]);
+        let lo = hex_digit(pair[1]);
+        match (hi, lo) {
+            (Some(hi), Some(lo)) => out[i] = hi << 4 | lo,
+            _ => {
+                return Err(Error::InvalidInput(format!(
+                    "{what} is not hexadecimal: {text:?}"
+                )))
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn hex_digit(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
+fn write_hex(f: &mut fmt::Formatter<'_>, bytes: &[u8]) -> fmt::Result {
+    for b in bytes {
+        write!(f, "{b:02x}")?;
+    }
+    Ok(())
+}
+
+impl TraceId {
+    /// Parses 32 hex characters.
+    pub fn from_hex(text: &str) -> Result<Self> {
+        parse_hex::<16>(text, "trace id").map(TraceId)
+    }
+    pub fn is_zero(&self) -> bool {
+        self.0 == [0; 16]
+    }
+}
+
+impl SpanId {
+    /// Parses 16 hex characters.
+    pub fn from_hex(text: &str) -> Result<Self> {
+        parse_hex::<8>(text, "span id").map(SpanId)
+    }
+    pub fn is_zero(&self) -> bool {
+        self.0 == [0; 8]
+    }
+}
+
+impl fmt::Display for TraceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_hex(f, &self.0)
+    }
+}
+impl fmt::Debug for TraceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_hex(f, &self.0)
+    }
+}
+impl fmt::Display for SpanId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_hex(f, &self.0)
+    }
+}
+impl fmt::Debug for SpanId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_hex(f, &self.0)
+    }
+}
+
+/// OpenTelemetry `SpanKind`, with OTLP's numeric values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum SpanKind {
+    #[default]
+    Unspecified = 0,
+    Internal = 1,
+    Server = 2,
+    Client = 3,
+    Producer = 4,
+    Consumer = 5,
+}
+
+impl SpanKind {
+    pub fn from_u8(v: u8) -> Option<Self> {
+        Some(match v {
+            0 => Self::Unspecified,
+            1 => Self::Internal,
+            2 => Self::Server,
+            3 => Self::Client,
+            4 => Self::Producer,
+            5 => Self::Consumer,
+            _ => return None,
+        })
+    }
+    /// The lowercase name TraceQL uses (`server`, `client`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unspecified => "unspecified",
+            Self::Internal => "internal",
+            Self::Server => "server",
+            Self::Client => "client",
+            Self::Producer => "producer",
+            Self::Consumer => "consumer",
+        }
+    }
+}
+
+/// OpenTelemetry status code, with OTLP's numeric values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum StatusCode {
+    #[default]
+    Unset = 0,
+    Ok = 1,
+    Error = 2,
+}
+
+impl StatusCode {
+    pub fn from_u8(v: u8) -> Option<Self> {
+        Some(match v {
+            0 => Self::Unset,
+            1 => Self::Ok,
+            2 => Self::Error,
+            _ => return None,
+        })
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unset => "unset",
+            Self::Ok => "ok",
+            Self::Error => "error",
+        }
+    }
+}
+
+/// An attribute value (OTLP `AnyValue`).
+#[derive(Clone, Debug, PartialEq, Default)]
+pub enum Value {
+    #[default]
+    Empty,
+    Str(String),
+    Int(i64),
+    Double(f64),
+    Bool(bool),
+    Bytes(Vec<u8>),
+    Array(Vec<Value>),
+    KvList(Vec<KeyValue>),
+}
+
+impl Value {
+    /// The value as a string if it is one.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Empty => Ok(()),
+            Value::Str(s) => f.write_str(s),
+            Value::Int(i) => write!(f, "{i}"),
+            Value::Double(d) => write!(f, "{d}"),
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::Bytes(b) => write!(f, "<{} bytes>", b.len()),
+            Value::Array(items) => {
+                f.write_str("[")?;
+                for (i, v) in items.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{v}")?;
+                }
+                f.write_str("]")
+            }
+            Value::KvList(kvs) => {
+                f.write_str("{")?;
+                for (i, kv) in kvs.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{}={}", kv.key, kv.value)?;
+                }
+                f.write_str("}")
+            }
+        }
+    }
+}
+
+/// An attribute: key and typed value. Order is kept as the client sent it.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct KeyValue {
+    pub key: String,
+    pub value: Value,
+}
+
+impl KeyValue {
+    pub fn new(key: impl Into<String>, value: Value) -> Self {
+        KeyValue {
+            key: key.into(),
+            value,
+        }
+    }
+}
+
+/// Finds an attribute by key.
+pub fn find_attr<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a Value> {
+    attrs.iter().find(|kv| kv.key == key).map(|kv| &kv.value)
+}
+
+/// The entity that produced the spans (a process): `service.name` and friends.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Resource {
+    pub attributes: Vec<KeyValue>,
+    pub dropped_attributes_count: u32,
+    pub schema_url: String,
+}
+
+impl Resource {
+    /// `service.name`, or `""` when the resource has none.
+    pub fn service_name(&self) -> &str {
+        find_attr(&self.attributes, "service.name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+    }
+}
+
+/// The instrumentation scope (library) that recorded the spans.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Scope {
+    pub name: String,
+    pub version: String,
+    pub attributes: Vec<KeyValue>,
+    pub dropped_attributes_count: u32,
+    pub schema_url: String,
+}
+
+/// A timestamped event within a span (exceptions are events named `exception`).
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Event {
+    pub time_ns: u64,
+    pub name: String,
+    pub attributes: Vec<KeyValue>,
+    pub dropped_attributes_count: u32,
+}
+
+/// A link to a span of another (or the same) trace.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Link {
+    pub trace_id: TraceId,
+    pub span_id: SpanId,
+    pub trace_state: String,
+    pub flags: u32,
+    pub attributes: Vec<KeyValue>,
+    pub dropped_attributes_count: u32,
+}
+
+/// One span, as OpenTelemetry defines it.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Span {
+    pub trace_id: TraceId,
+    pub span_id: SpanId,
+    pub parent_span_id: Option<SpanId>,
+    pub trace_state: String,
+    pub flags: u32,
+    pub name: String,
+    pub kind: SpanKind,
+    pub start_ns: u64,
+    pub end_ns: u64,
+    pub status_code: StatusCode,
+    pub status_message: String,
+    pub resource: Arc<Resource>,
+    pub scope: Arc<Scope>,
+    pub attributes: Vec<KeyValue>,
+    pub dropped_attributes_count: u32,
+    pub events: Vec<Event>,
+    pub dropped_events_count: u32,
+    pub links: Vec<Link>,
+    pub dropped_links_count: u32,
+}
+
+impl Span {
+    /// The resource's `service.name`.
+    pub fn service(&self) -> &str {
+        self.resource.service_name()
+    }
+    /// `end - start`, 0 when the end is before the start.
+    pub fn duration_ns(&self) -> u64 {
+        self.end_ns.saturating_sub(self.start_ns)
+    }
+    pub fn is_error(&self) -> bool {
+        self.status_code == StatusCode::Error
+    }
+    /// A span attribute by key.
+    pub fn attr(&self, key: &str) -> Option<&Value> {
+        find_attr(&self.attributes, key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_round_trip_through_hex() {
+        let t = TraceId::from_hex("0102030405060708090a0b0c0d0e0fFF").unwrap();
+        assert_eq!(t.to_string(), "0102030405060708090a0b0c0d0e0fff");
+        let s = SpanId::from_hex("00000000000000aa").unwrap();
+        assert_eq!(s.0[7], 0xaa);
+    }
+
+    #[test]
+    fn bad_hex_is_an_error_naming_the_field() {
+        let err = TraceId::from_hex("xyz").unwrap_err().to_string();
+        assert!(err.contains("trace id"), "{err}");
+        let err = SpanId::from_hex("zz00000000000000").unwrap_err().to_string();
+        assert!(err.contains("not hexadecimal"), "{err}");
+    }
+}

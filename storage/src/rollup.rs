@@ -1,0 +1,244 @@
+//! Per-block rollups: count, errors, total duration and a duration sketch per
+//! service x operation x minute, so range aggregations need not decode spans.
+//!
+//! The sketch is a DDSketch (Masson et al., VLDB 2019): logarithmic buckets with
+//! `gamma = (1 + a) / (1 - a)`, so any quantile it returns is within relative error
+//! `a` = [`SKETCH_RELATIVE_ACCURACY`] of the exact quantile of the same values. Sketches merge by
+//! adding bucket counts, exactly, in any order.
+
+use std::collections::BTreeMap;
+
+use crate::codec::buf::{DecodeError, DecodeResult, Decoder, Encoder};
+
+/// The sketch's relative-error bound (1%).
+pub const SKETCH_RELATIVE_ACCURACY: f64 = 0.01;
+
+/// Nanoseconds in a rollup bucket.
+pub const ROLLUP_BUCKET_NS: u64 = 60_000_000_000;
+
+fn gamma_ln() -> f64 {
+    let a = SKETCH_RELATIVE_ACCURACY;
+    ((1.0 + a) / (1.0 - a)).ln()
+}
+
+/// A mergeable quantile sketch of non-negative values (durations in ns).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Sketch {
+    zero_count: u64,
+    buckets: BTreeMap<i32, u64>,
+}
+
+impl Sketch {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn add(&mut self, value: u64) {
+        self.add_n(value, 1);
+    }
+
+    pub fn add_n(&mut self, value: u64, n: u64) {
+        if value == 0 {
+            self.zero_count += n;
+        } else {
+            let index = ((value as f64).ln() / gamma_ln()).ceil() as i32;
+            *self.buckets.entry(index).or_default() += n;
+        }
+    }
+
+    pub fn merge(&mut self, other: &Sketch) {
+        self.zero_count += other.zero_count;
+        for (i, c) in &other.buckets {
+            *self.buckets.entry(*i).or_default() += c;
+        }
+    }
+
+    pub fn count(&self) -> u64 {
+        self.zero_count + self.buckets.values().sum::<u64>()
+    }
+
+    /// The q-quantile (0 <= q <= 1) with the lower-rank convention `rank = floor(q * (n - 1))`,
+    /// within [`SKETCH_RELATIVE_ACCURACY`] of the exact value at that rank. `None` when empty.
+    pub fn quantile(&self, q: f64) -> Option<f64> {
+        let n = self.count();
+        if n == 0 {
+            return None;
+        }
+        let rank = (q.clamp(0.0, 1.0) * (n - 1) as f64).floor() as u64;
+        if rank < self.zero_count {
+            return Some(0.0);
+        }
+        let mut seen = self.zero_count;
+        let g = gamma_ln().exp();
+        for (i, c) in &self.buckets {
+            seen += c;
+            if seen > rank {
+                // The bucket covers (g^(i-1), g^i]; this point is within `a` of both ends.
+                return Some(2.0 * g.powi(*i) / (g + 1.0));
+            }
+        }
+        None
+    }
+
+    pub fn encode(&self, enc: &mut Encoder) {
+        enc.put_varint(self.zero_count);
+        enc.put_varint(self.buckets.len() as u64);
+        let mut prev = 0i64;
+        for (i, c) in &self.buckets {
+            enc.put_zigzag(i64::from(*i) - prev);
+            enc.put_varint(*c);
+            prev = i64::from(*i);
+        }
+    }
+
+    pub fn decode(dec: &mut Decoder<'_>) -> DecodeResult<Self> {
+        let zero_count = dec.get_varint()?;
+        let n = dec.get_count()?;
+        let mut buckets = BTreeMap::new();
+        let mut prev = 0i64;
+        for _ in 0..n {
+            prev = prev
+                .checked_add(dec.get_zigzag()?)
+                .ok_or_else(|| DecodeError("sketch bucket index overflows".into()))?;
+            let index = i32::try_from(prev)
+                .map_err(|_| DecodeError(format!("sketch bucket index {prev} out of range")))?;
+            buckets.insert(index, dec.get_varint()?);
+        }
+        Ok(Sketch {
+            zero_count,
+            buckets,
+        })
+    }
+}
+
+/// One rollup cell: the spans of one service x operation in one minute.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RollupCell {
+    pub count: u64,
+    pub errors: u64,
+    pub duration_sum_ns: u64,
+    pub durations: Sketch,
+}
+
+impl RollupCell {
+    pub fn add(&mut self, duration_ns: u64, is_error: bool) {
+        self.count += 1;
+        self.errors += u64::from(is_error);
+        self.duration_sum_ns = self.duration_sum_ns.saturating_add(duration_ns);
+        self.durations.add(duration_ns);
+    }
+    pub fn merge(&mut self, other: &RollupCell) {
+        self.count += other.count;
+        self.errors += other.errors;
+        self.duration_sum_ns = self.duration_sum_ns.saturating_add(other.duration_sum_ns);
+        self.durations.merge(&other.durations);
+    }
+}
+
+/// Key of a rollup cell inside one block: dictionary ids of service and span name, and the
+/// minute (`start_ns / ROLLUP_BUCKET_NS`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RollupKey {
+    pub service: u32,
+    pub name: u32,
+    pub minute: u64,
+}
+
+/// All rollup cells of a block.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Rollup {
+    pub cells: BTreeMap<RollupKey, RollupCell>,
+}
+
+impl Rollup {
+    pub fn add(&mut self, key: RollupKey, duration_ns: u64, is_error: bool) {
+        self.cells.entry(key).or_default().add(duration_ns, is_error);
+    }
+
+    pub fn encode(&self, enc: &mut Encoder) {
+        enc.put_varint(self.cells.len() as u64);
+        let base = self.cells.keys().map(|k| k.minute).min().unwrap_or(0);
+        enc.put_varint(base);
+        for (k, c) in &self.cells {
+            enc.put_varint(u64::from(k.service));
+            enc.put_varint(u64::from(k.name));
+            enc.put_varint(k.minute - base);
+            enc.put_varint(c.count);
+            enc.put_varint(c.errors);
+            enc.put_varint(c.duration_sum_ns);
+            c.durations.encode(enc);
+        }
+    }
+
+    pub fn decode(dec: &mut Decoder<'_>) -> DecodeResult<Self> {
+        let n = dec.get_count()?;
+        let base = dec.get_varint()?;
+        let mut cells = BTreeMap::new();
+        for _ in 0..n {
+            let key = RollupKey {
+                service: dec.get_varint32()?,
+                name: dec.get_varint32()?,
+                minute: base.saturating_add(dec.get_varint()?),
+            };
+            let cell = RollupCell {
+                count: dec.get_varint()?,
+                errors: dec.get_varint()?,
+                duration_sum_ns: dec.get_varint()?,
+                durations: Sketch::decode(dec)?,
+            };
+            cells.insert(key, cell);
+        }
+        Ok(Rollup { cells })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn exact_quantile(sorted: &[u64], q: f64) -> f64 {
+        let rank = (q * (sorted.len() - 1) as f64).floor() as usize;
+        sorted[rank] as f64
+    }
+
+    proptest! {
+        #[test]
+        fn sketch_quantiles_are_within_the_relative_bound(
+            values in proptest::collection::vec(0u64..10_000_000_000_000, 1..400),
+            q in 0.0f64..=1.0,
+        ) {
+            let mut s = Sketch::new();
+            for v in &values { s.add(*v); }
+            let mut sorted = values.clone();
+            sorted.sort_unstable();
+            let exact = exact_quantile(&sorted, q);
+            let got = s.quantile(q).unwrap();
+            prop_assert!((got - exact).abs() <= exact * SKETCH_RELATIVE_ACCURACY + 1e-9,
+                "q={q} exact={exact} got={got}");
+        }
+
+        #[test]
+        fn merged_sketches_equal_one_sketch(a in proptest::collection::vec(any::<u32>(), 0..100),
+                                            b in proptest::collection::vec(any::<u32>(), 0..100)) {
+            let (mut sa, mut sb, mut all) = (Sketch::new(), Sketch::new(), Sketch::new());
+            for v in &a { sa.add(u64::from(*v)); all.add(u64::from(*v)); }
+            for v in &b { sb.add(u64::from(*v)); all.add(u64::from(*v)); }
+            sa.merge(&sb);
+            prop_assert_eq!(sa, all);
+        }
+    }
+
+    #[test]
+    fn rollup_round_trips() {
+        let mut r = Rollup::default();
+        r.add(RollupKey { service: 1, name: 2, minute: 29_000_000 }, 1_500_000, true);
+        r.add(RollupKey { service: 1, name: 2, minute: 29_000_000 }, 0, false);
+        r.add(RollupKey { service: 3, name: 4, minute: 29_000_007 }, 7, false);
+        let mut enc = Encoder::new();
+        r.encode(&mut enc);
+        let bytes = enc.finish();
+        let back = Rollup::decode(&mut Decoder::new(&bytes)).unwrap();
+        assert_eq!(back, r);
+    }
+}
