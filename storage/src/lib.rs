@@ -18,3 +18,13 @@ pub use error::{Error, Result};
 pub use model::{
     Event, KeyValue, Link, Resource, Scope, Span, SpanId, SpanKind, StatusCode, TraceId, Value,
 };
+mod catalog;
+mod db;
+pub mod fsio;
+mod scan;
+mod unsealed;
+pub use scan::ScanFilter;
+
+pub use block::BlockReader;
+pub use catalog::BlockEntry;
+pub use db::{all_rows, dir_size, CheckReport, Db, Durability, Options, Snapshot, Stats};

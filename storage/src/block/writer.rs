@@ -181,7 +181,7 @@ impl GroupColumns {
 }
 
 /// Sorts `spans` into block row order and encodes them. `spans` must not be empty.
-pub fn encode_block(spans: &mut [Span], layout: &BlockLayout) -> Result<EncodedBlock> {
+pub fn encode_block(mut spans: Vec<&Span>, layout: &BlockLayout) -> Result<EncodedBlock> {
     if spans.is_empty() {
         return Err(Error::InvalidInput("cannot encode an empty block".into()));
     }
@@ -189,6 +189,7 @@ pub fn encode_block(spans: &mut [Span], layout: &BlockLayout) -> Result<EncodedB
         (a.trace_id, a.start_ns, a.span_id).cmp(&(b.trace_id, b.start_ns, b.span_id))
     });
     let rows_per_group = layout.rows_per_group.max(1) as usize;
+    let spans = &spans[..];
 
     let mut card = Cardinality::default();
     for s in spans.iter() {

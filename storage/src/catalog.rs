@@ -1,0 +1,276 @@
+//! What RocksDB holds: the log of unsealed spans, the block catalog, the trace-id index and
+//! metadata, each in its own column family. Key and value layouts are in docs/FORMAT.md.
+
+use std::path::Path;
+
+use rocksdb::{ColumnFamilyDescriptor, DBCompressionType, Direction, IteratorMode, Options, WriteBatch, WriteOptions, DB};
+
+use crate::codec::buf::{DecodeError, DecodeResult, Decoder, Encoder};
+use crate::error::{Error, Result};
+use crate::model::TraceId;
+
+pub const CF_WAL: &str = "wal";
+pub const CF_CATALOG: &str = "catalog";
+pub const CF_TRACE_INDEX: &str = "trace_index";
+pub const CF_META: &str = "meta";
+
+/// Version of the RocksDB key/value layouts (meta key `format_version`).
+pub const CATALOG_FORMAT_VERSION: u32 = 1;
+/// First byte of every WAL value and catalog value: their encoding version.
+pub const WAL_VALUE_VERSION: u8 = 1;
+pub const CATALOG_VALUE_VERSION: u8 = 1;
+
+const META_FORMAT_VERSION: &[u8] = b"format_version";
+const META_NEXT_BLOCK_ID: &[u8] = b"next_block_id";
+
+/// A sealed block as the catalog records it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlockEntry {
+    pub id: u64,
+    pub file_len: u64,
+    /// crc32c of the whole file, checked by `check`.
+    pub file_crc32c: u32,
+    pub rows: u32,
+    pub traces: u32,
+    pub min_start_ns: u64,
+    pub max_end_ns: u64,
+}
+
+impl BlockEntry {
+    pub fn file_name(id: u64) -> String {
+        format!("{id:012}.blk")
+    }
+
+    fn encode(&self) -> Vec<u8> {
+        let mut e = Encoder::new();
+        e.put_u8(CATALOG_VALUE_VERSION);
+        e.put_u64(self.file_len);
+        e.put_u32(self.file_crc32c);
+        e.put_u32(self.rows);
+        e.put_u32(self.traces);
+        e.put_u64(self.min_start_ns);
+        e.put_u64(self.max_end_ns);
+        e.finish()
+    }
+
+    fn decode(id: u64, bytes: &[u8]) -> DecodeResult<Self> {
+        let mut d = Decoder::new(bytes);
+        let v = d.get_u8()?;
+        if v != CATALOG_VALUE_VERSION {
+            return Err(DecodeError(format!("catalog entry version {v}, expected {CATALOG_VALUE_VERSION}")));
+        }
+        let entry = BlockEntry {
+            id,
+            file_len: d.get_u64()?,
+            file_crc32c: d.get_u32()?,
+            rows: d.get_u32()?,
+            traces: d.get_u32()?,
+            min_start_ns: d.get_u64()?,
+            max_end_ns: d.get_u64()?,
+        };
+        if !d.is_empty() {
+            return Err(DecodeError("trailing bytes in catalog entry".into()));
+        }
+        Ok(entry)
+    }
+}
+
+fn trace_key(trace: &TraceId, block: u64) -> [u8; 24] {
+    let mut k = [0u8; 24];
+    k[..16].copy_from_slice(&trace.0);
+    k[16..].copy_from_slice(&block.to_be_bytes());
+    k
+}
+
+fn corrupt(what: &str, e: impl std::fmt::Display) -> Error {
+    Error::corruption(format!("catalog ({what})"), e.to_string())
+}
+
+/// The RocksDB instance and its column families.
+pub struct Catalog {
+    db: DB,
+}
+
+impl Catalog {
+    pub fn open(path: &Path) -> Result<Self> {
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        // Keep RocksDB's own info logs small: they count as bytes on disk.
+        opts.set_keep_log_file_num(2);
+        opts.set_max_log_file_size(1 << 20);
+        opts.set_recycle_log_file_num(0);
+        let mut wal = Options::default();
+        // Large memtable: sealed spans are range-deleted before the memtable flushes, so the
+        // log of unsealed spans rarely reaches an SST file.
+        wal.set_write_buffer_size(256 << 20);
+        wal.set_compression_type(DBCompressionType::Lz4);
+        let mut index = Options::default();
+        index.set_compression_type(DBCompressionType::Zstd);
+        index.set_bottommost_compression_type(DBCompressionType::Zstd);
+        let cfs = vec![
+            ColumnFamilyDescriptor::new(CF_WAL, wal),
+            ColumnFamilyDescriptor::new(CF_CATALOG, Options::default()),
+            ColumnFamilyDescriptor::new(CF_TRACE_INDEX, index),
+            ColumnFamilyDescriptor::new(CF_META, Options::default()),
+        ];
+        let db = DB::open_cf_descriptors(&opts, path, cfs)?;
+        let catalog = Catalog { db };
+        catalog.check_format_version()?;
+        Ok(catalog)
+    }
+
+    fn cf(&self, name: &str) -> Result<&rocksdb::ColumnFamily> {
+        self.db
+            .cf_handle(name)
+            .ok_or_else(|| Error::RocksDb(format!("column family {name} is missing")))
+    }
+
+    fn check_format_version(&self) -> Result<()> {
+        let meta = self.cf(CF_META)?;
+        match self.db.get_cf(meta, META_FORMAT_VERSION)? {
+            None => {
+                let mut wo = WriteOptions::default();
+                wo.set_sync(true);
+                self.db.put_cf_opt(meta, META_FORMAT_VERSION, CATALOG_FORMAT_VERSION.to_le_bytes(), &wo)?;
+                Ok(())
+            }
+            Some(v) => {
+                let found = <[u8; 4]>::try_from(v.as_slice())
+                    .map(u32::from_le_bytes)
+                    .map_err(|_| corrupt("meta", "format_version is not 4 bytes"))?;
+                if found != CATALOG_FORMAT_VERSION {
+                    return Err(Error::UnsupportedVersion {
+                        file: "catalog (RocksDB)".into(),
+                        found,
+                        supported: CATALOG_FORMAT_VERSION,
+                    });
+                }
+                Ok(())
+            }
+        }
+    }
+
+    pub fn next_block_id(&self) -> Result<u64> {
+        let v = self.db.get_cf(self.cf(CF_META)?, META_NEXT_BLOCK_ID)?;
+        match v {
+            None => Ok(1),
+            Some(v) => <[u8; 8]>::try_from(v.as_slice())
+                .map(u64::from_le_bytes)
+                .map_err(|_| corrupt("meta", "next_block_id is not 8 bytes")),
+        }
+    }
+
+    /// Appends one log record of unsealed spans (already encoded).
+    pub fn append_wal(&self, seq: u64, payload: &[u8], sync: bool) -> Result<()> {
+        let mut value = Vec::with_capacity(payload.len() + 1);
+        value.push(WAL_VALUE_VERSION);
+        value.extend_from_slice(payload);
+        let mut wo = WriteOptions::default();
+        wo.set_sync(sync);
+        self.db.put_cf_opt(self.cf(CF_WAL)?, seq.to_be_bytes(), value, &wo)?;
+        Ok(())
+    }
+
+    /// Every log record, in sequence order: (seq, payload).
+    pub fn wal_records(&self) -> Result<Vec<(u64, Vec<u8>)>> {
+        let mut out = Vec::new();
+        for item in self.db.iterator_cf(self.cf(CF_WAL)?, IteratorMode::Start) {
+            let (k, v) = item?;
+            let seq = <[u8; 8]>::try_from(&k[..])
+                .map(u64::from_be_bytes)
+                .map_err(|_| corrupt("wal", "key is not 8 bytes"))?;
+            match v.split_first() {
+                Some((&WAL_VALUE_VERSION, payload)) => out.push((seq, payload.to_vec())),
+                Some((v, _)) => return Err(corrupt("wal", format!("record {seq} has version {v}"))),
+                None => return Err(corrupt("wal", format!("record {seq} is empty"))),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Records a sealed block atomically: catalog entry, trace index entries, removal of the
+    /// log records `[wal_from, wal_to)` it replaces, and the next block id.
+    pub fn commit_block(&self, entry: &BlockEntry, traces: &[TraceId], wal_from: u64, wal_to: u64) -> Result<()> {
+        let mut batch = WriteBatch::default();
+        batch.put_cf(self.cf(CF_CATALOG)?, entry.id.to_be_bytes(), entry.encode());
+        let index = self.cf(CF_TRACE_INDEX)?;
+        for t in traces {
+            batch.put_cf(index, trace_key(t, entry.id), []);
+        }
+        if wal_to > wal_from {
+            batch.delete_range_cf(self.cf(CF_WAL)?, wal_from.to_be_bytes(), wal_to.to_be_bytes());
+        }
+        batch.put_cf(self.cf(CF_META)?, META_NEXT_BLOCK_ID, (entry.id + 1).to_le_bytes());
+        let mut wo = WriteOptions::default();
+        wo.set_sync(true);
+        self.db.write_opt(batch, &wo)?;
+        Ok(())
+    }
+
+    pub fn blocks(&self) -> Result<Vec<BlockEntry>> {
+        let mut out = Vec::new();
+        for item in self.db.iterator_cf(self.cf(CF_CATALOG)?, IteratorMode::Start) {
+            let (k, v) = item?;
+            let id = <[u8; 8]>::try_from(&k[..])
+                .map(u64::from_be_bytes)
+                .map_err(|_| corrupt("blocks", "key is not 8 bytes"))?;
+            out.push(BlockEntry::decode(id, &v).map_err(|e| corrupt("blocks", e))?);
+        }
+        Ok(out)
+    }
+
+    /// Ids of the blocks holding spans of `trace`.
+    pub fn blocks_of_trace(&self, trace: &TraceId) -> Result<Vec<u64>> {
+        let mut out = Vec::new();
+        let iter = self.db.iterator_cf(
+            self.cf(CF_TRACE_INDEX)?,
+            IteratorMode::From(&trace_key(trace, 0), Direction::Forward),
+        );
+        for item in iter {
+            let (k, _) = item?;
+            if k.len() != 24 {
+                return Err(corrupt("trace index", "key is not 24 bytes"));
+            }
+            if k[..16] != trace.0 {
+                break;
+            }
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&k[16..]);
+            out.push(u64::from_be_bytes(b));
+        }
+        Ok(out)
+    }
+
+    /// Every (trace, block) pair of the index, in key order.
+    pub fn trace_index(&self) -> Result<Vec<(TraceId, u64)>> {
+        let mut out = Vec::new();
+        for item in self.db.iterator_cf(self.cf(CF_TRACE_INDEX)?, IteratorMode::Start) {
+            let (k, _) = item?;
+            if k.len() != 24 {
+                return Err(corrupt("trace index", "key is not 24 bytes"));
+            }
+            let mut t = [0u8; 16];
+            t.copy_from_slice(&k[..16]);
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&k[16..]);
+            out.push((TraceId(t), u64::from_be_bytes(b)));
+        }
+        Ok(out)
+    }
+
+    /// Makes buffered log writes durable (group commit).
+    pub fn sync_wal(&self) -> Result<()> {
+        self.db.flush_wal(true)?;
+        Ok(())
+    }
+
+    /// Flushes memtables to SST files and drops range-deleted log records from disk.
+    pub fn flush(&self) -> Result<()> {
+        for name in [CF_WAL, CF_CATALOG, CF_TRACE_INDEX, CF_META] {
+            self.db.flush_cf(self.cf(name)?)?;
+        }
+        self.db.compact_range_cf(self.cf(CF_WAL)?, None::<&[u8]>, None::<&[u8]>);
+        Ok(())
+    }
+}

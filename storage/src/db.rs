@@ -1,0 +1,636 @@
+//! The database: options, write path, sealing, snapshots, recovery, stats and integrity check.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crossbeam::channel::{bounded, Sender};
+use roaring::RoaringBitmap;
+
+use crate::block::{encode_block, BlockLayout, BlockReader};
+use crate::catalog::{BlockEntry, Catalog};
+use crate::error::{Error, Result};
+use crate::fsio::{write_atomic, FileSystem, RealFs};
+use crate::model::{Span, TraceId};
+use crate::otlp::proto::{decode_proto_request, encode_proto_request};
+use crate::unsealed::{Segment, Unsealed};
+
+/// When a write is durable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Durability {
+    /// `write` returns after the log record is fsynced: acknowledged spans survive kill -9
+    /// and power loss. Concurrent writers share fsyncs (RocksDB's group commit).
+    Sync,
+    /// `write` returns once the log record is in the operating system (survives kill -9 of the
+    /// process); a background thread fsyncs the log every `interval`, so a power loss loses at
+    /// most that much.
+    GroupCommit { interval: Duration },
+}
+
+/// Database options. Consuming setters; each documents its default.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub(crate) durability: Durability,
+    pub(crate) block_max_spans: usize,
+    pub(crate) layout: BlockLayout,
+    pub(crate) fs: Arc<dyn FileSystem>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            durability: Durability::GroupCommit {
+                interval: Duration::from_millis(50),
+            },
+            block_max_spans: 131_072,
+            layout: BlockLayout::default(),
+            fs: Arc::new(RealFs),
+        }
+    }
+}
+
+impl Options {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Defaults to `GroupCommit { interval: 50 ms }`.
+    #[must_use]
+    pub fn durability(mut self, d: Durability) -> Self {
+        self.durability = d;
+        self
+    }
+    /// Spans in the builder before it is sealed into a block. Defaults to 131072.
+    #[must_use]
+    pub fn block_max_spans(mut self, n: usize) -> Self {
+        self.block_max_spans = n.max(1);
+        self
+    }
+    /// Rows per row group (the unit of decompression). Defaults to 4096.
+    #[must_use]
+    pub fn rows_per_group(mut self, n: u32) -> Self {
+        self.layout.rows_per_group = n.max(1);
+        self
+    }
+    /// zstd level for column chunks. Defaults to 3.
+    #[must_use]
+    pub fn zstd_level(mut self, level: i32) -> Self {
+        self.layout.zstd_level = level;
+        self
+    }
+    /// The file system used for block files (tests inject faults here). Defaults to the real one.
+    #[must_use]
+    pub fn file_system(mut self, fs: Arc<dyn FileSystem>) -> Self {
+        self.fs = fs;
+        self
+    }
+    pub fn open(self, dir: impl AsRef<Path>) -> Result<Db> {
+        Db::open(dir, self)
+    }
+}
+
+/// The set of sealed blocks and the builder, as readers see it.
+struct Version {
+    blocks: BTreeMap<u64, Arc<BlockReader>>,
+    /// Catalogued blocks that failed to open: reads that need them get this error.
+    broken: BTreeMap<u64, String>,
+    unsealed: Arc<Unsealed>,
+}
+
+struct WriterState {
+    next_seq: u64,
+    next_block_id: u64,
+    /// Log records `[first_unsealed_seq, next_seq)` are in the builder.
+    first_unsealed_seq: u64,
+}
+
+struct Inner {
+    dir: PathBuf,
+    blocks_dir: PathBuf,
+    catalog: Catalog,
+    opts: Options,
+    writer: Mutex<WriterState>,
+    current: RwLock<Arc<Version>>,
+    poisoned: Mutex<Option<String>>,
+    closed: AtomicBool,
+    syncer: Mutex<Option<(Sender<()>, JoinHandle<()>)>>,
+}
+
+/// An embedded span database. Cheap to clone; share it between threads.
+#[derive(Clone)]
+pub struct Db {
+    inner: Arc<Inner>,
+}
+
+/// A consistent read view: the blocks and unsealed spans at one moment.
+pub struct Snapshot {
+    version: Arc<Version>,
+    segments: Vec<Arc<Segment>>,
+    inner: Arc<Inner>,
+}
+
+/// Figures `stats` reports.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Stats {
+    pub spans: u64,
+    pub traces: u64,
+    pub blocks: u64,
+    pub sealed_spans: u64,
+    pub unsealed_spans: u64,
+    pub block_bytes: u64,
+    /// Everything in the database directory, RocksDB's files included.
+    pub bytes_on_disk: u64,
+    pub services: Vec<(String, u64)>,
+    pub min_start_ns: Option<u64>,
+    pub max_end_ns: Option<u64>,
+}
+
+/// What `check` found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CheckReport {
+    pub blocks_checked: u64,
+    pub spans_checked: u64,
+    pub wal_records_checked: u64,
+    pub problems: Vec<String>,
+}
+
+impl CheckReport {
+    pub fn is_ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Db {
+    /// Opens (creating if needed) the database in `dir` and recovers: catalogued blocks are
+    /// opened, files a crash left behind are removed, and logged unsealed spans are replayed.
+    pub fn open(dir: impl AsRef<Path>, opts: Options) -> Result<Db> {
+        let dir = dir.as_ref().to_owned();
+        let blocks_dir = dir.join("blocks");
+        std::fs::create_dir_all(&blocks_dir).map_err(|e| Error::io(&blocks_dir, e))?;
+        let catalog = Catalog::open(&dir.join("catalog"))?;
+        let entries = catalog.blocks()?;
+        let mut blocks = BTreeMap::new();
+        let mut broken = BTreeMap::new();
+        let known: HashSet<String> = entries.iter().map(|e| BlockEntry::file_name(e.id)).collect();
+        for e in &entries {
+            let path = blocks_dir.join(BlockEntry::file_name(e.id));
+            match open_block(&path, e) {
+                Ok(r) => {
+                    blocks.insert(e.id, Arc::new(r));
+                }
+                Err(err) => {
+                    broken.insert(e.id, err.to_string());
+                }
+            }
+        }
+        // A crash between writing a block and committing it to the catalog leaves a file the
+        // catalog does not know; its spans are still in the log, so the file goes.
+        for item in std::fs::read_dir(&blocks_dir).map_err(|e| Error::io(&blocks_dir, e))? {
+            let item = item.map_err(|e| Error::io(&blocks_dir, e))?;
+            let name = item.file_name().to_string_lossy().into_owned();
+            if !known.contains(&name) {
+                opts.fs.remove_file(&item.path()).map_err(|e| Error::io(item.path(), e))?;
+            }
+        }
+        let unsealed = Arc::new(Unsealed::default());
+        let records = catalog.wal_records()?;
+        let first_unsealed_seq = records.first().map(|r| r.0).unwrap_or(0);
+        let mut next_seq = first_unsealed_seq;
+        for (seq, payload) in records {
+            let mut spans = Vec::new();
+            decode_proto_request(&payload, &mut spans)
+                .map_err(|e| Error::corruption(format!("log record {seq}"), e.to_string()))?;
+            unsealed.append(Segment { seq, spans });
+            next_seq = seq + 1;
+        }
+        let next_block_id = catalog
+            .next_block_id()?
+            .max(entries.last().map(|e| e.id + 1).unwrap_or(1));
+        let inner = Arc::new(Inner {
+            dir,
+            blocks_dir,
+            catalog,
+            writer: Mutex::new(WriterState {
+                next_seq,
+                next_block_id,
+                first_unsealed_seq,
+            }),
+            current: RwLock::new(Arc::new(Version {
+                blocks,
+                broken,
+                unsealed,
+            })),
+            poisoned: Mutex::new(None),
+            closed: AtomicBool::new(false),
+            syncer: Mutex::new(None),
+            opts,
+        });
+        let db = Db { inner };
+        db.start_syncer();
+        if db.inner.version().unsealed.span_count() >= db.inner.opts.block_max_spans {
+            let mut w = lock(&db.inner.writer);
+            db.inner.seal(&mut w)?;
+        }
+        Ok(db)
+    }
+
+    fn start_syncer(&self) {
+        if let Durability::GroupCommit { interval } = self.inner.opts.durability {
+            let (tx, rx) = bounded::<()>(0);
+            let weak = Arc::downgrade(&self.inner);
+            let handle = std::thread::spawn(move || loop {
+                match rx.recv_timeout(interval) {
+                    Err(crossbeam::channel::RecvTimeoutError::Timeout) => {
+                        let Some(inner) = weak.upgrade() else { return };
+                        if let Err(e) = inner.catalog.sync_wal() {
+                            inner.poison(format!("log fsync failed: {e}"));
+                        }
+                    }
+                    _ => return,
+                }
+            });
+            *lock(&self.inner.syncer) = Some((tx, handle));
+        }
+    }
+
+    /// The database directory.
+    pub fn path(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// Writes a batch of spans. When this returns they are durable per [`Durability`] and
+    /// visible to every later snapshot. A full builder is sealed into a block first.
+    pub fn write(&self, spans: Vec<Span>) -> Result<()> {
+        self.inner.check_writable()?;
+        if spans.is_empty() {
+            return Ok(());
+        }
+        if let Some(bad) = spans.iter().find(|s| s.trace_id.is_zero()) {
+            return Err(Error::InvalidInput(format!("span {} has an all-zero trace id", bad.span_id)));
+        }
+        let payload = encode_proto_request(&spans);
+        let mut w = lock(&self.inner.writer);
+        self.inner.check_writable()?;
+        let sync = self.inner.opts.durability == Durability::Sync;
+        let seq = w.next_seq;
+        if let Err(e) = self.inner.catalog.append_wal(seq, &payload, sync) {
+            if sync {
+                self.inner.poison(format!("log write failed: {e}"));
+            }
+            return Err(e);
+        }
+        w.next_seq += 1;
+        let version = self.inner.version();
+        version.unsealed.append(Segment { seq, spans });
+        if version.unsealed.span_count() >= self.inner.opts.block_max_spans {
+            self.inner.seal(&mut w)?;
+        }
+        Ok(())
+    }
+
+    /// Seals the builder into a block (if it holds spans) and flushes RocksDB's memtables, so
+    /// everything written so far is in its final on-disk form.
+    pub fn flush(&self) -> Result<()> {
+        self.inner.check_writable()?;
+        {
+            let mut w = lock(&self.inner.writer);
+            self.inner.seal(&mut w)?;
+        }
+        self.inner.catalog.sync_wal()?;
+        self.inner.catalog.flush()
+    }
+
+    /// A consistent read view.
+    pub fn snapshot(&self) -> Result<Snapshot> {
+        if self.inner.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed);
+        }
+        let version = self.inner.version();
+        let segments = version.unsealed.segments();
+        Ok(Snapshot {
+            version,
+            segments,
+            inner: self.inner.clone(),
+        })
+    }
+
+    /// Every span of `trace`, sealed or not (unordered).
+    pub fn trace(&self, trace: &TraceId) -> Result<Vec<Span>> {
+        self.snapshot()?.trace(trace)
+    }
+
+    /// Stops background work and makes every acknowledged write durable. Unsealed spans stay in
+    /// the log and come back on the next open. Further calls on any clone return `Closed`.
+    pub fn close(&self) -> Result<()> {
+        if self.inner.closed.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        self.inner.stop_syncer();
+        self.inner.catalog.sync_wal()
+    }
+
+    pub fn stats(&self) -> Result<Stats> {
+        self.snapshot()?.stats()
+    }
+
+    /// Verifies every block checksum and decodes every row, and checks that the catalog, the
+    /// trace index, the block files and the log agree (like SQLite's `integrity_check`).
+    pub fn check(&self) -> Result<CheckReport> {
+        let snap = self.snapshot()?;
+        let inner = &self.inner;
+        let mut report = CheckReport::default();
+        let entries = inner.catalog.blocks()?;
+        let mut block_traces: BTreeMap<u64, HashSet<TraceId>> = BTreeMap::new();
+        for e in &entries {
+            report.blocks_checked += 1;
+            let path = inner.blocks_dir.join(BlockEntry::file_name(e.id));
+            let reader = match open_block(&path, e) {
+                Ok(r) => r,
+                Err(err) => {
+                    report.problems.push(format!("block {}: {err}", e.id));
+                    continue;
+                }
+            };
+            match std::fs::read(&path) {
+                Ok(bytes) if crc32c::crc32c(&bytes) != e.file_crc32c => report.problems.push(format!(
+                    "block {}: file checksum mismatch (catalog {:08x}, file {:08x})",
+                    e.id,
+                    e.file_crc32c,
+                    crc32c::crc32c(&bytes)
+                )),
+                Ok(_) => {}
+                Err(err) => report.problems.push(format!("block {}: {}", e.id, Error::io(&path, err))),
+            }
+            match reader.all_spans() {
+                Ok(spans) => {
+                    report.spans_checked += spans.len() as u64;
+                    if spans.len() as u64 != u64::from(e.rows) {
+                        report.problems.push(format!(
+                            "block {}: {} rows decoded, catalog says {}",
+                            e.id,
+                            spans.len(),
+                            e.rows
+                        ));
+                    }
+                    block_traces.insert(e.id, spans.iter().map(|s| s.trace_id).collect());
+                }
+                Err(err) => report.problems.push(format!("block {}: {err}", e.id)),
+            }
+        }
+        let mut indexed: BTreeMap<u64, HashSet<TraceId>> = BTreeMap::new();
+        for (t, b) in inner.catalog.trace_index()? {
+            if !entries.iter().any(|e| e.id == b) {
+                report.problems.push(format!("trace index entry {t} -> block {b}: no such block"));
+            }
+            indexed.entry(b).or_default().insert(t);
+        }
+        for (b, traces) in &block_traces {
+            let idx = indexed.get(b);
+            let missing = traces.iter().filter(|t| !idx.is_some_and(|i| i.contains(*t))).count();
+            if missing > 0 {
+                report.problems.push(format!("block {b}: {missing} traces missing from the trace index"));
+            }
+            let extra = idx.map(|i| i.iter().filter(|t| !traces.contains(*t)).count()).unwrap_or(0);
+            if extra > 0 {
+                report.problems.push(format!("block {b}: {extra} trace index entries with no spans in the block"));
+            }
+        }
+        for item in std::fs::read_dir(&inner.blocks_dir).map_err(|e| Error::io(&inner.blocks_dir, e))? {
+            let item = item.map_err(|e| Error::io(&inner.blocks_dir, e))?;
+            let name = item.file_name().to_string_lossy().into_owned();
+            if !entries.iter().any(|e| BlockEntry::file_name(e.id) == name) {
+                report.problems.push(format!("file blocks/{name} is not in the catalog"));
+            }
+        }
+        for (seq, payload) in inner.catalog.wal_records()? {
+            report.wal_records_checked += 1;
+            let mut spans = Vec::new();
+            if let Err(e) = decode_proto_request(&payload, &mut spans) {
+                report.problems.push(format!("log record {seq}: {e}"));
+            }
+        }
+        drop(snap);
+        Ok(report)
+    }
+}
+
+fn open_block(path: &Path, e: &BlockEntry) -> Result<BlockReader> {
+    let len = std::fs::metadata(path).map_err(|err| Error::io(path, err))?.len();
+    if len != e.file_len {
+        return Err(Error::corruption(
+            path.display().to_string(),
+            format!("file is {len} bytes, the catalog says {}", e.file_len),
+        ));
+    }
+    let r = BlockReader::open(path, e.id)?;
+    if r.footer().rows != e.rows {
+        return Err(Error::corruption(
+            path.display().to_string(),
+            format!("footer says {} rows, the catalog says {}", r.footer().rows, e.rows),
+        ));
+    }
+    Ok(r)
+}
+
+impl Inner {
+    fn version(&self) -> Arc<Version> {
+        self.current.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn poison(&self, why: String) {
+        lock(&self.poisoned).get_or_insert(why);
+    }
+
+    fn check_writable(&self) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed);
+        }
+        match lock(&self.poisoned).as_ref() {
+            Some(why) => Err(Error::Poisoned(why.clone())),
+            None => Ok(()),
+        }
+    }
+
+    fn stop_syncer(&self) {
+        if let Some((tx, handle)) = lock(&self.syncer).take() {
+            drop(tx);
+            let _ = handle.join();
+        }
+    }
+
+    /// Seals every unsealed span into a new block (no-op when there are none). Holds the
+    /// writer lock: writes wait for the seal.
+    fn seal(&self, w: &mut WriterState) -> Result<()> {
+        let version = self.version();
+        let segments = version.unsealed.segments();
+        let spans: Vec<&Span> = segments.iter().flat_map(|s| s.spans.iter()).collect();
+        if spans.is_empty() {
+            return Ok(());
+        }
+        let encoded = encode_block(spans, &self.opts.layout)?;
+        let id = w.next_block_id;
+        let path = self.blocks_dir.join(BlockEntry::file_name(id));
+        if let Err(e) = write_atomic(self.opts.fs.as_ref(), &path, &encoded.bytes) {
+            // A failed fsync may have dropped dirty pages we can no longer rewrite reliably.
+            self.poison(format!("writing block {}: {e}", path.display()));
+            return Err(Error::io(&path, e));
+        }
+        let f = &encoded.footer;
+        let entry = BlockEntry {
+            id,
+            file_len: encoded.bytes.len() as u64,
+            file_crc32c: crc32c::crc32c(&encoded.bytes),
+            rows: f.rows,
+            traces: f.trace_count,
+            min_start_ns: f.min_start_ns,
+            max_end_ns: f.max_end_ns,
+        };
+        let wal_to = w.next_seq;
+        if let Err(e) = self.catalog.commit_block(&entry, &encoded.trace_ids, w.first_unsealed_seq, wal_to) {
+            self.poison(format!("committing block {id}: {e}"));
+            return Err(e);
+        }
+        w.next_block_id = id + 1;
+        w.first_unsealed_seq = wal_to;
+        let reader = Arc::new(BlockReader::open(&path, id)?);
+        let mut blocks = version.blocks.clone();
+        blocks.insert(id, reader);
+        let next = Arc::new(Version {
+            blocks,
+            broken: version.broken.clone(),
+            unsealed: Arc::new(Unsealed::default()),
+        });
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = next;
+        Ok(())
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.stop_syncer();
+        let _ = self.catalog.sync_wal();
+    }
+}
+
+impl Snapshot {
+    /// Sealed blocks, by id.
+    pub fn blocks(&self) -> impl Iterator<Item = &Arc<BlockReader>> {
+        self.version.blocks.values()
+    }
+
+    /// Blocks the catalog lists but that failed to open (id, error).
+    pub fn broken_blocks(&self) -> impl Iterator<Item = (u64, &str)> {
+        self.version.broken.iter().map(|(id, e)| (*id, e.as_str()))
+    }
+
+    /// Fails with `Corruption` when a catalogued block could not be opened: an answer without
+    /// it would be silently wrong.
+    pub fn require_all_blocks(&self) -> Result<()> {
+        match self.version.broken.iter().next() {
+            Some((id, err)) => Err(Error::corruption(
+                self.inner.blocks_dir.join(BlockEntry::file_name(*id)).display().to_string(),
+                err.clone(),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// Log sequence numbers of the unsealed writes this snapshot sees.
+    pub fn unsealed_seqs(&self) -> impl Iterator<Item = u64> + '_ {
+        self.segments.iter().map(|s| s.seq)
+    }
+
+    /// Spans not yet sealed into a block.
+    pub fn unsealed_spans(&self) -> impl Iterator<Item = &Span> {
+        self.segments.iter().flat_map(|s| s.spans.iter())
+    }
+
+    /// Every span of `trace`: blocks found through the trace-id index, plus unsealed spans.
+    pub fn trace(&self, trace: &TraceId) -> Result<Vec<Span>> {
+        let mut out = Vec::new();
+        for id in self.inner.catalog.blocks_of_trace(trace)? {
+            if let Some(block) = self.version.blocks.get(&id) {
+                out.extend(block.trace(trace)?);
+            } else if let Some(err) = self.version.broken.get(&id) {
+                return Err(Error::corruption(
+                    self.inner.blocks_dir.join(BlockEntry::file_name(id)).display().to_string(),
+                    err.clone(),
+                ));
+            }
+            // Otherwise the block was sealed after this snapshot: its spans are in `segments`.
+        }
+        out.extend(self.version.unsealed.trace(trace, &self.segments));
+        Ok(out)
+    }
+
+    pub fn stats(&self) -> Result<Stats> {
+        let mut st = Stats::default();
+        let mut services: BTreeMap<String, u64> = BTreeMap::new();
+        let mut min_start = u64::MAX;
+        let mut max_end = 0;
+        for b in self.blocks() {
+            let f = b.footer();
+            st.blocks += 1;
+            st.sealed_spans += u64::from(f.rows);
+            st.block_bytes += b.file_len();
+            min_start = min_start.min(f.min_start_ns);
+            max_end = max_end.max(f.max_end_ns);
+            for (id, rows) in &f.service_rows {
+                *services.entry(b.string(*id)?.to_owned()).or_default() += rows.len();
+            }
+        }
+        let mut traces: HashSet<TraceId> = HashSet::new();
+        for s in self.unsealed_spans() {
+            st.unsealed_spans += 1;
+            *services.entry(s.service().to_owned()).or_default() += 1;
+            min_start = min_start.min(s.start_ns);
+            max_end = max_end.max(s.end_ns);
+            traces.insert(s.trace_id);
+        }
+        let mut sealed_traces = 0u64;
+        let mut prev: Option<TraceId> = None;
+        for (t, b) in self.inner.catalog.trace_index()? {
+            if self.version.blocks.contains_key(&b) && prev != Some(t) {
+                prev = Some(t);
+                if !traces.contains(&t) {
+                    sealed_traces += 1;
+                }
+            }
+        }
+        st.spans = st.sealed_spans + st.unsealed_spans;
+        st.traces = sealed_traces + traces.len() as u64;
+        st.bytes_on_disk = dir_size(&self.inner.dir)?;
+        let mut services: Vec<_> = services.into_iter().collect();
+        services.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        st.services = services;
+        if st.spans > 0 {
+            st.min_start_ns = Some(min_start);
+            st.max_end_ns = Some(max_end);
+        }
+        Ok(st)
+    }
+}
+
+/// Total size of the files under `dir`.
+pub fn dir_size(dir: &Path) -> Result<u64> {
+    let mut total = 0;
+    for item in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let item = item.map_err(|e| Error::io(dir, e))?;
+        let meta = item.metadata().map_err(|e| Error::io(item.path(), e))?;
+        total += if meta.is_dir() { dir_size(&item.path())? } else { meta.len() };
+    }
+    Ok(total)
+}
+
+/// Rows of a block as a bitmap covering all of them.
+pub fn all_rows(block: &BlockReader) -> RoaringBitmap {
+    let mut b = RoaringBitmap::new();
+    b.insert_range(0..block.footer().rows);
+    b
+}

@@ -1,0 +1,103 @@
+//! Filtered scans over a snapshot: prune blocks by time, intersect the footer's roaring
+//! bitmaps for service / operation / error / indexed attribute values, and decode only the
+//! candidate rows. The query crate builds its planner on the same pieces.
+
+use roaring::RoaringBitmap;
+
+use crate::block::{BlockReader, IndexedValue};
+use crate::db::Snapshot;
+use crate::error::Result;
+use crate::model::{Span, Value};
+
+/// A conjunction of simple span predicates. Empty fields match everything.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ScanFilter {
+    /// Spans starting at or after this time.
+    pub start_ns: Option<u64>,
+    /// Spans starting before this time.
+    pub end_ns: Option<u64>,
+    pub service: Option<String>,
+    pub name: Option<String>,
+    pub error_only: bool,
+    /// Span attributes that must equal the given value.
+    pub attributes: Vec<(String, Value)>,
+}
+
+impl ScanFilter {
+    pub fn matches(&self, s: &Span) -> bool {
+        self.start_ns.is_none_or(|t| s.start_ns >= t)
+            && self.end_ns.is_none_or(|t| s.start_ns < t)
+            && self.service.as_deref().is_none_or(|v| s.service() == v)
+            && self.name.as_deref().is_none_or(|v| s.name == v)
+            && (!self.error_only || s.is_error())
+            && self.attributes.iter().all(|(k, v)| s.attr(k) == Some(v))
+    }
+
+    /// True when the block's time range can hold matching spans.
+    pub fn overlaps(&self, block: &BlockReader) -> bool {
+        let f = block.footer();
+        self.start_ns.is_none_or(|t| f.max_start_ns >= t) && self.end_ns.is_none_or(|t| f.min_start_ns < t)
+    }
+
+    /// Rows of `block` that may match: the intersection of every bitmap the footer has for
+    /// these predicates. `None` means no row can match. Predicates without an index (time,
+    /// high-cardinality attributes) are left for [`ScanFilter::matches`].
+    pub fn candidate_rows(&self, block: &BlockReader) -> Option<RoaringBitmap> {
+        let f = block.footer();
+        let mut rows = crate::db::all_rows(block);
+        if let Some(service) = &self.service {
+            let id = block.string_id(service)?;
+            rows &= lookup(&f.service_rows, id)?;
+        }
+        if let Some(name) = &self.name {
+            let id = block.string_id(name)?;
+            rows &= lookup(&f.name_rows, id)?;
+        }
+        if self.error_only {
+            rows &= &f.error_rows;
+        }
+        for (key, value) in &self.attributes {
+            let Some(key_id) = block.string_id(key) else { return None };
+            if f.unindexed_keys.binary_search(&key_id).is_ok() {
+                continue;
+            }
+            let indexed = match value {
+                Value::Str(s) => IndexedValue::Str(block.string_id(s)?),
+                Value::Int(i) => IndexedValue::Int(*i),
+                Value::Bool(b) => IndexedValue::Bool(*b),
+                _ => continue,
+            };
+            let pos = f
+                .attr_rows
+                .binary_search_by(|a| (a.key, &a.value).cmp(&(key_id, &indexed)))
+                .ok()?;
+            rows &= &f.attr_rows.get(pos)?.rows;
+        }
+        (!rows.is_empty()).then_some(rows)
+    }
+}
+
+fn lookup(list: &[(u32, RoaringBitmap)], id: u32) -> Option<&RoaringBitmap> {
+    list.binary_search_by_key(&id, |(i, _)| *i).ok().and_then(|p| list.get(p)).map(|(_, b)| b)
+}
+
+impl Snapshot {
+    /// Every span matching `filter`, from blocks and the builder (unordered).
+    pub fn scan(&self, filter: &ScanFilter) -> Result<Vec<Span>> {
+        self.require_all_blocks()?;
+        let mut out = Vec::new();
+        for block in self.blocks() {
+            if !filter.overlaps(block) {
+                continue;
+            }
+            let Some(rows) = filter.candidate_rows(block) else { continue };
+            for (_, span) in block.spans_at(&rows)? {
+                if filter.matches(&span) {
+                    out.push(span);
+                }
+            }
+        }
+        out.extend(self.unsealed_spans().filter(|s| filter.matches(s)).cloned());
+        Ok(out)
+    }
+}

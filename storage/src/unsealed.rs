@@ -1,0 +1,64 @@
+//! Spans written but not yet sealed into a block: an append-only list of write batches plus a
+//! trace-id map. Snapshots copy the list of batch pointers, so they see a stable prefix.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use crate::model::{Span, TraceId};
+
+/// One acknowledged write: its log sequence number and spans.
+#[derive(Debug)]
+pub struct Segment {
+    /// Log sequence number of the write.
+    pub seq: u64,
+    pub spans: Vec<Span>,
+}
+
+/// The builder of the next block.
+#[derive(Debug, Default)]
+pub struct Unsealed {
+    segments: RwLock<Vec<Arc<Segment>>>,
+    /// trace id -> (segment index, span index)
+    traces: RwLock<HashMap<TraceId, Vec<(u32, u32)>>>,
+}
+
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|p| p.into_inner())
+}
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Unsealed {
+    pub fn append(&self, seg: Segment) {
+        let mut segments = write(&self.segments);
+        let si = segments.len() as u32;
+        {
+            let mut traces = write(&self.traces);
+            for (i, s) in seg.spans.iter().enumerate() {
+                traces.entry(s.trace_id).or_default().push((si, i as u32));
+            }
+        }
+        segments.push(Arc::new(seg));
+    }
+
+    /// The segments written so far (a stable prefix for a snapshot).
+    pub fn segments(&self) -> Vec<Arc<Segment>> {
+        read(&self.segments).clone()
+    }
+
+    pub fn span_count(&self) -> usize {
+        read(&self.segments).iter().map(|s| s.spans.len()).sum()
+    }
+
+    /// Spans of `trace` among the first `visible` segments.
+    pub fn trace(&self, trace: &TraceId, segments: &[Arc<Segment>]) -> Vec<Span> {
+        let traces = read(&self.traces);
+        let Some(locs) = traces.get(trace) else {
+            return Vec::new();
+        };
+        locs.iter()
+            .filter_map(|(si, i)| segments.get(*si as usize)?.spans.get(*i as usize).cloned())
+            .collect()
+    }
+}
