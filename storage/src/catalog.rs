@@ -97,7 +97,8 @@ impl Catalog {
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
         // Keep RocksDB's own info logs small: they count as bytes on disk.
-        opts.set_keep_log_file_num(2);
+        opts.set_keep_log_file_num(1);
+        opts.set_log_level(rocksdb::LogLevel::Warn);
         opts.set_max_log_file_size(1 << 20);
         opts.set_recycle_log_file_num(0);
         let mut wal = Options::default();

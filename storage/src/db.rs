@@ -15,7 +15,7 @@ use crate::catalog::{BlockEntry, Catalog};
 use crate::error::{Error, Result};
 use crate::fsio::{write_atomic, FileSystem, RealFs};
 use crate::model::{Span, TraceId};
-use crate::otlp::proto::{decode_proto_request, encode_proto_request};
+use crate::wal_codec::{decode_record, encode_record};
 use crate::unsealed::{Segment, Unsealed};
 
 /// When a write is durable.
@@ -203,8 +203,7 @@ impl Db {
         let first_unsealed_seq = records.first().map(|r| r.0).unwrap_or(0);
         let mut next_seq = first_unsealed_seq;
         for (seq, payload) in records {
-            let mut spans = Vec::new();
-            decode_proto_request(&payload, &mut spans)
+            let spans = decode_record(&payload)
                 .map_err(|e| Error::corruption(format!("log record {seq}"), e.to_string()))?;
             unsealed.append(Segment { seq, spans });
             next_seq = seq + 1;
@@ -274,7 +273,7 @@ impl Db {
         if let Some(bad) = spans.iter().find(|s| s.trace_id.is_zero()) {
             return Err(Error::InvalidInput(format!("span {} has an all-zero trace id", bad.span_id)));
         }
-        let payload = encode_proto_request(&spans);
+        let payload = encode_record(&spans);
         let mut w = lock(&self.inner.writer);
         self.inner.check_writable()?;
         let sync = self.inner.opts.durability == Durability::Sync;
@@ -410,8 +409,7 @@ impl Db {
         }
         for (seq, payload) in inner.catalog.wal_records()? {
             report.wal_records_checked += 1;
-            let mut spans = Vec::new();
-            if let Err(e) = decode_proto_request(&payload, &mut spans) {
+            if let Err(e) = decode_record(&payload) {
                 report.problems.push(format!("log record {seq}: {e}"));
             }
         }

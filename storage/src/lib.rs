@@ -23,6 +23,7 @@ mod db;
 pub mod fsio;
 mod scan;
 mod unsealed;
+pub mod wal_codec;
 pub use scan::ScanFilter;
 
 pub use block::BlockReader;

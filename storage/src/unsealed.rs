@@ -1,7 +1,7 @@
 //! Spans written but not yet sealed into a block: an append-only list of write batches plus a
 //! trace-id map. Snapshots copy the list of batch pointers, so they see a stable prefix.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::sync::{Arc, RwLock};
 
 use crate::model::{Span, TraceId};

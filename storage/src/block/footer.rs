@@ -140,7 +140,7 @@ pub struct Footer {
 }
 
 /// Interns every string (used for resource and scope tables, which are small).
-struct DictOnly<'a>(&'a [String], &'a std::collections::HashMap<&'a str, u32>);
+struct DictOnly<'a>(&'a [String], &'a rustc_hash::FxHashMap<&'a str, u32>);
 
 impl StringPolicy for DictOnly<'_> {
     fn intern(&mut self, s: &str) -> u32 {
@@ -185,7 +185,7 @@ fn get_id_bitmaps(dec: &mut Decoder<'_>) -> DecodeResult<Vec<(u32, RoaringBitmap
 
 impl Footer {
     /// Encodes the footer. Every string in resources and scopes must already be in `dict`.
-    pub fn encode(&self, enc: &mut Encoder, dict_ids: &std::collections::HashMap<&str, u32>) {
+    pub fn encode(&self, enc: &mut Encoder, dict_ids: &rustc_hash::FxHashMap<&str, u32>) {
         enc.put_varint(u64::from(self.rows));
         enc.put_varint(u64::from(self.trace_count));
         enc.put_varint(u64::from(self.error_count));

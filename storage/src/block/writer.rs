@@ -4,7 +4,7 @@
 //! lookup touches one row group, the trace-id column collapses into runs, and parent ids become
 //! small in-trace row references (see docs/ARCHITECTURE.md, "Row order", for the measurement).
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::sync::Arc;
 
 use roaring::RoaringBitmap;
@@ -86,7 +86,7 @@ impl<'a> Cardinality<'a> {
             }
             _ => return,
         };
-        let slot = self.per_key.entry(key).or_insert_with(|| Some(HashSet::new()));
+        let slot = self.per_key.entry(key).or_insert_with(|| Some(HashSet::default()));
         if let Some(set) = slot {
             set.insert(v);
             if set.len() > INDEX_MAX_DISTINCT {
@@ -130,7 +130,7 @@ struct Table<T: PartialEq> {
 impl<T: PartialEq> Table<T> {
     fn new() -> Self {
         Table {
-            by_ptr: HashMap::new(),
+            by_ptr: HashMap::default(),
             items: Vec::new(),
         }
     }
@@ -185,8 +185,9 @@ pub fn encode_block(mut spans: Vec<&Span>, layout: &BlockLayout) -> Result<Encod
     if spans.is_empty() {
         return Err(Error::InvalidInput("cannot encode an empty block".into()));
     }
-    spans.sort_by(|a, b| {
-        (a.trace_id, a.start_ns, a.span_id).cmp(&(b.trace_id, b.start_ns, b.span_id))
+    // Integer keys: comparing [u8; 16] goes through memcmp, which dominated the sort.
+    spans.sort_unstable_by_key(|s| {
+        (u128::from_be_bytes(s.trace_id.0), s.start_ns, u64::from_be_bytes(s.span_id.0))
     });
     let rows_per_group = layout.rows_per_group.max(1) as usize;
     let spans = &spans[..];
@@ -202,7 +203,7 @@ pub fn encode_block(mut spans: Vec<&Span>, layout: &BlockLayout) -> Result<Encod
         }
     }
     let mut strings = Strings {
-        ids: HashMap::new(),
+        ids: HashMap::default(),
         list: Vec::new(),
         card: &card,
     };
@@ -217,10 +218,10 @@ pub fn encode_block(mut spans: Vec<&Span>, layout: &BlockLayout) -> Result<Encod
         min_duration_ns: u64::MAX,
         ..Footer::default()
     };
-    let mut service_rows: HashMap<u32, RoaringBitmap> = HashMap::new();
-    let mut name_rows: HashMap<u32, RoaringBitmap> = HashMap::new();
+    let mut service_rows: HashMap<u32, RoaringBitmap> = HashMap::default();
+    let mut name_rows: HashMap<u32, RoaringBitmap> = HashMap::default();
     let mut resource_rows: Vec<RoaringBitmap> = Vec::new();
-    let mut attr_rows: HashMap<(u32, IndexedValue), RoaringBitmap> = HashMap::new();
+    let mut attr_rows: HashMap<(u32, IndexedValue), RoaringBitmap> = HashMap::default();
     let mut rollup = Rollup::default();
     let mut trace_ids: Vec<TraceId> = Vec::new();
 
@@ -242,7 +243,7 @@ pub fn encode_block(mut spans: Vec<&Span>, layout: &BlockLayout) -> Result<Encod
         let mut cols = GroupColumns::default();
         let mut prev_start = footer.min_start_ns;
         let mut run_start = 0usize;
-        let mut run_ids: HashMap<[u8; 8], usize> = HashMap::new();
+        let mut run_ids: HashMap<[u8; 8], usize> = HashMap::default();
         let mut runs: Vec<(TraceId, u64)> = Vec::new();
         let mut min_start = u64::MAX;
         let mut max_end = 0u64;

@@ -1,0 +1,73 @@
+//! `spandb`: the command-line tool. Each command lives in its own module.
+
+mod check;
+mod import;
+mod output;
+mod stats;
+mod trace;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// spandb: an embedded span store for distributed traces.
+#[derive(Parser)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    /// Database directory.
+    #[arg(long, global = true, default_value = "./spandb-data")]
+    db: PathBuf,
+    /// Output format.
+    #[arg(long, global = true, value_enum, default_value_t = Format::Table)]
+    output: Format,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Import OTLP files: JSON lines (Collector file exporter) or protobuf.
+    Import(import::Args),
+    /// Show one trace as an indented tree (or OTLP JSON with --output json).
+    Trace(trace::Args),
+    /// Spans, traces, blocks, bytes on disk and per-service counts.
+    Stats,
+    /// Verify every checksum and that catalog, trace index and blocks agree.
+    Check,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Import(args) => import::run(&cli.db, cli.output, args),
+        Command::Trace(args) => trace::run(&cli.db, cli.output, args),
+        Command::Stats => stats::run(&cli.db, cli.output),
+        Command::Check => check::run(&cli.db, cli.output),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("spandb: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Opens an existing database for reading commands; a missing directory is an error rather
+/// than a silently created empty database.
+pub fn open_existing(dir: &std::path::Path) -> spandb::Result<spandb::Db> {
+    if !dir.join("catalog").exists() {
+        return Err(spandb::Error::InvalidInput(format!(
+            "no spandb database at {} (import some spans first, or pass --db)",
+            dir.display()
+        )));
+    }
+    spandb::Options::new().open(dir)
+}

@@ -1,0 +1,42 @@
+//! Prints stored bytes per column (and footer sections) over the block files of a database:
+//! the measurement behind the encoding choices in docs/ARCHITECTURE.md.
+//!
+//!     cargo run --release -p spandb-storage --example column_sizes -- <db-dir>
+
+use spandb_storage::block::{BlockReader, Column};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let dir = std::env::args().nth(1).ok_or("usage: column_sizes <db-dir>")?;
+    let mut stored = [0u64; 14];
+    let mut raw = [0u64; 14];
+    let (mut rows, mut files, mut footers) = (0u64, 0u64, 0u64);
+    let mut paths: Vec<_> = std::fs::read_dir(format!("{dir}/blocks"))?.collect::<Result<_, _>>()?;
+    paths.sort_by_key(|e| e.path());
+    for (i, entry) in paths.iter().enumerate() {
+        let r = BlockReader::open(&entry.path(), i as u64)?;
+        rows += u64::from(r.footer().rows);
+        files += r.file_len();
+        let mut data = 0u64;
+        for g in &r.footer().groups {
+            for (c, chunk) in g.columns.iter().enumerate() {
+                stored[c] += u64::from(chunk.stored_len);
+                raw[c] += u64::from(chunk.raw_len);
+                data += u64::from(chunk.stored_len);
+            }
+        }
+        footers += r.file_len() - data;
+    }
+    println!("{rows} rows in {} blocks, {files} bytes ({:.2} B/span)", paths.len(), files as f64 / rows as f64);
+    for c in Column::ALL {
+        let i = c as usize;
+        println!(
+            "{:<16} {:>12} stored {:>7.2} B/span   raw {:>7.2} B/span",
+            c.name(),
+            stored[i],
+            stored[i] as f64 / rows as f64,
+            raw[i] as f64 / rows as f64
+        );
+    }
+    println!("{:<16} {:>12} stored {:>7.2} B/span", "footer+header", footers, footers as f64 / rows as f64);
+    Ok(())
+}
