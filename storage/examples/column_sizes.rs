@@ -6,11 +6,14 @@
 use spandb_storage::block::{BlockReader, Column};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let dir = std::env::args().nth(1).ok_or("usage: column_sizes <db-dir>")?;
+    let dir = std::env::args()
+        .nth(1)
+        .ok_or("usage: column_sizes <db-dir>")?;
     let mut stored = [0u64; 14];
     let mut raw = [0u64; 14];
     let (mut rows, mut files, mut footers) = (0u64, 0u64, 0u64);
-    let mut paths: Vec<_> = std::fs::read_dir(format!("{dir}/blocks"))?.collect::<Result<_, _>>()?;
+    let mut paths: Vec<_> =
+        std::fs::read_dir(format!("{dir}/blocks"))?.collect::<Result<_, _>>()?;
     paths.sort_by_key(|e| e.path());
     for (i, entry) in paths.iter().enumerate() {
         let r = BlockReader::open(&entry.path(), i as u64)?;
@@ -26,7 +29,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         footers += r.file_len() - data;
     }
-    println!("{rows} rows in {} blocks, {files} bytes ({:.2} B/span)", paths.len(), files as f64 / rows as f64);
+    println!(
+        "{rows} rows in {} blocks, {files} bytes ({:.2} B/span)",
+        paths.len(),
+        files as f64 / rows as f64
+    );
     for c in Column::ALL {
         let i = c as usize;
         println!(
@@ -37,6 +44,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             raw[i] as f64 / rows as f64
         );
     }
-    println!("{:<16} {:>12} stored {:>7.2} B/span", "footer+header", footers, footers as f64 / rows as f64);
+    println!(
+        "{:<16} {:>12} stored {:>7.2} B/span",
+        "footer+header",
+        footers,
+        footers as f64 / rows as f64
+    );
     Ok(())
 }

@@ -3,7 +3,10 @@
 
 use std::path::Path;
 
-use rocksdb::{ColumnFamilyDescriptor, DBCompressionType, Direction, IteratorMode, Options, WriteBatch, WriteOptions, DB};
+use rocksdb::{
+    ColumnFamilyDescriptor, DBCompressionType, Direction, IteratorMode, Options, WriteBatch,
+    WriteOptions, DB,
+};
 
 use crate::codec::buf::{DecodeError, DecodeResult, Decoder, Encoder};
 use crate::error::{Error, Result};
@@ -57,7 +60,9 @@ impl BlockEntry {
         let mut d = Decoder::new(bytes);
         let v = d.get_u8()?;
         if v != CATALOG_VALUE_VERSION {
-            return Err(DecodeError(format!("catalog entry version {v}, expected {CATALOG_VALUE_VERSION}")));
+            return Err(DecodeError(format!(
+                "catalog entry version {v}, expected {CATALOG_VALUE_VERSION}"
+            )));
         }
         let entry = BlockEntry {
             id,
@@ -133,7 +138,12 @@ impl Catalog {
             None => {
                 let mut wo = WriteOptions::default();
                 wo.set_sync(true);
-                self.db.put_cf_opt(meta, META_FORMAT_VERSION, CATALOG_FORMAT_VERSION.to_le_bytes(), &wo)?;
+                self.db.put_cf_opt(
+                    meta,
+                    META_FORMAT_VERSION,
+                    CATALOG_FORMAT_VERSION.to_le_bytes(),
+                    &wo,
+                )?;
                 Ok(())
             }
             Some(v) => {
@@ -169,7 +179,8 @@ impl Catalog {
         value.extend_from_slice(payload);
         let mut wo = WriteOptions::default();
         wo.set_sync(sync);
-        self.db.put_cf_opt(self.cf(CF_WAL)?, seq.to_be_bytes(), value, &wo)?;
+        self.db
+            .put_cf_opt(self.cf(CF_WAL)?, seq.to_be_bytes(), value, &wo)?;
         Ok(())
     }
 
@@ -183,7 +194,9 @@ impl Catalog {
                 .map_err(|_| corrupt("wal", "key is not 8 bytes"))?;
             match v.split_first() {
                 Some((&WAL_VALUE_VERSION, payload)) => out.push((seq, payload.to_vec())),
-                Some((v, _)) => return Err(corrupt("wal", format!("record {seq} has version {v}"))),
+                Some((v, _)) => {
+                    return Err(corrupt("wal", format!("record {seq} has version {v}")))
+                }
                 None => return Err(corrupt("wal", format!("record {seq} is empty"))),
             }
         }
@@ -192,7 +205,13 @@ impl Catalog {
 
     /// Records a sealed block atomically: catalog entry, trace index entries, removal of the
     /// log records `[wal_from, wal_to)` it replaces, and the next block id.
-    pub fn commit_block(&self, entry: &BlockEntry, traces: &[TraceId], wal_from: u64, wal_to: u64) -> Result<()> {
+    pub fn commit_block(
+        &self,
+        entry: &BlockEntry,
+        traces: &[TraceId],
+        wal_from: u64,
+        wal_to: u64,
+    ) -> Result<()> {
         let mut batch = WriteBatch::default();
         batch.put_cf(self.cf(CF_CATALOG)?, entry.id.to_be_bytes(), entry.encode());
         let index = self.cf(CF_TRACE_INDEX)?;
@@ -200,9 +219,17 @@ impl Catalog {
             batch.put_cf(index, trace_key(t, entry.id), []);
         }
         if wal_to > wal_from {
-            batch.delete_range_cf(self.cf(CF_WAL)?, wal_from.to_be_bytes(), wal_to.to_be_bytes());
+            batch.delete_range_cf(
+                self.cf(CF_WAL)?,
+                wal_from.to_be_bytes(),
+                wal_to.to_be_bytes(),
+            );
         }
-        batch.put_cf(self.cf(CF_META)?, META_NEXT_BLOCK_ID, (entry.id + 1).to_le_bytes());
+        batch.put_cf(
+            self.cf(CF_META)?,
+            META_NEXT_BLOCK_ID,
+            (entry.id + 1).to_le_bytes(),
+        );
         let mut wo = WriteOptions::default();
         wo.set_sync(true);
         self.db.write_opt(batch, &wo)?;
@@ -211,7 +238,10 @@ impl Catalog {
 
     pub fn blocks(&self) -> Result<Vec<BlockEntry>> {
         let mut out = Vec::new();
-        for item in self.db.iterator_cf(self.cf(CF_CATALOG)?, IteratorMode::Start) {
+        for item in self
+            .db
+            .iterator_cf(self.cf(CF_CATALOG)?, IteratorMode::Start)
+        {
             let (k, v) = item?;
             let id = <[u8; 8]>::try_from(&k[..])
                 .map(u64::from_be_bytes)
@@ -246,7 +276,10 @@ impl Catalog {
     /// Every (trace, block) pair of the index, in key order.
     pub fn trace_index(&self) -> Result<Vec<(TraceId, u64)>> {
         let mut out = Vec::new();
-        for item in self.db.iterator_cf(self.cf(CF_TRACE_INDEX)?, IteratorMode::Start) {
+        for item in self
+            .db
+            .iterator_cf(self.cf(CF_TRACE_INDEX)?, IteratorMode::Start)
+        {
             let (k, _) = item?;
             if k.len() != 24 {
                 return Err(corrupt("trace index", "key is not 24 bytes"));
@@ -271,7 +304,8 @@ impl Catalog {
         for name in [CF_WAL, CF_CATALOG, CF_TRACE_INDEX, CF_META] {
             self.db.flush_cf(self.cf(name)?)?;
         }
-        self.db.compact_range_cf(self.cf(CF_WAL)?, None::<&[u8]>, None::<&[u8]>);
+        self.db
+            .compact_range_cf(self.cf(CF_WAL)?, None::<&[u8]>, None::<&[u8]>);
         Ok(())
     }
 }

@@ -15,8 +15,8 @@ use crate::catalog::{BlockEntry, Catalog};
 use crate::error::{Error, Result};
 use crate::fsio::{write_atomic, FileSystem, RealFs};
 use crate::model::{Span, TraceId};
-use crate::wal_codec::{decode_record, encode_record};
 use crate::unsealed::{Segment, Unsealed};
+use crate::wal_codec::{decode_record, encode_record};
 
 /// When a write is durable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -177,7 +177,10 @@ impl Db {
         let entries = catalog.blocks()?;
         let mut blocks = BTreeMap::new();
         let mut broken = BTreeMap::new();
-        let known: HashSet<String> = entries.iter().map(|e| BlockEntry::file_name(e.id)).collect();
+        let known: HashSet<String> = entries
+            .iter()
+            .map(|e| BlockEntry::file_name(e.id))
+            .collect();
         for e in &entries {
             let path = blocks_dir.join(BlockEntry::file_name(e.id));
             match open_block(&path, e) {
@@ -195,7 +198,9 @@ impl Db {
             let item = item.map_err(|e| Error::io(&blocks_dir, e))?;
             let name = item.file_name().to_string_lossy().into_owned();
             if !known.contains(&name) {
-                opts.fs.remove_file(&item.path()).map_err(|e| Error::io(item.path(), e))?;
+                opts.fs
+                    .remove_file(&item.path())
+                    .map_err(|e| Error::io(item.path(), e))?;
             }
         }
         let unsealed = Arc::new(Unsealed::default());
@@ -271,7 +276,10 @@ impl Db {
             return Ok(());
         }
         if let Some(bad) = spans.iter().find(|s| s.trace_id.is_zero()) {
-            return Err(Error::InvalidInput(format!("span {} has an all-zero trace id", bad.span_id)));
+            return Err(Error::InvalidInput(format!(
+                "span {} has an all-zero trace id",
+                bad.span_id
+            )));
         }
         let payload = encode_record(&spans);
         let mut w = lock(&self.inner.writer);
@@ -357,14 +365,20 @@ impl Db {
                 }
             };
             match std::fs::read(&path) {
-                Ok(bytes) if crc32c::crc32c(&bytes) != e.file_crc32c => report.problems.push(format!(
-                    "block {}: file checksum mismatch (catalog {:08x}, file {:08x})",
-                    e.id,
-                    e.file_crc32c,
-                    crc32c::crc32c(&bytes)
-                )),
+                Ok(bytes) if crc32c::crc32c(&bytes) != e.file_crc32c => {
+                    report.problems.push(format!(
+                        "block {}: file checksum mismatch (catalog {:08x}, file {:08x})",
+                        e.id,
+                        e.file_crc32c,
+                        crc32c::crc32c(&bytes)
+                    ))
+                }
                 Ok(_) => {}
-                Err(err) => report.problems.push(format!("block {}: {}", e.id, Error::io(&path, err))),
+                Err(err) => {
+                    report
+                        .problems
+                        .push(format!("block {}: {}", e.id, Error::io(&path, err)))
+                }
             }
             match reader.all_spans() {
                 Ok(spans) => {
@@ -385,26 +399,41 @@ impl Db {
         let mut indexed: BTreeMap<u64, HashSet<TraceId>> = BTreeMap::new();
         for (t, b) in inner.catalog.trace_index()? {
             if !entries.iter().any(|e| e.id == b) {
-                report.problems.push(format!("trace index entry {t} -> block {b}: no such block"));
+                report
+                    .problems
+                    .push(format!("trace index entry {t} -> block {b}: no such block"));
             }
             indexed.entry(b).or_default().insert(t);
         }
         for (b, traces) in &block_traces {
             let idx = indexed.get(b);
-            let missing = traces.iter().filter(|t| !idx.is_some_and(|i| i.contains(*t))).count();
+            let missing = traces
+                .iter()
+                .filter(|t| !idx.is_some_and(|i| i.contains(*t)))
+                .count();
             if missing > 0 {
-                report.problems.push(format!("block {b}: {missing} traces missing from the trace index"));
+                report.problems.push(format!(
+                    "block {b}: {missing} traces missing from the trace index"
+                ));
             }
-            let extra = idx.map(|i| i.iter().filter(|t| !traces.contains(*t)).count()).unwrap_or(0);
+            let extra = idx
+                .map(|i| i.iter().filter(|t| !traces.contains(*t)).count())
+                .unwrap_or(0);
             if extra > 0 {
-                report.problems.push(format!("block {b}: {extra} trace index entries with no spans in the block"));
+                report.problems.push(format!(
+                    "block {b}: {extra} trace index entries with no spans in the block"
+                ));
             }
         }
-        for item in std::fs::read_dir(&inner.blocks_dir).map_err(|e| Error::io(&inner.blocks_dir, e))? {
+        for item in
+            std::fs::read_dir(&inner.blocks_dir).map_err(|e| Error::io(&inner.blocks_dir, e))?
+        {
             let item = item.map_err(|e| Error::io(&inner.blocks_dir, e))?;
             let name = item.file_name().to_string_lossy().into_owned();
             if !entries.iter().any(|e| BlockEntry::file_name(e.id) == name) {
-                report.problems.push(format!("file blocks/{name} is not in the catalog"));
+                report
+                    .problems
+                    .push(format!("file blocks/{name} is not in the catalog"));
             }
         }
         for (seq, payload) in inner.catalog.wal_records()? {
@@ -419,7 +448,9 @@ impl Db {
 }
 
 fn open_block(path: &Path, e: &BlockEntry) -> Result<BlockReader> {
-    let len = std::fs::metadata(path).map_err(|err| Error::io(path, err))?.len();
+    let len = std::fs::metadata(path)
+        .map_err(|err| Error::io(path, err))?
+        .len();
     if len != e.file_len {
         return Err(Error::corruption(
             path.display().to_string(),
@@ -430,7 +461,11 @@ fn open_block(path: &Path, e: &BlockEntry) -> Result<BlockReader> {
     if r.footer().rows != e.rows {
         return Err(Error::corruption(
             path.display().to_string(),
-            format!("footer says {} rows, the catalog says {}", r.footer().rows, e.rows),
+            format!(
+                "footer says {} rows, the catalog says {}",
+                r.footer().rows,
+                e.rows
+            ),
         ));
     }
     Ok(r)
@@ -438,7 +473,10 @@ fn open_block(path: &Path, e: &BlockEntry) -> Result<BlockReader> {
 
 impl Inner {
     fn version(&self) -> Arc<Version> {
-        self.current.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     fn poison(&self, why: String) {
@@ -490,7 +528,10 @@ impl Inner {
             max_end_ns: f.max_end_ns,
         };
         let wal_to = w.next_seq;
-        if let Err(e) = self.catalog.commit_block(&entry, &encoded.trace_ids, w.first_unsealed_seq, wal_to) {
+        if let Err(e) =
+            self.catalog
+                .commit_block(&entry, &encoded.trace_ids, w.first_unsealed_seq, wal_to)
+        {
             self.poison(format!("committing block {id}: {e}"));
             return Err(e);
         }
@@ -532,7 +573,11 @@ impl Snapshot {
     pub fn require_all_blocks(&self) -> Result<()> {
         match self.version.broken.iter().next() {
             Some((id, err)) => Err(Error::corruption(
-                self.inner.blocks_dir.join(BlockEntry::file_name(*id)).display().to_string(),
+                self.inner
+                    .blocks_dir
+                    .join(BlockEntry::file_name(*id))
+                    .display()
+                    .to_string(),
                 err.clone(),
             )),
             None => Ok(()),
@@ -557,7 +602,11 @@ impl Snapshot {
                 out.extend(block.trace(trace)?);
             } else if let Some(err) = self.version.broken.get(&id) {
                 return Err(Error::corruption(
-                    self.inner.blocks_dir.join(BlockEntry::file_name(id)).display().to_string(),
+                    self.inner
+                        .blocks_dir
+                        .join(BlockEntry::file_name(id))
+                        .display()
+                        .to_string(),
                     err.clone(),
                 ));
             }
@@ -621,7 +670,11 @@ pub fn dir_size(dir: &Path) -> Result<u64> {
     for item in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
         let item = item.map_err(|e| Error::io(dir, e))?;
         let meta = item.metadata().map_err(|e| Error::io(item.path(), e))?;
-        total += if meta.is_dir() { dir_size(&item.path())? } else { meta.len() };
+        total += if meta.is_dir() {
+            dir_size(&item.path())?
+        } else {
+            meta.len()
+        };
     }
     Ok(total)
 }

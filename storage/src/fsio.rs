@@ -24,7 +24,11 @@ pub struct RealFs;
 
 impl FileSystem for RealFs {
     fn write_file(&self, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-        let mut f = OpenOptions::new().write(true).create(true).truncate(true).open(path)?;
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(path)?;
         f.write_all(bytes)
     }
     fn sync_file(&self, path: &Path) -> std::io::Result<()> {

@@ -347,7 +347,9 @@ mod tests {
     fn bad_hex_is_an_error_naming_the_field() {
         let err = TraceId::from_hex("xyz").unwrap_err().to_string();
         assert!(err.contains("trace id"), "{err}");
-        let err = SpanId::from_hex("zz00000000000000").unwrap_err().to_string();
+        let err = SpanId::from_hex("zz00000000000000")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("not hexadecimal"), "{err}");
     }
 }

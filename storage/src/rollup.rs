@@ -152,7 +152,10 @@ pub struct Rollup {
 
 impl Rollup {
     pub fn add(&mut self, key: RollupKey, duration_ns: u64, is_error: bool) {
-        self.cells.entry(key).or_default().add(duration_ns, is_error);
+        self.cells
+            .entry(key)
+            .or_default()
+            .add(duration_ns, is_error);
     }
 
     pub fn encode(&self, enc: &mut Encoder) {
@@ -232,9 +235,33 @@ mod tests {
     #[test]
     fn rollup_round_trips() {
         let mut r = Rollup::default();
-        r.add(RollupKey { service: 1, name: 2, minute: 29_000_000 }, 1_500_000, true);
-        r.add(RollupKey { service: 1, name: 2, minute: 29_000_000 }, 0, false);
-        r.add(RollupKey { service: 3, name: 4, minute: 29_000_007 }, 7, false);
+        r.add(
+            RollupKey {
+                service: 1,
+                name: 2,
+                minute: 29_000_000,
+            },
+            1_500_000,
+            true,
+        );
+        r.add(
+            RollupKey {
+                service: 1,
+                name: 2,
+                minute: 29_000_000,
+            },
+            0,
+            false,
+        );
+        r.add(
+            RollupKey {
+                service: 3,
+                name: 4,
+                minute: 29_000_007,
+            },
+            7,
+            false,
+        );
         let mut enc = Encoder::new();
         r.encode(&mut enc);
         let bytes = enc.finish();

@@ -36,7 +36,8 @@ impl ScanFilter {
     /// True when the block's time range can hold matching spans.
     pub fn overlaps(&self, block: &BlockReader) -> bool {
         let f = block.footer();
-        self.start_ns.is_none_or(|t| f.max_start_ns >= t) && self.end_ns.is_none_or(|t| f.min_start_ns < t)
+        self.start_ns.is_none_or(|t| f.max_start_ns >= t)
+            && self.end_ns.is_none_or(|t| f.min_start_ns < t)
     }
 
     /// Rows of `block` that may match: the intersection of every bitmap the footer has for
@@ -57,7 +58,9 @@ impl ScanFilter {
             rows &= &f.error_rows;
         }
         for (key, value) in &self.attributes {
-            let Some(key_id) = block.string_id(key) else { return None };
+            let Some(key_id) = block.string_id(key) else {
+                return None;
+            };
             if f.unindexed_keys.binary_search(&key_id).is_ok() {
                 continue;
             }
@@ -78,7 +81,10 @@ impl ScanFilter {
 }
 
 fn lookup(list: &[(u32, RoaringBitmap)], id: u32) -> Option<&RoaringBitmap> {
-    list.binary_search_by_key(&id, |(i, _)| *i).ok().and_then(|p| list.get(p)).map(|(_, b)| b)
+    list.binary_search_by_key(&id, |(i, _)| *i)
+        .ok()
+        .and_then(|p| list.get(p))
+        .map(|(_, b)| b)
 }
 
 impl Snapshot {
@@ -90,7 +96,9 @@ impl Snapshot {
             if !filter.overlaps(block) {
                 continue;
             }
-            let Some(rows) = filter.candidate_rows(block) else { continue };
+            let Some(rows) = filter.candidate_rows(block) else {
+                continue;
+            };
             for (_, span) in block.spans_at(&rows)? {
                 if filter.matches(&span) {
                     out.push(span);

@@ -199,8 +199,14 @@ pub fn decode_record(bytes: &[u8]) -> DecodeResult<Vec<Span>> {
     for _ in 0..n {
         let r = d.get_varint()? as usize;
         let sc = d.get_varint()? as usize;
-        let resource = resources.get(r).cloned().ok_or_else(|| DecodeError(format!("resource {r} out of range")))?;
-        let scope = scopes.get(sc).cloned().ok_or_else(|| DecodeError(format!("scope {sc} out of range")))?;
+        let resource = resources
+            .get(r)
+            .cloned()
+            .ok_or_else(|| DecodeError(format!("resource {r} out of range")))?;
+        let scope = scopes
+            .get(sc)
+            .cloned()
+            .ok_or_else(|| DecodeError(format!("scope {sc} out of range")))?;
         let trace_id = TraceId(d.get_array()?);
         let span_id = SpanId(d.get_array()?);
         let parent_span_id = match d.get_u8()? {
@@ -212,8 +218,10 @@ pub fn decode_record(bytes: &[u8]) -> DecodeResult<Vec<Span>> {
         let flags = d.get_varint32()?;
         let name = s(d, &dict)?;
         let ks = d.get_u8()?;
-        let kind = SpanKind::from_u8(ks & 0x0f).ok_or_else(|| DecodeError("bad span kind".into()))?;
-        let status_code = StatusCode::from_u8(ks >> 4).ok_or_else(|| DecodeError("bad status code".into()))?;
+        let kind =
+            SpanKind::from_u8(ks & 0x0f).ok_or_else(|| DecodeError("bad span kind".into()))?;
+        let status_code =
+            StatusCode::from_u8(ks >> 4).ok_or_else(|| DecodeError("bad status code".into()))?;
         let start_ns = d.get_u64()?;
         let end_ns = d.get_u64()?;
         let status_message = s(d, &dict)?;
@@ -264,7 +272,10 @@ pub fn decode_record(bytes: &[u8]) -> DecodeResult<Vec<Span>> {
         });
     }
     if !d.is_empty() {
-        return Err(DecodeError(format!("{} trailing bytes in log record", d.remaining())));
+        return Err(DecodeError(format!(
+            "{} trailing bytes in log record",
+            d.remaining()
+        )));
     }
     Ok(out)
 }

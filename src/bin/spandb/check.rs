@@ -12,7 +12,11 @@ use crate::Format;
 pub fn run(db_dir: &Path, format: Format) -> Result<ExitCode> {
     let db = crate::open_existing(db_dir)?;
     let report = db.check()?;
-    let broken: Vec<String> = db.snapshot()?.broken_blocks().map(|(id, e)| format!("block {id}: {e}")).collect();
+    let broken: Vec<String> = db
+        .snapshot()?
+        .broken_blocks()
+        .map(|(id, e)| format!("block {id}: {e}"))
+        .collect();
     let mut problems = report.problems.clone();
     for b in broken {
         if !problems.contains(&b) {
@@ -44,5 +48,9 @@ pub fn run(db_dir: &Path, format: Format) -> Result<ExitCode> {
             }
         }
     }
-    Ok(if problems.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if problems.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

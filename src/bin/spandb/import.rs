@@ -42,11 +42,18 @@ enum DurabilityArg {
 pub fn run(db_dir: &Path, format: Format, args: Args) -> Result<ExitCode> {
     let durability = match args.durability {
         DurabilityArg::Sync => Durability::Sync,
-        DurabilityArg::Group => Durability::GroupCommit { interval: Duration::from_millis(50) },
+        DurabilityArg::Group => Durability::GroupCommit {
+            interval: Duration::from_millis(50),
+        },
     };
     let db = Options::new().durability(durability).open(db_dir)?;
     let started = Instant::now();
-    let total_bytes: u64 = args.files.iter().filter_map(|f| f.metadata().ok()).map(|m| m.len()).sum();
+    let total_bytes: u64 = args
+        .files
+        .iter()
+        .filter_map(|f| f.metadata().ok())
+        .map(|m| m.len())
+        .sum();
     let bar = if std::io::stderr().is_terminal() && format == Format::Table {
         let bar = ProgressBar::new(total_bytes);
         bar.set_style(
@@ -71,18 +78,26 @@ pub fn run(db_dir: &Path, format: Format, args: Args) -> Result<ExitCode> {
             db.write(batch)
         };
         if is_json {
-            let report = json::read_json_lines(&mut reader, args.skip_bad_lines, args.batch, &mut sink)
-                .map_err(|e| match e {
-                    Error::BadLine { line, message } => {
-                        Error::InvalidInput(format!("{}:{line}: {message}", path.display()))
-                    }
-                    other => other,
-                })?;
+            let report =
+                json::read_json_lines(&mut reader, args.skip_bad_lines, args.batch, &mut sink)
+                    .map_err(|e| match e {
+                        Error::BadLine { line, message } => {
+                            Error::InvalidInput(format!("{}:{line}: {message}", path.display()))
+                        }
+                        other => other,
+                    })?;
             skipped += report.skipped_lines;
-            notes.extend(report.first_errors.iter().map(|e| format!("{}: {e}", path.display())));
+            notes.extend(
+                report
+                    .first_errors
+                    .iter()
+                    .map(|e| format!("{}: {e}", path.display())),
+            );
         } else {
             let mut bytes = Vec::new();
-            reader.read_to_end(&mut bytes).map_err(|e| Error::io(path, e))?;
+            reader
+                .read_to_end(&mut bytes)
+                .map_err(|e| Error::io(path, e))?;
             for message in split_proto_stream(&bytes) {
                 let mut spans = Vec::new();
                 proto::decode_proto_request(message, &mut spans)

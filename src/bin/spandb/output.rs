@@ -40,7 +40,14 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
             }
         }
     }
-    let numeric = |s: &str| !s.is_empty() && s.chars().next().is_some_and(|c| c.is_ascii_digit() || c == '-') && s.chars().all(|c| c.is_ascii_digit() || ".,%- kKMGiBmnsu/".contains(c));
+    let numeric = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_digit() || c == '-')
+            && s.chars()
+                .all(|c| c.is_ascii_digit() || ".,%- kKMGiBmnsu/".contains(c))
+    };
     let mut out = String::new();
     let line = |cells: &[String], out: &mut String| {
         let parts: Vec<String> = cells
@@ -48,14 +55,24 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
             .enumerate()
             .map(|(i, c)| {
                 let w = widths.get(i).copied().unwrap_or(0);
-                if numeric(c) { format!("{c:>w$}") } else { format!("{c:<w$}") }
+                if numeric(c) {
+                    format!("{c:>w$}")
+                } else {
+                    format!("{c:<w$}")
+                }
             })
             .collect();
         out.push_str(parts.join("  ").trim_end());
         out.push('\n');
     };
-    line(&header.iter().map(|s| s.to_string()).collect::<Vec<_>>(), &mut out);
-    line(&widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>(), &mut out);
+    line(
+        &header.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+        &mut out,
+    );
+    line(
+        &widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>(),
+        &mut out,
+    );
     for r in rows {
         line(r, &mut out);
     }

@@ -12,7 +12,11 @@ use crate::Format;
 pub fn run(db_dir: &Path, format: Format) -> Result<ExitCode> {
     let db = crate::open_existing(db_dir)?;
     let st = db.stats()?;
-    let per_span = if st.spans > 0 { st.bytes_on_disk as f64 / st.spans as f64 } else { 0.0 };
+    let per_span = if st.spans > 0 {
+        st.bytes_on_disk as f64 / st.spans as f64
+    } else {
+        0.0
+    };
     match format {
         Format::Json => println!(
             "{}",

@@ -278,7 +278,9 @@ impl Footer {
             f.dict.push(d.get_str()?.to_owned());
         }
         if f.dict.first().map(String::as_str) != Some("") {
-            return Err(DecodeError("dictionary entry 0 must be the empty string".into()));
+            return Err(DecodeError(
+                "dictionary entry 0 must be the empty string".into(),
+            ));
         }
         for _ in 0..d.get_count()? {
             f.resources.push(Arc::new(Resource {
@@ -361,7 +363,10 @@ impl Footer {
         }
         f.rollup = Rollup::decode(d)?;
         if !d.is_empty() {
-            return Err(DecodeError(format!("{} trailing bytes after the footer", d.remaining())));
+            return Err(DecodeError(format!(
+                "{} trailing bytes after the footer",
+                d.remaining()
+            )));
         }
         let max_id = f.dict.len() as u64;
         let bad_id = f
@@ -372,7 +377,9 @@ impl Footer {
             .chain(f.attr_rows.iter().map(|a| u64::from(a.key)))
             .any(|id| id >= max_id);
         if bad_id {
-            return Err(DecodeError("index refers to a string outside the dictionary".into()));
+            return Err(DecodeError(
+                "index refers to a string outside the dictionary".into(),
+            ));
         }
         Ok(f)
     }

@@ -7,7 +7,9 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::footer::{Column, Footer, RowGroup, BLOCK_FORMAT_VERSION, BLOCK_MAGIC, HEADER_LEN, TRAILER_LEN};
+use super::footer::{
+    Column, Footer, RowGroup, BLOCK_FORMAT_VERSION, BLOCK_MAGIC, HEADER_LEN, TRAILER_LEN,
+};
 use super::writer::{PARENT_IN_RUN, PARENT_LITERAL, PARENT_NONE};
 use crate::codec::buf::{DecodeError, DecodeResult, Decoder};
 use crate::codec::chunk::{decompress, ChunkRef};
@@ -65,10 +67,32 @@ impl BlockReader {
         })
     }
 
+    /// Validates a block image held in memory (fuzzing, tests); `name` stands in for the path.
+    pub fn from_bytes(bytes: Vec<u8>, name: &str) -> Result<Self> {
+        let file = MappedFile::from_bytes(bytes);
+        let footer = Self::read_footer(file.bytes(), name)?;
+        let dict_ids = footer
+            .dict
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.clone(), i as u32))
+            .collect();
+        Ok(BlockReader {
+            id: 0,
+            path: PathBuf::from(name),
+            file,
+            footer,
+            dict_ids,
+        })
+    }
+
     fn read_footer(bytes: &[u8], name: &str) -> Result<Footer> {
         let corrupt = |d: String| Error::corruption(name, d);
         if bytes.len() < HEADER_LEN + TRAILER_LEN {
-            return Err(corrupt(format!("file is {} bytes, too short for a block", bytes.len())));
+            return Err(corrupt(format!(
+                "file is {} bytes, too short for a block",
+                bytes.len()
+            )));
         }
         let mut head = Decoder::new(bytes);
         let magic: [u8; 8] = head.get_array().map_err(|e| corrupt(e.0))?;
@@ -86,15 +110,26 @@ impl BlockReader {
         let trailer_at = bytes.len() - TRAILER_LEN;
         let mut t = Decoder::new(bytes.get(trailer_at..).unwrap_or_default());
         let trailer = (|| -> DecodeResult<_> {
-            Ok((t.get_u64()?, t.get_u32()?, t.get_u32()?, t.get_u32()?, t.get_u32()?, t.get_array::<8>()?))
+            Ok((
+                t.get_u64()?,
+                t.get_u32()?,
+                t.get_u32()?,
+                t.get_u32()?,
+                t.get_u32()?,
+                t.get_array::<8>()?,
+            ))
         })()
         .map_err(|e| corrupt(e.0))?;
         let (offset, stored_len, raw_len, crc, tversion, tmagic) = trailer;
         if tmagic != BLOCK_MAGIC {
-            return Err(corrupt("bad magic at the end: the file is truncated or overwritten".into()));
+            return Err(corrupt(
+                "bad magic at the end: the file is truncated or overwritten".into(),
+            ));
         }
         if tversion != version {
-            return Err(corrupt(format!("header says version {version}, trailer {tversion}")));
+            return Err(corrupt(format!(
+                "header says version {version}, trailer {tversion}"
+            )));
         }
         let chunk = ChunkRef {
             offset,
@@ -102,7 +137,8 @@ impl BlockReader {
             raw_len,
             crc32c: crc,
         };
-        let stored = slice_chunk(bytes, &chunk, trailer_at).map_err(|e| corrupt(format!("footer: {}", e.0)))?;
+        let stored = slice_chunk(bytes, &chunk, trailer_at)
+            .map_err(|e| corrupt(format!("footer: {}", e.0)))?;
         let raw = decompress(stored, &chunk).map_err(|e| corrupt(format!("footer: {}", e.0)))?;
         let footer = Footer::decode(&raw).map_err(|e| corrupt(format!("footer: {}", e.0)))?;
         for g in &footer.groups {
@@ -176,7 +212,11 @@ impl BlockReader {
             let mut row = 0usize;
             for (t, n) in runs {
                 if t == *trace_id {
-                    out.extend(self.decode_group(g, |i| i >= row && i < row + n)?.into_iter().map(|(_, s)| s));
+                    out.extend(
+                        self.decode_group(g, |i| i >= row && i < row + n)?
+                            .into_iter()
+                            .map(|(_, s)| s),
+                    );
                 }
                 row += n;
             }
@@ -198,7 +238,10 @@ impl BlockReader {
                 runs.push((t, len));
             }
             if total != group.rows as usize {
-                return Err(DecodeError(format!("trace runs cover {total} rows, group has {}", group.rows)));
+                return Err(DecodeError(format!(
+                    "trace runs cover {total} rows, group has {}",
+                    group.rows
+                )));
             }
             Ok(runs)
         })()
@@ -236,7 +279,9 @@ impl BlockReader {
                 let start = next_start(&mut sd, i, prev, self.footer.min_start_ns)?;
                 prev = start;
                 light.start_ns.push(start);
-                light.end_ns.push(start.wrapping_add(dd.get_zigzag()? as u64));
+                light
+                    .end_ns
+                    .push(start.wrapping_add(dd.get_zigzag()? as u64));
                 light.name.push(dd_id(&mut nd, self.footer.dict.len())?);
                 let (kind, status) = kind_status(kd.get_u8()?)?;
                 light.kind.push(kind);
@@ -290,14 +335,23 @@ impl BlockReader {
     }
 
     /// Decodes group `g`, building spans only for the in-group rows `select` accepts.
-    pub fn decode_group(&self, g: usize, select: impl Fn(usize) -> bool) -> Result<Vec<(usize, Span)>> {
+    pub fn decode_group(
+        &self,
+        g: usize,
+        select: impl Fn(usize) -> bool,
+    ) -> Result<Vec<(usize, Span)>> {
         let group = self.group(g)?;
         let runs = self.trace_runs(group)?;
         let mut cols: Vec<Vec<u8>> = Vec::with_capacity(Column::ALL.len());
         for c in Column::ALL {
-            cols.push(if c == Column::TraceId { Vec::new() } else { self.column(group, c)? });
+            cols.push(if c == Column::TraceId {
+                Vec::new()
+            } else {
+                self.column(group, c)?
+            });
         }
-        self.decode_rows(group, &runs, &cols, select).map_err(|e| self.corrupt(e))
+        self.decode_rows(group, &runs, &cols, select)
+            .map_err(|e| self.corrupt(e))
     }
 
     fn decode_rows(
@@ -307,11 +361,18 @@ impl BlockReader {
         cols: &[Vec<u8>],
         select: impl Fn(usize) -> bool,
     ) -> DecodeResult<Vec<(usize, Span)>> {
-        let col = |c: Column| Decoder::new(cols.get(c as usize).map(Vec::as_slice).unwrap_or_default());
-        let span_ids = cols.get(Column::SpanId as usize).map(Vec::as_slice).unwrap_or_default();
+        let col =
+            |c: Column| Decoder::new(cols.get(c as usize).map(Vec::as_slice).unwrap_or_default());
+        let span_ids = cols
+            .get(Column::SpanId as usize)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
         let n = group.rows as usize;
         if span_ids.len() != n * 8 {
-            return Err(DecodeError(format!("span id column has {} bytes for {n} rows", span_ids.len())));
+            return Err(DecodeError(format!(
+                "span id column has {} bytes for {n} rows",
+                span_ids.len()
+            )));
         }
         let span_id_at = |row: usize| -> SpanId {
             let mut id = [0u8; 8];
@@ -319,12 +380,24 @@ impl BlockReader {
             SpanId(id)
         };
         let dict = &self.footer.dict;
-        let (mut parent, mut start, mut dur, mut name) =
-            (col(Column::Parent), col(Column::Start), col(Column::Duration), col(Column::Name));
-        let (mut ks, mut msg, mut res, mut scope) =
-            (col(Column::KindStatus), col(Column::StatusMessage), col(Column::Resource), col(Column::Scope));
-        let (mut attrs, mut events, mut links, mut extra) =
-            (col(Column::Attributes), col(Column::Events), col(Column::Links), col(Column::Extra));
+        let (mut parent, mut start, mut dur, mut name) = (
+            col(Column::Parent),
+            col(Column::Start),
+            col(Column::Duration),
+            col(Column::Name),
+        );
+        let (mut ks, mut msg, mut res, mut scope) = (
+            col(Column::KindStatus),
+            col(Column::StatusMessage),
+            col(Column::Resource),
+            col(Column::Scope),
+        );
+        let (mut attrs, mut events, mut links, mut extra) = (
+            col(Column::Attributes),
+            col(Column::Events),
+            col(Column::Links),
+            col(Column::Extra),
+        );
         let mut out = Vec::new();
         let mut prev_start = self.footer.min_start_ns;
         let mut row = 0usize;
@@ -340,7 +413,9 @@ impl BlockReader {
                     code => {
                         let off = (code - PARENT_IN_RUN) as usize;
                         if off >= *run_len {
-                            return Err(DecodeError(format!("parent reference {off} outside its trace run")));
+                            return Err(DecodeError(format!(
+                                "parent reference {off} outside its trace run"
+                            )));
                         }
                         Some(span_id_at(run_start + off))
                     }
@@ -450,24 +525,37 @@ fn next_start(d: &mut Decoder<'_>, i: usize, prev: u64, base: u64) -> DecodeResu
 fn dd_id(d: &mut Decoder<'_>, dict_len: usize) -> DecodeResult<u32> {
     let id = d.get_varint32()?;
     if id as usize >= dict_len {
-        return Err(DecodeError(format!("string id {id} outside a dictionary of {dict_len}")));
+        return Err(DecodeError(format!(
+            "string id {id} outside a dictionary of {dict_len}"
+        )));
     }
     Ok(id)
 }
 
 fn kind_status(b: u8) -> DecodeResult<(SpanKind, StatusCode)> {
-    let kind = SpanKind::from_u8(b & 0x0f).ok_or_else(|| DecodeError(format!("bad span kind {}", b & 0x0f)))?;
-    let status = StatusCode::from_u8(b >> 4).ok_or_else(|| DecodeError(format!("bad status code {}", b >> 4)))?;
+    let kind = SpanKind::from_u8(b & 0x0f)
+        .ok_or_else(|| DecodeError(format!("bad span kind {}", b & 0x0f)))?;
+    let status = StatusCode::from_u8(b >> 4)
+        .ok_or_else(|| DecodeError(format!("bad status code {}", b >> 4)))?;
     Ok((kind, status))
 }
 
 fn slice_chunk<'a>(bytes: &'a [u8], chunk: &ChunkRef, limit: usize) -> DecodeResult<&'a [u8]> {
-    let start = usize::try_from(chunk.offset).map_err(|_| DecodeError("offset out of range".into()))?;
+    let start =
+        usize::try_from(chunk.offset).map_err(|_| DecodeError("offset out of range".into()))?;
     let end = start
         .checked_add(chunk.stored_len as usize)
         .filter(|&e| e <= limit)
-        .ok_or_else(|| DecodeError(format!("chunk {}+{} past the end of the file", chunk.offset, chunk.stored_len)))?;
-    bytes
-        .get(start..end)
-        .ok_or_else(|| DecodeError(format!("chunk {}+{} past the end of the file", chunk.offset, chunk.stored_len)))
+        .ok_or_else(|| {
+            DecodeError(format!(
+                "chunk {}+{} past the end of the file",
+                chunk.offset, chunk.stored_len
+            ))
+        })?;
+    bytes.get(start..end).ok_or_else(|| {
+        DecodeError(format!(
+            "chunk {}+{} past the end of the file",
+            chunk.offset, chunk.stored_len
+        ))
+    })
 }

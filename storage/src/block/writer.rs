@@ -86,7 +86,10 @@ impl<'a> Cardinality<'a> {
             }
             _ => return,
         };
-        let slot = self.per_key.entry(key).or_insert_with(|| Some(HashSet::default()));
+        let slot = self
+            .per_key
+            .entry(key)
+            .or_insert_with(|| Some(HashSet::default()));
         if let Some(set) = slot {
             set.insert(v);
             if set.len() > INDEX_MAX_DISTINCT {
@@ -187,7 +190,11 @@ pub fn encode_block(mut spans: Vec<&Span>, layout: &BlockLayout) -> Result<Encod
     }
     // Integer keys: comparing [u8; 16] goes through memcmp, which dominated the sort.
     spans.sort_unstable_by_key(|s| {
-        (u128::from_be_bytes(s.trace_id.0), s.start_ns, u64::from_be_bytes(s.span_id.0))
+        (
+            u128::from_be_bytes(s.trace_id.0),
+            s.start_ns,
+            u64::from_be_bytes(s.span_id.0),
+        )
     });
     let rows_per_group = layout.rows_per_group.max(1) as usize;
     let spans = &spans[..];
@@ -291,9 +298,11 @@ pub fn encode_block(mut spans: Vec<&Span>, layout: &BlockLayout) -> Result<Encod
             cols.col(Column::KindStatus)
                 .put_u8(s.kind as u8 | (s.status_code as u8) << 4);
             let msg_id = strings.intern(&s.status_message);
-            cols.col(Column::StatusMessage).put_varint(u64::from(msg_id));
+            cols.col(Column::StatusMessage)
+                .put_varint(u64::from(msg_id));
             let resource_id = resources.id(&s.resource);
-            cols.col(Column::Resource).put_varint(u64::from(resource_id));
+            cols.col(Column::Resource)
+                .put_varint(u64::from(resource_id));
             let scope_id = scopes.id(&s.scope);
             cols.col(Column::Scope).put_varint(u64::from(scope_id));
             put_attrs(cols.col(Column::Attributes), &s.attributes, &mut strings);

@@ -145,7 +145,10 @@ impl<'a> Decoder<'a> {
                 return Ok(out);
             }
         }
-        Err(DecodeError(format!("varint overflows 64 bits at offset {}", self.pos)))
+        Err(DecodeError(format!(
+            "varint overflows 64 bits at offset {}",
+            self.pos
+        )))
     }
     /// A varint that must fit in u32 (counts, ids).
     pub fn get_varint32(&mut self) -> DecodeResult<u32> {

@@ -104,7 +104,12 @@ pub fn dict_str(dict: &[String], id: u64) -> DecodeResult<&str> {
         .ok()
         .and_then(|i| dict.get(i))
         .map(String::as_str)
-        .ok_or_else(|| DecodeError(format!("string id {id} outside a dictionary of {}", dict.len())))
+        .ok_or_else(|| {
+            DecodeError(format!(
+                "string id {id} outside a dictionary of {}",
+                dict.len()
+            ))
+        })
 }
 
 /// Nesting limit for arrays/kvlists, so corrupt bytes cannot overflow the stack.
@@ -221,8 +226,14 @@ mod tests {
         let attrs = vec![
             KeyValue::new("a", Value::Str("x".into())),
             KeyValue::new("inline", Value::Str("y".into())),
-            KeyValue::new("n", Value::Array(vec![Value::Int(-3), Value::Double(1.5), Value::Bool(true)])),
-            KeyValue::new("kv", Value::KvList(vec![KeyValue::new("b", Value::Bytes(vec![1, 2]))])),
+            KeyValue::new(
+                "n",
+                Value::Array(vec![Value::Int(-3), Value::Double(1.5), Value::Bool(true)]),
+            ),
+            KeyValue::new(
+                "kv",
+                Value::KvList(vec![KeyValue::new("b", Value::Bytes(vec![1, 2]))]),
+            ),
             KeyValue::new("e", Value::Empty),
         ];
         let mut policy = AllInterned(HashMap::new(), Vec::new());

@@ -188,13 +188,16 @@ macro_rules! num_visitor {
                 f.write_str($what)
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<$t, E> {
-                <$t>::try_from(v).map_err(|_| E::custom(format!("{v} is out of range for {}", $what)))
+                <$t>::try_from(v)
+                    .map_err(|_| E::custom(format!("{v} is out of range for {}", $what)))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<$t, E> {
-                <$t>::try_from(v).map_err(|_| E::custom(format!("{v} is out of range for {}", $what)))
+                <$t>::try_from(v)
+                    .map_err(|_| E::custom(format!("{v} is out of range for {}", $what)))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<$t, E> {
-                v.parse::<$t>().map_err(|_| E::custom(format!("{v:?} is not {}", $what)))
+                v.parse::<$t>()
+                    .map_err(|_| E::custom(format!("{v:?} is not {}", $what)))
             }
         }
     };
@@ -210,7 +213,8 @@ fn de_u32<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
     d.deserialize_any(NumVisitor::<u32>(Default::default()))
 }
 fn de_opt_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
-    d.deserialize_any(NumVisitor::<i64>(Default::default())).map(Some)
+    d.deserialize_any(NumVisitor::<i64>(Default::default()))
+        .map(Some)
 }
 
 struct F64Visitor;
@@ -233,7 +237,9 @@ impl<'de> Visitor<'de> for F64Visitor {
             "NaN" => Ok(f64::NAN),
             "Infinity" => Ok(f64::INFINITY),
             "-Infinity" => Ok(f64::NEG_INFINITY),
-            _ => v.parse().map_err(|_| E::custom(format!("{v:?} is not a number"))),
+            _ => v
+                .parse()
+                .map_err(|_| E::custom(format!("{v:?} is not a number"))),
         }
     }
 }
@@ -336,7 +342,10 @@ fn conv_value(v: JAnyValue<'_>, path: &str) -> Result<Value, String> {
 fn trace_id(text: &str, path: &str, field: &str) -> Result<TraceId, String> {
     let id = TraceId::from_hex(text).map_err(|e| bad(&format!("{path}.{field}"), e.to_string()))?;
     if id.is_zero() {
-        return Err(bad(&format!("{path}.{field}"), "trace id is all zeros (invalid in OTLP)".into()));
+        return Err(bad(
+            &format!("{path}.{field}"),
+            "trace id is all zeros (invalid in OTLP)".into(),
+        ));
     }
     Ok(id)
 }
@@ -505,7 +514,9 @@ pub fn read_json_lines(
             }
             report.skipped_lines += 1;
             if report.first_errors.len() < 5 {
-                report.first_errors.push(format!("line {}: {message}", report.lines));
+                report
+                    .first_errors
+                    .push(format!("line {}: {message}", report.lines));
             }
             continue;
         }
@@ -529,10 +540,16 @@ fn value_json(v: &Value) -> Json {
         Value::Str(s) => json!({ "stringValue": s }),
         Value::Int(i) => json!({ "intValue": i.to_string() }),
         Value::Double(d) if d.is_finite() => json!({ "doubleValue": d }),
-        Value::Double(d) => json!({ "doubleValue": if d.is_nan() { "NaN" } else if *d > 0.0 { "Infinity" } else { "-Infinity" } }),
+        Value::Double(d) => {
+            json!({ "doubleValue": if d.is_nan() { "NaN" } else if *d > 0.0 { "Infinity" } else { "-Infinity" } })
+        }
         Value::Bool(b) => json!({ "boolValue": b }),
-        Value::Bytes(b) => json!({ "bytesValue": base64::engine::general_purpose::STANDARD.encode(b) }),
-        Value::Array(items) => json!({ "arrayValue": { "values": items.iter().map(value_json).collect::<Vec<_>>() } }),
+        Value::Bytes(b) => {
+            json!({ "bytesValue": base64::engine::general_purpose::STANDARD.encode(b) })
+        }
+        Value::Array(items) => {
+            json!({ "arrayValue": { "values": items.iter().map(value_json).collect::<Vec<_>>() } })
+        }
         Value::KvList(kvs) => json!({ "kvlistValue": { "values": attrs_json(kvs) } }),
     }
 }
@@ -547,7 +564,7 @@ fn attrs_json(attrs: &[KeyValue]) -> Vec<Json> {
 /// Inserts `key: value` unless the value is OTLP's default (empty fields are omitted).
 fn put(map: &mut Map<String, Json>, key: &str, value: Json) {
     let empty = match &value {
-        Json::String(s) => s.is_empty() || s == "0",
+        Json::String(s) => s.is_empty(),
         Json::Number(n) => n.as_u64() == Some(0),
         Json::Array(a) => a.is_empty(),
         Json::Null => true,
@@ -572,7 +589,11 @@ fn span_json(s: &Span) -> Json {
     m.insert("startTimeUnixNano".into(), json!(s.start_ns.to_string()));
     m.insert("endTimeUnixNano".into(), json!(s.end_ns.to_string()));
     put(&mut m, "attributes", Json::Array(attrs_json(&s.attributes)));
-    put(&mut m, "droppedAttributesCount", json!(s.dropped_attributes_count));
+    put(
+        &mut m,
+        "droppedAttributesCount",
+        json!(s.dropped_attributes_count),
+    );
     let events: Vec<Json> = s
         .events
         .iter()
@@ -580,8 +601,16 @@ fn span_json(s: &Span) -> Json {
             let mut em = Map::new();
             em.insert("timeUnixNano".into(), json!(e.time_ns.to_string()));
             em.insert("name".into(), json!(e.name));
-            put(&mut em, "attributes", Json::Array(attrs_json(&e.attributes)));
-            put(&mut em, "droppedAttributesCount", json!(e.dropped_attributes_count));
+            put(
+                &mut em,
+                "attributes",
+                Json::Array(attrs_json(&e.attributes)),
+            );
+            put(
+                &mut em,
+                "droppedAttributesCount",
+                json!(e.dropped_attributes_count),
+            );
             Json::Object(em)
         })
         .collect();
@@ -596,8 +625,16 @@ fn span_json(s: &Span) -> Json {
             lm.insert("spanId".into(), json!(l.span_id.to_string()));
             put(&mut lm, "traceState", json!(l.trace_state));
             put(&mut lm, "flags", json!(l.flags));
-            put(&mut lm, "attributes", Json::Array(attrs_json(&l.attributes)));
-            put(&mut lm, "droppedAttributesCount", json!(l.dropped_attributes_count));
+            put(
+                &mut lm,
+                "attributes",
+                Json::Array(attrs_json(&l.attributes)),
+            );
+            put(
+                &mut lm,
+                "droppedAttributesCount",
+                json!(l.dropped_attributes_count),
+            );
             Json::Object(lm)
         })
         .collect();
@@ -619,8 +656,16 @@ pub fn encode_json_request(spans: &[Span]) -> Json {
         let r = &first.resource;
         let mut rm = Map::new();
         let mut res = Map::new();
-        put(&mut res, "attributes", Json::Array(attrs_json(&r.attributes)));
-        put(&mut res, "droppedAttributesCount", json!(r.dropped_attributes_count));
+        put(
+            &mut res,
+            "attributes",
+            Json::Array(attrs_json(&r.attributes)),
+        );
+        put(
+            &mut res,
+            "droppedAttributesCount",
+            json!(r.dropped_attributes_count),
+        );
         rm.insert("resource".into(), Json::Object(res));
         let scope_spans: Vec<Json> = group
             .iter()
@@ -630,10 +675,21 @@ pub fn encode_json_request(spans: &[Span]) -> Json {
                 let mut scope = Map::new();
                 put(&mut scope, "name", json!(sc.name));
                 put(&mut scope, "version", json!(sc.version));
-                put(&mut scope, "attributes", Json::Array(attrs_json(&sc.attributes)));
-                put(&mut scope, "droppedAttributesCount", json!(sc.dropped_attributes_count));
+                put(
+                    &mut scope,
+                    "attributes",
+                    Json::Array(attrs_json(&sc.attributes)),
+                );
+                put(
+                    &mut scope,
+                    "droppedAttributesCount",
+                    json!(sc.dropped_attributes_count),
+                );
                 sm.insert("scope".into(), Json::Object(scope));
-                sm.insert("spans".into(), Json::Array(scope_group.iter().map(span_json).collect()));
+                sm.insert(
+                    "spans".into(),
+                    Json::Array(scope_group.iter().map(span_json).collect()),
+                );
                 put(&mut sm, "schemaUrl", json!(sc.schema_url));
                 Json::Object(sm)
             })
@@ -643,4 +699,76 @@ pub fn encode_json_request(spans: &[Span]) -> Json {
         resource_spans.push(Json::Object(rm));
     }
     json!({ "resourceSpans": resource_spans })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"checkout"}}]},"scopeSpans":[{"scope":{"name":"lib"},"spans":[{"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174","name":"GET /x","kind":2,"startTimeUnixNano":"1544712660000000000","endTimeUnixNano":"1544712661000000000","attributes":[{"key":"n","value":{"intValue":"42"}},{"key":"d","value":{"doubleValue":1.5}}],"status":{"code":2,"message":"boom"}}]}]}]}"#;
+
+    #[test]
+    fn decodes_the_collector_file_exporter_shape() {
+        let mut out = Vec::new();
+        decode_json_request(GOOD.as_bytes(), &mut out).unwrap();
+        let s = &out[0];
+        assert_eq!(s.service(), "checkout");
+        assert_eq!(s.trace_id.to_string(), "5b8efff798038103d269b633813fc60c");
+        assert_eq!(s.kind, SpanKind::Server);
+        assert_eq!(s.duration_ns(), 1_000_000_000);
+        assert_eq!(s.attr("n"), Some(&Value::Int(42)));
+        assert_eq!(s.status_code, StatusCode::Error);
+        assert_eq!(s.scope.name, "lib");
+    }
+
+    #[test]
+    fn enum_names_and_numeric_times_are_accepted() {
+        let line = GOOD
+            .replace(r#""kind":2"#, r#""kind":"SPAN_KIND_CLIENT""#)
+            .replace(r#""1544712660000000000""#, "1544712660000000000");
+        let mut out = Vec::new();
+        decode_json_request(line.as_bytes(), &mut out).unwrap();
+        assert_eq!(out[0].kind, SpanKind::Client);
+        assert_eq!(out[0].start_ns, 1544712660000000000);
+    }
+
+    #[test]
+    fn a_bad_field_is_named() {
+        let mut out = Vec::new();
+        let err = decode_json_request(GOOD.replace("eee19b7ec3c1b174", "xyz").as_bytes(), &mut out)
+            .unwrap_err();
+        assert!(
+            err.contains("resourceSpans[0].scopeSpans[0].spans[0].spanId"),
+            "{err}"
+        );
+        let err = decode_json_request(GOOD.replace(r#""42""#, r#""4x2""#).as_bytes(), &mut out)
+            .unwrap_err();
+        assert!(
+            err.contains("resourceSpans[0].scopeSpans[0].spans[0].attributes[0].value.intValue"),
+            "{err}"
+        );
+        let err = decode_json_request(br#"{"resourceSpans": 3}"#, &mut out).unwrap_err();
+        assert!(err.contains("resourceSpans"), "{err}");
+        assert!(out.is_empty(), "nothing is appended from a bad line");
+    }
+
+    #[test]
+    fn bad_lines_stop_the_import_or_are_skipped_and_counted() {
+        let text = format!("{GOOD}\n\n{{not json\n{GOOD}\n");
+        let mut got = 0;
+        let err = read_json_lines(text.as_bytes(), false, 1000, |b| {
+            got += b.len();
+            Ok(())
+        })
+        .unwrap_err();
+        assert!(matches!(err, Error::BadLine { line: 3, .. }), "{err}");
+        assert_eq!(got, 1, "spans before the bad line are delivered, not lost");
+        let report = read_json_lines(text.as_bytes(), true, 1000, |_| Ok(())).unwrap();
+        assert_eq!((report.spans, report.skipped_lines), (2, 1));
+        assert!(
+            report.first_errors[0].starts_with("line 3:"),
+            "{:?}",
+            report.first_errors
+        );
+    }
 }

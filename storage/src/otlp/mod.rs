@@ -13,7 +13,9 @@ pub fn group_by_resource_scope(spans: &[Span]) -> Vec<Vec<&[Span]>> {
     while i < spans.len() {
         let r = &spans[i].resource;
         let mut j = i;
-        while j < spans.len() && (std::sync::Arc::ptr_eq(&spans[j].resource, r) || spans[j].resource == *r) {
+        while j < spans.len()
+            && (std::sync::Arc::ptr_eq(&spans[j].resource, r) || spans[j].resource == *r)
+        {
             j += 1;
         }
         let run = &spans[i..j];
@@ -22,7 +24,8 @@ pub fn group_by_resource_scope(spans: &[Span]) -> Vec<Vec<&[Span]>> {
         while k < run.len() {
             let s = &run[k].scope;
             let mut m = k;
-            while m < run.len() && (std::sync::Arc::ptr_eq(&run[m].scope, s) || run[m].scope == *s) {
+            while m < run.len() && (std::sync::Arc::ptr_eq(&run[m].scope, s) || run[m].scope == *s)
+            {
                 m += 1;
             }
             scopes.push(&run[k..m]);

@@ -28,9 +28,8 @@ pub fn encode_proto_request(spans: &[Span]) -> Vec<u8> {
 }
 
 fn bytes_id<const N: usize>(b: &[u8], path: &str) -> Result<[u8; N]> {
-    <[u8; N]>::try_from(b).map_err(|_| {
-        Error::InvalidInput(format!("{path}: must be {N} bytes, got {}", b.len()))
-    })
+    <[u8; N]>::try_from(b)
+        .map_err(|_| Error::InvalidInput(format!("{path}: must be {N} bytes, got {}", b.len())))
 }
 
 fn attrs_from(attrs: Vec<pc::KeyValue>) -> Vec<KeyValue> {
@@ -83,13 +82,22 @@ fn from_proto(data: pt::TracesData, out: &mut Vec<Span>) -> Result<()> {
                 let parent_span_id = if s.parent_span_id.is_empty() {
                     None
                 } else {
-                    Some(SpanId(bytes_id(&s.parent_span_id, &format!("{path}.parentSpanId"))?))
+                    Some(SpanId(bytes_id(
+                        &s.parent_span_id,
+                        &format!("{path}.parentSpanId"),
+                    )?))
                 };
                 let mut links = Vec::with_capacity(s.links.len());
                 for (li, l) in s.links.into_iter().enumerate() {
                     links.push(Link {
-                        trace_id: TraceId(bytes_id(&l.trace_id, &format!("{path}.links[{li}].traceId"))?),
-                        span_id: SpanId(bytes_id(&l.span_id, &format!("{path}.links[{li}].spanId"))?),
+                        trace_id: TraceId(bytes_id(
+                            &l.trace_id,
+                            &format!("{path}.links[{li}].traceId"),
+                        )?),
+                        span_id: SpanId(bytes_id(
+                            &l.span_id,
+                            &format!("{path}.links[{li}].spanId"),
+                        )?),
                         trace_state: l.trace_state,
                         flags: l.flags,
                         attributes: attrs_from(l.attributes),
@@ -104,7 +112,10 @@ fn from_proto(data: pt::TracesData, out: &mut Vec<Span>) -> Result<()> {
                     trace_state: s.trace_state,
                     flags: s.flags,
                     name: s.name,
-                    kind: u8::try_from(s.kind).ok().and_then(SpanKind::from_u8).unwrap_or_default(),
+                    kind: u8::try_from(s.kind)
+                        .ok()
+                        .and_then(SpanKind::from_u8)
+                        .unwrap_or_default(),
                     start_ns: s.start_time_unix_nano,
                     end_ns: s.end_time_unix_nano,
                     status_code: u8::try_from(status.code)

@@ -1,0 +1,48 @@
+//! A span written and read back is equal, field for field: through a block, a log record,
+//! OTLP JSON and OTLP protobuf.
+
+mod common;
+
+use proptest::prelude::*;
+use spandb_storage::block::{encode_block, BlockLayout, BlockReader};
+use spandb_storage::otlp::{json, proto};
+use spandb_storage::wal_codec;
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn through_a_block(spans in common::span_batch(60), rows_per_group in 1u32..20) {
+        let layout = BlockLayout { rows_per_group, zstd_level: 1 };
+        let block = encode_block(spans.iter().collect(), &layout).unwrap();
+        let reader = BlockReader::from_bytes(block.bytes, "test.blk").unwrap();
+        prop_assert_eq!(common::sorted(reader.all_spans().unwrap()), common::sorted(spans.clone()));
+        for s in &spans {
+            let got = reader.trace(&s.trace_id).unwrap();
+            prop_assert!(got.contains(s));
+            prop_assert!(got.iter().all(|g| g.trace_id == s.trace_id));
+        }
+    }
+
+    #[test]
+    fn through_a_log_record(spans in common::span_batch(40)) {
+        let bytes = wal_codec::encode_record(&spans);
+        prop_assert_eq!(wal_codec::decode_record(&bytes).unwrap(), spans);
+    }
+
+    #[test]
+    fn through_otlp_json(spans in common::span_batch(40)) {
+        let text = json::encode_json_request(&spans).to_string();
+        let mut back = Vec::new();
+        json::decode_json_request(text.as_bytes(), &mut back).unwrap();
+        prop_assert_eq!(back, spans);
+    }
+
+    #[test]
+    fn through_otlp_protobuf(spans in common::span_batch(40)) {
+        let bytes = proto::encode_proto_request(&spans);
+        let mut back = Vec::new();
+        proto::decode_proto_request(&bytes, &mut back).unwrap();
+        prop_assert_eq!(back, spans);
+    }
+}
