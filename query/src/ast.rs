@@ -1,0 +1,333 @@
+//! The TraceQL abstract syntax tree, shared by the parser and the builder API. `Display`
+//! prints valid TraceQL that parses back to the same tree.
+
+use std::fmt;
+
+use spandb_storage::{SpanKind, StatusCode};
+
+/// A whole query: a spanset expression, optionally followed by a metrics pipeline.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Query {
+    pub spans: SpansetExpr,
+    pub pipeline: Option<Pipeline>,
+}
+
+/// Spansets combined by structural and logical operators.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SpansetExpr {
+    /// `{ cond }`: the spans of a trace matching `cond`.
+    Filter(Cond),
+    /// `a && b`: both match in the same trace; the spans of both.
+    And(Box<SpansetExpr>, Box<SpansetExpr>),
+    /// `a || b`: the spans of either.
+    Or(Box<SpansetExpr>, Box<SpansetExpr>),
+    /// `a > b`: spans of `b` whose parent is in `a`.
+    Child(Box<SpansetExpr>, Box<SpansetExpr>),
+    /// `a >> b`: spans of `b` with an ancestor in `a`.
+    Descendant(Box<SpansetExpr>, Box<SpansetExpr>),
+}
+
+/// A condition on one span, inside `{ }`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Cond {
+    /// `{}`: every span.
+    True,
+    Cmp(Field, Op, Literal),
+    And(Box<Cond>, Box<Cond>),
+    Or(Box<Cond>, Box<Cond>),
+}
+
+/// What a condition looks at.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Field {
+    Name,
+    Status,
+    Kind,
+    Duration,
+    StatusMessage,
+    TraceRootService,
+    TraceRootName,
+    TraceDuration,
+    /// `span.key`
+    Span(String),
+    /// `resource.key` (`resource.service.name` is the service)
+    Resource(String),
+    /// `.key`: the span attribute or the resource attribute.
+    Unscoped(String),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Op {
+    Eq,
+    Ne,
+    Gt,
+    Ge,
+    Lt,
+    Le,
+    /// `=~`, anchored at both ends.
+    Match,
+    /// `!~`, anchored at both ends.
+    NotMatch,
+}
+
+/// A constant on the right of a comparison.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Literal {
+    Str(String),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    /// Nanoseconds.
+    Duration(u64),
+    Status(StatusCode),
+    Kind(SpanKind),
+}
+
+/// `| fn(...) by (...)`
+#[derive(Clone, Debug, PartialEq)]
+pub struct Pipeline {
+    pub func: MetricsFn,
+    pub by: Vec<Field>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum MetricsFn {
+    /// Matching spans per second, per step.
+    Rate,
+    /// Matching spans per step.
+    CountOverTime,
+    /// Mean span duration per step, in seconds.
+    AvgOverTime,
+    /// Span duration quantiles per step, in seconds, one series per quantile.
+    QuantileOverTime(Vec<f64>),
+}
+
+impl Field {
+    /// Needs the whole trace to evaluate.
+    pub fn is_trace_level(&self) -> bool {
+        matches!(
+            self,
+            Field::TraceRootService | Field::TraceRootName | Field::TraceDuration
+        )
+    }
+    /// The spelling of the field in TraceQL.
+    pub fn text(&self) -> String {
+        match self {
+            Field::Name => "name".into(),
+            Field::Status => "status".into(),
+            Field::Kind => "kind".into(),
+            Field::Duration => "duration".into(),
+            Field::StatusMessage => "statusMessage".into(),
+            Field::TraceRootService => "trace:rootService".into(),
+            Field::TraceRootName => "trace:rootName".into(),
+            Field::TraceDuration => "trace:duration".into(),
+            Field::Span(k) => format!("span.{}", attr_text(k)),
+            Field::Resource(k) => format!("resource.{}", attr_text(k)),
+            Field::Unscoped(k) => format!(".{}", attr_text(k)),
+        }
+    }
+}
+
+/// Attribute names are written bare when they lex as one, quoted otherwise.
+fn attr_text(k: &str) -> String {
+    let bare = !k.is_empty()
+        && k.chars().all(crate::lexer::is_attr_char)
+        && !k.starts_with(|c: char| c == '.' || c.is_ascii_digit())
+        && !k.starts_with('-')
+        && !k.ends_with('.');
+    if bare {
+        k.to_owned()
+    } else {
+        quote(k)
+    }
+}
+
+fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+impl Op {
+    pub fn text(self) -> &'static str {
+        match self {
+            Op::Eq => "=",
+            Op::Ne => "!=",
+            Op::Gt => ">",
+            Op::Ge => ">=",
+            Op::Lt => "<",
+            Op::Le => "<=",
+            Op::Match => "=~",
+            Op::NotMatch => "!~",
+        }
+    }
+}
+
+/// Formats nanoseconds with the largest unit that divides them.
+pub fn format_duration(ns: u64) -> String {
+    const UNITS: [(u64, &str); 5] = [
+        (3_600_000_000_000, "h"),
+        (60_000_000_000, "m"),
+        (1_000_000_000, "s"),
+        (1_000_000, "ms"),
+        (1_000, "us"),
+    ];
+    for (n, u) in UNITS {
+        if ns != 0 && ns % n == 0 {
+            return format!("{}{u}", ns / n);
+        }
+    }
+    format!("{ns}ns")
+}
+
+impl fmt::Display for Literal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Literal::Str(s) => f.write_str(&quote(s)),
+            Literal::Int(i) => write!(f, "{i}"),
+            Literal::Float(x) => {
+                if x.is_finite() && x.fract() == 0.0 && x.abs() < 1e15 {
+                    write!(f, "{x:.1}")
+                } else {
+                    write!(f, "{x:?}")
+                }
+            }
+            Literal::Bool(b) => write!(f, "{b}"),
+            Literal::Duration(ns) => f.write_str(&format_duration(*ns)),
+            Literal::Status(s) => f.write_str(s.as_str()),
+            Literal::Kind(k) => f.write_str(k.as_str()),
+        }
+    }
+}
+
+impl fmt::Display for Cond {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Cond::True => Ok(()),
+            Cond::Cmp(field, op, lit) => write!(f, "{} {} {lit}", field.text(), op.text()),
+            Cond::And(a, b) => {
+                write_cond_operand(f, a, false)?;
+                f.write_str(" && ")?;
+                write_cond_operand(f, b, false)
+            }
+            Cond::Or(a, b) => {
+                write_cond_operand(f, a, true)?;
+                f.write_str(" || ")?;
+                write_cond_operand(f, b, true)
+            }
+        }
+    }
+}
+
+/// Parenthesizes every compound operand: the printed text never depends on precedence.
+fn write_cond_operand(f: &mut fmt::Formatter<'_>, c: &Cond, _in_or: bool) -> fmt::Result {
+    match c {
+        Cond::And(..) | Cond::Or(..) => write!(f, "({c})"),
+        // Only the builder can nest `{}`; this is its equivalent.
+        Cond::True => f.write_str("name =~ \".*\""),
+        _ => write!(f, "{c}"),
+    }
+}
+
+impl fmt::Display for SpansetExpr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let bin = |f: &mut fmt::Formatter<'_>, a: &SpansetExpr, op: &str, b: &SpansetExpr| {
+            write_spanset_operand(f, a)?;
+            write!(f, " {op} ")?;
+            write_spanset_operand(f, b)
+        };
+        match self {
+            SpansetExpr::Filter(Cond::True) => f.write_str("{ }"),
+            SpansetExpr::Filter(c) => write!(f, "{{ {c} }}"),
+            SpansetExpr::And(a, b) => bin(f, a, "&&", b),
+            SpansetExpr::Or(a, b) => bin(f, a, "||", b),
+            SpansetExpr::Child(a, b) => bin(f, a, ">", b),
+            SpansetExpr::Descendant(a, b) => bin(f, a, ">>", b),
+        }
+    }
+}
+
+fn write_spanset_operand(f: &mut fmt::Formatter<'_>, e: &SpansetExpr) -> fmt::Result {
+    match e {
+        SpansetExpr::Filter(_) => write!(f, "{e}"),
+        _ => write!(f, "({e})"),
+    }
+}
+
+impl fmt::Display for Pipeline {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.func {
+            MetricsFn::Rate => f.write_str("rate()")?,
+            MetricsFn::CountOverTime => f.write_str("count_over_time()")?,
+            MetricsFn::AvgOverTime => f.write_str("avg_over_time(duration)")?,
+            MetricsFn::QuantileOverTime(qs) => {
+                f.write_str("quantile_over_time(duration")?;
+                for q in qs {
+                    write!(f, ", {q:?}")?;
+                }
+                f.write_str(")")?;
+            }
+        }
+        if !self.by.is_empty() {
+            let fields: Vec<String> = self.by.iter().map(Field::text).collect();
+            write!(f, " by ({})", fields.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Query {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.spans)?;
+        if let Some(p) = &self.pipeline {
+            write!(f, " | {p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl SpansetExpr {
+    /// The `{ }` filters, left to right.
+    pub fn filters(&self) -> Vec<&Cond> {
+        let mut out = Vec::new();
+        self.collect_filters(&mut out);
+        out
+    }
+    fn collect_filters<'a>(&'a self, out: &mut Vec<&'a Cond>) {
+        match self {
+            SpansetExpr::Filter(c) => out.push(c),
+            SpansetExpr::And(a, b)
+            | SpansetExpr::Or(a, b)
+            | SpansetExpr::Child(a, b)
+            | SpansetExpr::Descendant(a, b) => {
+                a.collect_filters(out);
+                b.collect_filters(out);
+            }
+        }
+    }
+}
+
+impl Cond {
+    /// Calls `f` on every comparison.
+    pub fn for_each_cmp<'a>(&'a self, f: &mut impl FnMut(&'a Field, Op, &'a Literal)) {
+        match self {
+            Cond::True => {}
+            Cond::Cmp(field, op, lit) => f(field, *op, lit),
+            Cond::And(a, b) | Cond::Or(a, b) => {
+                a.for_each_cmp(f);
+                b.for_each_cmp(f);
+            }
+        }
+    }
+}

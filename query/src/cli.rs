@@ -1,0 +1,192 @@
+//! Human-readable tables for the `spandb search` and `spandb metrics` commands.
+
+use std::fmt::Write as _;
+
+use crate::exec::metrics::MetricsResult;
+use crate::exec::search::TraceSummary;
+use crate::json::ROOT_NOT_RECEIVED;
+
+/// Formats nanoseconds since the epoch as RFC 3339 UTC with milliseconds.
+pub fn format_time(ns: u64) -> String {
+    let secs = ns / 1_000_000_000;
+    let ms = (ns / 1_000_000) % 1000;
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{ms:03}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day) (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// Human duration: `1.23s`, `45.6ms`, `789us`, `12ns`.
+pub fn format_duration_ns(ns: u64) -> String {
+    let x = ns as f64;
+    if ns >= 60_000_000_000 {
+        format!("{:.1}m", x / 60e9)
+    } else if ns >= 1_000_000_000 {
+        format!("{:.2}s", x / 1e9)
+    } else if ns >= 1_000_000 {
+        format!("{:.1}ms", x / 1e6)
+    } else if ns >= 1_000 {
+        format!("{:.0}us", x / 1e3)
+    } else {
+        format!("{ns}ns")
+    }
+}
+
+/// Left-aligned columns, two spaces apart; numeric columns (by index) right-aligned.
+fn table(header: &[&str], rows: &[Vec<String>], right: &[usize]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            if let Some(w) = widths.get_mut(i) {
+                *w = (*w).max(c.chars().count());
+            }
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: Vec<&str>| {
+        let mut l = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            let w = widths.get(i).copied().unwrap_or(0);
+            if i > 0 {
+                l.push_str("  ");
+            }
+            if right.contains(&i) {
+                let _ = write!(l, "{c:>w$}");
+            } else {
+                let _ = write!(l, "{c:<w$}");
+            }
+        }
+        out.push_str(l.trim_end());
+        out.push('\n');
+    };
+    line(header.to_vec());
+    for r in rows {
+        line(r.iter().map(String::as_str).collect());
+    }
+    out
+}
+
+/// The search results as an aligned table, newest first.
+pub fn render_search_table(traces: &[TraceSummary]) -> String {
+    if traces.is_empty() {
+        return "no matching traces\n".into();
+    }
+    let rows: Vec<Vec<String>> = traces
+        .iter()
+        .map(|t| {
+            vec![
+                t.trace_id.to_string(),
+                format_time(t.start_ns),
+                format_duration_ns(t.duration_ns),
+                t.root_service
+                    .clone()
+                    .unwrap_or_else(|| ROOT_NOT_RECEIVED.into()),
+                t.root_name.clone().unwrap_or_default(),
+                t.span_count.to_string(),
+                t.matched.len().to_string(),
+            ]
+        })
+        .collect();
+    let mut out = table(
+        &[
+            "TRACE ID",
+            "START",
+            "DURATION",
+            "ROOT SERVICE",
+            "ROOT NAME",
+            "SPANS",
+            "MATCHED",
+        ],
+        &rows,
+        &[2, 5, 6],
+    );
+    let _ = writeln!(
+        out,
+        "{} trace{}",
+        traces.len(),
+        if traces.len() == 1 { "" } else { "s" }
+    );
+    out
+}
+
+/// The metrics series as a table: one row per series and step with a value.
+pub fn render_metrics_table(result: &MetricsResult) -> String {
+    if result.series.is_empty() {
+        return "no matching spans\n".into();
+    }
+    let label_keys: Vec<String> = result
+        .series
+        .first()
+        .map(|s| s.labels.iter().map(|(k, _)| k.clone()).collect())
+        .unwrap_or_default();
+    let mut header: Vec<&str> = vec!["TIME"];
+    header.extend(label_keys.iter().map(String::as_str));
+    header.push("VALUE");
+    let mut rows = Vec::new();
+    for s in &result.series {
+        for (t, v) in &s.samples {
+            let mut row = vec![format_time(*t)];
+            row.extend(s.labels.iter().map(|(_, v)| v.to_string()));
+            row.push(format_value(*v));
+            rows.push(row);
+        }
+    }
+    rows.sort();
+    let value_col = header.len() - 1;
+    table(&header, &rows, &[value_col])
+}
+
+fn format_value(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{v:.0}")
+    } else if v.abs() >= 0.001 {
+        format!("{v:.4}")
+    } else {
+        format!("{v:.3e}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_format_as_rfc3339() {
+        assert_eq!(format_time(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            format_time(1_748_772_001_228_347_535),
+            "2025-06-01T10:00:01.228Z"
+        );
+        assert_eq!(
+            format_time(951_782_400_000_000_000),
+            "2000-02-29T00:00:00.000Z"
+        );
+    }
+
+    #[test]
+    fn durations_pick_a_readable_unit() {
+        assert_eq!(format_duration_ns(12), "12ns");
+        assert_eq!(format_duration_ns(1_500), "2us");
+        assert_eq!(format_duration_ns(45_600_000), "45.6ms");
+        assert_eq!(format_duration_ns(1_234_000_000), "1.23s");
+    }
+}

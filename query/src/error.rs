@@ -1,0 +1,23 @@
+//! The query crate's error type.
+
+/// Everything that can go wrong when parsing or running a query.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The query text does not parse: where, what was found and what was expected.
+    #[error("line {line}, column {column}: expected {expected}, found {found}")]
+    Query {
+        line: u32,
+        column: u32,
+        found: String,
+        expected: String,
+    },
+    /// A well-formed request that cannot be run (bad time range, step, limit...).
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+    /// The storage engine failed (I/O, corruption...).
+    #[error(transparent)]
+    Storage(#[from] spandb_storage::Error),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

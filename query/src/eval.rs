@@ -1,0 +1,278 @@
+//! Evaluating conditions on spans: the comparison rules (docs/QUERY.md, "Types") and a
+//! three-valued evaluator over any view of a span, so a planner can decide a row from the
+//! cheap columns when they suffice and decode the rest only when the answer is "unknown".
+
+use std::cmp::Ordering;
+
+use regex::Regex;
+use spandb_storage::model::find_attr;
+use spandb_storage::{Resource, Span, SpanKind, StatusCode, Value};
+
+use crate::ast::{Cond, Field, Literal, Op};
+
+/// What trace-level intrinsics see.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TraceCtx {
+    pub root_service: Option<String>,
+    pub root_name: Option<String>,
+    pub duration_ns: u64,
+}
+
+/// The left side of a comparison.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Operand<'a> {
+    Str(&'a str),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    Duration(u64),
+    Status(StatusCode),
+    Kind(SpanKind),
+}
+
+impl<'a> Operand<'a> {
+    /// Scalar attribute values compare; arrays, maps, bytes and empty values never match.
+    pub(crate) fn of_value(v: &'a Value) -> Option<Self> {
+        match v {
+            Value::Str(s) => Some(Operand::Str(s)),
+            Value::Int(i) => Some(Operand::Int(*i)),
+            Value::Double(x) => Some(Operand::Float(*x)),
+            Value::Bool(b) => Some(Operand::Bool(*b)),
+            _ => None,
+        }
+    }
+}
+
+/// A compiled comparison.
+#[derive(Debug)]
+pub(crate) struct Leaf {
+    /// Position among the comparisons of its condition (for precomputed index answers).
+    pub id: usize,
+    pub field: Field,
+    pub op: Op,
+    pub lit: Literal,
+    pub re: Option<Regex>,
+}
+
+/// A compiled condition.
+#[derive(Debug)]
+pub(crate) enum Matcher {
+    True,
+    Cmp(Leaf),
+    And(Box<Matcher>, Box<Matcher>),
+    Or(Box<Matcher>, Box<Matcher>),
+}
+
+impl Matcher {
+    pub(crate) fn compile(c: &Cond) -> Matcher {
+        let mut next = 0;
+        Self::compile_at(c, &mut next)
+    }
+    fn compile_at(c: &Cond, next: &mut usize) -> Matcher {
+        match c {
+            Cond::True => Matcher::True,
+            Cond::Cmp(field, op, lit) => {
+                let re = match (op, lit) {
+                    // The parser checked the pattern; a failure here leaves `re` unset, and
+                    // a regex comparison without a regex matches nothing.
+                    (Op::Match | Op::NotMatch, Literal::Str(p)) => {
+                        Regex::new(&format!("^(?:{p})$")).ok()
+                    }
+                    _ => None,
+                };
+                let id = *next;
+                *next += 1;
+                Matcher::Cmp(Leaf {
+                    id,
+                    field: field.clone(),
+                    op: *op,
+                    lit: lit.clone(),
+                    re,
+                })
+            }
+            Cond::And(a, b) => Matcher::And(
+                Box::new(Self::compile_at(a, next)),
+                Box::new(Self::compile_at(b, next)),
+            ),
+            Cond::Or(a, b) => Matcher::Or(
+                Box::new(Self::compile_at(a, next)),
+                Box::new(Self::compile_at(b, next)),
+            ),
+        }
+    }
+
+    /// Number of comparisons.
+    pub(crate) fn leaf_count(&self) -> usize {
+        let mut n = 0;
+        self.for_each_leaf(&mut |_| n += 1);
+        n
+    }
+
+    pub(crate) fn for_each_leaf<'a>(&'a self, f: &mut impl FnMut(&'a Leaf)) {
+        match self {
+            Matcher::True => {}
+            Matcher::Cmp(l) => f(l),
+            Matcher::And(a, b) | Matcher::Or(a, b) => {
+                a.for_each_leaf(f);
+                b.for_each_leaf(f);
+            }
+        }
+    }
+
+    /// Needs the trace (root, duration) to decide.
+    pub(crate) fn is_trace_level(&self) -> bool {
+        let mut any = false;
+        self.for_each_leaf(&mut |l| any |= l.field.is_trace_level());
+        any
+    }
+}
+
+/// A span as some stage of the executor sees it. `None` from an accessor means "not available
+/// here", which makes the evaluator answer "unknown" rather than guess.
+pub(crate) trait SpanView {
+    fn start_ns(&self) -> u64;
+    fn duration_ns(&self) -> u64;
+    fn name(&self) -> &str;
+    fn status(&self) -> StatusCode;
+    fn kind(&self) -> SpanKind;
+    fn resource(&self) -> &Resource;
+    fn status_message(&self) -> Option<&str>;
+    /// `Some(None)`: known to be absent.
+    fn span_attr(&self, key: &str) -> Option<Option<&Value>>;
+    fn trace(&self) -> Option<&TraceCtx>;
+    /// An answer for comparison `leaf` known from an index.
+    fn known_leaf(&self, _leaf: usize) -> Option<bool> {
+        None
+    }
+}
+
+/// A decoded span, with its trace's context when the caller has assembled it.
+pub(crate) struct SpanRef<'a> {
+    pub span: &'a Span,
+    pub trace: Option<&'a TraceCtx>,
+}
+
+impl SpanView for SpanRef<'_> {
+    fn start_ns(&self) -> u64 {
+        self.span.start_ns
+    }
+    fn duration_ns(&self) -> u64 {
+        self.span.duration_ns()
+    }
+    fn name(&self) -> &str {
+        &self.span.name
+    }
+    fn status(&self) -> StatusCode {
+        self.span.status_code
+    }
+    fn kind(&self) -> SpanKind {
+        self.span.kind
+    }
+    fn resource(&self) -> &Resource {
+        &self.span.resource
+    }
+    fn status_message(&self) -> Option<&str> {
+        Some(&self.span.status_message)
+    }
+    fn span_attr(&self, key: &str) -> Option<Option<&Value>> {
+        Some(self.span.attr(key))
+    }
+    fn trace(&self) -> Option<&TraceCtx> {
+        self.trace
+    }
+}
+
+/// Three-valued evaluation: `None` when the view lacks something the answer depends on.
+pub(crate) fn eval(m: &Matcher, v: &impl SpanView) -> Option<bool> {
+    match m {
+        Matcher::True => Some(true),
+        Matcher::Cmp(leaf) => v.known_leaf(leaf.id).or_else(|| eval_leaf(leaf, v)),
+        Matcher::And(a, b) => match eval(a, v) {
+            Some(false) => Some(false),
+            Some(true) => eval(b, v),
+            None => match eval(b, v) {
+                Some(false) => Some(false),
+                _ => None,
+            },
+        },
+        Matcher::Or(a, b) => match eval(a, v) {
+            Some(true) => Some(true),
+            Some(false) => eval(b, v),
+            None => match eval(b, v) {
+                Some(true) => Some(true),
+                _ => None,
+            },
+        },
+    }
+}
+
+fn eval_leaf(l: &Leaf, v: &impl SpanView) -> Option<bool> {
+    let cmp = |o: Option<Operand<'_>>| o.is_some_and(|o| compare(l, o));
+    Some(match &l.field {
+        Field::Name => compare(l, Operand::Str(v.name())),
+        Field::Status => compare(l, Operand::Status(v.status())),
+        Field::Kind => compare(l, Operand::Kind(v.kind())),
+        Field::Duration => compare(l, Operand::Duration(v.duration_ns())),
+        Field::StatusMessage => compare(l, Operand::Str(v.status_message()?)),
+        Field::TraceRootService => cmp(v.trace()?.root_service.as_deref().map(Operand::Str)),
+        Field::TraceRootName => cmp(v.trace()?.root_name.as_deref().map(Operand::Str)),
+        Field::TraceDuration => compare(l, Operand::Duration(v.trace()?.duration_ns)),
+        Field::Span(k) => cmp(v.span_attr(k)?.and_then(Operand::of_value)),
+        Field::Resource(k) => resource_leaf(l, v.resource(), k),
+        Field::Unscoped(k) => {
+            if resource_leaf(l, v.resource(), k) {
+                true
+            } else {
+                cmp(v.span_attr(k)?.and_then(Operand::of_value))
+            }
+        }
+    })
+}
+
+/// A comparison on a resource attribute.
+pub(crate) fn resource_leaf(l: &Leaf, r: &Resource, key: &str) -> bool {
+    find_attr(&r.attributes, key)
+        .and_then(Operand::of_value)
+        .is_some_and(|o| compare(l, o))
+}
+
+fn ordered(op: Op, ord: Option<Ordering>) -> bool {
+    let Some(ord) = ord else { return false };
+    match op {
+        Op::Eq => ord == Ordering::Equal,
+        Op::Ne => ord != Ordering::Equal,
+        Op::Gt => ord == Ordering::Greater,
+        Op::Ge => ord != Ordering::Less,
+        Op::Lt => ord == Ordering::Less,
+        Op::Le => ord != Ordering::Greater,
+        Op::Match | Op::NotMatch => false,
+    }
+}
+
+/// The comparison rules: strings with strings; an integer literal with integers; a float
+/// literal with integers and floats; a duration with durations and integer or float
+/// attributes (as nanoseconds); booleans, statuses and kinds with `=`/`!=` only. A type
+/// mismatch is false, for `!=` too.
+pub(crate) fn compare(l: &Leaf, lhs: Operand<'_>) -> bool {
+    match (l.op, &l.lit, lhs) {
+        (Op::Match, _, Operand::Str(s)) => l.re.as_ref().is_some_and(|re| re.is_match(s)),
+        (Op::NotMatch, _, Operand::Str(s)) => l.re.as_ref().is_some_and(|re| !re.is_match(s)),
+        (Op::Match | Op::NotMatch, _, _) => false,
+        (op, Literal::Str(r), Operand::Str(s)) => ordered(op, Some(s.cmp(r.as_str()))),
+        (op, Literal::Int(r), Operand::Int(x)) => ordered(op, Some(x.cmp(r))),
+        (op, Literal::Float(r), Operand::Int(x)) => ordered(op, (x as f64).partial_cmp(r)),
+        (op, Literal::Float(r), Operand::Float(x)) => ordered(op, x.partial_cmp(r)),
+        (op, Literal::Duration(r), Operand::Duration(x)) => ordered(op, Some(x.cmp(r))),
+        (op, Literal::Duration(r), Operand::Int(x)) => {
+            ordered(op, Some(i128::from(x).cmp(&i128::from(*r))))
+        }
+        (op, Literal::Duration(r), Operand::Float(x)) => ordered(op, x.partial_cmp(&(*r as f64))),
+        (Op::Eq, Literal::Bool(r), Operand::Bool(x)) => x == *r,
+        (Op::Ne, Literal::Bool(r), Operand::Bool(x)) => x != *r,
+        (Op::Eq, Literal::Status(r), Operand::Status(x)) => x == *r,
+        (Op::Ne, Literal::Status(r), Operand::Status(x)) => x != *r,
+        (Op::Eq, Literal::Kind(r), Operand::Kind(x)) => x == *r,
+        (Op::Ne, Literal::Kind(r), Operand::Kind(x)) => x != *r,
+        _ => false,
+    }
+}

@@ -1,0 +1,265 @@
+//! A naive full-scan evaluator: the oracle the differential tests compare the engine with.
+//! It takes every span as a plain list, groups traces with a map, follows parent ids
+//! directly, and computes exact aggregates (quantiles by sorting). It shares only the
+//! per-span comparison rules with the engine (`eval`), which have their own unit tests.
+
+use std::collections::{BTreeMap, HashMap};
+
+use spandb_storage::{Span, SpanId, TraceId};
+
+use crate::ast::{Field, MetricsFn, Query, SpansetExpr};
+use crate::error::{Error, Result};
+use crate::eval::{eval, Matcher, SpanRef, TraceCtx};
+use crate::exec::metrics::{LabelValue, MetricsRequest, Series};
+use crate::exec::search::{summarize, TraceSummary};
+use crate::plan::TimeRange;
+use crate::trace_tree::TraceTree;
+
+fn by_trace(spans: &[Span]) -> BTreeMap<TraceId, Vec<&Span>> {
+    let mut m: BTreeMap<TraceId, Vec<&Span>> = BTreeMap::new();
+    for s in spans {
+        m.entry(s.trace_id).or_default().push(s);
+    }
+    m
+}
+
+fn ctx_of(trace: &[&Span]) -> TraceCtx {
+    let root = trace
+        .iter()
+        .filter(|s| s.parent_span_id.is_none_or(|p| p.is_zero()))
+        .min_by_key(|s| (s.start_ns, s.span_id, s.end_ns));
+    let start = trace.iter().map(|s| s.start_ns).min().unwrap_or(0);
+    let end = trace
+        .iter()
+        .map(|s| s.end_ns.max(s.start_ns))
+        .max()
+        .unwrap_or(0);
+    TraceCtx {
+        root_service: root.map(|s| s.service().to_owned()),
+        root_name: root.map(|s| s.name.clone()),
+        duration_ns: end - start,
+    }
+}
+
+/// The spans of one trace that `e` selects (by position in `trace`).
+fn select(e: &SpansetExpr, trace: &[&Span], ctx: &TraceCtx, range: TimeRange) -> Vec<bool> {
+    let n = trace.len();
+    let find = |id: SpanId| trace.iter().position(|s| s.span_id == id);
+    match e {
+        SpansetExpr::Filter(c) => {
+            let m = Matcher::compile(c);
+            trace
+                .iter()
+                .map(|s| {
+                    range.contains(s.start_ns)
+                        && eval(
+                            &m,
+                            &SpanRef {
+                                span: s,
+                                trace: Some(ctx),
+                            },
+                        ) == Some(true)
+                })
+                .collect()
+        }
+        SpansetExpr::Or(a, b) => {
+            let (x, y) = (select(a, trace, ctx, range), select(b, trace, ctx, range));
+            (0..n).map(|i| x[i] || y[i]).collect()
+        }
+        SpansetExpr::And(a, b) => {
+            let (x, y) = (select(a, trace, ctx, range), select(b, trace, ctx, range));
+            let both = x.contains(&true) && y.contains(&true);
+            (0..n).map(|i| both && (x[i] || y[i])).collect()
+        }
+        SpansetExpr::Child(a, b) => {
+            let (x, y) = (select(a, trace, ctx, range), select(b, trace, ctx, range));
+            (0..n)
+                .map(|i| y[i] && trace[i].parent_span_id.and_then(find).is_some_and(|p| x[p]))
+                .collect()
+        }
+        SpansetExpr::Descendant(a, b) => {
+            let (x, y) = (select(a, trace, ctx, range), select(b, trace, ctx, range));
+            (0..n)
+                .map(|i| {
+                    let mut cur = trace[i].parent_span_id.and_then(find);
+                    let mut steps = 0;
+                    while let Some(p) = cur {
+                        if x[p] {
+                            return y[i];
+                        }
+                        steps += 1;
+                        if steps > n {
+                            return false;
+                        }
+                        cur = trace[p].parent_span_id.and_then(find);
+                    }
+                    false
+                })
+                .collect()
+        }
+    }
+}
+
+/// Search by brute force: same contract as [`crate::search`].
+pub fn search(
+    spans: &[Span],
+    query: &Query,
+    range: TimeRange,
+    limit: usize,
+) -> Result<Vec<TraceSummary>> {
+    if query.pipeline.is_some() {
+        return Err(Error::InvalidInput("search with a pipeline".into()));
+    }
+    let mut out = Vec::new();
+    for (_, trace) in by_trace(spans) {
+        let ctx = ctx_of(&trace);
+        let sel = select(&query.spans, &trace, &ctx, range);
+        if !sel.contains(&true) {
+            continue;
+        }
+        let matched_ids: Vec<(u64, SpanId, u64)> = trace
+            .iter()
+            .zip(&sel)
+            .filter(|(_, m)| **m)
+            .map(|(s, _)| (s.start_ns, s.span_id, s.end_ns))
+            .collect();
+        // Reuse the summary shape: assemble, then mark the matched spans by identity.
+        let Some(tree) = TraceTree::from_spans(trace.iter().map(|s| (*s).clone()).collect()) else {
+            continue;
+        };
+        let matched: Vec<usize> = (0..tree.spans.len())
+            .filter(|&i| {
+                let s = &tree.spans[i];
+                matched_ids.contains(&(s.start_ns, s.span_id, s.end_ns))
+            })
+            .collect();
+        let mut sum = summarize(&tree, &matched);
+        // The oracle's own root and duration, not the tree's.
+        sum.root_service = ctx.root_service.clone();
+        sum.root_name = ctx.root_name.clone();
+        sum.duration_ns = ctx.duration_ns;
+        sum.start_ns = trace.iter().map(|s| s.start_ns).min().unwrap_or(0);
+        out.push(sum);
+    }
+    out.sort_by(|a, b| {
+        b.start_ns
+            .cmp(&a.start_ns)
+            .then(a.trace_id.cmp(&b.trace_id))
+    });
+    out.truncate(limit);
+    Ok(out)
+}
+
+fn label(f: &Field, s: &Span) -> LabelValue {
+    use spandb_storage::model::find_attr;
+    use spandb_storage::Value;
+    let conv = |v: Option<&Value>| match v {
+        None => LabelValue::Nil,
+        Some(Value::Str(x)) => LabelValue::Str(x.clone()),
+        Some(Value::Int(i)) => LabelValue::Int(*i),
+        Some(Value::Double(x)) => LabelValue::Float(*x),
+        Some(Value::Bool(b)) => LabelValue::Bool(*b),
+        Some(other) => LabelValue::Str(other.to_string()),
+    };
+    match f {
+        Field::Name => LabelValue::Str(s.name.clone()),
+        Field::Status => LabelValue::Str(s.status_code.as_str().into()),
+        Field::Kind => LabelValue::Str(s.kind.as_str().into()),
+        Field::Duration => LabelValue::Int(s.duration_ns() as i64),
+        Field::StatusMessage => LabelValue::Str(s.status_message.clone()),
+        Field::Resource(k) => conv(find_attr(&s.resource.attributes, k)),
+        Field::Span(k) => conv(s.attr(k)),
+        Field::Unscoped(k) => match s.attr(k) {
+            Some(v) => conv(Some(v)),
+            None => conv(find_attr(&s.resource.attributes, k)),
+        },
+        _ => LabelValue::Nil,
+    }
+}
+
+/// Metrics by brute force with exact quantiles (lower-rank convention
+/// `rank = floor(q * (n - 1))`, as the sketch's).
+pub fn metrics(spans: &[Span], query: &Query, req: MetricsRequest) -> Result<Vec<Series>> {
+    let Some(p) = &query.pipeline else {
+        return Err(Error::InvalidInput("metrics without a pipeline".into()));
+    };
+    let range = TimeRange::new(req.start_ns, req.end_ns);
+    // (labels as text, labels) -> step -> durations
+    let mut groups: BTreeMap<String, (Vec<(String, LabelValue)>, HashMap<u64, Vec<u64>>)> =
+        BTreeMap::new();
+    for (_, trace) in by_trace(spans) {
+        let ctx = ctx_of(&trace);
+        let sel = select(&query.spans, &trace, &ctx, range);
+        for (s, m) in trace.iter().zip(&sel) {
+            if !*m {
+                continue;
+            }
+            let labels: Vec<(String, LabelValue)> =
+                p.by.iter().map(|f| (f.text(), label(f, s))).collect();
+            let key = format!("{labels:?}");
+            let step = (s.start_ns - req.start_ns) / req.step_ns;
+            groups
+                .entry(key)
+                .or_insert_with(|| (labels, HashMap::new()))
+                .1
+                .entry(step)
+                .or_default()
+                .push(s.duration_ns());
+        }
+    }
+    let steps = (req.end_ns - req.start_ns).div_ceil(req.step_ns);
+    let ts = |step: u64| req.start_ns + step * req.step_ns;
+    let mut out = Vec::new();
+    for (_, (labels, cells)) in groups {
+        let mut sorted_steps: Vec<_> = cells.into_iter().collect();
+        sorted_steps.sort_by_key(|(s, _)| *s);
+        match &p.func {
+            MetricsFn::Rate | MetricsFn::CountOverTime => {
+                let per_s = if p.func == MetricsFn::Rate {
+                    req.step_ns as f64 / 1e9
+                } else {
+                    1.0
+                };
+                let samples = (0..steps)
+                    .map(|st| {
+                        let n = sorted_steps
+                            .iter()
+                            .find(|(s, _)| *s == st)
+                            .map_or(0, |(_, d)| d.len());
+                        (ts(st), n as f64 / per_s)
+                    })
+                    .collect();
+                out.push(Series { labels, samples });
+            }
+            MetricsFn::AvgOverTime => {
+                let samples = sorted_steps
+                    .iter()
+                    .map(|(s, d)| {
+                        (
+                            ts(*s),
+                            d.iter().map(|x| *x as f64).sum::<f64>() / d.len() as f64 / 1e9,
+                        )
+                    })
+                    .collect();
+                out.push(Series { labels, samples });
+            }
+            MetricsFn::QuantileOverTime(qs) => {
+                for q in qs {
+                    let mut l = labels.clone();
+                    l.push(("p".into(), LabelValue::Float(*q)));
+                    let samples = sorted_steps
+                        .iter()
+                        .map(|(s, d)| {
+                            let mut d = d.clone();
+                            d.sort_unstable();
+                            let rank = (q * (d.len() - 1) as f64).floor() as usize;
+                            (ts(*s), d[rank] as f64 / 1e9)
+                        })
+                        .collect();
+                    out.push(Series { labels: l, samples });
+                }
+            }
+        }
+    }
+    Ok(out)
+}
