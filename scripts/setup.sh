@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs what spandb needs on a fresh Debian machine that has only Rust:
+# system RocksDB + libclang (to link the rocksdb crate), Go (bindings), valgrind (C tests).
+# Idempotent: installs only what is missing.
+set -euo pipefail
+
+need=()
+for pkg in librocksdb-dev libclang-dev pkg-config; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+if [ "${1:-}" = "--all" ]; then
+  for pkg in golang-go valgrind; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+  done
+fi
+if [ ${#need[@]} -gt 0 ]; then
+  echo "setup: installing ${need[*]}" >&2
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+fi
