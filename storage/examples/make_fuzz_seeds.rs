@@ -1,0 +1,29 @@
+//! Writes the fuzz seed corpora (fuzz/corpus/<target>/) from examples/sample.jsonl.
+//!
+//!     cargo run -p spandb-storage --example make_fuzz_seeds
+
+use std::fs;
+
+use spandb_storage::block::{encode_block, BlockLayout};
+use spandb_storage::otlp::{json, proto};
+use spandb_storage::wal_codec;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let text = fs::read_to_string(format!("{root}/examples/sample.jsonl"))?;
+    let line = text.lines().next().ok_or("empty sample")?;
+    let mut spans = Vec::new();
+    json::decode_json_request(line.as_bytes(), &mut spans)?;
+    let few = &spans[..12.min(spans.len())];
+    let dir = |t: &str| -> std::io::Result<String> {
+        let d = format!("{root}/fuzz/corpus/{t}");
+        fs::create_dir_all(&d)?;
+        Ok(d)
+    };
+    let layout = BlockLayout { rows_per_group: 4, zstd_level: 1 };
+    fs::write(format!("{}/small.blk", dir("block_decode")?), encode_block(few.iter().collect(), &layout)?.bytes)?;
+    fs::write(format!("{}/line.json", dir("otlp_json")?), json::encode_json_request(few).to_string())?;
+    fs::write(format!("{}/request.pb", dir("otlp_proto")?), proto::encode_proto_request(few))?;
+    fs::write(format!("{}/record.bin", dir("wal_record")?), wal_codec::encode_record(few))?;
+    Ok(())
+}
