@@ -1,0 +1,80 @@
+//! Shared helpers: random-ish spans and a real database holding them.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use spandb_storage::{
+    Db, KeyValue, Options, Resource, Span, SpanId, SpanKind, StatusCode, TraceId, Value,
+};
+
+/// Minute-aligned base time for generated spans.
+pub const BASE_NS: u64 = 1_700_000_040_000_000_000;
+
+pub fn resource(service: Option<&str>, region: &str) -> Arc<Resource> {
+    let mut attributes = Vec::new();
+    if let Some(s) = service {
+        attributes.push(KeyValue::new("service.name", Value::Str(s.into())));
+    }
+    attributes.push(KeyValue::new("region", Value::Str(region.into())));
+    Arc::new(Resource {
+        attributes,
+        ..Resource::default()
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn span(
+    trace: u32,
+    id: u32,
+    parent: Option<u32>,
+    res: &Arc<Resource>,
+    name: &str,
+    kind: SpanKind,
+    status: StatusCode,
+    start_ns: u64,
+    duration_ns: u64,
+    attributes: Vec<KeyValue>,
+) -> Span {
+    let mut sid = [0u8; 8];
+    sid[4..].copy_from_slice(&(id + 1).to_be_bytes());
+    Span {
+        trace_id: {
+            let mut t = [0xabu8; 16];
+            t[12..].copy_from_slice(&(trace + 1).to_be_bytes());
+            TraceId(t)
+        },
+        span_id: SpanId(sid),
+        parent_span_id: parent.map(|p| {
+            let mut b = [0u8; 8];
+            b[4..].copy_from_slice(&(p + 1).to_be_bytes());
+            SpanId(b)
+        }),
+        name: name.into(),
+        kind,
+        start_ns,
+        end_ns: start_ns + duration_ns,
+        status_code: status,
+        status_message: if status == StatusCode::Error {
+            "boom".into()
+        } else {
+            String::new()
+        },
+        resource: res.clone(),
+        attributes,
+        ..Span::default()
+    }
+}
+
+/// Writes `spans` in batches of `batch` into a fresh database sealing every `block_spans`
+/// spans with tiny row groups, so data lands in several blocks, several groups, and the builder.
+pub fn db_with(dir: &std::path::Path, spans: &[Span], block_spans: usize, batch: usize) -> Db {
+    let db = Options::new()
+        .block_max_spans(block_spans)
+        .rows_per_group(3)
+        .open(dir)
+        .unwrap();
+    for chunk in spans.chunks(batch.max(1)) {
+        db.write(chunk.to_vec()).unwrap();
+    }
+    db
+}
