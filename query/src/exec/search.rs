@@ -70,28 +70,82 @@ pub fn search(
     order.sort_unstable_by_key(|(ub, t)| (Reverse(*ub), *t));
     // Results kept sorted: newest start first, then trace id.
     let mut results: Vec<TraceSummary> = Vec::new();
-    for (upper_bound, trace_id) in order {
-        if results.len() >= limit {
-            if let Some(last) = results.last() {
-                if upper_bound < last.start_ns {
-                    break;
-                }
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let mut next = 0usize;
+    while next < order.len() {
+        if results.len() >= limit
+            && results
+                .last()
+                .is_some_and(|last| order[next].0 < last.start_ns)
+        {
+            break;
+        }
+        // Assemble the next few candidates in parallel: as many as could still enter the
+        // results, at least one per core.
+        let want = limit.saturating_sub(results.len()).clamp(threads, 64);
+        let batch = &order[next..(next + want).min(order.len())];
+        next += batch.len();
+        for (upper_bound, summary) in fetch_batch(snapshot, &compiled, range, batch)? {
+            if results.len() >= limit
+                && results
+                    .last()
+                    .is_some_and(|last| upper_bound < last.start_ns)
+            {
+                continue;
             }
+            let Some(summary) = summary else { continue };
+            let key = |s: &TraceSummary| (Reverse(s.start_ns), s.trace_id);
+            let pos = results.partition_point(|r| key(r) < key(&summary));
+            results.insert(pos, summary);
+            results.truncate(limit);
         }
-        let Some(tree) = TraceTree::from_spans(snapshot.trace(&trace_id)?) else {
-            continue;
-        };
-        let matched = compiled.match_trace(&tree, range);
-        if matched.is_empty() {
-            continue;
-        }
-        let summary = summarize(&tree, &matched);
-        let key = |s: &TraceSummary| (Reverse(s.start_ns), s.trace_id);
-        let pos = results.partition_point(|r| key(r) < key(&summary));
-        results.insert(pos, summary);
-        results.truncate(limit);
     }
     Ok(results)
+}
+
+/// Assembles and decides a batch of candidates on crossbeam scoped threads, keeping order.
+fn fetch_batch(
+    snapshot: &Snapshot,
+    compiled: &Compiled,
+    range: TimeRange,
+    batch: &[(u64, TraceId)],
+) -> Result<Vec<(u64, Option<TraceSummary>)>> {
+    let one = |(ub, id): &(u64, TraceId)| -> Result<(u64, Option<TraceSummary>)> {
+        let Some(tree) = TraceTree::from_spans(snapshot.trace(id)?) else {
+            return Ok((*ub, None));
+        };
+        let matched = compiled.match_trace(&tree, range);
+        Ok((
+            *ub,
+            (!matched.is_empty()).then(|| summarize(&tree, &matched)),
+        ))
+    };
+    if batch.len() < 2 {
+        return batch.iter().map(one).collect();
+    }
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(batch.len());
+    let chunk = batch.len().div_ceil(threads);
+    crossbeam::thread::scope(|s| {
+        let handles: Vec<_> = batch
+            .chunks(chunk)
+            .map(|part| s.spawn(move |_| part.iter().map(one).collect::<Result<Vec<_>>>()))
+            .collect();
+        let mut out = Vec::with_capacity(batch.len());
+        for h in handles {
+            out.extend(
+                h.join().unwrap_or_else(|_| {
+                    Err(Error::InvalidInput("a search worker panicked".into()))
+                })?,
+            );
+        }
+        Ok(out)
+    })
+    .unwrap_or_else(|_| Err(Error::InvalidInput("a search worker panicked".into())))
 }
 
 pub(crate) fn summarize(tree: &TraceTree, matched: &[usize]) -> TraceSummary {
