@@ -1,0 +1,526 @@
+"""DuckDB and ClickHouse (chDB) sides of the macro suite.
+
+Each engine runs in its own worker process (``run.py --worker ENGINE ...``) so that peak RSS
+is the engine's own and the first pass of trace lookups starts cold. A worker prints one JSON
+object in the same shape as ``spandb_macro`` (see that binary's doc comment).
+
+Both engines load the OTLP JSON lines file with their own JSON reader (no Python parsing
+in the timed path) and flatten it in SQL, as a user of either would. Schemas and queries are
+documented in benches/README.md ("Schemas").
+"""
+
+import json
+import os
+import time
+
+NS_PER_MIN = 60_000_000_000
+
+
+def rss():
+    """(VmRSS, VmHWM) of this process in bytes."""
+    cur = peak = 0
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                cur = int(line.split()[1]) * 1024
+            elif line.startswith("VmHWM:"):
+                peak = int(line.split()[1]) * 1024
+    return cur, peak
+
+
+def dir_size(path):
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_size
+            except FileNotFoundError:
+                pass
+    return total
+
+
+def summary(samples_ms):
+    s = sorted(samples_ms)
+    if not s:
+        return {"n": 0}
+
+    def pct(q):
+        import math
+
+        rank = min(max(math.ceil(q * len(s)), 1), len(s))
+        return s[rank - 1]
+
+    return {"n": len(s), "p50_ms": pct(0.5), "p99_ms": pct(0.99), "max_ms": s[-1], "mean_ms": sum(s) / len(s)}
+
+
+# --------------------------------------------------------------------------------------------
+# Shared query shapes. A search returns trace summaries as spandb's (and Tempo's) search does:
+# traces having a span that matches the predicate and starts in the window, newest trace start
+# first (ties by trace id), with the trace's start, duration, span count, matched-span count and
+# root service/name.
+
+
+def search_sql(dialect, table, pred, start_ns, end_ns, limit):
+    if dialect == "duckdb":
+        cond = f"({pred}) AND start_ns >= {start_ns} AND start_ns < {end_ns}"
+        lim = f"LIMIT {limit}" if limit else ""
+        return f"""
+SELECT trace_id, min(start_ns) AS st, max(end_ns) - min(start_ns) AS dur, count(*) AS n,
+       count(*) FILTER (WHERE {cond}) AS matched,
+       any_value(service) FILTER (WHERE parent_span_id = '') AS root_service,
+       any_value(name) FILTER (WHERE parent_span_id = '') AS root_name
+FROM {table}
+WHERE trace_id IN (SELECT trace_id FROM {table} WHERE {cond})
+GROUP BY trace_id ORDER BY st DESC, trace_id {lim}"""
+    ts = "toUnixTimestamp64Nano(Timestamp)"
+    cond = (
+        f"({pred}) AND Timestamp >= fromUnixTimestamp64Nano(toInt64({start_ns})) "
+        f"AND Timestamp < fromUnixTimestamp64Nano(toInt64({min(end_ns, 2**63 - 1)}))"
+    )
+    lim = f"LIMIT {limit}" if limit else ""
+    return f"""
+SELECT TraceId, min({ts}) AS st, max({ts} + Duration) - min({ts}) AS dur, count() AS n,
+       countIf({cond}) AS matched,
+       anyIf(ServiceName, ParentSpanId = '') AS root_service,
+       anyIf(SpanName, ParentSpanId = '') AS root_name
+FROM {table}
+WHERE TraceId IN (SELECT TraceId FROM {table} WHERE {cond})
+GROUP BY TraceId ORDER BY st DESC, TraceId {lim}"""
+
+
+def red_sql(dialect, table):
+    if dialect == "duckdb":
+        return f"""
+SELECT service, start_ns // {NS_PER_MIN} AS minute, count(*) AS n,
+       count(*) FILTER (WHERE status_code = 2) AS errors,
+       avg(duration_ns) / 1e9 AS avg_s,
+       quantile_disc(duration_ns, 0.99) / 1e9 AS p99_s
+FROM {table} GROUP BY ALL"""
+    return f"""
+SELECT ServiceName, intDiv(toUnixTimestamp64Nano(Timestamp), {NS_PER_MIN}) AS minute, count() AS n,
+       countIf(StatusCode = 2) AS errors,
+       avg(Duration) / 1e9 AS avg_s,
+       quantileExactLow(0.99)(Duration) / 1e9 AS p99_s
+FROM {table} GROUP BY ServiceName, minute"""
+
+
+def red_ref_sql(dialect, table):
+    """Untimed, for verification only: the exact p99 at spandb's rank convention
+    (`floor(q * (n - 1))`, 0-based), which spandb's DDSketch answer must be within 1% of."""
+    if dialect == "duckdb":
+        return f"""
+SELECT service, start_ns // {NS_PER_MIN} AS minute,
+       list_sort(list(duration_ns))[CAST(floor(0.99 * (count(*) - 1)) AS BIGINT) + 1] / 1e9
+FROM {table} GROUP BY ALL"""
+    return f"""
+SELECT ServiceName, intDiv(toUnixTimestamp64Nano(Timestamp), {NS_PER_MIN}) AS minute,
+       arrayElement(arraySort(groupArray(Duration)), toUInt64(floor(0.99 * (count() - 1))) + 1) / 1e9
+FROM {table} GROUP BY ServiceName, minute"""
+
+
+def run_queries(spec, lookup, query_rows):
+    """Runs the spec's lookups, searches and RED query. `lookup(trace_id) -> rows`,
+    `query_rows(kind, sql) -> list of tuples`."""
+    repeats = spec.get("repeats", 5)
+    out = {"lookup": {}, "searches": []}
+    counts = {}
+    for pass_name in ("cold", "warm"):
+        samples = []
+        for tid in spec["trace_ids"]:
+            t = time.perf_counter()
+            n = lookup(tid)
+            samples.append((time.perf_counter() - t) * 1e3)
+            counts[tid] = n
+        out["lookup"][pass_name] = summary(samples)
+    out["lookup"]["spans_per_trace"] = counts
+    out["rss_after_lookups_bytes"] = rss()[0]
+    for s in spec["searches"]:
+        times, top = [], []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            top = query_rows("search", s["sql_top"])
+            times.append((time.perf_counter() - t) * 1e3)
+        all_times, rows = [], []
+        for _ in range(min(repeats, 3)):
+            t = time.perf_counter()
+            rows = query_rows("search", s["sql_all"])
+            all_times.append((time.perf_counter() - t) * 1e3)
+        out["searches"].append(
+            {
+                "name": s["name"],
+                "first_ms": times[0],
+                "top": summary(times),
+                "all": summary(all_times),
+                "top_traces": [[r[0], int(r[1]), int(r[3])] for r in top],
+                "all_traces": len(rows),
+                "all_matched_spans": sum(int(r[4]) for r in rows),
+            }
+        )
+    times, rows = [], []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        rows = query_rows("red", spec["sql_red"])
+        times.append((time.perf_counter() - t) * 1e3)
+    cells = {}
+    for service, minute, n, errors, avg_s, p99_s in rows:
+        cells.setdefault(service, {})[str(int(minute))] = [float(n), float(errors), float(avg_s), float(p99_s)]
+    ref = {}
+    for service, minute, p99_s in query_rows("red", spec["sql_red_ref"]):
+        ref.setdefault(service, {})[str(int(minute))] = float(p99_s)
+    out["red"] = {"first_ms": times[0], "time": summary(times), "cells": cells, "p99_at_spandb_rank": ref}
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# DuckDB
+
+KV_DUCK = (
+    'STRUCT("key" VARCHAR, "value" STRUCT("stringValue" VARCHAR, "intValue" VARCHAR, '
+    '"doubleValue" DOUBLE, "boolValue" BOOLEAN))[]'
+)
+SPAN_DUCK = (
+    'STRUCT("traceId" VARCHAR, "spanId" VARCHAR, "parentSpanId" VARCHAR, "traceState" VARCHAR, '
+    '"flags" UBIGINT, "name" VARCHAR, "kind" INTEGER, "startTimeUnixNano" VARCHAR, '
+    f'"endTimeUnixNano" VARCHAR, "attributes" {KV_DUCK}, '
+    f'"events" STRUCT("timeUnixNano" VARCHAR, "name" VARCHAR, "attributes" {KV_DUCK})[], '
+    f'"links" STRUCT("traceId" VARCHAR, "spanId" VARCHAR, "traceState" VARCHAR, "attributes" {KV_DUCK})[], '
+    '"status" STRUCT("code" INTEGER, "message" VARCHAR))'
+)
+RS_DUCK = (
+    f'STRUCT("resource" STRUCT("attributes" {KV_DUCK}), "scopeSpans" STRUCT("scope" STRUCT("name" VARCHAR, '
+    f'"version" VARCHAR), "spans" {SPAN_DUCK}[])[])[]'
+)
+
+DUCK_SCHEMA = """
+CREATE TABLE spans (
+    trace_id        VARCHAR NOT NULL,   -- 32 hex characters, as OTLP JSON has it
+    span_id         VARCHAR NOT NULL,
+    parent_span_id  VARCHAR NOT NULL,   -- '' for a root span
+    trace_state     VARCHAR,
+    flags           UINTEGER,
+    name            VARCHAR NOT NULL,
+    kind            UTINYINT NOT NULL,
+    start_ns        UBIGINT NOT NULL,
+    end_ns          UBIGINT NOT NULL,
+    duration_ns     UBIGINT NOT NULL,
+    status_code     UTINYINT NOT NULL,
+    status_message  VARCHAR,
+    service         VARCHAR NOT NULL,
+    resource_attributes MAP(VARCHAR, VARCHAR),
+    scope_name      VARCHAR,
+    scope_version   VARCHAR,
+    attributes      MAP(VARCHAR, VARCHAR),
+    events          STRUCT(time_ns UBIGINT, name VARCHAR, attributes MAP(VARCHAR, VARCHAR))[],
+    links           STRUCT(trace_id VARCHAR, span_id VARCHAR, trace_state VARCHAR, attributes MAP(VARCHAR, VARCHAR))[]
+)"""
+
+
+def duck_map(expr):
+    val = "coalesce(a.value.stringValue, a.value.intValue, CAST(a.value.doubleValue AS VARCHAR), CAST(a.value.boolValue AS VARCHAR), '')"
+    return f"map_from_entries(list_transform(coalesce({expr}, []), lambda a: struct_pack(k := a.key, v := {val})))"
+
+
+def duck_load_sql(path):
+    p = path.replace("'", "''")
+    return f"""
+INSERT INTO spans
+SELECT sp.traceId, sp.spanId, coalesce(sp.parentSpanId, ''), coalesce(sp.traceState, ''),
+       coalesce(sp.flags, 0), sp.name, coalesce(sp.kind, 0),
+       CAST(sp.startTimeUnixNano AS UBIGINT), CAST(sp.endTimeUnixNano AS UBIGINT),
+       CAST(sp.endTimeUnixNano AS UBIGINT) - CAST(sp.startTimeUnixNano AS UBIGINT),
+       coalesce(sp.status.code, 0), coalesce(sp.status.message, ''),
+       coalesce(list_filter(res.attributes, lambda a: a.key = 'service.name')[1].value.stringValue, ''),
+       {duck_map('res.attributes')},
+       coalesce(scope.name, ''), coalesce(scope.version, ''),
+       {duck_map('sp.attributes')},
+       list_transform(coalesce(sp.events, []), lambda e: struct_pack(time_ns := CAST(e.timeUnixNano AS UBIGINT),
+                      name := e.name, attributes := {duck_map('e.attributes')})),
+       list_transform(coalesce(sp.links, []), lambda l: struct_pack(trace_id := l.traceId, span_id := l.spanId,
+                      trace_state := coalesce(l.traceState, ''), attributes := {duck_map('l.attributes')}))
+FROM (
+  SELECT res, ss.scope AS scope, unnest(ss.spans) AS sp FROM (
+    SELECT rs.resource AS res, unnest(rs.scopeSpans) AS ss FROM (
+      SELECT unnest(resourceSpans) AS rs
+      FROM read_json('{p}', format = 'newline_delimited', maximum_object_size = 268435456,
+                     columns = {{'resourceSpans': '{RS_DUCK}'}})
+    )
+  )
+)"""
+
+
+def duck_pred(search):
+    k = search["kind"]
+    if k == "service_error":
+        return f"service = '{search['service']}' AND status_code = 2"
+    if k == "attribute":
+        return f"attributes['{search['key']}'] = '{search['value']}'"
+    if k == "duration":
+        return f"duration_ns > {search['min_duration_ns']}"
+    raise ValueError(k)
+
+
+def duckdb_ingest(data, dbdir):
+    import duckdb
+
+    os.makedirs(dbdir, exist_ok=True)
+    path = os.path.join(dbdir, "spans.duckdb")
+    base = rss()[0]
+    t0 = time.perf_counter()
+    con = duckdb.connect(path)
+    con.execute(DUCK_SCHEMA)
+    con.execute(duck_load_sql(data))
+    t_load = time.perf_counter()
+    # What a user adds for trace-id lookups: an ART index (DuckDB's only secondary index).
+    con.execute("CREATE INDEX spans_trace_id ON spans (trace_id)")
+    con.execute("CHECKPOINT")
+    t_end = time.perf_counter()
+    n = con.execute("SELECT count(*) FROM spans").fetchone()[0]
+    con.close()
+    size = dir_size(dbdir)
+    cur, peak = rss()
+    return {
+        "engine": "duckdb",
+        "version": duckdb.__version__,
+        "spans": n,
+        "seconds": t_end - t0,
+        "load_seconds": t_load - t0,
+        "index_and_checkpoint_seconds": t_end - t_load,
+        "spans_per_second": n / (t_end - t0),
+        "peak_rss_bytes": peak,
+        "rss_start_bytes": base,
+        "rss_end_bytes": cur,
+        "bytes_on_disk": size,
+        "bytes_per_span": size / max(n, 1),
+    }
+
+
+def duckdb_query(dbdir, spec):
+    import duckdb
+
+    before = rss()[0]
+    t = time.perf_counter()
+    con = duckdb.connect(os.path.join(dbdir, "spans.duckdb"), read_only=True)
+    open_ms = (time.perf_counter() - t) * 1e3
+    after_open = rss()[0]
+    for s in spec["searches"]:
+        pred = duck_pred(s)
+        s["sql_top"] = search_sql("duckdb", "spans", pred, s["start_ns"], s["end_ns"], s["limit"])
+        s["sql_all"] = search_sql("duckdb", "spans", pred, s["start_ns"], s["end_ns"], None)
+    spec["sql_red"] = red_sql("duckdb", "spans")
+    spec["sql_red_ref"] = red_ref_sql("duckdb", "spans")
+
+    def lookup(tid):
+        return len(con.execute("SELECT * FROM spans WHERE trace_id = ?", [tid]).fetchall())
+
+    def query_rows(_kind, sql):
+        return con.execute(sql).fetchall()
+
+    out = run_queries(spec, lookup, query_rows)
+    cur, peak = rss()
+    out.update(
+        engine="duckdb",
+        open_ms=open_ms,
+        rss={"before_open_bytes": before, "after_open_bytes": after_open,
+             "after_lookups_bytes": out.pop("rss_after_lookups_bytes"), "end_bytes": cur, "peak_bytes": peak},
+    )
+    con.close()
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# ClickHouse through chDB: the OpenTelemetry Collector ClickHouse exporter's `otel_traces`
+# table (ZSTD(1) and Delta codecs, a bloom-filter skip index on TraceId, ORDER BY
+# (ServiceName, SpanName, toDateTime(Timestamp))), with kind/status as small integers.
+
+CH_SCHEMA = """
+CREATE TABLE bench.otel_traces (
+    Timestamp DateTime64(9) CODEC(Delta, ZSTD(1)),
+    TraceId String CODEC(ZSTD(1)),
+    SpanId String CODEC(ZSTD(1)),
+    ParentSpanId String CODEC(ZSTD(1)),
+    TraceState String CODEC(ZSTD(1)),
+    Flags UInt32 CODEC(ZSTD(1)),
+    SpanName LowCardinality(String) CODEC(ZSTD(1)),
+    SpanKind UInt8 CODEC(ZSTD(1)),
+    ServiceName LowCardinality(String) CODEC(ZSTD(1)),
+    ResourceAttributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    ScopeName String CODEC(ZSTD(1)),
+    ScopeVersion String CODEC(ZSTD(1)),
+    SpanAttributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    Duration UInt64 CODEC(ZSTD(1)),
+    StatusCode UInt8 CODEC(ZSTD(1)),
+    StatusMessage String CODEC(ZSTD(1)),
+    Events Nested (
+        Timestamp DateTime64(9),
+        Name LowCardinality(String),
+        Attributes Map(LowCardinality(String), String)
+    ) CODEC(ZSTD(1)),
+    Links Nested (
+        TraceId String,
+        SpanId String,
+        TraceState String,
+        Attributes Map(LowCardinality(String), String)
+    ) CODEC(ZSTD(1)),
+    INDEX idx_trace_id TraceId TYPE bloom_filter(0.001) GRANULARITY 1,
+    INDEX idx_res_attr_key mapKeys(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_res_attr_value mapValues(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_span_attr_key mapKeys(SpanAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_span_attr_value mapValues(SpanAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_duration Duration TYPE minmax GRANULARITY 1
+) ENGINE = MergeTree
+PARTITION BY toDate(Timestamp)
+ORDER BY (ServiceName, SpanName, toDateTime(Timestamp))
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1"""
+
+KV_CH = "Array(Tuple(key String, value Tuple(stringValue Nullable(String), intValue Nullable(String), doubleValue Nullable(Float64), boolValue Nullable(Bool))))"
+RS_CH = (
+    "resourceSpans Array(Tuple(resource Tuple(attributes " + KV_CH + "), scopeSpans Array(Tuple("
+    "scope Tuple(name String, version String), spans Array(Tuple(traceId String, spanId String, "
+    "parentSpanId String, traceState String, flags UInt32, name String, kind UInt8, "
+    "startTimeUnixNano String, endTimeUnixNano String, attributes " + KV_CH + ", "
+    "events Array(Tuple(timeUnixNano String, name String, attributes " + KV_CH + ")), "
+    "links Array(Tuple(traceId String, spanId String, traceState String, attributes " + KV_CH + ")), "
+    "status Tuple(code UInt8, message String)))))))"
+)
+
+
+def te(expr, path):
+    for p in path.split("."):
+        expr = f"tupleElement({expr}, '{p}')"
+    return expr
+
+
+def ch_map(expr):
+    v = te("a", "value")
+    val = (
+        f"ifNull(coalesce({te(v, 'stringValue')}, {te(v, 'intValue')}, toString({te(v, 'doubleValue')}), "
+        f"toString({te(v, 'boolValue')})), '')"
+    )
+    return f"mapFromArrays(arrayMap(a -> {te('a', 'key')}, {expr}), arrayMap(a -> {val}, {expr}))"
+
+
+def ch_load_sql(path):
+    p = path.replace("'", "\\'")
+    sp = "sp"
+    start = f"toUInt64({te(sp, 'startTimeUnixNano')})"
+    end = f"toUInt64({te(sp, 'endTimeUnixNano')})"
+    res_attrs = te("rs", "resource.attributes")
+    ev = te(sp, "events")
+    lk = te(sp, "links")
+    return f"""
+INSERT INTO bench.otel_traces
+SELECT fromUnixTimestamp64Nano(toInt64({start})), {te(sp, 'traceId')}, {te(sp, 'spanId')},
+       {te(sp, 'parentSpanId')}, {te(sp, 'traceState')}, {te(sp, 'flags')}, {te(sp, 'name')}, {te(sp, 'kind')},
+       {te(f"arrayFirst(a -> {te('a', 'key')} = 'service.name', {res_attrs})", 'value.stringValue')},
+       {ch_map(res_attrs)},
+       {te('ss', 'scope.name')}, {te('ss', 'scope.version')},
+       {ch_map(te(sp, 'attributes'))},
+       {end} - {start},
+       {te(sp, 'status.code')}, {te(sp, 'status.message')},
+       arrayMap(e -> fromUnixTimestamp64Nano(toInt64(toUInt64({te('e', 'timeUnixNano')}))), {ev}),
+       arrayMap(e -> {te('e', 'name')}, {ev}),
+       arrayMap(e -> {ch_map(te('e', 'attributes'))}, {ev}),
+       arrayMap(l -> {te('l', 'traceId')}, {lk}),
+       arrayMap(l -> {te('l', 'spanId')}, {lk}),
+       arrayMap(l -> {te('l', 'traceState')}, {lk}),
+       arrayMap(l -> {ch_map(te('l', 'attributes'))}, {lk})
+FROM file('{p}', 'JSONEachRow', '{RS_CH}')
+ARRAY JOIN resourceSpans AS rs
+ARRAY JOIN {te('rs', 'scopeSpans')} AS ss
+ARRAY JOIN {te('ss', 'spans')} AS sp
+SETTINGS input_format_skip_unknown_fields = 1,
+         input_format_json_ignore_unknown_keys_in_named_tuple = 1,
+         input_format_json_defaults_for_missing_elements_in_named_tuple = 1,
+         input_format_json_named_tuples_as_objects = 1"""
+
+
+def ch_pred(search):
+    k = search["kind"]
+    if k == "service_error":
+        return f"ServiceName = '{search['service']}' AND StatusCode = 2"
+    if k == "attribute":
+        return f"SpanAttributes['{search['key']}'] = '{search['value']}'"
+    if k == "duration":
+        return f"Duration > {search['min_duration_ns']}"
+    raise ValueError(k)
+
+
+def ch_check(res):
+    if res.has_error():
+        raise RuntimeError(res.error_message())
+    return res
+
+
+def chdb_ingest(data, dbdir):
+    import chdb
+    from chdb import session
+
+    os.makedirs(dbdir, exist_ok=True)
+    base = rss()[0]
+    t0 = time.perf_counter()
+    sess = session.Session(dbdir)
+    sess.query("CREATE DATABASE IF NOT EXISTS bench")
+    sess.query(CH_SCHEMA)
+    sess.query(ch_load_sql(os.path.abspath(data)))
+    t_load = time.perf_counter()
+    sess.query("OPTIMIZE TABLE bench.otel_traces FINAL")
+    t_end = time.perf_counter()
+    n = int(sess.query("SELECT count() FROM bench.otel_traces", "CSV").bytes())
+    parts = sess.query(
+        "SELECT sum(bytes_on_disk) FROM system.parts WHERE database = 'bench' AND table = 'otel_traces' AND active",
+        "CSV",
+    ).bytes()
+    sess.close()
+    size = dir_size(dbdir)
+    cur, peak = rss()
+    return {
+        "engine": "chdb",
+        "version": chdb.__version__,
+        "spans": n,
+        "seconds": t_load - t0,
+        "optimize_seconds": t_end - t_load,
+        "spans_per_second": n / (t_load - t0),
+        "peak_rss_bytes": peak,
+        "rss_start_bytes": base,
+        "rss_end_bytes": cur,
+        "bytes_on_disk": size,
+        "table_parts_bytes": int(parts),
+        "bytes_per_span": size / max(n, 1),
+    }
+
+
+def chdb_query(dbdir, spec):
+    from chdb import session
+
+    before = rss()[0]
+    t = time.perf_counter()
+    sess = session.Session(dbdir)
+    ch_check(sess.query("SELECT 1"))
+    open_ms = (time.perf_counter() - t) * 1e3
+    after_open = rss()[0]
+    tbl = "bench.otel_traces"
+    for s in spec["searches"]:
+        pred = ch_pred(s)
+        s["sql_top"] = search_sql("chdb", tbl, pred, s["start_ns"], s["end_ns"], s["limit"])
+        s["sql_all"] = search_sql("chdb", tbl, pred, s["start_ns"], s["end_ns"], None)
+    spec["sql_red"] = red_sql("chdb", tbl)
+    spec["sql_red_ref"] = red_ref_sql("chdb", tbl)
+
+    def lookup(tid):
+        res = ch_check(sess.query(f"SELECT * FROM {tbl} WHERE TraceId = '{tid}'", "TabSeparated"))
+        return res.bytes().count(b"\n")
+
+    def query_rows(_kind, sql):
+        res = ch_check(sess.query(sql, "JSONCompact"))
+        return json.loads(res.bytes())["data"]
+
+    out = run_queries(spec, lookup, query_rows)
+    cur, peak = rss()
+    out.update(
+        engine="chdb",
+        open_ms=open_ms,
+        rss={"before_open_bytes": before, "after_open_bytes": after_open,
+             "after_lookups_bytes": out.pop("rss_after_lookups_bytes"), "end_bytes": cur, "peak_bytes": peak},
+    )
+    sess.close()
+    return out

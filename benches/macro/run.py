@@ -1,0 +1,490 @@
+#!/usr/bin/env python3
+"""spandb macro benchmark suite: spandb vs DuckDB vs ClickHouse (chDB) on the same spans.
+
+    python3 benches/macro/run.py --spans 1000000          # the default scale
+    python3 benches/macro/run.py --spans 20000 --quick    # smoke run (CI), under 3 minutes
+
+Generates the data with benches/gen_spans.py (cached under target/bench-data), builds the
+spandb driver (`cargo build --release -p spandb-benches`), then per engine, each in a fresh
+process: ingest (spans/s, peak RSS, bytes on disk after the engine's own compaction or
+checkpoint), then queries (trace lookups cold and warm, three searches, RED aggregations per
+service per minute) with the files evicted from the page cache first. The answers are compared
+across engines before any time is reported. Writes a terminal table, a JSON file with machine
+info and a PNG chart into --out. See benches/README.md.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import random
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, HERE)
+
+import engines  # noqa: E402
+
+ALL_ENGINES = ["spandb", "duckdb", "chdb"]
+I64_MAX = 2**63 - 1
+NS_PER_MIN = 60_000_000_000
+
+
+def log(msg):
+    print(f"[{datetime.datetime.now():%H:%M:%S}] {msg}", file=sys.stderr, flush=True)
+
+
+def target_dir():
+    return os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
+
+
+# ---------------------------------------------------------------------------------- data
+
+
+def ensure_data(args):
+    if args.data:
+        return os.path.abspath(args.data)
+    path = os.path.join(target_dir(), "bench-data", f"spans_{args.spans}_seed{args.seed}.jsonl")
+    if os.path.exists(path):
+        return path
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    need = args.spans * 900 * 4  # the file, plus the three engines' copies, with room to spare
+    free = shutil.disk_usage(os.path.dirname(path)).free
+    if free < need:
+        sys.exit(f"not enough free disk for {args.spans} spans: {free >> 30} GiB free, want {need >> 30} GiB")
+    log(f"generating {args.spans} spans (seed {args.seed}) into {path}")
+    tmp = path + ".tmp"
+    subprocess.run(
+        [sys.executable, os.path.join(ROOT, "benches", "gen_spans.py"), "--spans", str(args.spans),
+         "--seed", str(args.seed), "--out", tmp],
+        check=True,
+    )
+    os.replace(tmp, path)
+    return path
+
+
+def scan_data(path):
+    """Distinct trace ids and the span start range, read straight from the JSON text."""
+    trace_re = re.compile(rb'"traceId":"([0-9a-f]{32})","spanId"')
+    start_re = re.compile(rb'"startTimeUnixNano":"(\d+)"')
+    ids = set()
+    lo, hi, spans = None, None, 0
+    with open(path, "rb") as f:
+        while True:
+            chunk = f.readlines(64 << 20)
+            if not chunk:
+                break
+            for line in chunk:
+                ids.update(trace_re.findall(line))
+                starts = [int(s) for s in start_re.findall(line)]
+                if starts:
+                    spans += len(starts)
+                    mn, mx = min(starts), max(starts)
+                    lo = mn if lo is None else min(lo, mn)
+                    hi = mx if hi is None else max(hi, mx)
+    return sorted(i.decode() for i in ids), lo, hi, spans
+
+
+def make_spec(args, ids, lo, hi):
+    rng = random.Random(args.seed)
+    sample = rng.sample(ids, min(args.lookups, len(ids)))
+    window_start = lo - lo % NS_PER_MIN + 20 * NS_PER_MIN
+    searches = [
+        {
+            "name": "service+error, 10 min",
+            "kind": "service_error",
+            "service": "mobile-bff",
+            "traceql": '{ resource.service.name = "mobile-bff" && status = error }',
+            "start_ns": window_start,
+            "end_ns": window_start + 10 * NS_PER_MIN,
+        },
+        {
+            "name": "attribute equality",
+            "kind": "attribute",
+            "key": "http.response.status_code",
+            "value": "503",
+            "traceql": "{ span.http.response.status_code = 503 }",
+            "start_ns": 0,
+            "end_ns": I64_MAX,
+        },
+        {
+            "name": "duration > 500ms",
+            "kind": "duration",
+            "min_duration_ns": 500_000_000,
+            "traceql": "{ duration > 500ms }",
+            "start_ns": 0,
+            "end_ns": I64_MAX,
+        },
+    ]
+    for s in searches:
+        s["limit"] = 20
+    return {
+        "trace_ids": sample,
+        "searches": searches,
+        "metrics": {"start_ns": lo, "end_ns": hi + 1, "step_ns": NS_PER_MIN},
+        "repeats": args.repeats,
+    }
+
+
+# ------------------------------------------------------------------------------ processes
+
+
+def evict(path):
+    """Drops the files under `path` from the page cache (posix_fadvise DONTNEED), so the next
+    process reads them from disk: a cold start without touching anyone else's cache."""
+    os.sync()
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                fd = os.open(os.path.join(root, name), os.O_RDONLY)
+            except OSError:
+                continue
+            try:
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            finally:
+                os.close(fd)
+
+
+def run_json(cmd):
+    t = time.perf_counter()
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stderr)
+        raise RuntimeError(f"{cmd[:3]} failed with {proc.returncode}")
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    out["process_seconds"] = time.perf_counter() - t
+    return out
+
+
+def driver_path():
+    return os.path.join(target_dir(), "release", "spandb_macro")
+
+
+def engine_ingest(engine, data, dbdir):
+    if os.path.exists(dbdir):
+        shutil.rmtree(dbdir)
+    if engine == "spandb":
+        return run_json([driver_path(), "ingest", data, dbdir])
+    return run_json([sys.executable, __file__, "--worker", engine, "--phase", "ingest", "--data", data, "--dir", dbdir])
+
+
+def engine_query(engine, dbdir, spec_path):
+    evict(dbdir)
+    if engine == "spandb":
+        return run_json([driver_path(), "query", dbdir, spec_path])
+    return run_json([sys.executable, __file__, "--worker", engine, "--phase", "query", "--spec", spec_path, "--dir", dbdir])
+
+
+def worker(args):
+    if args.phase == "ingest":
+        out = getattr(engines, f"{args.worker}_ingest")(args.data, args.dir)
+    else:
+        with open(args.spec) as f:
+            spec = json.load(f)
+        out = getattr(engines, f"{args.worker}_query")(args.dir, spec)
+    print(json.dumps(out))
+
+
+# ---------------------------------------------------------------------------- verification
+
+
+def verify(results, engines_run):
+    """Compares every engine's answers with the first engine's. Returns {figure: [problems]}."""
+    problems = {}
+    ref_name = engines_run[0]
+    ref = results[ref_name]["query"]
+
+    def note(fig, msg):
+        problems.setdefault(fig, []).append(msg)
+
+    for name in engines_run[1:]:
+        q = results[name]["query"]
+        a, b = ref["lookup"]["spans_per_trace"], q["lookup"]["spans_per_trace"]
+        diff = [t for t in a if a[t] != b.get(t)]
+        if diff:
+            note("lookup", f"{name}: {len(diff)} traces differ from {ref_name} (e.g. {diff[0]}: {a[diff[0]]} vs {b.get(diff[0])})")
+        for sa, sb in zip(ref["searches"], q["searches"]):
+            fig = f"search: {sa['name']}"
+            if sa["top_traces"] != sb["top_traces"]:
+                note(fig, f"{name}: top traces differ from {ref_name}")
+            for k in ("all_traces", "all_matched_spans"):
+                if sa[k] != sb[k]:
+                    note(fig, f"{name}: {k} {sb[k]} vs {ref_name} {sa[k]}")
+        ca, cb = ref["red"]["cells"], q["red"]["cells"]
+        keys_a = {(s, m) for s in ca for m in ca[s]}
+        keys_b = {(s, m) for s in cb for m in cb[s]}
+        if keys_a != keys_b:
+            note("red", f"{name}: {len(keys_a ^ keys_b)} (service, minute) cells differ from {ref_name}")
+        # p99: the SQL engines answer exactly at their own rank convention; spandb answers from
+        # a DDSketch within 1% of the exact value at rank floor(q * (n - 1)). Check spandb
+        # against that exact value (computed untimed by the SQL engine), and the SQL engines'
+        # own p99 against each other.
+        worst = 0.0
+        if ref_name == "spandb":
+            exact = q["red"].get("p99_at_spandb_rank", {})
+            for s, m in keys_a & keys_b:
+                e = exact.get(s, {}).get(m)
+                if e is None:
+                    continue
+                err = abs(ca[s][m][3] - e) / max(abs(e), 1e-12)
+                worst = max(worst, err)
+            results[name]["query"]["red"]["spandb_p99_max_rel_err"] = worst
+            if worst > 0.0101:
+                note("red", f"{name}: spandb p99 off by up to {worst:.2%} from the exact value (sketch bound 1%)")
+    sql = [e for e in engines_run if e != "spandb"]
+    for other in sql[1:]:
+        ca, cb = results[sql[0]]["query"]["red"]["cells"], results[other]["query"]["red"]["cells"]
+        off = [(s, m) for s in ca for m in ca[s] if cb.get(s, {}).get(m, [None] * 4)[3] != ca[s][m][3]]
+        if off:
+            note("red", f"{other}: p99 differs from {sql[0]} in {len(off)} cells")
+    return problems
+
+
+# ------------------------------------------------------------------------------- reporting
+
+
+def figures(res):
+    """(figure name, unit, better, value) per engine result."""
+    i, q = res["ingest"], res["query"]
+    rows = [
+        ("ingest", "spans/s", "higher", i["spans_per_second"]),
+        ("ingest peak RSS", "MiB", "lower", i["peak_rss_bytes"] / 2**20),
+        ("bytes/span on disk", "B", "lower", i["bytes_per_span"]),
+        ("lookup cold p50", "ms", "lower", q["lookup"]["cold"]["p50_ms"]),
+        ("lookup cold p99", "ms", "lower", q["lookup"]["cold"]["p99_ms"]),
+        ("lookup warm p50", "ms", "lower", q["lookup"]["warm"]["p50_ms"]),
+        ("lookup warm p99", "ms", "lower", q["lookup"]["warm"]["p99_ms"]),
+    ]
+    for s in q["searches"]:
+        rows.append((f"search: {s['name']} (top 20)", "ms", "lower", s["top"]["p50_ms"]))
+        rows.append((f"search: {s['name']} (all)", "ms", "lower", s["all"]["p50_ms"]))
+    rows.append(("RED per service per minute", "ms", "lower", q["red"]["time"]["p50_ms"]))
+    rows.append(("RSS serving queries", "MiB", "lower", q["rss"]["end_bytes"] / 2**20))
+    rows.append(("peak RSS serving queries", "MiB", "lower", q["rss"]["peak_bytes"] / 2**20))
+    return rows
+
+
+def verification_key(fig):
+    if fig.startswith("lookup"):
+        return "lookup"
+    if fig.startswith("search: "):
+        return fig.rsplit(" (", 1)[0]
+    if fig.startswith("RED"):
+        return "red"
+    return None
+
+
+def fmt(v):
+    if v != v:
+        return "n/a"
+    if v >= 100:
+        return f"{v:,.0f}"
+    if v >= 10:
+        return f"{v:.1f}"
+    return f"{v:.3g}"
+
+
+def table(results, engines_run, problems):
+    per = {e: figures(results[e]) for e in engines_run}
+    names = [f[0] for f in per[engines_run[0]]]
+    others = [e for e in engines_run if e != "spandb"]
+    head = ["figure", "unit"] + engines_run + [f"spandb/{o}" for o in others if "spandb" in engines_run]
+    rows = []
+    for k, fig in enumerate(names):
+        unit, better = per[engines_run[0]][k][1], per[engines_run[0]][k][2]
+        vals = {e: per[e][k][3] for e in engines_run}
+        bad = problems.get(verification_key(fig) or "", [])
+        row = [fig, unit] + [fmt(vals[e]) for e in engines_run]
+        if "spandb" in engines_run:
+            for o in others:
+                if bad:
+                    row.append("MISMATCH")
+                    continue
+                r = vals["spandb"] / vals[o] if vals[o] else float("nan")
+                gain = r if better == "higher" else (1 / r if r else float("inf"))
+                tag = f"{gain:.3g}x better" if gain >= 1 else f"{1 / gain:.3g}x worse"
+                row.append(f"{r:.3g} ({tag})")
+        rows.append(row)
+    widths = [max(len(str(r[c])) for r in rows + [head]) for c in range(len(head))]
+    lines = ["  ".join(str(h).ljust(w) for h, w in zip(head, widths))]
+    lines.append("  ".join("-" * w for w in widths))
+    for r in rows:
+        lines.append("  ".join(str(c).ljust(w) if i < 2 else str(c).rjust(w) for i, (c, w) in enumerate(zip(r, widths))))
+    return "\n".join(lines), head, rows
+
+
+def machine_info():
+    info = {
+        "cpu_cores": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+    }
+    try:
+        with open("/proc/meminfo") as f:
+            info["memory_bytes"] = int(f.readline().split()[1]) * 1024
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    info["cpu_model"] = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    for key, cmd in (("rustc", ["rustc", "-V"]), ("spandb_commit", ["git", "-C", ROOT, "rev-parse", "--short", "HEAD"])):
+        try:
+            info[key] = subprocess.run(cmd, capture_output=True, text=True).stdout.strip()
+        except OSError:
+            pass
+    try:
+        dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "storage", "query", "src"], capture_output=True, text=True).stdout
+        info["spandb_tree_dirty"] = bool(dirty.strip())
+    except OSError:
+        pass
+    for mod in ("duckdb", "chdb"):
+        try:
+            info[mod] = __import__(mod).__version__
+        except Exception:  # noqa: BLE001 - an engine that is not installed is reported as such
+            info[mod] = None
+    return info
+
+
+def chart(results, engines_run, problems, path, title):
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        log("matplotlib not installed: no chart")
+        return None
+    per = {e: figures(results[e]) for e in engines_run}
+    names = [f[0] for f in per[engines_run[0]]]
+    colors = {"spandb": "#d62728", "duckdb": "#1f77b4", "chdb": "#ff7f0e"}
+    cols = 4
+    nrows = (len(names) + cols - 1) // cols
+    fig, axes = plt.subplots(nrows, cols, figsize=(4.2 * cols, 3.0 * nrows))
+    for k, ax in enumerate(axes.flat):
+        if k >= len(names):
+            ax.axis("off")
+            continue
+        unit, better = per[engines_run[0]][k][1], per[engines_run[0]][k][2]
+        vals = [per[e][k][3] for e in engines_run]
+        bars = ax.bar(engines_run, vals, color=[colors.get(e, "gray") for e in engines_run])
+        for b, v in zip(bars, vals):
+            ax.annotate(fmt(v), (b.get_x() + b.get_width() / 2, b.get_height()), ha="center", va="bottom", fontsize=8)
+        bad = problems.get(verification_key(names[k]) or "")
+        ax.set_title(("[MISMATCH] " if bad else "") + names[k], fontsize=9)
+        ax.set_ylabel(f"{unit} ({better} is better)", fontsize=8)
+        if max(vals) > 0 and min(vals) > 0 and max(vals) / min(vals) > 30:
+            ax.set_yscale("log")
+        ax.tick_params(labelsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+# ------------------------------------------------------------------------------------ main
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--spans", type=int, default=1_000_000, help="scale: spans to generate (default 1000000)")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--data", help="use this OTLP JSON lines file instead of generating one")
+    ap.add_argument("--engines", default=",".join(ALL_ENGINES), help="comma-separated subset of spandb,duckdb,chdb")
+    ap.add_argument("--lookups", type=int, default=1000, help="random trace ids to look up (default 1000)")
+    ap.add_argument("--repeats", type=int, default=5, help="runs per search/aggregation; the median is reported")
+    ap.add_argument("--quick", action="store_true", help="smoke mode: 100 lookups, 2 repeats")
+    ap.add_argument("--work", help="engine data directories (default target/bench-macro)")
+    ap.add_argument("--out", default=os.path.join(ROOT, "benches", "results"), help="where the JSON and PNG go")
+    ap.add_argument("--no-build", action="store_true", help="do not run cargo build for the spandb driver")
+    ap.add_argument("--keep", action="store_true", help="keep the engines' data directories")
+    ap.add_argument("--worker", choices=["duckdb", "chdb"], help=argparse.SUPPRESS)
+    ap.add_argument("--phase", choices=["ingest", "query"], help=argparse.SUPPRESS)
+    ap.add_argument("--dir", help=argparse.SUPPRESS)
+    ap.add_argument("--spec", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.worker:
+        return worker(args)
+    if args.quick:
+        args.lookups, args.repeats = min(args.lookups, 100), min(args.repeats, 2)
+    engines_run = [e.strip() for e in args.engines.split(",") if e.strip()]
+    for e in engines_run:
+        if e not in ALL_ENGINES:
+            sys.exit(f"unknown engine {e}")
+    work = args.work or os.path.join(target_dir(), "bench-macro")
+    os.makedirs(work, exist_ok=True)
+    os.makedirs(args.out, exist_ok=True)
+
+    data = ensure_data(args)
+    if "spandb" in engines_run and not args.no_build:
+        log("building the spandb driver")
+        subprocess.run(["cargo", "build", "--release", "-p", "spandb-benches", "--bin", "spandb_macro"], cwd=ROOT, check=True)
+    log(f"scanning {data}")
+    ids, lo, hi, nspans = scan_data(data)
+    spec = make_spec(args, ids, lo, hi)
+    spec_path = os.path.join(work, "spec.json")
+    with open(spec_path, "w") as f:
+        json.dump(spec, f)
+    log(f"{nspans} spans, {len(ids)} traces, {(hi - lo) / 1e9:.0f} s of data")
+
+    results = {}
+    for e in engines_run:
+        d = os.path.join(work, e)
+        log(f"{e}: ingest")
+        ing = engine_ingest(e, data, d)
+        log(f"{e}: {ing['spans_per_second']:,.0f} spans/s, {ing['bytes_per_span']:.1f} B/span, peak RSS {ing['peak_rss_bytes'] >> 20} MiB")
+        if ing["spans"] != nspans:
+            sys.exit(f"{e} ingested {ing['spans']} spans, the file has {nspans}")
+        log(f"{e}: queries")
+        q = engine_query(e, d, spec_path)
+        results[e] = {"ingest": ing, "query": q}
+        if not args.keep:
+            shutil.rmtree(d, ignore_errors=True)
+
+    problems = verify(results, engines_run)
+    text, head, rows = table(results, engines_run, problems)
+    print()
+    print(f"spandb macro benchmark: {nspans:,} spans, {len(ids):,} traces, {os.cpu_count()} cores")
+    print(text)
+    if problems:
+        print("\nANSWERS DIFFER (ratios withheld for these figures):")
+        for fig, msgs in problems.items():
+            for m in msgs:
+                print(f"  {fig}: {m}")
+    else:
+        print("\nAll engines returned the same answers (lookups, searches, RED counts/errors/avg; p99 within 2%).")
+    stamp = f"{nspans // 1000}k" if nspans < 1_000_000 else f"{nspans // 1_000_000}m"
+    out_json = os.path.join(args.out, f"macro_{stamp}.json")
+    for e in results:  # the per-trace counts are for verification only
+        results[e]["query"]["lookup"].pop("spans_per_trace", None)
+        results[e]["query"]["red"].pop("cells", None)
+        results[e]["query"]["red"].pop("p99_at_spandb_rank", None)
+    doc = {
+        "spans": nspans,
+        "traces": len(ids),
+        "data": data,
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine_info(),
+        "spec": {k: v for k, v in spec.items() if k != "trace_ids"} | {"lookups": len(spec["trace_ids"])},
+        "verification": problems or "ok",
+        "table": {"head": head, "rows": rows},
+        "results": results,
+    }
+    with open(out_json, "w") as f:
+        json.dump(doc, f, indent=1)
+    png = chart(results, engines_run, problems, os.path.join(args.out, f"macro_{stamp}.png"),
+                f"spandb vs DuckDB vs chDB, {nspans:,} spans ({os.cpu_count()} cores)")
+    print(f"\nwrote {out_json}" + (f" and {png}" if png else ""))
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

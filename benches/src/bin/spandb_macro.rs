@@ -1,0 +1,292 @@
+//! The spandb side of the macro suite (`benches/macro/run.py` drives it). Two subcommands,
+//! each printing one JSON object on stdout:
+//!
+//! ```text
+//! spandb_macro ingest <spans.jsonl> <db-dir> [--batch N]
+//! spandb_macro query  <db-dir> <spec.json>
+//! ```
+//!
+//! `ingest` imports OTLP JSON lines exactly as `spandb import` does (one reader thread,
+//! batches of 4096 spans, group commit every 50 ms, a final flush), then reports spans/s, peak
+//! RSS and bytes on disk. `query` opens the database (in a fresh process, so the first pass of
+//! trace lookups is cold when the runner has evicted the files from the page cache) and runs
+//! the trace lookups, searches and RED aggregations of the spec, reporting times and the
+//! answers (the runner compares them with the other engines' before reporting any time).
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::BufReader;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value as Json};
+use spandb::query::{self, LabelValue, MetricsRequest, TimeRange};
+use spandb::{Durability, Options, TraceId};
+use spandb_benches::{percentile, rss_bytes};
+use spandb_storage::dir_size;
+
+type BoxResult<T> = Result<T, Box<dyn std::error::Error>>;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("ingest") if args.len() >= 3 => ingest(&args[1], &args[2], &args[3..]),
+        Some("query") if args.len() == 3 => run_queries(&args[1], &args[2]),
+        _ => {
+            eprintln!(
+                "usage: spandb_macro ingest <spans.jsonl> <db-dir> [--batch N]\n       spandb_macro query <db-dir> <spec.json>"
+            );
+            std::process::exit(2);
+        }
+    };
+    match result {
+        Ok(out) => println!("{out}"),
+        Err(e) => {
+            eprintln!("spandb_macro: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn ingest(input: &str, dir: &str, rest: &[String]) -> BoxResult<Json> {
+    let mut batch = 4096usize;
+    let mut it = rest.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--batch" => batch = it.next().ok_or("--batch needs a value")?.parse()?,
+            other => return Err(format!("unknown option {other}").into()),
+        }
+    }
+    let (rss_start, _) = rss_bytes();
+    let started = Instant::now();
+    let db = Options::new()
+        .durability(Durability::GroupCommit {
+            interval: Duration::from_millis(50),
+        })
+        .open(dir)?;
+    let file = File::open(input)?;
+    let reader = BufReader::with_capacity(1 << 20, file);
+    let mut spans = 0u64;
+    // Sample RSS while importing (the builder's size is what bounds it).
+    let mut rss_samples = Vec::new();
+    let report = spandb::otlp::json::read_json_lines(reader, false, batch, |b| {
+        spans += b.len() as u64;
+        if spans % (batch as u64 * 64) < batch as u64 {
+            rss_samples.push(rss_bytes().0);
+        }
+        db.write(b)
+    })?;
+    let write_s = started.elapsed().as_secs_f64();
+    db.flush()?;
+    let stats = db.stats()?;
+    db.close()?;
+    drop(db);
+    let total_s = started.elapsed().as_secs_f64();
+    let (rss_end, peak) = rss_bytes();
+    let bytes = dir_size(Path::new(dir))?;
+    Ok(json!({
+        "engine": "spandb",
+        "spans": report.spans,
+        "seconds": total_s,
+        "write_seconds": write_s,
+        "spans_per_second": report.spans as f64 / total_s,
+        "peak_rss_bytes": peak,
+        "rss_start_bytes": rss_start,
+        "rss_end_bytes": rss_end,
+        "rss_samples_max_bytes": rss_samples.iter().copied().max().unwrap_or(0),
+        "bytes_on_disk": bytes,
+        "bytes_per_span": bytes as f64 / report.spans.max(1) as f64,
+        "block_bytes": stats.block_bytes,
+        "blocks": stats.blocks,
+        "traces": stats.traces,
+    }))
+}
+
+fn summary(samples: &mut [f64]) -> Json {
+    samples.sort_by(f64::total_cmp);
+    let mean = samples.iter().sum::<f64>() / samples.len().max(1) as f64;
+    json!({
+        "n": samples.len(),
+        "p50_ms": percentile(samples, 0.50),
+        "p99_ms": percentile(samples, 0.99),
+        "max_ms": samples.last().copied().unwrap_or(f64::NAN),
+        "mean_ms": mean,
+    })
+}
+
+fn str_field<'a>(v: &'a Json, k: &str) -> BoxResult<&'a str> {
+    v.get(k)
+        .and_then(Json::as_str)
+        .ok_or_else(|| format!("spec: missing string {k}").into())
+}
+
+fn u64_field(v: &Json, k: &str) -> BoxResult<u64> {
+    v.get(k)
+        .and_then(Json::as_u64)
+        .ok_or_else(|| format!("spec: missing integer {k}").into())
+}
+
+fn run_queries(dir: &str, spec_path: &str) -> BoxResult<Json> {
+    let spec: Json = serde_json::from_reader(BufReader::new(File::open(spec_path)?))?;
+    let repeats = spec.get("repeats").and_then(Json::as_u64).unwrap_or(5) as usize;
+    let (rss_before_open, _) = rss_bytes();
+    let t = Instant::now();
+    let db = Options::new().open(dir)?;
+    let open_ms = ms(t.elapsed());
+    let (rss_after_open, _) = rss_bytes();
+
+    // Trace lookups: pass 1 cold (fresh process, files evicted by the runner), pass 2 warm.
+    let ids: Vec<TraceId> = spec
+        .get("trace_ids")
+        .and_then(Json::as_array)
+        .ok_or("spec: missing trace_ids")?
+        .iter()
+        .map(|v| TraceId::from_hex(v.as_str().unwrap_or("")))
+        .collect::<Result<_, _>>()?;
+    let mut lookup = serde_json::Map::new();
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for pass in ["cold", "warm"] {
+        let mut samples = Vec::with_capacity(ids.len());
+        for id in &ids {
+            let t = Instant::now();
+            let spans = db.trace(id)?;
+            samples.push(ms(t.elapsed()));
+            counts.insert(id.to_string(), spans.len());
+        }
+        lookup.insert(pass.into(), summary(&mut samples));
+    }
+    lookup.insert("spans_per_trace".into(), json!(counts));
+    let (rss_after_lookups, _) = rss_bytes();
+
+    // Searches: the `limit` newest matching traces (Tempo's search), then every match.
+    let snap = db.snapshot()?;
+    let mut searches = Vec::new();
+    for s in spec
+        .get("searches")
+        .and_then(Json::as_array)
+        .ok_or("spec: missing searches")?
+    {
+        let q = query::parse(str_field(s, "traceql")?)?;
+        let range = TimeRange::new(
+            s.get("start_ns").and_then(Json::as_u64).unwrap_or(0),
+            s.get("end_ns").and_then(Json::as_u64).unwrap_or(u64::MAX),
+        );
+        let limit = u64_field(s, "limit")? as usize;
+        let mut times = Vec::new();
+        let mut top = Vec::new();
+        for _ in 0..repeats {
+            let t = Instant::now();
+            let res = query::search(&snap, &q, range, limit)?;
+            times.push(ms(t.elapsed()));
+            top = res;
+        }
+        let first_ms = times.first().copied().unwrap_or(f64::NAN);
+        let mut all_times = Vec::new();
+        let mut all = Vec::new();
+        for _ in 0..repeats.min(3) {
+            let t = Instant::now();
+            all = query::search(&snap, &q, range, usize::MAX)?;
+            all_times.push(ms(t.elapsed()));
+        }
+        let matched: usize = all.iter().map(|t| t.matched.len()).sum();
+        searches.push(json!({
+            "name": str_field(s, "name")?,
+            "first_ms": first_ms,
+            "top": summary(&mut times),
+            "all": summary(&mut all_times),
+            "top_traces": top.iter().map(|t| json!([t.trace_id.to_string(), t.start_ns, t.span_count])).collect::<Vec<_>>(),
+            "all_traces": all.len(),
+            "all_matched_spans": matched,
+        }));
+    }
+
+    // RED per service per minute over the whole range: count, errors, avg and p99 duration.
+    let m = spec.get("metrics").ok_or("spec: missing metrics")?;
+    let req = MetricsRequest::aligned(
+        u64_field(m, "start_ns")?,
+        u64_field(m, "end_ns")?,
+        u64_field(m, "step_ns")?,
+    );
+    let red_queries = [
+        (
+            "count",
+            "{ } | count_over_time() by (resource.service.name)",
+        ),
+        (
+            "errors",
+            "{ status = error } | count_over_time() by (resource.service.name)",
+        ),
+        (
+            "avg",
+            "{ } | avg_over_time(duration) by (resource.service.name)",
+        ),
+        (
+            "p99",
+            "{ } | quantile_over_time(duration, .99) by (resource.service.name)",
+        ),
+    ];
+    let parsed: Vec<_> = red_queries
+        .iter()
+        .map(|(k, q)| query::parse(q).map(|p| (*k, p)))
+        .collect::<Result<_, _>>()?;
+    let mut red_times = Vec::new();
+    let mut cells: BTreeMap<String, BTreeMap<u64, [f64; 4]>> = BTreeMap::new();
+    let mut paths = serde_json::Map::new();
+    for _ in 0..repeats {
+        let t = Instant::now();
+        let results: Vec<_> = parsed
+            .iter()
+            .map(|(k, q)| query::metrics(&snap, q, req).map(|r| (*k, r)))
+            .collect::<Result<_, _>>()?;
+        red_times.push(ms(t.elapsed()));
+        cells.clear();
+        for (i, (k, r)) in results.iter().enumerate() {
+            paths.insert((*k).into(), json!(format!("{:?}", r.path)));
+            for series in &r.series {
+                let service = series
+                    .labels
+                    .iter()
+                    .find(|(l, _)| l == "resource.service.name")
+                    .map(|(_, v)| match v {
+                        LabelValue::Str(s) => s.clone(),
+                        other => other.to_string(),
+                    })
+                    .unwrap_or_default();
+                for (t, v) in &series.samples {
+                    let minute = t / 60_000_000_000;
+                    let cell = cells.entry(service.clone()).or_default();
+                    cell.entry(minute).or_insert([0.0; 4])[i] = *v;
+                }
+            }
+        }
+    }
+    // Drop empty cells (counts have a 0 sample for every step).
+    for per in cells.values_mut() {
+        per.retain(|_, c| c[0] > 0.0);
+    }
+    let red_first = red_times.first().copied().unwrap_or(f64::NAN);
+    let (rss_end, peak) = rss_bytes();
+    Ok(json!({
+        "engine": "spandb",
+        "open_ms": open_ms,
+        "lookup": lookup,
+        "searches": searches,
+        "red": {
+            "first_ms": red_first,
+            "time": summary(&mut red_times),
+            "paths": paths,
+            "cells": cells,
+        },
+        "rss": {
+            "before_open_bytes": rss_before_open,
+            "after_open_bytes": rss_after_open,
+            "after_lookups_bytes": rss_after_lookups,
+            "end_bytes": rss_end,
+            "peak_bytes": peak,
+        },
+    }))
+}
