@@ -1,6 +1,6 @@
 //! Per-block planning: which blocks and rows can match. Every predicate the footer can answer
-//! becomes a roaring bitmap (service and other resource attributes through the resource
-//! table, span names through the name dictionary, `status = error`, indexed span-attribute
+//! becomes a roaring bitmap (the service through the per-service rows, span names through the
+//! name dictionary, `status = error`, indexed span-attribute
 //! equality), duration predicates are checked against the block's min/max, and the bitmaps are
 //! intersected (`&&`) or unioned (`||`). Bitmaps that are exact answers are kept per comparison
 //! so the executor does not re-evaluate them row by row.
@@ -10,7 +10,7 @@ use spandb_storage::block::IndexedValue;
 use spandb_storage::{BlockReader, StatusCode};
 
 use crate::ast::{Field, Literal, Op};
-use crate::eval::{compare, resource_leaf, Leaf, Matcher, Operand};
+use crate::eval::{compare, Leaf, Matcher, Operand};
 
 /// A span-start window: `start_ns <= span.start < end_ns`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -121,7 +121,7 @@ fn leaf_rows(
             }
             Some((rows, true))
         }
-        Field::Resource(key) => Some((resource_rows(leaf, block, key), true)),
+        Field::Resource(key) => resource_rows(leaf, block, key),
         Field::Status => match (&leaf.op, &leaf.lit) {
             (Op::Eq, Literal::Status(StatusCode::Error)) => Some((f.error_rows.clone(), true)),
             (Op::Ne, Literal::Status(StatusCode::Error)) => Some((all - &f.error_rows, true)),
@@ -143,7 +143,8 @@ fn leaf_rows(
         Field::Span(key) => span_attr_rows(leaf, block, key),
         Field::Unscoped(key) => {
             let (span, span_exact) = span_attr_rows(leaf, block, key)?;
-            Some((span | resource_rows(leaf, block, key), span_exact))
+            let (res, res_exact) = resource_rows(leaf, block, key)?;
+            Some((span | res, span_exact && res_exact))
         }
         Field::Kind
         | Field::StatusMessage
@@ -153,19 +154,28 @@ fn leaf_rows(
     }
 }
 
-/// Rows whose resource satisfies `leaf` on attribute `key` (exact: the resource table is
-/// small and fully in the footer).
-fn resource_rows(leaf: &Leaf, block: &BlockReader, key: &str) -> RoaringBitmap {
+/// Rows whose resource may satisfy `leaf` on attribute `key`. Only `service.name` has an index
+/// (the footer's rows per service); other resource attributes are decided per row from the
+/// block's resource table, which is cheap. The service index files spans whose resource has no
+/// string `service.name` under `""`, so those rows stay candidates and the answer is exact only
+/// when the block has none.
+fn resource_rows(leaf: &Leaf, block: &BlockReader, key: &str) -> Option<(RoaringBitmap, bool)> {
+    if key != "service.name" {
+        return None;
+    }
     let f = block.footer();
     let mut rows = RoaringBitmap::new();
-    for (r, res) in f.resources.iter().enumerate() {
-        if resource_leaf(leaf, res, key) {
-            if let Some(b) = f.resource_rows.get(r) {
-                rows |= b;
-            }
+    let mut exact = true;
+    for (id, r) in &f.service_rows {
+        let service = f.dict.get(*id as usize).map(String::as_str).unwrap_or("");
+        if service.is_empty() {
+            rows |= r;
+            exact = false;
+        } else if compare(leaf, Operand::Str(service)) {
+            rows |= r;
         }
     }
-    rows
+    Some((rows, exact))
 }
 
 /// Rows where span attribute `key` may satisfy `leaf`.

@@ -9,6 +9,7 @@
 //!   columns where possible;
 //! - **trace**: structural operators or trace-level intrinsics: candidate traces are
 //!   assembled and decided exactly, then their matching spans aggregated.
+//!
 //! Durations always go through the same DDSketch, so quantiles are within
 //! [`SKETCH_RELATIVE_ACCURACY`] of the exact value whichever path answers.
 

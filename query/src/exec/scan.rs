@@ -112,7 +112,7 @@ pub(crate) fn scan_block(
         let in_group = |p: &BlockPlan| {
             p.rows
                 .as_ref()
-                .map_or(true, |r| r.range_cardinality(lo..hi) > 0)
+                .is_none_or(|r| r.range_cardinality(lo..hi) > 0)
         };
         if !plans.iter().any(in_group) {
             continue;
