@@ -12,6 +12,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut stored = [0u64; 14];
     let mut raw = [0u64; 14];
     let (mut rows, mut files, mut footers) = (0u64, 0u64, 0u64);
+    // Raw (uncompressed) bytes of footer sections.
+    let mut sections = [0u64; 7];
+    let names = [
+        "dict",
+        "service bitmaps",
+        "name bitmaps",
+        "error bitmap",
+        "attribute bitmaps",
+        "rollup",
+    ];
     let mut paths: Vec<_> =
         std::fs::read_dir(format!("{dir}/blocks"))?.collect::<Result<_, _>>()?;
     paths.sort_by_key(|e| e.path());
@@ -28,6 +38,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
         footers += r.file_len() - data;
+        let f = r.footer();
+        let bm = |b: &roaring::RoaringBitmap| b.serialized_size() as u64;
+        sections[0] += f.dict.iter().map(|s| s.len() as u64 + 1).sum::<u64>();
+        sections[1] += f.service_rows.iter().map(|(_, b)| bm(b)).sum::<u64>();
+        sections[2] += f.name_rows.iter().map(|(_, b)| bm(b)).sum::<u64>();
+
+        sections[4] += bm(&f.error_rows);
+        sections[5] += f.attr_rows.iter().map(|a| bm(&a.rows)).sum::<u64>();
+        let mut enc = spandb_storage::codec::buf::Encoder::new();
+        f.rollup.encode(&mut enc);
+        sections[6] += enc.len() as u64;
     }
     println!(
         "{rows} rows in {} blocks, {files} bytes ({:.2} B/span)",
@@ -50,5 +71,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         footers,
         footers as f64 / rows as f64
     );
+    for (n, b) in names.iter().zip(sections) {
+        println!(
+            "  footer {:<18} raw {:>7.2} B/span",
+            n,
+            b as f64 / rows as f64
+        );
+    }
     Ok(())
 }

@@ -20,10 +20,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         fs::create_dir_all(&d)?;
         Ok(d)
     };
-    let layout = BlockLayout { rows_per_group: 4, zstd_level: 1 };
-    fs::write(format!("{}/small.blk", dir("block_decode")?), encode_block(few.iter().collect(), &layout)?.bytes)?;
-    fs::write(format!("{}/line.json", dir("otlp_json")?), json::encode_json_request(few).to_string())?;
-    fs::write(format!("{}/request.pb", dir("otlp_proto")?), proto::encode_proto_request(few))?;
-    fs::write(format!("{}/record.bin", dir("wal_record")?), wal_codec::encode_record(few))?;
+    let layout = BlockLayout {
+        rows_per_group: 4,
+        zstd_level: 1,
+    };
+    fs::write(
+        format!("{}/small.blk", dir("block_decode")?),
+        encode_block(few.iter().collect(), &layout)?.bytes,
+    )?;
+    fs::write(
+        format!("{}/line.json", dir("otlp_json")?),
+        json::encode_json_request(few).to_string(),
+    )?;
+    fs::write(
+        format!("{}/request.pb", dir("otlp_proto")?),
+        proto::encode_proto_request(few),
+    )?;
+    fs::write(
+        format!("{}/record.bin", dir("wal_record")?),
+        wal_codec::encode_record(few),
+    )?;
     Ok(())
 }

@@ -11,7 +11,7 @@ use crossbeam::channel::{bounded, Sender};
 use roaring::RoaringBitmap;
 
 use crate::block::{encode_block, BlockLayout, BlockReader};
-use crate::catalog::{BlockEntry, Catalog};
+use crate::catalog::{trace_prefix, BlockEntry, Catalog, TracePrefix};
 use crate::error::{Error, Result};
 use crate::fsio::{write_atomic, FileSystem, RealFs};
 use crate::model::{Span, TraceId};
@@ -135,6 +135,7 @@ pub struct Snapshot {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Stats {
     pub spans: u64,
+    /// Distinct traces (told apart by the first 8 bytes of their ids, as the index does).
     pub traces: u64,
     pub blocks: u64,
     pub sealed_spans: u64,
@@ -353,7 +354,7 @@ impl Db {
         let inner = &self.inner;
         let mut report = CheckReport::default();
         let entries = inner.catalog.blocks()?;
-        let mut block_traces: BTreeMap<u64, HashSet<TraceId>> = BTreeMap::new();
+        let mut block_traces: BTreeMap<u64, HashSet<TracePrefix>> = BTreeMap::new();
         for e in &entries {
             report.blocks_checked += 1;
             let path = inner.blocks_dir.join(BlockEntry::file_name(e.id));
@@ -391,17 +392,21 @@ impl Db {
                             e.rows
                         ));
                     }
-                    block_traces.insert(e.id, spans.iter().map(|s| s.trace_id).collect());
+                    block_traces.insert(
+                        e.id,
+                        spans.iter().map(|s| trace_prefix(&s.trace_id)).collect(),
+                    );
                 }
                 Err(err) => report.problems.push(format!("block {}: {err}", e.id)),
             }
         }
-        let mut indexed: BTreeMap<u64, HashSet<TraceId>> = BTreeMap::new();
+        let mut indexed: BTreeMap<u64, HashSet<TracePrefix>> = BTreeMap::new();
         for (t, b) in inner.catalog.trace_index()? {
             if !entries.iter().any(|e| e.id == b) {
-                report
-                    .problems
-                    .push(format!("trace index entry {t} -> block {b}: no such block"));
+                report.problems.push(format!(
+                    "trace index entry {} -> block {b}: no such block",
+                    hex(&t)
+                ));
             }
             indexed.entry(b).or_default().insert(t);
         }
@@ -632,16 +637,16 @@ impl Snapshot {
                 *services.entry(b.string(*id)?.to_owned()).or_default() += rows.len();
             }
         }
-        let mut traces: HashSet<TraceId> = HashSet::new();
+        let mut traces: HashSet<TracePrefix> = HashSet::new();
         for s in self.unsealed_spans() {
             st.unsealed_spans += 1;
             *services.entry(s.service().to_owned()).or_default() += 1;
             min_start = min_start.min(s.start_ns);
             max_end = max_end.max(s.end_ns);
-            traces.insert(s.trace_id);
+            traces.insert(trace_prefix(&s.trace_id));
         }
         let mut sealed_traces = 0u64;
-        let mut prev: Option<TraceId> = None;
+        let mut prev: Option<TracePrefix> = None;
         for (t, b) in self.inner.catalog.trace_index()? {
             if self.version.blocks.contains_key(&b) && prev != Some(t) {
                 prev = Some(t);
@@ -662,6 +667,10 @@ impl Snapshot {
         }
         Ok(st)
     }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Total size of the files under `dir`.

@@ -128,8 +128,6 @@ pub struct Footer {
     pub service_rows: Vec<(u32, RoaringBitmap)>,
     /// (span name dict id, rows), sorted by id.
     pub name_rows: Vec<(u32, RoaringBitmap)>,
-    /// Rows per resource id (same order as `resources`).
-    pub resource_rows: Vec<RoaringBitmap>,
     pub error_rows: RoaringBitmap,
     /// Span-attribute value indexes, sorted by (key, value).
     pub attr_rows: Vec<AttrIndex>,
@@ -230,10 +228,6 @@ impl Footer {
         }
         put_id_bitmaps(enc, &self.service_rows);
         put_id_bitmaps(enc, &self.name_rows);
-        enc.put_varint(self.resource_rows.len() as u64);
-        for rows in &self.resource_rows {
-            put_bitmap(enc, rows);
-        }
         put_bitmap(enc, &self.error_rows);
         enc.put_varint(self.attr_rows.len() as u64);
         for a in &self.attr_rows {
@@ -339,9 +333,6 @@ impl Footer {
         }
         f.service_rows = get_id_bitmaps(d)?;
         f.name_rows = get_id_bitmaps(d)?;
-        for _ in 0..d.get_count()? {
-            f.resource_rows.push(get_bitmap(d)?);
-        }
         f.error_rows = get_bitmap(d)?;
         for _ in 0..d.get_count()? {
             let key = d.get_varint32()?;

@@ -11,6 +11,7 @@ use super::footer::{
     Column, Footer, RowGroup, BLOCK_FORMAT_VERSION, BLOCK_MAGIC, HEADER_LEN, TRAILER_LEN,
 };
 use super::writer::{PARENT_IN_RUN, PARENT_LITERAL, PARENT_NONE};
+use crate::codec::attr_columns::AttrColumnsDecoder;
 use crate::codec::buf::{DecodeError, DecodeResult, Decoder};
 use crate::codec::chunk::{decompress, ChunkRef};
 use crate::codec::value::{dict_str, get_attrs, skip_attrs};
@@ -392,12 +393,13 @@ impl BlockReader {
             col(Column::Resource),
             col(Column::Scope),
         );
-        let (mut attrs, mut events, mut links, mut extra) = (
-            col(Column::Attributes),
-            col(Column::Events),
-            col(Column::Links),
-            col(Column::Extra),
-        );
+        let attr_bytes = cols
+            .get(Column::Attributes as usize)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let mut attrs = AttrColumnsDecoder::new(attr_bytes)?;
+        let (mut events, mut links, mut extra) =
+            (col(Column::Events), col(Column::Links), col(Column::Extra));
         let mut out = Vec::new();
         let mut prev_start = self.footer.min_start_ns;
         let mut row = 0usize;
@@ -429,7 +431,7 @@ impl BlockReader {
                 let res_id = res.get_varint()? as usize;
                 let scope_id = scope.get_varint()? as usize;
                 if !want {
-                    skip_attrs(&mut attrs)?;
+                    attrs.skip_row()?;
                     for _ in 0..events.get_count()? {
                         events.get_varint()?;
                         events.get_varint()?;
@@ -460,7 +462,7 @@ impl BlockReader {
                     .get(scope_id)
                     .cloned()
                     .ok_or_else(|| DecodeError(format!("scope id {scope_id} out of range")))?;
-                let attributes = get_attrs(&mut attrs, dict)?;
+                let attributes = attrs.next_row(dict)?;
                 let n_events = events.get_count()?;
                 let mut evs = Vec::with_capacity(n_events);
                 for _ in 0..n_events {

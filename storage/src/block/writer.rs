@@ -13,6 +13,7 @@ use super::footer::{
     AttrIndex, Column, Footer, IndexedValue, RowGroup, BLOCK_FORMAT_VERSION, BLOCK_MAGIC,
     NUM_COLUMNS,
 };
+use crate::codec::attr_columns::AttrColumnsEncoder;
 use crate::codec::buf::Encoder;
 use crate::codec::chunk::{compress, ChunkRef};
 use crate::codec::value::{put_attrs, StringPolicy};
@@ -227,7 +228,6 @@ pub fn encode_block(mut spans: Vec<&Span>, layout: &BlockLayout) -> Result<Encod
     };
     let mut service_rows: HashMap<u32, RoaringBitmap> = HashMap::default();
     let mut name_rows: HashMap<u32, RoaringBitmap> = HashMap::default();
-    let mut resource_rows: Vec<RoaringBitmap> = Vec::new();
     let mut attr_rows: HashMap<(u32, IndexedValue), RoaringBitmap> = HashMap::default();
     let mut rollup = Rollup::default();
     let mut trace_ids: Vec<TraceId> = Vec::new();
@@ -248,6 +248,7 @@ pub fn encode_block(mut spans: Vec<&Span>, layout: &BlockLayout) -> Result<Encod
     for (g, group) in spans.chunks(rows_per_group).enumerate() {
         let first_row = (g * rows_per_group) as u32;
         let mut cols = GroupColumns::default();
+        let mut attr_cols = AttrColumnsEncoder::default();
         let mut prev_start = footer.min_start_ns;
         let mut run_start = 0usize;
         let mut run_ids: HashMap<[u8; 8], usize> = HashMap::default();
@@ -305,7 +306,7 @@ pub fn encode_block(mut spans: Vec<&Span>, layout: &BlockLayout) -> Result<Encod
                 .put_varint(u64::from(resource_id));
             let scope_id = scopes.id(&s.scope);
             cols.col(Column::Scope).put_varint(u64::from(scope_id));
-            put_attrs(cols.col(Column::Attributes), &s.attributes, &mut strings);
+            attr_cols.put_row(&s.attributes, &mut strings);
             let mut ev = std::mem::take(cols.col(Column::Events));
             ev.put_varint(s.events.len() as u64);
             for e in &s.events {
@@ -338,12 +339,6 @@ pub fn encode_block(mut spans: Vec<&Span>, layout: &BlockLayout) -> Result<Encod
             let service_id = strings.intern(s.service());
             service_rows.entry(service_id).or_default().insert(row);
             name_rows.entry(name_id).or_default().insert(row);
-            if resource_rows.len() <= resource_id as usize {
-                resource_rows.resize(resource_id as usize + 1, RoaringBitmap::new());
-            }
-            if let Some(r) = resource_rows.get_mut(resource_id as usize) {
-                r.insert(row);
-            }
             if s.is_error() {
                 footer.error_rows.insert(row);
             }
@@ -370,6 +365,9 @@ pub fn encode_block(mut spans: Vec<&Span>, layout: &BlockLayout) -> Result<Encod
                 s.is_error(),
             );
         }
+        *cols.col(Column::Attributes) = Encoder {
+            buf: attr_cols.finish(),
+        };
         let tcol = cols.col(Column::TraceId);
         tcol.put_varint(runs.len() as u64);
         for (t, n) in &runs {
@@ -413,7 +411,6 @@ pub fn encode_block(mut spans: Vec<&Span>, layout: &BlockLayout) -> Result<Encod
     footer.error_count = footer.error_rows.len() as u32;
     footer.resources = resources.items;
     footer.scopes = scopes.items;
-    footer.resource_rows = resource_rows;
     footer.service_rows = sorted(service_rows);
     footer.name_rows = sorted(name_rows);
     let mut attrs: Vec<AttrIndex> = attr_rows

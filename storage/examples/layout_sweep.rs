@@ -1,0 +1,54 @@
+//! Block bytes per span and encode time for several layouts, on an OTLP JSON lines file:
+//! the measurement behind the default rows per group, block size and zstd level.
+//!
+//!     cargo run --release -p spandb-storage --example layout_sweep -- spans.jsonl
+
+use std::time::Instant;
+
+use spandb_storage::block::{encode_block, BlockLayout};
+use spandb_storage::otlp::json::read_json_lines;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let path = std::env::args()
+        .nth(1)
+        .ok_or("usage: layout_sweep <file.jsonl>")?;
+    let mut spans = Vec::new();
+    read_json_lines(
+        std::io::BufReader::new(std::fs::File::open(&path)?),
+        false,
+        4096,
+        |b| {
+            spans.extend(b);
+            Ok(())
+        },
+    )?;
+    let n = spans.len() as f64;
+    println!(
+        "{:>10} {:>8} {:>5} {:>10} {:>10}",
+        "block", "group", "zstd", "B/span", "ns/span"
+    );
+    for (block_spans, rows_per_group, zstd_level) in [
+        (131_072, 4096, 3),
+        (131_072, 16384, 3),
+        (131_072, 1024, 3),
+        (131_072, 4096, 9),
+        (524_288, 4096, 3),
+        (32_768, 4096, 3),
+    ] {
+        let layout = BlockLayout {
+            rows_per_group,
+            zstd_level,
+        };
+        let t = Instant::now();
+        let mut bytes = 0;
+        for chunk in spans.chunks(block_spans) {
+            bytes += encode_block(chunk.iter().collect(), &layout)?.bytes.len();
+        }
+        let ns = t.elapsed().as_nanos() as f64 / n;
+        println!(
+            "{block_spans:>10} {rows_per_group:>8} {zstd_level:>5} {:>10.2} {ns:>10.0}",
+            bytes as f64 / n
+        );
+    }
+    Ok(())
+}
