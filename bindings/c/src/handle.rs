@@ -10,7 +10,7 @@
 //!   only an address recorded with its own kind. A double free is detected unless the
 //!   allocator has handed the same address out again for a newer view of the same kind.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
@@ -21,27 +21,28 @@ use crate::error::{CError, CResult, SPANDB_ERR_INVALID_HANDLE};
 const FIRST_ID: usize = 0x10_0000;
 const ID_STEP: usize = 16;
 
+/// One counter for every table, so a handle of one type is never a live handle of another.
+static NEXT_ID: AtomicUsize = AtomicUsize::new(FIRST_ID);
+
 /// Live handles of one type, keyed by id.
 pub struct HandleTable<T> {
     name: &'static str,
-    next: AtomicUsize,
-    live: RwLock<Option<HashMap<usize, Arc<T>>>>,
+    live: RwLock<Option<BTreeMap<usize, Arc<T>>>>,
 }
 
 impl<T> HandleTable<T> {
     pub const fn new(name: &'static str) -> Self {
         HandleTable {
             name,
-            next: AtomicUsize::new(FIRST_ID),
             live: RwLock::new(None),
         }
     }
 
     /// Registers `value` and returns its id as an opaque pointer.
     pub fn insert<P>(&self, value: T) -> *mut P {
-        let id = self.next.fetch_add(ID_STEP, Ordering::Relaxed);
+        let id = NEXT_ID.fetch_add(ID_STEP, Ordering::Relaxed);
         let mut live = self.live.write().unwrap_or_else(|p| p.into_inner());
-        live.get_or_insert_with(HashMap::new)
+        live.get_or_insert_with(BTreeMap::new)
             .insert(id, Arc::new(value));
         id as *mut P
     }
@@ -89,9 +90,9 @@ pub enum ViewKind {
     Metrics,
 }
 
-static LIVE_VIEWS: Mutex<Option<HashMap<usize, ViewKind>>> = Mutex::new(None);
+static LIVE_VIEWS: Mutex<Option<BTreeMap<usize, ViewKind>>> = Mutex::new(None);
 
-fn live_views() -> MutexGuard<'static, Option<HashMap<usize, ViewKind>>> {
+fn live_views() -> MutexGuard<'static, Option<BTreeMap<usize, ViewKind>>> {
     LIVE_VIEWS.lock().unwrap_or_else(|p| p.into_inner())
 }
 
@@ -99,7 +100,7 @@ fn live_views() -> MutexGuard<'static, Option<HashMap<usize, ViewKind>>> {
 pub fn hand_out<T>(view: Box<T>, kind: ViewKind) -> *mut T {
     let ptr = Box::into_raw(view);
     live_views()
-        .get_or_insert_with(HashMap::new)
+        .get_or_insert_with(BTreeMap::new)
         .insert(ptr as usize, kind);
     ptr
 }
@@ -114,7 +115,7 @@ pub unsafe fn take_back<T>(ptr: *mut T, kind: ViewKind, name: &str) -> CResult<B
         return Err(CError::null(name));
     }
     let mut views = live_views();
-    let map = views.get_or_insert_with(HashMap::new);
+    let map = views.get_or_insert_with(BTreeMap::new);
     match map.get(&(ptr as usize)) {
         Some(k) if *k == kind => {
             map.remove(&(ptr as usize));

@@ -277,15 +277,8 @@ unsafe fn run_metrics(
     }
     let snapshot = db(handle)?.snapshot()?;
     let window = if start_ns == 0 && end_ns == 0 {
-        match query::data_time_range(&snapshot) {
-            Some(r) => r,
-            None => {
-                return Ok(MetricsResult {
-                    series: Vec::new(),
-                    path: MetricsPath::Scan,
-                })
-            }
-        }
+        // No data: an empty window, still run so that the query is validated.
+        query::data_time_range(&snapshot).unwrap_or(TimeRange::new(0, step_ns))
     } else {
         range(start_ns, end_ns)?
     };

@@ -1,5 +1,4 @@
 /* Helpers shared by the C test programs. */
-#define _POSIX_C_SOURCE 200809L
 #ifndef SPANDB_TEST_COMMON_H
 #define SPANDB_TEST_COMMON_H
 
@@ -9,7 +8,7 @@
 
 #include "spandb.h"
 
-static int failures = 0;
+static int failures = 0; /* checks that failed */
 
 #define CHECK(cond)                                                                  \
   do {                                                                               \
@@ -45,37 +44,37 @@ static int failures = 0;
     }                                                                                \
   } while (0)
 
-static spandb_str str_of(const char *s) {
+static inline spandb_str str_of(const char *s) {
   spandb_str out = {s, strlen(s)};
   return out;
 }
 
-static int str_eq(spandb_str s, const char *want) {
+static inline int str_eq(spandb_str s, const char *want) {
   return s.len == strlen(want) && (s.len == 0 || memcmp(s.ptr, want, s.len) == 0);
 }
 
-static const spandb_value *find_attr(const spandb_key_value *kvs, size_t n, const char *key) {
+static inline const spandb_value *find_attr(const spandb_key_value *kvs, size_t n, const char *key) {
   for (size_t i = 0; i < n; i++) {
     if (str_eq(kvs[i].key, key)) return &kvs[i].value;
   }
   return NULL;
 }
 
-static spandb_value v_str(const char *s) {
+static inline spandb_value v_str(const char *s) {
   spandb_value v = {0};
   v.kind = SPANDB_VALUE_STRING;
   v.string_value = str_of(s);
   return v;
 }
 
-static spandb_value v_int(int64_t i) {
+static inline spandb_value v_int(int64_t i) {
   spandb_value v = {0};
   v.kind = SPANDB_VALUE_INT;
   v.int_value = i;
   return v;
 }
 
-static char *make_temp_dir(void) {
+static inline char *make_temp_dir(void) {
   char tmpl[] = "/tmp/spandb-c-test-XXXXXX";
   char *dir = mkdtemp(tmpl);
   if (dir == NULL) {
@@ -85,7 +84,7 @@ static char *make_temp_dir(void) {
   return strdup(dir);
 }
 
-static void remove_dir(const char *dir) {
+static inline void remove_dir(const char *dir) {
   char cmd[512];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
   if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
