@@ -96,13 +96,30 @@ struct Version {
     blocks: BTreeMap<u64, Arc<BlockReader>>,
     /// Catalogued blocks that failed to open: reads that need them get this error.
     broken: BTreeMap<u64, String>,
+    /// Full builders handed to the sealer, oldest first; readers still see their spans.
+    frozen: Vec<Arc<Frozen>>,
     unsealed: Arc<Unsealed>,
+}
+
+/// A full builder waiting to become block `block_id`, replacing log records `[wal_from, wal_to)`.
+struct Frozen {
+    segments: Vec<Arc<Segment>>,
+    builder: Arc<Unsealed>,
+    block_id: u64,
+    wal_from: u64,
+    wal_to: u64,
+}
+
+enum SealJob {
+    Seal(Arc<Frozen>),
+    /// Answered once every job sent before it is done.
+    Barrier(Sender<Result<()>>),
 }
 
 struct WriterState {
     next_seq: u64,
     next_block_id: u64,
-    /// Log records `[first_unsealed_seq, next_seq)` are in the builder.
+    /// Log records `[first_unsealed_seq, next_seq)` are in the active builder.
     first_unsealed_seq: u64,
 }
 
@@ -116,6 +133,7 @@ struct Inner {
     poisoned: Mutex<Option<String>>,
     closed: AtomicBool,
     syncer: Mutex<Option<(Sender<()>, JoinHandle<()>)>>,
+    sealer: Mutex<Option<(Sender<SealJob>, JoinHandle<()>)>>,
 }
 
 /// An embedded span database. Cheap to clone; share it between threads.
@@ -127,7 +145,9 @@ pub struct Db {
 /// A consistent read view: the blocks and unsealed spans at one moment.
 pub struct Snapshot {
     version: Arc<Version>,
+    /// Segments of the frozen builders (the first `frozen_segments`), then of the active one.
     segments: Vec<Arc<Segment>>,
+    frozen_segments: usize,
     inner: Arc<Inner>,
 }
 
@@ -229,20 +249,52 @@ impl Db {
             current: RwLock::new(Arc::new(Version {
                 blocks,
                 broken,
+                frozen: Vec::new(),
                 unsealed,
             })),
             poisoned: Mutex::new(None),
             closed: AtomicBool::new(false),
             syncer: Mutex::new(None),
+            sealer: Mutex::new(None),
             opts,
         });
         let db = Db { inner };
         db.start_syncer();
+        db.start_sealer();
         if db.inner.version().unsealed.span_count() >= db.inner.opts.block_max_spans {
             let mut w = lock(&db.inner.writer);
-            db.inner.seal(&mut w)?;
+            db.inner.freeze(&mut w)?;
         }
         Ok(db)
+    }
+
+    /// The background sealer: turns frozen builders into blocks, one at a time, in order.
+    /// The queue holds one job, so a writer that outruns sealing waits (bounded memory).
+    fn start_sealer(&self) {
+        let (tx, rx) = bounded::<SealJob>(1);
+        let weak = Arc::downgrade(&self.inner);
+        let handle = std::thread::Builder::new()
+            .name("spandb-sealer".into())
+            .spawn(move || {
+                for job in rx {
+                    let Some(inner) = weak.upgrade() else { return };
+                    match job {
+                        SealJob::Seal(frozen) => {
+                            // A failure poisons the handle; the spans stay in the log and in
+                            // the frozen builder, so readers and the next open still see them.
+                            if inner.check_writable().is_ok() {
+                                let _ = inner.seal(&frozen);
+                            }
+                        }
+                        SealJob::Barrier(reply) => {
+                            let _ = reply.send(inner.check_writable());
+                        }
+                    }
+                }
+            });
+        if let Ok(handle) = handle {
+            *lock(&self.inner.sealer) = Some((tx, handle));
+        }
     }
 
     fn start_syncer(&self) {
@@ -297,19 +349,22 @@ impl Db {
         let version = self.inner.version();
         version.unsealed.append(Segment { seq, spans });
         if version.unsealed.span_count() >= self.inner.opts.block_max_spans {
-            self.inner.seal(&mut w)?;
+            self.inner.freeze(&mut w)?;
         }
         Ok(())
     }
 
-    /// Seals the builder into a block (if it holds spans) and flushes RocksDB's memtables, so
-    /// everything written so far is in its final on-disk form.
+    /// Seals every span written so far into blocks, waits for the sealer, and flushes
+    /// RocksDB's memtables, so everything is in its final on-disk form.
     pub fn flush(&self) -> Result<()> {
         self.inner.check_writable()?;
+        let (tx, rx) = bounded(1);
         {
             let mut w = lock(&self.inner.writer);
-            self.inner.seal(&mut w)?;
+            self.inner.freeze(&mut w)?;
+            self.inner.send_job(SealJob::Barrier(tx))?;
         }
+        rx.recv().map_err(|_| Error::Closed)??;
         self.inner.catalog.sync_wal()?;
         self.inner.catalog.flush()
     }
@@ -320,8 +375,15 @@ impl Db {
             return Err(Error::Closed);
         }
         let version = self.inner.version();
-        let segments = version.unsealed.segments();
+        let mut segments: Vec<Arc<Segment>> = version
+            .frozen
+            .iter()
+            .flat_map(|f| f.segments.iter().cloned())
+            .collect();
+        let frozen_segments = segments.len();
+        segments.extend(version.unsealed.segments());
         Ok(Snapshot {
+            frozen_segments,
             version,
             segments,
             inner: self.inner.clone(),
@@ -339,6 +401,7 @@ impl Db {
         if self.inner.closed.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
+        self.inner.stop_sealer();
         self.inner.stop_syncer();
         self.inner.catalog.sync_wal()
     }
@@ -349,7 +412,14 @@ impl Db {
 
     /// Verifies every block checksum and decodes every row, and checks that the catalog, the
     /// trace index, the block files and the log agree (like SQLite's `integrity_check`).
+    /// Writes wait while it runs (it holds the writer lock after letting queued seals finish),
+    /// so that no block is half-sealed while the files are compared with the catalog.
     pub fn check(&self) -> Result<CheckReport> {
+        let _writer = lock(&self.inner.writer);
+        let (tx, rx) = bounded(1);
+        self.inner.send_job(SealJob::Barrier(tx))?;
+        // A poisoned handle still gets checked: that is when it matters most.
+        let _ = rx.recv().map_err(|_| Error::Closed)?;
         let snap = self.snapshot()?;
         let inner = &self.inner;
         let mut report = CheckReport::default();
@@ -501,21 +571,72 @@ impl Inner {
     fn stop_syncer(&self) {
         if let Some((tx, handle)) = lock(&self.syncer).take() {
             drop(tx);
-            let _ = handle.join();
+            if handle.thread().id() != std::thread::current().id() {
+                let _ = handle.join();
+            }
         }
     }
 
-    /// Seals every unsealed span into a new block (no-op when there are none). Holds the
-    /// writer lock: writes wait for the seal.
-    fn seal(&self, w: &mut WriterState) -> Result<()> {
-        let version = self.version();
-        let segments = version.unsealed.segments();
-        let spans: Vec<&Span> = segments.iter().flat_map(|s| s.spans.iter()).collect();
-        if spans.is_empty() {
-            return Ok(());
+    fn stop_sealer(&self) {
+        if let Some((tx, handle)) = lock(&self.sealer).take() {
+            drop(tx);
+            // The sealer thread itself may drop the last handle; it cannot join itself.
+            if handle.thread().id() != std::thread::current().id() {
+                let _ = handle.join();
+            }
         }
+    }
+
+    fn send_job(&self, job: SealJob) -> Result<()> {
+        let tx = lock(&self.sealer)
+            .as_ref()
+            .map(|(tx, _)| tx.clone())
+            .ok_or(Error::Closed)?;
+        tx.send(job).map_err(|_| Error::Closed)
+    }
+
+    /// Hands the active builder (if it holds spans) to the sealer and starts a new one.
+    /// Called with the writer lock held, so no write lands in between.
+    fn freeze(&self, w: &mut WriterState) -> Result<()> {
+        let frozen = {
+            let mut cur = self.current.write().unwrap_or_else(|p| p.into_inner());
+            let segments = cur.unsealed.segments();
+            if segments.is_empty() {
+                return Ok(());
+            }
+            let frozen = Arc::new(Frozen {
+                segments,
+                builder: cur.unsealed.clone(),
+                block_id: w.next_block_id,
+                wal_from: w.first_unsealed_seq,
+                wal_to: w.next_seq,
+            });
+            let mut next_frozen = cur.frozen.clone();
+            next_frozen.push(frozen.clone());
+            *cur = Arc::new(Version {
+                blocks: cur.blocks.clone(),
+                broken: cur.broken.clone(),
+                frozen: next_frozen,
+                unsealed: Arc::new(Unsealed::default()),
+            });
+            frozen
+        };
+        w.next_block_id += 1;
+        w.first_unsealed_seq = w.next_seq;
+        self.send_job(SealJob::Seal(frozen))
+    }
+
+    /// Writes the block of a frozen builder and commits it: file (temp, fsync, rename, fsync
+    /// dir), then one RocksDB batch (catalog entry, trace index, log range delete), then the
+    /// new version, in which the block replaces the frozen builder.
+    fn seal(&self, frozen: &Frozen) -> Result<()> {
+        let spans: Vec<&Span> = frozen
+            .segments
+            .iter()
+            .flat_map(|s| s.spans.iter())
+            .collect();
         let encoded = encode_block(spans, &self.opts.layout)?;
-        let id = w.next_block_id;
+        let id = frozen.block_id;
         let path = self.blocks_dir.join(BlockEntry::file_name(id));
         if let Err(e) = write_atomic(self.opts.fs.as_ref(), &path, &encoded.bytes) {
             // A failed fsync may have dropped dirty pages we can no longer rewrite reliably.
@@ -532,31 +653,41 @@ impl Inner {
             min_start_ns: f.min_start_ns,
             max_end_ns: f.max_end_ns,
         };
-        let wal_to = w.next_seq;
         if let Err(e) =
             self.catalog
-                .commit_block(&entry, &encoded.trace_ids, w.first_unsealed_seq, wal_to)
+                .commit_block(&entry, &encoded.trace_ids, frozen.wal_from, frozen.wal_to)
         {
             self.poison(format!("committing block {id}: {e}"));
             return Err(e);
         }
-        w.next_block_id = id + 1;
-        w.first_unsealed_seq = wal_to;
-        let reader = Arc::new(BlockReader::open(&path, id)?);
-        let mut blocks = version.blocks.clone();
+        let reader = match BlockReader::open(&path, id) {
+            Ok(r) => Arc::new(r),
+            Err(e) => {
+                self.poison(format!("reopening block {id}: {e}"));
+                return Err(e);
+            }
+        };
+        let mut cur = self.current.write().unwrap_or_else(|p| p.into_inner());
+        let mut blocks = cur.blocks.clone();
         blocks.insert(id, reader);
-        let next = Arc::new(Version {
+        *cur = Arc::new(Version {
             blocks,
-            broken: version.broken.clone(),
-            unsealed: Arc::new(Unsealed::default()),
+            broken: cur.broken.clone(),
+            frozen: cur
+                .frozen
+                .iter()
+                .filter(|f| f.block_id != id)
+                .cloned()
+                .collect(),
+            unsealed: cur.unsealed.clone(),
         });
-        *self.current.write().unwrap_or_else(|p| p.into_inner()) = next;
         Ok(())
     }
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
+        self.stop_sealer();
         self.stop_syncer();
         let _ = self.catalog.sync_wal();
     }
@@ -617,7 +748,17 @@ impl Snapshot {
             }
             // Otherwise the block was sealed after this snapshot: its spans are in `segments`.
         }
-        out.extend(self.version.unsealed.trace(trace, &self.segments));
+        let (frozen, active) = self.segments.split_at(self.frozen_segments);
+        let mut at = 0;
+        for f in &self.version.frozen {
+            let n = f.segments.len();
+            out.extend(
+                f.builder
+                    .trace(trace, frozen.get(at..at + n).unwrap_or_default()),
+            );
+            at += n;
+        }
+        out.extend(self.version.unsealed.trace(trace, active));
         Ok(out)
     }
 

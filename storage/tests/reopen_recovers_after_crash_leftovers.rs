@@ -89,7 +89,10 @@ fn failed_seal_poisons_and_reopen_replays_the_log() {
     db.write(all.clone()).unwrap();
     fs.0.store(true, Ordering::SeqCst);
     let err = db.flush().unwrap_err();
-    assert!(matches!(err, Error::Io { .. }), "{err}");
+    assert!(
+        matches!(err, Error::Poisoned(_)) && err.to_string().contains("injected"),
+        "{err}"
+    );
     let err = db.write(all[..1].to_vec()).unwrap_err();
     assert!(
         matches!(err, Error::Poisoned(_)),
