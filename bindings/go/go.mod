@@ -1,0 +1,3 @@
+module github.com/spandb/spandb/bindings/go
+
+go 1.19
