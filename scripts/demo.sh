@@ -10,18 +10,20 @@ trap 'rm -rf "$(dirname "$db")"' EXIT
 
 echo "== import examples/sample.jsonl (OTLP JSON lines, 2000 spans)"
 $bin --db "$db" import examples/sample.jsonl
-trace=$(grep -o '"traceId":"[0-9a-f]\{32\}","spanId":"[0-9a-f]\{16\}","flags":[0-9]*,"name":"[^"]*","kind":2' examples/sample.jsonl | head -1 | cut -d'"' -f4)
+# An error trace makes the more interesting picture; take the newest one search finds.
+trace=$($bin --db "$db" search '{ status = error && kind = server }' --limit 1 --output json | grep -o '"traceID":"[0-9a-f]*"' | awk -F'"' 'NR==1 {print $4}')
 echo
 echo "== spandb trace $trace"
 $bin --db "$db" trace "$trace"
 echo
 echo "== spandb stats"
 $bin --db "$db" stats
-if $bin metrics --help >/dev/null 2>&1; then
-  echo
-  echo "== spandb metrics '{} | rate() by (resource.service.name)' --step 5m"
-  $bin --db "$db" metrics '{ } | rate() by (resource.service.name)' --step 5m | head -40
-fi
+echo
+echo "== spandb search '{ status = error }' --limit 5"
+$bin --db "$db" search '{ status = error }' --limit 5
+echo
+echo "== spandb metrics '{ kind = server } | quantile_over_time(duration, .5, .99) by (resource.service.name)' --step 10m"
+$bin --db "$db" metrics '{ kind = server } | quantile_over_time(duration, .5, .99) by (resource.service.name)' --step 10m | awk 'NR <= 30'
 echo
 echo "== spandb check"
 $bin --db "$db" check

@@ -2,7 +2,10 @@
 
 mod check;
 mod import;
+mod metrics;
 mod output;
+mod range;
+mod search;
 mod stats;
 mod trace;
 
@@ -37,6 +40,10 @@ enum Command {
     Import(import::Args),
     /// Show one trace as an indented tree (or OTLP JSON with --output json).
     Trace(trace::Args),
+    /// Traces matching a TraceQL query, newest first.
+    Search(search::Args),
+    /// A TraceQL metrics pipeline (rate, count, avg, quantiles) as time series.
+    Metrics(metrics::Args),
     /// Spans, traces, blocks, bytes on disk and per-service counts.
     Stats,
     /// Verify every checksum and that catalog, trace index and blocks agree.
@@ -48,6 +55,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Import(args) => import::run(&cli.db, cli.output, args),
         Command::Trace(args) => trace::run(&cli.db, cli.output, args),
+        Command::Search(args) => search::run(&cli.db, cli.output, args),
+        Command::Metrics(args) => metrics::run(&cli.db, cli.output, args),
         Command::Stats => stats::run(&cli.db, cli.output),
         Command::Check => check::run(&cli.db, cli.output),
     };
@@ -70,4 +79,13 @@ pub fn open_existing(dir: &std::path::Path) -> spandb::Result<spandb::Db> {
         )));
     }
     spandb::Options::new().open(dir)
+}
+
+/// Query errors carry their own kinds (a parse error says where); storage errors inside them
+/// keep theirs.
+pub fn query_error(e: spandb::query::Error) -> spandb::Error {
+    match e {
+        spandb::query::Error::Storage(inner) => inner,
+        other => spandb::Error::InvalidInput(other.to_string()),
+    }
 }
