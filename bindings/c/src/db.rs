@@ -3,7 +3,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use spandb::{Db, Durability, Options};
+use spandb_api::{Db, Durability, Options};
 
 use crate::args::{c_text, out_param, store};
 use crate::error::{guard, spandb_status, CError, CResult};

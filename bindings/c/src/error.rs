@@ -65,9 +65,9 @@ impl CError {
     }
 }
 
-impl From<spandb::Error> for CError {
-    fn from(e: spandb::Error) -> Self {
-        use spandb::Error as E;
+impl From<spandb_api::Error> for CError {
+    fn from(e: spandb_api::Error) -> Self {
+        use spandb_api::Error as E;
         let status = match &e {
             E::Io { .. } => SPANDB_ERR_IO,
             E::Corruption { .. } | E::UnsupportedVersion { .. } => SPANDB_ERR_CORRUPTION,
@@ -80,9 +80,9 @@ impl From<spandb::Error> for CError {
     }
 }
 
-impl From<spandb::query::Error> for CError {
-    fn from(e: spandb::query::Error) -> Self {
-        use spandb::query::Error as E;
+impl From<spandb_api::query::Error> for CError {
+    fn from(e: spandb_api::query::Error) -> Self {
+        use spandb_api::query::Error as E;
         match e {
             E::Storage(inner) => inner.into(),
             E::Query { .. } => CError::new(SPANDB_ERR_QUERY_SYNTAX, e.to_string()),

@@ -31,6 +31,16 @@ pub use write::*;
 
 use std::ffi::c_char;
 
+/// For the ABI overhead benchmark (`examples/abi_overhead.rs`): the Rust API this crate wraps
+/// (the example cannot name it as `spandb`, the name of this crate's library) and the C-struct
+/// converter. Not part of the C ABI.
+#[doc(hidden)]
+pub mod bench_support {
+    pub use crate::error::CError;
+    pub use crate::write::spans_from_c;
+    pub use spandb_api::*;
+}
+
 /// Bumped whenever a struct layout or function signature changes incompatibly.
 pub const SPANDB_ABI_VERSION: u32 = 1;
 

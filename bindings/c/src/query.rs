@@ -2,7 +2,7 @@
 
 use std::ffi::c_char;
 
-use spandb::query::{
+use spandb_api::query::{
     self, LabelValue, MetricsPath, MetricsRequest, MetricsResult, TimeRange, TraceSummary,
 };
 

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use spandb::{Span, TraceId};
+use spandb_api::{Span, TraceId};
 
 use crate::args::{id, out_param, store};
 use crate::db::{db, spandb_db};
@@ -173,7 +173,7 @@ pub unsafe extern "C" fn spandb_trace_otlp_proto(
         out_param(out, "out")?;
         // SAFETY: `trace_id` is NULL or 16 readable bytes per the contract above.
         let spans = ordered(unsafe { lookup(db, trace_id) }?);
-        let data = spandb::otlp::proto::encode_proto_request(&spans);
+        let data = spandb_api::otlp::proto::encode_proto_request(&spans);
         // SAFETY: `out` checked non-NULL; valid for writes per the contract.
         unsafe { store(out, bytes_out(data)) };
         Ok(())
@@ -199,7 +199,7 @@ pub unsafe extern "C" fn spandb_trace_otlp_json(
         out_param(out, "out")?;
         // SAFETY: `trace_id` is NULL or 16 readable bytes per the contract above.
         let spans = ordered(unsafe { lookup(db, trace_id) }?);
-        let json = spandb::otlp::json::encode_json_request(&spans);
+        let json = spandb_api::otlp::json::encode_json_request(&spans);
         let data = serde_json::to_vec(&json).map_err(|e| {
             crate::error::CError::new(crate::error::SPANDB_ERR_INTERNAL, e.to_string())
         })?;

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::ptr;
 
-use spandb::{Event, KeyValue, Link, Resource, Scope, Span, Value};
+use spandb_api::{Event, KeyValue, Link, Resource, Scope, Span, Value};
 
 use crate::types::*;
 

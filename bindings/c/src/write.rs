@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use spandb::{
+use spandb_api::{
     Event, KeyValue, Link, Resource, Scope, Span, SpanId, SpanKind, StatusCode, TraceId, Value,
 };
 
@@ -238,7 +238,7 @@ unsafe fn links(ptr: *const spandb_link, len: usize) -> CResult<Vec<Link>> {
     Ok(out)
 }
 
-/// Converts `count` C spans (exposed for the benchmark and the fuzz target).
+/// Converts `count` C spans (exposed for the benchmark).
 ///
 /// # Safety
 /// As `spandb_write_spans` documents for `spans` / `count`.
@@ -298,7 +298,7 @@ pub unsafe extern "C" fn spandb_write_otlp_proto(
         // SAFETY: the caller's contract above.
         let data = unsafe { slice(data, len, "data") }?;
         let mut spans = Vec::new();
-        spandb::otlp::proto::decode_proto_request(data, &mut spans)?;
+        spandb_api::otlp::proto::decode_proto_request(data, &mut spans)?;
         Ok(db.write(spans)?)
     })
 }
@@ -323,7 +323,7 @@ pub unsafe extern "C" fn spandb_write_otlp_json(
         let data = unsafe { slice(data, len, "data") }?;
         crate::args::utf8(data, "data")?;
         let mut spans = Vec::new();
-        spandb::otlp::json::decode_json_request(data, &mut spans).map_err(|m| {
+        spandb_api::otlp::json::decode_json_request(data, &mut spans).map_err(|m| {
             CError::new(SPANDB_ERR_INVALID_INPUT, format!("invalid OTLP JSON: {m}"))
         })?;
         Ok(db.write(spans)?)
