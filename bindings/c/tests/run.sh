@@ -24,7 +24,7 @@ for t in roundtrip bad_input; do
     echo "== $t"
     ${CC:-cc} $cc_flags "$here/$t.c" "$lib" $libs -o "$out/$t"
     if [ "${SPANDB_NO_VALGRIND:-0}" != 1 ] && command -v valgrind >/dev/null; then
-        valgrind --quiet --leak-check=full --errors-for-leak-kinds=definite,indirect,possible \
+        valgrind --quiet --leak-check=full --suppressions="$here/valgrind.supp" --errors-for-leak-kinds=definite,indirect,possible \
             --error-exitcode=1 "$out/$t" || status=1
     else
         "$out/$t" || status=1
