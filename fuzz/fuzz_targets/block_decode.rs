@@ -14,8 +14,8 @@ fuzz_target!(|data: &[u8]| {
         let mut rows = roaring_rows(block.footer().rows);
         rows.truncate(64);
         let _ = block.spans_at(&rows.into_iter().collect());
-        if let Some(first) = block.footer().groups.first() {
-            let _ = block.trace(&first.first_trace);
+        if let Some(first) = block.footer().traces.first() {
+            let _ = block.trace(&first.trace_id);
         }
     }
 });

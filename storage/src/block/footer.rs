@@ -24,27 +24,25 @@ pub const TRAILER_LEN: usize = 32;
 #[repr(u8)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Column {
-    TraceId = 0,
-    SpanId = 1,
-    Parent = 2,
-    Start = 3,
-    Duration = 4,
-    Name = 5,
-    KindStatus = 6,
-    StatusMessage = 7,
-    Resource = 8,
-    Scope = 9,
-    Attributes = 10,
-    Events = 11,
-    Links = 12,
-    Extra = 13,
+    SpanId = 0,
+    Parent = 1,
+    Start = 2,
+    Duration = 3,
+    Name = 4,
+    KindStatus = 5,
+    StatusMessage = 6,
+    Resource = 7,
+    Scope = 8,
+    Attributes = 9,
+    Events = 10,
+    Links = 11,
+    Extra = 12,
 }
 
-pub const NUM_COLUMNS: usize = 14;
+pub const NUM_COLUMNS: usize = 13;
 
 impl Column {
     pub const ALL: [Column; NUM_COLUMNS] = [
-        Column::TraceId,
         Column::SpanId,
         Column::Parent,
         Column::Start,
@@ -61,7 +59,6 @@ impl Column {
     ];
     pub fn name(self) -> &'static str {
         match self {
-            Column::TraceId => "trace_id",
             Column::SpanId => "span_id",
             Column::Parent => "parent",
             Column::Start => "start",
@@ -84,11 +81,24 @@ impl Column {
 pub struct RowGroup {
     pub first_row: u32,
     pub rows: u32,
-    pub first_trace: TraceId,
-    pub last_trace: TraceId,
     pub min_start_ns: u64,
     pub max_end_ns: u64,
     pub columns: [ChunkRef; NUM_COLUMNS],
+}
+
+/// One trace's part of a block: its rows are the next `rows` rows after the previous trace's.
+/// Lets search answer with trace summaries from bitmaps alone, without decoding columns.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TraceEntry {
+    pub trace_id: TraceId,
+    pub rows: u32,
+    /// Earliest span start of the trace in this block.
+    pub start_ns: u64,
+    /// Latest span end minus `start_ns` (0 when ends precede starts).
+    pub duration_ns: u64,
+    /// Dictionary ids of the root span's service and name, when the root (a span without a
+    /// parent) is in this block.
+    pub root: Option<(u32, u32)>,
 }
 
 /// An indexed attribute value (low-cardinality keys only).
@@ -124,6 +134,10 @@ pub struct Footer {
     pub resources: Vec<Arc<Resource>>,
     pub scopes: Vec<Arc<Scope>>,
     pub groups: Vec<RowGroup>,
+    /// Traces in row order (= sorted by trace id).
+    pub traces: Vec<TraceEntry>,
+    /// First row of each trace (derived from `traces` when decoding; not stored).
+    pub trace_first_row: Vec<u32>,
     /// (service dict id, rows), sorted by id.
     pub service_rows: Vec<(u32, RoaringBitmap)>,
     /// (span name dict id, rows), sorted by id.
@@ -215,8 +229,6 @@ impl Footer {
         for g in &self.groups {
             enc.put_varint(u64::from(g.first_row));
             enc.put_varint(u64::from(g.rows));
-            enc.put_raw(&g.first_trace.0);
-            enc.put_raw(&g.last_trace.0);
             enc.put_u64(g.min_start_ns);
             enc.put_u64(g.max_end_ns);
             for c in &g.columns {
@@ -224,6 +236,20 @@ impl Footer {
                 enc.put_u32(c.stored_len);
                 enc.put_u32(c.raw_len);
                 enc.put_u32(c.crc32c);
+            }
+        }
+        enc.put_varint(self.traces.len() as u64);
+        for t in &self.traces {
+            enc.put_raw(&t.trace_id.0);
+            enc.put_varint(u64::from(t.rows));
+            enc.put_varint(t.start_ns - self.min_start_ns);
+            enc.put_varint(t.duration_ns);
+            match t.root {
+                Some((service, name)) => {
+                    enc.put_varint(u64::from(service) + 1);
+                    enc.put_varint(u64::from(name));
+                }
+                None => enc.put_varint(0),
             }
         }
         put_id_bitmaps(enc, &self.service_rows);
@@ -302,8 +328,6 @@ impl Footer {
                 )));
             }
             next_row = first_row.saturating_add(rows);
-            let first_trace = TraceId(d.get_array()?);
-            let last_trace = TraceId(d.get_array()?);
             let min_start_ns = d.get_u64()?;
             let max_end_ns = d.get_u64()?;
             let mut columns = [ChunkRef::default(); NUM_COLUMNS];
@@ -318,8 +342,6 @@ impl Footer {
             f.groups.push(RowGroup {
                 first_row,
                 rows,
-                first_trace,
-                last_trace,
                 min_start_ns,
                 max_end_ns,
                 columns,
@@ -330,6 +352,57 @@ impl Footer {
                 "row groups cover {next_row} rows, footer says {}",
                 f.rows
             )));
+        }
+        let n = d.get_count()?;
+        let dict_len = f.dict.len() as u64;
+        let mut first_row = 0u32;
+        let mut prev: Option<TraceId> = None;
+        for _ in 0..n {
+            let trace_id = TraceId(d.get_array()?);
+            if prev.is_some_and(|p| p >= trace_id) {
+                return Err(DecodeError("trace table is not sorted by trace id".into()));
+            }
+            prev = Some(trace_id);
+            let rows = d.get_varint32()?;
+            let start_ns = f.min_start_ns.saturating_add(d.get_varint()?);
+            let duration_ns = d.get_varint()?;
+            let root = match d.get_varint()? {
+                0 => None,
+                s1 => {
+                    let name = d.get_varint()?;
+                    if s1 > dict_len || name >= dict_len {
+                        return Err(DecodeError(
+                            "trace root refers outside the dictionary".into(),
+                        ));
+                    }
+                    Some(((s1 - 1) as u32, name as u32))
+                }
+            };
+            if rows == 0 {
+                return Err(DecodeError("a trace with no rows".into()));
+            }
+            f.trace_first_row.push(first_row);
+            first_row = first_row
+                .checked_add(rows)
+                .ok_or_else(|| DecodeError("trace rows overflow".into()))?;
+            f.traces.push(TraceEntry {
+                trace_id,
+                rows,
+                start_ns,
+                duration_ns,
+                root,
+            });
+        }
+        if first_row != f.rows {
+            return Err(DecodeError(format!(
+                "traces cover {first_row} rows, footer says {}",
+                f.rows
+            )));
+        }
+        if f.traces.len() != f.trace_count as usize {
+            return Err(DecodeError(
+                "trace table length differs from the trace count".into(),
+            ));
         }
         f.service_rows = get_id_bitmaps(d)?;
         f.name_rows = get_id_bitmaps(d)?;

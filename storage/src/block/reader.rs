@@ -197,57 +197,69 @@ impl BlockReader {
             .ok_or_else(|| Error::InvalidInput(format!("row group {g} does not exist")))
     }
 
-    /// Row groups whose trace-id range may contain `trace_id` (rows are sorted by trace id).
-    pub fn groups_for_trace(&self, trace_id: &TraceId) -> std::ops::Range<usize> {
-        let groups = &self.footer.groups;
-        let lo = groups.partition_point(|g| g.last_trace < *trace_id);
-        let hi = groups.partition_point(|g| g.first_trace <= *trace_id);
-        lo..hi.max(lo)
-    }
-
-    /// Every span of `trace_id` in this block.
+    /// Every span of `trace_id` in this block: the trace table gives its rows, so only the
+    /// row groups holding them are decoded.
     pub fn trace(&self, trace_id: &TraceId) -> Result<Vec<Span>> {
+        let f = &self.footer;
+        let Ok(t) = f.traces.binary_search_by(|e| e.trace_id.cmp(trace_id)) else {
+            return Ok(Vec::new());
+        };
+        let Some(rows) = self.trace_rows(t) else {
+            return Ok(Vec::new());
+        };
         let mut out = Vec::new();
-        for g in self.groups_for_trace(trace_id) {
-            let runs = self.trace_runs(self.group(g)?)?;
-            let mut row = 0usize;
-            for (t, n) in runs {
-                if t == *trace_id {
-                    out.extend(
-                        self.decode_group(g, |i| i >= row && i < row + n)?
-                            .into_iter()
-                            .map(|(_, s)| s),
-                    );
-                }
-                row += n;
+        let first_group = f
+            .groups
+            .partition_point(|g| g.first_row + g.rows <= rows.start);
+        for (g, group) in f.groups.iter().enumerate().skip(first_group) {
+            if group.first_row >= rows.end {
+                break;
             }
+            let (lo, hi) = (
+                rows.start.max(group.first_row) - group.first_row,
+                rows.end.min(group.first_row + group.rows) - group.first_row,
+            );
+            let spans = self.decode_group(g, |i| (i as u32) >= lo && (i as u32) < hi)?;
+            out.extend(spans.into_iter().map(|(_, s)| s));
         }
         Ok(out)
     }
 
+    /// The trace runs of a row group: (trace id, rows) from the footer's trace table.
     fn trace_runs(&self, group: &RowGroup) -> Result<Vec<(TraceId, usize)>> {
-        let raw = self.column(group, Column::TraceId)?;
-        let mut d = Decoder::new(&raw);
-        let runs = (|| -> DecodeResult<_> {
-            let n = d.get_count()?;
-            let mut runs = Vec::with_capacity(n);
-            let mut total = 0usize;
-            for _ in 0..n {
-                let t = TraceId(d.get_array()?);
-                let len = d.get_varint()? as usize;
-                total = total.saturating_add(len);
-                runs.push((t, len));
+        let f = &self.footer;
+        let (lo, hi) = (group.first_row, group.first_row + group.rows);
+        let first = f
+            .trace_first_row
+            .partition_point(|&r| r <= lo)
+            .saturating_sub(1);
+        let mut runs = Vec::new();
+        for (t, &start) in f.traces.iter().zip(&f.trace_first_row).skip(first) {
+            if start >= hi {
+                break;
             }
-            if total != group.rows as usize {
-                return Err(DecodeError(format!(
-                    "trace runs cover {total} rows, group has {}",
-                    group.rows
-                )));
-            }
-            Ok(runs)
-        })()
-        .map_err(|e| self.corrupt(e))?;
+            let end = start + t.rows;
+            let n = end.min(hi) - start.max(lo);
+            runs.push((t.trace_id, n as usize));
+        }
         Ok(runs)
+    }
+
+    /// The trace (index into `footer().traces`) that block row `row` belongs to.
+    pub fn trace_of_row(&self, row: u32) -> Option<usize> {
+        let f = &self.footer;
+        (row < f.rows).then(|| {
+            f.trace_first_row
+                .partition_point(|&r| r <= row)
+                .saturating_sub(1)
+        })
+    }
+
+    /// Block rows of trace number `t` (an index into `footer().traces`).
+    pub fn trace_rows(&self, t: usize) -> Option<std::ops::Range<u32>> {
+        let f = &self.footer;
+        let start = *f.trace_first_row.get(t)?;
+        Some(start..start + f.traces.get(t)?.rows)
     }
 
     /// Decodes the cheap columns of group `g` for filtering.
@@ -345,11 +357,7 @@ impl BlockReader {
         let runs = self.trace_runs(group)?;
         let mut cols: Vec<Vec<u8>> = Vec::with_capacity(Column::ALL.len());
         for c in Column::ALL {
-            cols.push(if c == Column::TraceId {
-                Vec::new()
-            } else {
-                self.column(group, c)?
-            });
+            cols.push(self.column(group, c)?);
         }
         self.decode_rows(group, &runs, &cols, select)
             .map_err(|e| self.corrupt(e))

@@ -1,7 +1,7 @@
 //! Encodes a batch of spans into one immutable block file image.
 //!
 //! Rows are sorted by (trace id, start time, span id): a trace's spans are adjacent, so a trace
-//! lookup touches one row group, the trace-id column collapses into runs, and parent ids become
+//! lookup touches one row group, the trace ids collapse into the footer's trace table, and parent ids become
 //! small in-trace row references (see docs/ARCHITECTURE.md, "Row order", for the measurement).
 
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
@@ -10,8 +10,8 @@ use std::sync::Arc;
 use roaring::RoaringBitmap;
 
 use super::footer::{
-    AttrIndex, Column, Footer, IndexedValue, RowGroup, BLOCK_FORMAT_VERSION, BLOCK_MAGIC,
-    NUM_COLUMNS,
+    AttrIndex, Column, Footer, IndexedValue, RowGroup, TraceEntry, BLOCK_FORMAT_VERSION,
+    BLOCK_MAGIC, NUM_COLUMNS,
 };
 use crate::codec::attr_columns::AttrColumnsEncoder;
 use crate::codec::buf::Encoder;
@@ -231,6 +231,8 @@ pub fn encode_block(mut spans: Vec<&Span>, layout: &BlockLayout) -> Result<Encod
     let mut attr_rows: HashMap<(u32, IndexedValue), RoaringBitmap> = HashMap::default();
     let mut rollup = Rollup::default();
     let mut trace_ids: Vec<TraceId> = Vec::new();
+    let mut traces: Vec<TraceEntry> = Vec::new();
+    let mut trace_end = 0u64;
 
     for s in spans.iter() {
         footer.min_start_ns = footer.min_start_ns.min(s.start_ns);
@@ -268,7 +270,24 @@ pub fn encode_block(mut spans: Vec<&Span>, layout: &BlockLayout) -> Result<Encod
                     run_ids.clear();
                     if trace_ids.last() != Some(&s.trace_id) {
                         trace_ids.push(s.trace_id);
+                        traces.push(TraceEntry {
+                            trace_id: s.trace_id,
+                            rows: 0,
+                            start_ns: s.start_ns,
+                            duration_ns: 0,
+                            root: None,
+                        });
+                        trace_end = 0;
                     }
+                }
+            }
+            if let Some(t) = traces.last_mut() {
+                // Rows are sorted by start within a trace, so the first start is the minimum.
+                t.rows += 1;
+                trace_end = trace_end.max(s.end_ns);
+                t.duration_ns = trace_end.saturating_sub(t.start_ns);
+                if t.root.is_none() && s.parent_span_id.is_none() {
+                    t.root = Some((strings.intern(s.service()), strings.intern(&s.name)));
                 }
             }
             cols.col(Column::SpanId).put_raw(&s.span_id.0);
@@ -368,12 +387,6 @@ pub fn encode_block(mut spans: Vec<&Span>, layout: &BlockLayout) -> Result<Encod
         *cols.col(Column::Attributes) = Encoder {
             buf: attr_cols.finish(),
         };
-        let tcol = cols.col(Column::TraceId);
-        tcol.put_varint(runs.len() as u64);
-        for (t, n) in &runs {
-            tcol.put_raw(&t.0);
-            tcol.put_varint(*n);
-        }
         let mut refs = [ChunkRef::default(); NUM_COLUMNS];
         for (c, enc) in cols.cols.iter().enumerate() {
             let stored = compress(&enc.buf, layout.zstd_level)?;
@@ -389,8 +402,6 @@ pub fn encode_block(mut spans: Vec<&Span>, layout: &BlockLayout) -> Result<Encod
         footer.groups.push(RowGroup {
             first_row,
             rows: group.len() as u32,
-            first_trace: group.first().map(|s| s.trace_id).unwrap_or_default(),
-            last_trace: group.last().map(|s| s.trace_id).unwrap_or_default(),
             min_start_ns: min_start,
             max_end_ns: max_end,
             columns: refs,
@@ -408,6 +419,7 @@ pub fn encode_block(mut spans: Vec<&Span>, layout: &BlockLayout) -> Result<Encod
         intern_attrs(&mut strings, &s.attributes);
     }
     footer.trace_count = trace_ids.len() as u32;
+    footer.traces = traces;
     footer.error_count = footer.error_rows.len() as u32;
     footer.resources = resources.items;
     footer.scopes = scopes.items;
