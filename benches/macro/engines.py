@@ -483,9 +483,11 @@ def chdb_ingest(data, dbdir):
         "peak_rss_bytes": peak,
         "rss_start_bytes": base,
         "rss_end_bytes": cur,
-        "bytes_on_disk": size,
-        "table_parts_bytes": int(parts),
-        "bytes_per_span": size / max(n, 1),
+        # The table's active parts: the session directory also holds the parts OPTIMIZE
+        # replaced (deleted after old_parts_lifetime) and system tables.
+        "bytes_on_disk": int(parts),
+        "session_dir_bytes": size,
+        "bytes_per_span": int(parts) / max(n, 1),
     }
 
 
