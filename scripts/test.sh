@@ -1,18 +1,25 @@
 #!/usr/bin/env bash
-# Runs every test: Rust unit/integration/property tests, the C and Go binding tests, a short
-# fuzz run per target, and the benchmark smoke run. Installs what is missing first.
+# Runs every test: Rust unit/integration/property tests, the C and Go binding tests (C under
+# valgrind, Go under cgocheck), a short run of every fuzz target, and the benchmark smoke run.
+# Installs what is missing first (apt packages, cbindgen, cargo-fuzz, Python packages).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh --all
+command -v cbindgen >/dev/null || cargo install cbindgen --locked
+export SPANDB_PROFILE=release   # the C and Go tests link the release build the Rust tests make
 
-echo "== cargo fmt --check"
+step() { echo; echo "== $*"; }
+step "cargo fmt --check"
 cargo fmt --all -- --check
-echo "== cargo test --workspace"
+step "cargo test --workspace --release"
 cargo test --workspace --release
-for script in bindings/c/tests/run.sh bindings/c/check-header.sh bindings/go/run_tests.sh fuzz/run.sh benches/smoke.sh; do
-  if [ -x "$script" ]; then
-    echo "== $script"
-    "./$script"
-  fi
-done
+step "C header is current"
+bindings/c/check-header.sh
+step "C programs (round trip, bad input) under valgrind"
+bindings/c/tests/run.sh
+step "Go package tests"
+bindings/go/run_tests.sh
+step "fuzz targets, ${FUZZ_SECONDS:-20}s each"
+fuzz/run.sh
+echo
 echo "all tests passed"
