@@ -349,6 +349,10 @@ def machine_info():
         info["spandb_tree_dirty"] = bool(dirty.strip())
     except OSError:
         pass
+    try:
+        info["spandb_driver_built"] = datetime.datetime.fromtimestamp(os.path.getmtime(driver_path())).isoformat(timespec="seconds")
+    except OSError:
+        pass
     for mod in ("duckdb", "chdb"):
         try:
             info[mod] = __import__(mod).__version__
