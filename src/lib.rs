@@ -13,7 +13,7 @@
 
 pub use spandb_query as query;
 pub use spandb_storage::{
-    block, model, otlp, rollup, BlockReader, CheckReport, Db, Durability, Error, Event, KeyValue,
-    Link, Options, Resource, Result, ScanFilter, Scope, Snapshot, Span, SpanId, SpanKind, Stats,
-    StatusCode, TraceId, Value,
+    block, model, otlp, rollup, BlockReader, CheckReport, CompactReport, Db, Durability, Error,
+    Event, KeyValue, Link, Options, Resource, Result, RetainReport, ScanFilter, Scope, Snapshot,
+    Span, SpanId, SpanKind, Stats, StatusCode, TraceId, Value,
 };

@@ -24,9 +24,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         rows_per_group: 4,
         zstd_level: 1,
     };
+    let block = encode_block(few.iter().collect(), &layout)?;
+    fs::write(format!("{}/small.blk", dir("block_decode")?), &block.bytes)?;
+    let ids: rustc_hash::FxHashMap<&str, u32> = block
+        .footer
+        .dict
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.as_str(), i as u32))
+        .collect();
+    let mut footer = spandb_storage::codec::buf::Encoder::new();
+    block.footer.encode(&mut footer, &ids);
     fs::write(
-        format!("{}/small.blk", dir("block_decode")?),
-        encode_block(few.iter().collect(), &layout)?.bytes,
+        format!("{}/footer.bin", dir("footer_decode")?),
+        footer.finish(),
     )?;
     fs::write(
         format!("{}/line.json", dir("otlp_json")?),

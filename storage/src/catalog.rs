@@ -25,6 +25,15 @@ pub const CATALOG_VALUE_VERSION: u8 = 1;
 
 const META_FORMAT_VERSION: &[u8] = b"format_version";
 const META_NEXT_BLOCK_ID: &[u8] = b"next_block_id";
+/// `retired/<u64 BE block id>`: a block replaced by compaction or dropped by retention whose
+/// trace-index entries and file are removed once no snapshot reads it any more.
+const META_RETIRED: &[u8] = b"retired/";
+
+fn retired_key(id: u64) -> Vec<u8> {
+    let mut k = META_RETIRED.to_vec();
+    k.extend_from_slice(&id.to_be_bytes());
+    k
+}
 
 /// A sealed block as the catalog records it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -266,6 +275,83 @@ impl Catalog {
         wo.set_sync(true);
         self.db.write_opt(batch, &wo)?;
         Ok(())
+    }
+
+    /// Swaps blocks atomically: adds `added` (catalog entry and trace index), removes the
+    /// catalog entries of `removed` and marks them retired. Their index entries stay until
+    /// [`Catalog::forget_block`], so snapshots that still read them keep finding their traces.
+    pub fn replace_blocks(
+        &self,
+        added: Option<(&BlockEntry, &[TraceId])>,
+        removed: &[u64],
+        next_block_id: u64,
+    ) -> Result<()> {
+        let mut batch = WriteBatch::default();
+        if let Some((entry, traces)) = added {
+            batch.put_cf(self.cf(CF_CATALOG)?, entry.id.to_be_bytes(), entry.encode());
+            let index = self.cf(CF_TRACE_INDEX)?;
+            let block = u32::try_from(entry.id).map_err(|_| {
+                Error::InvalidInput(format!("block id {} exceeds the index's 32 bits", entry.id))
+            })?;
+            for t in traces {
+                batch.put_cf(index, trace_key(t, block), []);
+            }
+        }
+        let meta = self.cf(CF_META)?;
+        for id in removed {
+            batch.delete_cf(self.cf(CF_CATALOG)?, id.to_be_bytes());
+            batch.put_cf(meta, retired_key(*id), []);
+        }
+        batch.put_cf(meta, META_NEXT_BLOCK_ID, next_block_id.to_le_bytes());
+        let mut wo = WriteOptions::default();
+        wo.set_sync(true);
+        self.db.write_opt(batch, &wo)?;
+        Ok(())
+    }
+
+    /// Removes a retired block's trace-index entries and its retired mark. With `traces` None
+    /// (its file is gone or unreadable) the whole index is scanned for the block's entries.
+    pub fn forget_block(&self, id: u64, traces: Option<&[TraceId]>) -> Result<()> {
+        let mut batch = WriteBatch::default();
+        let index = self.cf(CF_TRACE_INDEX)?;
+        let block = u32::try_from(id).unwrap_or(u32::MAX);
+        match traces {
+            Some(traces) => {
+                for t in traces {
+                    batch.delete_cf(index, trace_key(t, block));
+                }
+            }
+            None => {
+                for item in self.db.iterator_cf(index, IteratorMode::Start) {
+                    let (k, _) = item?;
+                    if split_trace_key(&k)?.1 == id {
+                        batch.delete_cf(index, k);
+                    }
+                }
+            }
+        }
+        batch.delete_cf(self.cf(CF_META)?, retired_key(id));
+        self.db.write(batch)?;
+        Ok(())
+    }
+
+    /// Blocks retired but not yet forgotten.
+    pub fn retired(&self) -> Result<Vec<u64>> {
+        let mut out = Vec::new();
+        let iter = self.db.iterator_cf(
+            self.cf(CF_META)?,
+            IteratorMode::From(META_RETIRED, Direction::Forward),
+        );
+        for item in iter {
+            let (k, _) = item?;
+            let Some(id) = k.strip_prefix(META_RETIRED) else {
+                break;
+            };
+            let id = <[u8; 8]>::try_from(id)
+                .map_err(|_| corrupt("meta", "retired key is not 8 bytes"))?;
+            out.push(u64::from_be_bytes(id));
+        }
+        Ok(out)
     }
 
     pub fn blocks(&self) -> Result<Vec<BlockEntry>> {

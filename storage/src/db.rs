@@ -18,6 +18,10 @@ use crate::model::{Span, TraceId};
 use crate::unsealed::{Segment, Unsealed};
 use crate::wal_codec::{decode_record, encode_record};
 
+mod maintenance;
+use maintenance::LiveBlock;
+pub use maintenance::{CompactReport, RetainReport};
+
 /// When a write is durable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Durability {
@@ -37,6 +41,9 @@ pub struct Options {
     pub(crate) block_max_spans: usize,
     pub(crate) layout: BlockLayout,
     pub(crate) fs: Arc<dyn FileSystem>,
+    pub(crate) compact_below_spans: usize,
+    pub(crate) maintenance_interval: Option<Duration>,
+    pub(crate) retention: Option<Duration>,
 }
 
 impl Default for Options {
@@ -48,6 +55,9 @@ impl Default for Options {
             block_max_spans: 131_072,
             layout: BlockLayout::default(),
             fs: Arc::new(RealFs),
+            compact_below_spans: 131_072 / 2,
+            maintenance_interval: Some(Duration::from_secs(30)),
+            retention: None,
         }
     }
 }
@@ -86,6 +96,26 @@ impl Options {
         self.fs = fs;
         self
     }
+    /// Blocks with fewer spans than this are merged by compaction. Defaults to half of
+    /// `block_max_spans`'s default (65536).
+    #[must_use]
+    pub fn compact_below_spans(mut self, n: usize) -> Self {
+        self.compact_below_spans = n;
+        self
+    }
+    /// How often the background worker compacts (and applies retention). `None` turns the
+    /// worker off (then call [`Db::compact`] / [`Db::retain`] yourself). Defaults to 30 s.
+    #[must_use]
+    pub fn maintenance_interval(mut self, every: Option<Duration>) -> Self {
+        self.maintenance_interval = every;
+        self
+    }
+    /// Drop blocks whose spans are all older than this. Defaults to keeping everything.
+    #[must_use]
+    pub fn retention(mut self, keep: Option<Duration>) -> Self {
+        self.retention = keep;
+        self
+    }
     pub fn open(self, dir: impl AsRef<Path>) -> Result<Db> {
         Db::open(dir, self)
     }
@@ -93,7 +123,7 @@ impl Options {
 
 /// The set of sealed blocks and the builder, as readers see it.
 struct Version {
-    blocks: BTreeMap<u64, Arc<BlockReader>>,
+    blocks: BTreeMap<u64, Arc<LiveBlock>>,
     /// Catalogued blocks that failed to open: reads that need them get this error.
     broken: BTreeMap<u64, String>,
     /// Full builders handed to the sealer, oldest first; readers still see their spans.
@@ -126,7 +156,10 @@ struct WriterState {
 struct Inner {
     dir: PathBuf,
     blocks_dir: PathBuf,
-    catalog: Catalog,
+    catalog: Arc<Catalog>,
+    /// Compaction, retention and check run one at a time.
+    maintenance: Mutex<()>,
+    worker: Mutex<Option<(Sender<()>, JoinHandle<()>)>>,
     opts: Options,
     writer: Mutex<WriterState>,
     current: RwLock<Arc<Version>>,
@@ -194,7 +227,8 @@ impl Db {
         let dir = dir.as_ref().to_owned();
         let blocks_dir = dir.join("blocks");
         std::fs::create_dir_all(&blocks_dir).map_err(|e| Error::io(&blocks_dir, e))?;
-        let catalog = Catalog::open(&dir.join("catalog"))?;
+        let catalog = Arc::new(Catalog::open(&dir.join("catalog"))?);
+        maintenance::finish_retirements(&catalog, &blocks_dir, opts.fs.as_ref())?;
         let entries = catalog.blocks()?;
         let mut blocks = BTreeMap::new();
         let mut broken = BTreeMap::new();
@@ -206,7 +240,7 @@ impl Db {
             let path = blocks_dir.join(BlockEntry::file_name(e.id));
             match open_block(&path, e) {
                 Ok(r) => {
-                    blocks.insert(e.id, Arc::new(r));
+                    blocks.insert(e.id, LiveBlock::new(r, &catalog, &opts.fs));
                 }
                 Err(err) => {
                     broken.insert(e.id, err.to_string());
@@ -256,16 +290,47 @@ impl Db {
             closed: AtomicBool::new(false),
             syncer: Mutex::new(None),
             sealer: Mutex::new(None),
+            maintenance: Mutex::new(()),
+            worker: Mutex::new(None),
             opts,
         });
         let db = Db { inner };
         db.start_syncer();
         db.start_sealer();
+        db.start_worker();
         if db.inner.version().unsealed.span_count() >= db.inner.opts.block_max_spans {
             let mut w = lock(&db.inner.writer);
             db.inner.freeze(&mut w)?;
         }
         Ok(db)
+    }
+
+    /// The background maintenance worker: compaction and retention every
+    /// `maintenance_interval`. It holds only a weak handle, so it never keeps the database open.
+    fn start_worker(&self) {
+        let Some(every) = self.inner.opts.maintenance_interval else {
+            return;
+        };
+        let (tx, rx) = bounded::<()>(0);
+        let weak = Arc::downgrade(&self.inner);
+        let handle = std::thread::Builder::new()
+            .name("spandb-maintenance".into())
+            .spawn(move || loop {
+                match rx.recv_timeout(every) {
+                    Err(crossbeam::channel::RecvTimeoutError::Timeout) => {
+                        let Some(inner) = weak.upgrade() else { return };
+                        let db = Db { inner };
+                        if let Some(keep) = db.inner.opts.retention {
+                            let _ = db.retain(keep);
+                        }
+                        let _ = db.compact();
+                    }
+                    _ => return,
+                }
+            });
+        if let Ok(handle) = handle {
+            *lock(&self.inner.worker) = Some((tx, handle));
+        }
     }
 
     /// The background sealer: turns frozen builders into blocks, one at a time, in order.
@@ -401,6 +466,7 @@ impl Db {
         if self.inner.closed.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
+        self.inner.stop_worker();
         self.inner.stop_sealer();
         self.inner.stop_syncer();
         self.inner.catalog.sync_wal()
@@ -415,6 +481,7 @@ impl Db {
     /// Writes wait while it runs (it holds the writer lock after letting queued seals finish),
     /// so that no block is half-sealed while the files are compared with the catalog.
     pub fn check(&self) -> Result<CheckReport> {
+        let _no_compaction = lock(&self.inner.maintenance);
         let _writer = lock(&self.inner.writer);
         let (tx, rx) = bounded(1);
         self.inner.send_job(SealJob::Barrier(tx))?;
@@ -470,8 +537,14 @@ impl Db {
                 Err(err) => report.problems.push(format!("block {}: {err}", e.id)),
             }
         }
+        // Retired blocks (replaced or dropped, still read by some snapshot) keep their index
+        // entries and files until the last reader lets go.
+        let retired: HashSet<u64> = inner.catalog.retired()?.into_iter().collect();
         let mut indexed: BTreeMap<u64, HashSet<TracePrefix>> = BTreeMap::new();
         for (t, b) in inner.catalog.trace_index()? {
+            if retired.contains(&b) {
+                continue;
+            }
             if !entries.iter().any(|e| e.id == b) {
                 report.problems.push(format!(
                     "trace index entry {} -> block {b}: no such block",
@@ -505,7 +578,8 @@ impl Db {
         {
             let item = item.map_err(|e| Error::io(&inner.blocks_dir, e))?;
             let name = item.file_name().to_string_lossy().into_owned();
-            if !entries.iter().any(|e| BlockEntry::file_name(e.id) == name) {
+            let is_retired = retired.iter().any(|id| BlockEntry::file_name(*id) == name);
+            if !is_retired && !entries.iter().any(|e| BlockEntry::file_name(e.id) == name) {
                 report
                     .problems
                     .push(format!("file blocks/{name} is not in the catalog"));
@@ -570,6 +644,15 @@ impl Inner {
 
     fn stop_syncer(&self) {
         if let Some((tx, handle)) = lock(&self.syncer).take() {
+            drop(tx);
+            if handle.thread().id() != std::thread::current().id() {
+                let _ = handle.join();
+            }
+        }
+    }
+
+    fn stop_worker(&self) {
+        if let Some((tx, handle)) = lock(&self.worker).take() {
             drop(tx);
             if handle.thread().id() != std::thread::current().id() {
                 let _ = handle.join();
@@ -661,7 +744,7 @@ impl Inner {
             return Err(e);
         }
         let reader = match BlockReader::open(&path, id) {
-            Ok(r) => Arc::new(r),
+            Ok(r) => r,
             Err(e) => {
                 self.poison(format!("reopening block {id}: {e}"));
                 return Err(e);
@@ -669,7 +752,7 @@ impl Inner {
         };
         let mut cur = self.current.write().unwrap_or_else(|p| p.into_inner());
         let mut blocks = cur.blocks.clone();
-        blocks.insert(id, reader);
+        blocks.insert(id, LiveBlock::new(reader, &self.catalog, &self.opts.fs));
         *cur = Arc::new(Version {
             blocks,
             broken: cur.broken.clone(),
@@ -687,6 +770,7 @@ impl Inner {
 
 impl Drop for Inner {
     fn drop(&mut self) {
+        self.stop_worker();
         self.stop_sealer();
         self.stop_syncer();
         let _ = self.catalog.sync_wal();
@@ -696,7 +780,7 @@ impl Drop for Inner {
 impl Snapshot {
     /// Sealed blocks, by id.
     pub fn blocks(&self) -> impl Iterator<Item = &Arc<BlockReader>> {
-        self.version.blocks.values()
+        self.version.blocks.values().map(|b| &b.reader)
     }
 
     /// Blocks the catalog lists but that failed to open (id, error).
@@ -735,7 +819,7 @@ impl Snapshot {
         let mut out = Vec::new();
         for id in self.inner.catalog.blocks_of_trace(trace)? {
             if let Some(block) = self.version.blocks.get(&id) {
-                out.extend(block.trace(trace)?);
+                out.extend(block.reader.trace(trace)?);
             } else if let Some(err) = self.version.broken.get(&id) {
                 return Err(Error::corruption(
                     self.inner

@@ -28,4 +28,7 @@ pub use scan::ScanFilter;
 
 pub use block::BlockReader;
 pub use catalog::BlockEntry;
-pub use db::{all_rows, dir_size, CheckReport, Db, Durability, Options, Snapshot, Stats};
+pub use db::{
+    all_rows, dir_size, CheckReport, CompactReport, Db, Durability, Options, RetainReport,
+    Snapshot, Stats,
+};

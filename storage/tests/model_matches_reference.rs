@@ -10,6 +10,7 @@ use spandb_storage::{Db, Durability, Options, ScanFilter, Span, Value};
 enum Op {
     Write(Vec<Span>),
     Flush,
+    Compact,
     Reopen,
     Trace(u8, u8),
     Scan(ScanFilter),
@@ -46,6 +47,7 @@ fn ops() -> impl Strategy<Value = Vec<Op>> {
         prop_oneof![
             4 => common::span_batch(30).prop_map(Op::Write),
             1 => Just(Op::Flush),
+            1 => Just(Op::Compact),
             1 => Just(Op::Reopen),
             2 => (0u8..6, any::<u8>()).prop_map(|(t, s)| Op::Trace(t, s)),
             2 => filter().prop_map(Op::Scan),
@@ -59,6 +61,8 @@ fn open(dir: &std::path::Path) -> Db {
         .durability(Durability::Sync)
         .block_max_spans(40)
         .rows_per_group(7)
+        .compact_below_spans(30)
+        .maintenance_interval(None)
         .open(dir)
         .unwrap()
 }
@@ -84,6 +88,9 @@ proptest! {
                     model.extend(spans);
                 }
                 Op::Flush => db.flush().unwrap(),
+                Op::Compact => {
+                    db.compact().unwrap();
+                }
                 Op::Reopen => {
                     db.close().unwrap();
                     drop(db);

@@ -2,6 +2,7 @@
 
 mod check;
 mod import;
+mod lifecycle;
 mod metrics;
 mod output;
 mod range;
@@ -48,6 +49,10 @@ enum Command {
     Stats,
     /// Verify every checksum and that catalog, trace index and blocks agree.
     Check,
+    /// Merge small blocks into larger ones now (the background worker also does it).
+    Compact,
+    /// Drop blocks whose spans are all older than a horizon.
+    Retain(lifecycle::RetainArgs),
 }
 
 fn main() -> ExitCode {
@@ -59,6 +64,8 @@ fn main() -> ExitCode {
         Command::Metrics(args) => metrics::run(&cli.db, cli.output, args),
         Command::Stats => stats::run(&cli.db, cli.output),
         Command::Check => check::run(&cli.db, cli.output),
+        Command::Compact => lifecycle::compact(&cli.db, cli.output),
+        Command::Retain(args) => lifecycle::retain(&cli.db, cli.output, args),
     };
     match result {
         Ok(code) => code,

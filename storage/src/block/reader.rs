@@ -11,10 +11,10 @@ use super::footer::{
     Column, Footer, RowGroup, BLOCK_FORMAT_VERSION, BLOCK_MAGIC, HEADER_LEN, TRAILER_LEN,
 };
 use super::writer::{PARENT_IN_RUN, PARENT_LITERAL, PARENT_NONE};
-use crate::codec::attr_columns::AttrColumnsDecoder;
+use crate::codec::attr_columns::{for_each_value_of_key, AttrColumnsDecoder};
 use crate::codec::buf::{DecodeError, DecodeResult, Decoder};
 use crate::codec::chunk::{decompress, ChunkRef};
-use crate::codec::value::{dict_str, get_attrs, skip_attrs};
+use crate::codec::value::{dict_str, get_attrs, skip_attrs, ScalarRef};
 use crate::error::{Error, Result};
 use crate::mmap::MappedFile;
 use crate::model::{Event, Link, Resource, Scope, Span, SpanId, SpanKind, StatusCode, TraceId};
@@ -309,6 +309,144 @@ impl BlockReader {
         })()
         .map_err(|e| self.corrupt(e))?;
         Ok(light)
+    }
+
+    /// Span starts of group `g`, in row order.
+    pub fn group_starts(&self, g: usize) -> Result<Vec<u64>> {
+        let group = self.group(g)?;
+        let raw = self.column(group, Column::Start)?;
+        let base = self.footer.min_start_ns;
+        (|| -> DecodeResult<Vec<u64>> {
+            let mut d = Decoder::new(&raw);
+            let mut out = Vec::with_capacity(group.rows as usize);
+            let mut prev = base;
+            for i in 0..group.rows as usize {
+                prev = next_start(&mut d, i, prev, base)?;
+                out.push(prev);
+            }
+            Ok(out)
+        })()
+        .map_err(|e| self.corrupt(e))
+    }
+
+    /// Span durations of group `g` (`Span::duration_ns`: 0 when the end precedes the start),
+    /// in row order. Decodes the start column too only when a stored value could wrap.
+    pub fn group_durations(&self, g: usize) -> Result<Vec<u64>> {
+        let group = self.group(g)?;
+        let raw = self.column(group, Column::Duration)?;
+        let (min_start, max_start) = (self.footer.min_start_ns, self.footer.max_start_ns);
+        let mut wraps = false;
+        let mut out = (|| -> DecodeResult<Vec<u64>> {
+            let mut d = Decoder::new(&raw);
+            let mut out = Vec::with_capacity(group.rows as usize);
+            for _ in 0..group.rows {
+                let z = d.get_zigzag()?;
+                out.push(if z >= 0 {
+                    let z = z as u64;
+                    wraps |= z > u64::MAX - max_start;
+                    z
+                } else {
+                    wraps |= z.unsigned_abs() > min_start;
+                    0
+                });
+            }
+            Ok(out)
+        })()
+        .map_err(|e| self.corrupt(e))?;
+        if wraps {
+            let starts = self.group_starts(g)?;
+            let mut d = Decoder::new(&raw);
+            for (slot, start) in out.iter_mut().zip(starts) {
+                let z = d.get_zigzag().map_err(|e| self.corrupt(e))?;
+                *slot = start.wrapping_add(z as u64).saturating_sub(start);
+            }
+        }
+        Ok(out)
+    }
+
+    /// A column of ids of group `g`, in row order: `Name` and `StatusMessage` (dictionary ids),
+    /// `Resource` and `Scope` (indexes into the footer's tables), each checked against its table.
+    pub fn group_ids(&self, g: usize, c: Column) -> Result<Vec<u32>> {
+        let limit = match c {
+            Column::Name | Column::StatusMessage => self.footer.dict.len(),
+            Column::Resource => self.footer.resources.len(),
+            Column::Scope => self.footer.scopes.len(),
+            other => {
+                return Err(Error::InvalidInput(format!(
+                    "column {} does not hold ids",
+                    other.name()
+                )))
+            }
+        };
+        let group = self.group(g)?;
+        let raw = self.column(group, c)?;
+        (|| -> DecodeResult<Vec<u32>> {
+            let mut d = Decoder::new(&raw);
+            let mut out = Vec::with_capacity(group.rows as usize);
+            for _ in 0..group.rows {
+                let id = d.get_varint32()?;
+                if id as usize >= limit {
+                    return Err(DecodeError(format!(
+                        "{} id {id} outside a table of {limit}",
+                        c.name()
+                    )));
+                }
+                out.push(id);
+            }
+            Ok(out)
+        })()
+        .map_err(|e| self.corrupt(e))
+    }
+
+    /// Kinds and status codes of group `g`, in row order.
+    pub fn group_kind_status(&self, g: usize) -> Result<Vec<(SpanKind, StatusCode)>> {
+        let group = self.group(g)?;
+        let raw = self.column(group, Column::KindStatus)?;
+        if raw.len() != group.rows as usize {
+            return Err(self.corrupt(DecodeError(format!(
+                "kind_status column has {} bytes for {} rows",
+                raw.len(),
+                group.rows
+            ))));
+        }
+        raw.iter()
+            .map(|b| kind_status(*b).map_err(|e| self.corrupt(e)))
+            .collect()
+    }
+
+    /// Span ids of group `g`, in row order.
+    pub fn group_span_ids(&self, g: usize) -> Result<Vec<SpanId>> {
+        let group = self.group(g)?;
+        let raw = self.column(group, Column::SpanId)?;
+        if raw.len() != group.rows as usize * 8 {
+            return Err(self.corrupt(DecodeError(format!(
+                "span id column has {} bytes for {} rows",
+                raw.len(),
+                group.rows
+            ))));
+        }
+        Ok(raw
+            .chunks_exact(8)
+            .map(|c| {
+                let mut id = [0u8; 8];
+                id.copy_from_slice(c);
+                SpanId(id)
+            })
+            .collect())
+    }
+
+    /// Calls `f(in-group row, value)` for each row of group `g` that has span attribute `key`
+    /// (a dictionary id), with its first value for that key. Only that key's stream of the
+    /// attribute chunk is decoded.
+    pub fn group_attr_values<'a>(
+        &'a self,
+        g: usize,
+        key: u32,
+        f: impl FnMut(usize, ScalarRef<'_>),
+    ) -> Result<()> {
+        let group = self.group(g)?;
+        let raw = self.column(group, Column::Attributes)?;
+        for_each_value_of_key(&raw, key, &self.footer.dict, f).map_err(|e| self.corrupt(e))
     }
 
     /// Spans at the given block-wide rows (sorted or not), with their row numbers, in row order.

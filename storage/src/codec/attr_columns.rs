@@ -15,7 +15,9 @@
 use rustc_hash::FxHashMap;
 
 use super::buf::{DecodeError, DecodeResult, Decoder, Encoder};
-use super::value::{dict_str, get_value, put_value, skip_value, StringPolicy};
+use super::value::{
+    dict_str, get_scalar_ref, get_value, put_value, skip_value, ScalarRef, StringPolicy,
+};
 use crate::model::KeyValue;
 
 /// Builds the attribute chunk of one row group.
@@ -76,6 +78,71 @@ impl AttrColumnsEncoder {
         }
         e.finish()
     }
+}
+
+/// Reads one key's values from an attribute chunk without touching the other keys' streams:
+/// calls `f(row, value)` for each row (in order) that has attribute `key` (a dictionary id),
+/// with the row's first value for it, as an attribute lookup by key sees it.
+pub fn for_each_value_of_key<'a>(
+    bytes: &'a [u8],
+    key: u32,
+    dict: &'a [String],
+    mut f: impl FnMut(usize, ScalarRef<'a>),
+) -> DecodeResult<()> {
+    let mut d = Decoder::new(bytes);
+    // Occurrences of `key` per shape.
+    let mut occurrences: Vec<u32> = Vec::new();
+    for _ in 0..d.get_count()? {
+        let k = d.get_count()?;
+        let mut n = 0u32;
+        for _ in 0..k {
+            n += u32::from(d.get_varint32()? == key);
+        }
+        occurrences.push(n);
+    }
+    let mut rows = Decoder::new(d.get_bytes()?);
+    let n = d.get_count()?;
+    let mut dir = Vec::with_capacity(n);
+    for _ in 0..n {
+        dir.push((d.get_varint32()?, d.get_varint()?));
+    }
+    let mut stream: Option<Decoder<'a>> = None;
+    for (k, len) in dir {
+        let len =
+            usize::try_from(len).map_err(|_| DecodeError("stream length out of range".into()))?;
+        let raw = d.get_raw(len)?;
+        if k == key && stream.is_none() {
+            stream = Some(Decoder::new(raw));
+        }
+    }
+    if !d.is_empty() {
+        return Err(DecodeError(format!(
+            "{} trailing bytes in the attribute chunk",
+            d.remaining()
+        )));
+    }
+    let Some(mut stream) = stream else {
+        return if occurrences.iter().any(|n| *n > 0) {
+            Err(DecodeError(format!("attribute key {key} has no stream")))
+        } else {
+            Ok(())
+        };
+    };
+    let mut row = 0usize;
+    while !rows.is_empty() {
+        let id = rows.get_varint()? as usize;
+        let n = *occurrences
+            .get(id)
+            .ok_or_else(|| DecodeError(format!("attribute shape {id} out of range")))?;
+        if n > 0 {
+            f(row, get_scalar_ref(&mut stream, dict)?);
+            for _ in 1..n {
+                skip_value(&mut stream)?;
+            }
+        }
+        row += 1;
+    }
+    Ok(())
 }
 
 /// Reads rows back from an attribute chunk, in row order.

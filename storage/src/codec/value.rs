@@ -159,6 +159,38 @@ fn get_attrs_at(dec: &mut Decoder<'_>, dict: &[String], depth: u32) -> DecodeRes
     Ok(out)
 }
 
+/// A borrowed scalar attribute value: what a query compares without building a [`Value`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ScalarRef<'a> {
+    Str(&'a str),
+    Int(i64),
+    Double(f64),
+    Bool(bool),
+    /// Empty, bytes, arrays and maps: never compared.
+    Other,
+}
+
+/// Reads one value without allocating: scalars borrowed (dictionary strings from `dict`),
+/// anything else skipped and reported as [`ScalarRef::Other`].
+pub fn get_scalar_ref<'a>(
+    dec: &mut Decoder<'a>,
+    dict: &'a [String],
+) -> DecodeResult<ScalarRef<'a>> {
+    let tag = ValueTag::try_from(dec.get_u8()?)?;
+    Ok(match tag {
+        ValueTag::StrRef => ScalarRef::Str(dict_str(dict, dec.get_varint()?)?),
+        ValueTag::StrInline => ScalarRef::Str(dec.get_str()?),
+        ValueTag::Int => ScalarRef::Int(dec.get_zigzag()?),
+        ValueTag::Double => ScalarRef::Double(dec.get_f64()?),
+        ValueTag::False => ScalarRef::Bool(false),
+        ValueTag::True => ScalarRef::Bool(true),
+        ValueTag::Empty | ValueTag::Bytes | ValueTag::Array | ValueTag::KvList => {
+            skip_body(dec, tag, 0)?;
+            ScalarRef::Other
+        }
+    })
+}
+
 /// Skips one encoded value without allocating (trace lookups skip rows they do not return).
 pub fn skip_value(dec: &mut Decoder<'_>) -> DecodeResult<()> {
     skip_value_at(dec, 0)
@@ -168,7 +200,13 @@ fn skip_value_at(dec: &mut Decoder<'_>, depth: u32) -> DecodeResult<()> {
     if depth > MAX_DEPTH {
         return Err(DecodeError("attribute values nested too deeply".into()));
     }
-    match ValueTag::try_from(dec.get_u8()?)? {
+    let tag = ValueTag::try_from(dec.get_u8()?)?;
+    skip_body(dec, tag, depth)
+}
+
+/// Skips the payload of a value whose tag was just read.
+fn skip_body(dec: &mut Decoder<'_>, tag: ValueTag, depth: u32) -> DecodeResult<()> {
+    match tag {
         ValueTag::Empty | ValueTag::False | ValueTag::True => {}
         ValueTag::StrRef | ValueTag::Int => {
             dec.get_varint()?;
