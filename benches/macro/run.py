@@ -406,12 +406,12 @@ def main():
     ap.add_argument("--spans", type=int, default=1_000_000, help="scale: spans to generate (default 1000000)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--data", help="use this OTLP JSON lines file instead of generating one")
-    ap.add_argument("--engines", default=",".join(ALL_ENGINES), help="comma-separated subset of spandb,duckdb,chdb")
+    ap.add_argument("--engines", help="comma-separated subset of spandb,duckdb,chdb (default: those installed)")
     ap.add_argument("--lookups", type=int, default=1000, help="random trace ids to look up (default 1000)")
     ap.add_argument("--repeats", type=int, default=5, help="runs per search/aggregation; the median is reported")
     ap.add_argument("--quick", action="store_true", help="smoke mode: 100 lookups, 2 repeats")
     ap.add_argument("--work", help="engine data directories (default target/bench-macro)")
-    ap.add_argument("--out", default=os.path.join(ROOT, "benches", "results"), help="where the JSON and PNG go")
+    ap.add_argument("--out", help="where the JSON and PNG go (default benches/results; with --quick target/bench-macro/results)")
     ap.add_argument("--no-build", action="store_true", help="do not run cargo build for the spandb driver")
     ap.add_argument("--keep", action="store_true", help="keep the engines' data directories")
     ap.add_argument("--worker", choices=["duckdb", "chdb"], help=argparse.SUPPRESS)
@@ -423,11 +423,21 @@ def main():
         return worker(args)
     if args.quick:
         args.lookups, args.repeats = min(args.lookups, 100), min(args.repeats, 2)
-    engines_run = [e.strip() for e in args.engines.split(",") if e.strip()]
+    if args.engines:
+        engines_run = [e.strip() for e in args.engines.split(",") if e.strip()]
+    else:
+        import importlib.util
+
+        engines_run = [e for e in ALL_ENGINES if e == "spandb" or importlib.util.find_spec(e)]
+        missing = sorted(set(ALL_ENGINES) - set(engines_run))
+        if missing:
+            log(f"not installed, skipped: {', '.join(missing)} (pip install {' '.join(missing)})")
     for e in engines_run:
         if e not in ALL_ENGINES:
             sys.exit(f"unknown engine {e}")
     work = args.work or os.path.join(target_dir(), "bench-macro")
+    if not args.out:
+        args.out = os.path.join(work, "results") if args.quick else os.path.join(ROOT, "benches", "results")
     os.makedirs(work, exist_ok=True)
     os.makedirs(args.out, exist_ok=True)
 
@@ -447,12 +457,16 @@ def main():
     for e in engines_run:
         d = os.path.join(work, e)
         log(f"{e}: ingest")
+        load_before = os.getloadavg()
         ing = engine_ingest(e, data, d)
+        ing["loadavg_before_after"] = [load_before, os.getloadavg()]
         log(f"{e}: {ing['spans_per_second']:,.0f} spans/s, {ing['bytes_per_span']:.1f} B/span, peak RSS {ing['peak_rss_bytes'] >> 20} MiB")
         if ing["spans"] != nspans:
             sys.exit(f"{e} ingested {ing['spans']} spans, the file has {nspans}")
         log(f"{e}: queries")
+        load_before = os.getloadavg()
         q = engine_query(e, d, spec_path)
+        q["loadavg_before_after"] = [load_before, os.getloadavg()]
         results[e] = {"ingest": ing, "query": q}
         if not args.keep:
             shutil.rmtree(d, ignore_errors=True)

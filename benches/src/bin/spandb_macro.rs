@@ -4,7 +4,11 @@
 //! ```text
 //! spandb_macro ingest <spans.jsonl> <db-dir> [--batch N]
 //! spandb_macro query  <db-dir> <spec.json>
+//! spandb_macro columns <db-dir>
 //! ```
+//!
+//! `columns` breaks the bytes on disk down by column (stored, i.e. compressed, and raw), block
+//! footers and everything else (RocksDB), per span: where the bytes go.
 //!
 //! `ingest` imports OTLP JSON lines exactly as `spandb import` does (one reader thread,
 //! batches of 4096 spans, group commit every 50 ms, a final flush), then reports spans/s, peak
@@ -32,9 +36,10 @@ fn main() {
     let result = match args.first().map(String::as_str) {
         Some("ingest") if args.len() >= 3 => ingest(&args[1], &args[2], &args[3..]),
         Some("query") if args.len() == 3 => run_queries(&args[1], &args[2]),
+        Some("columns") if args.len() == 2 => columns(&args[1]),
         _ => {
             eprintln!(
-                "usage: spandb_macro ingest <spans.jsonl> <db-dir> [--batch N]\n       spandb_macro query <db-dir> <spec.json>"
+                "usage: spandb_macro ingest <spans.jsonl> <db-dir> [--batch N]\n       spandb_macro query <db-dir> <spec.json>\n       spandb_macro columns <db-dir>"
             );
             std::process::exit(2);
         }
@@ -293,5 +298,45 @@ fn run_queries(dir: &str, spec_path: &str) -> BoxResult<Json> {
             "end_bytes": rss_end,
             "peak_bytes": peak,
         },
+    }))
+}
+
+fn columns(dir: &str) -> BoxResult<Json> {
+    use spandb::block::Column;
+    let db = Options::new().open(dir)?;
+    let snap = db.snapshot()?;
+    let mut stored = [0u64; Column::ALL.len()];
+    let mut raw = [0u64; Column::ALL.len()];
+    let (mut rows, mut files, mut chunks_total) = (0u64, 0u64, 0u64);
+    for b in snap.blocks() {
+        let f = b.footer();
+        rows += u64::from(f.rows);
+        files += b.file_len();
+        for g in &f.groups {
+            for (i, c) in g.columns.iter().enumerate() {
+                stored[i] += u64::from(c.stored_len);
+                raw[i] += u64::from(c.raw_len);
+                chunks_total += u64::from(c.stored_len);
+            }
+        }
+    }
+    drop(snap);
+    db.close()?;
+    drop(db);
+    let total = dir_size(Path::new(dir))?;
+    let per = |b: u64| b as f64 / rows.max(1) as f64;
+    let mut cols = serde_json::Map::new();
+    for (i, c) in Column::ALL.iter().enumerate() {
+        cols.insert(
+            c.name().into(),
+            json!({ "stored_bytes_per_span": per(stored[i]), "raw_bytes_per_span": per(raw[i]) }),
+        );
+    }
+    Ok(json!({
+        "spans": rows,
+        "bytes_per_span": per(total),
+        "columns": cols,
+        "footers_and_headers_bytes_per_span": per(files - chunks_total),
+        "outside_blocks_bytes_per_span": per(total - files),
     }))
 }
