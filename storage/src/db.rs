@@ -903,7 +903,12 @@ pub fn dir_size(dir: &Path) -> Result<u64> {
     let mut total = 0;
     for item in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
         let item = item.map_err(|e| Error::io(dir, e))?;
-        let meta = item.metadata().map_err(|e| Error::io(item.path(), e))?;
+        let meta = match item.metadata() {
+            Ok(m) => m,
+            // RocksDB deletes obsolete files in the background: gone since the listing.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(Error::io(item.path(), e)),
+        };
         total += if meta.is_dir() {
             dir_size(&item.path())?
         } else {

@@ -21,11 +21,25 @@ fn gamma_ln() -> f64 {
     ((1.0 + a) / (1.0 - a)).ln()
 }
 
+/// The bucket of a non-zero value.
+fn bucket_of(value: u64) -> i32 {
+    ((value as f64).ln() / gamma_ln()).ceil() as i32
+}
+
+/// The value a bucket reports: within `a` of every value in `(g^(i-1), g^i]`.
+fn bucket_value(index: i32, g: f64) -> f64 {
+    2.0 * g.powi(index) / (g + 1.0)
+}
+
 /// A mergeable quantile sketch of non-negative values (durations in ns).
+///
+/// Stored sparse (the non-empty buckets, sorted by index): rollup cells hold a few buckets
+/// each. Aggregations that merge many sketches use a [`DenseSketch`].
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Sketch {
     zero_count: u64,
-    buckets: BTreeMap<i32, u64>,
+    /// (bucket index, count > 0), sorted by index.
+    buckets: Vec<(i32, u64)>,
 }
 
 impl Sketch {
@@ -38,23 +52,82 @@ impl Sketch {
     }
 
     pub fn add_n(&mut self, value: u64, n: u64) {
+        if n == 0 {
+            return;
+        }
         if value == 0 {
             self.zero_count += n;
         } else {
-            let index = ((value as f64).ln() / gamma_ln()).ceil() as i32;
-            *self.buckets.entry(index).or_default() += n;
+            self.add_bucket(bucket_of(value), n);
+        }
+    }
+
+    fn add_bucket(&mut self, index: i32, n: u64) {
+        match self.buckets.binary_search_by_key(&index, |(i, _)| *i) {
+            Ok(p) => {
+                if let Some(b) = self.buckets.get_mut(p) {
+                    b.1 += n;
+                }
+            }
+            Err(p) => self.buckets.insert(p, (index, n)),
         }
     }
 
     pub fn merge(&mut self, other: &Sketch) {
         self.zero_count += other.zero_count;
-        for (i, c) in &other.buckets {
-            *self.buckets.entry(*i).or_default() += c;
+        if other.buckets.is_empty() {
+            return;
         }
+        if self.buckets.is_empty() {
+            self.buckets.clone_from(&other.buckets);
+            return;
+        }
+        let mut out = Vec::with_capacity(self.buckets.len() + other.buckets.len());
+        let (mut a, mut b) = (
+            self.buckets.iter().peekable(),
+            other.buckets.iter().peekable(),
+        );
+        loop {
+            match (a.peek(), b.peek()) {
+                (Some(x), Some(y)) if x.0 == y.0 => {
+                    out.push((x.0, x.1 + y.1));
+                    a.next();
+                    b.next();
+                }
+                (Some(x), Some(y)) if x.0 < y.0 => {
+                    out.push(**x);
+                    a.next();
+                }
+                (Some(_), Some(y)) => {
+                    out.push(**y);
+                    b.next();
+                }
+                (Some(x), None) => {
+                    out.push(**x);
+                    a.next();
+                }
+                (None, Some(y)) => {
+                    out.push(**y);
+                    b.next();
+                }
+                (None, None) => break,
+            }
+        }
+        self.buckets = out;
     }
 
     pub fn count(&self) -> u64 {
-        self.zero_count + self.buckets.values().sum::<u64>()
+        self.zero_count + self.buckets.iter().map(|(_, c)| c).sum::<u64>()
+    }
+
+    /// Values equal to zero.
+    pub fn zero_count(&self) -> u64 {
+        self.zero_count
+    }
+
+    /// The non-empty buckets, (index, count), by index.
+    pub fn buckets(&self) -> &[(i32, u64)] {
+        &self.buckets
     }
 
     /// The q-quantile (0 <= q <= 1) with the lower-rank convention `rank = floor(q * (n - 1))`,
@@ -73,8 +146,7 @@ impl Sketch {
         for (i, c) in &self.buckets {
             seen += c;
             if seen > rank {
-                // The bucket covers (g^(i-1), g^i]; this point is within `a` of both ends.
-                return Some(2.0 * g.powi(*i) / (g + 1.0));
+                return Some(bucket_value(*i, g));
             }
         }
         None
@@ -94,7 +166,7 @@ impl Sketch {
     pub fn decode(dec: &mut Decoder<'_>) -> DecodeResult<Self> {
         let zero_count = dec.get_varint()?;
         let n = dec.get_count()?;
-        let mut buckets = BTreeMap::new();
+        let mut buckets: Vec<(i32, u64)> = Vec::with_capacity(n);
         let mut prev = 0i64;
         for _ in 0..n {
             prev = prev
@@ -102,12 +174,130 @@ impl Sketch {
                 .ok_or_else(|| DecodeError("sketch bucket index overflows".into()))?;
             let index = i32::try_from(prev)
                 .map_err(|_| DecodeError(format!("sketch bucket index {prev} out of range")))?;
-            buckets.insert(index, dec.get_varint()?);
+            let count = dec.get_varint()?;
+            // Written in increasing order; anything else (or an empty bucket) is tolerated
+            // the way the map form did: later entries win, empty ones vanish.
+            match buckets.last_mut() {
+                Some(last) if last.0 < index => buckets.push((index, count)),
+                None => buckets.push((index, count)),
+                _ => match buckets.binary_search_by_key(&index, |(i, _)| *i) {
+                    Ok(p) => {
+                        if let Some(b) = buckets.get_mut(p) {
+                            b.1 = count;
+                        }
+                    }
+                    Err(p) => buckets.insert(p, (index, count)),
+                },
+            }
         }
+        buckets.retain(|(_, c)| *c > 0);
         Ok(Sketch {
             zero_count,
             buckets,
         })
+    }
+}
+
+/// A sketch for accumulating many merges: bucket counts in one dense vector from the lowest
+/// bucket seen. Gives the same quantiles as a [`Sketch`] of the same values.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DenseSketch {
+    zero_count: u64,
+    /// Bucket index of `counts[0]`.
+    offset: i32,
+    counts: Vec<u64>,
+}
+
+impl DenseSketch {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Makes room for buckets `lo..=hi`.
+    fn reserve(&mut self, lo: i32, hi: i32) {
+        if self.counts.is_empty() {
+            self.offset = lo;
+            self.counts = vec![0; (i64::from(hi) - i64::from(lo) + 1) as usize];
+            return;
+        }
+        if lo < self.offset {
+            let grow = (i64::from(self.offset) - i64::from(lo)) as usize;
+            self.counts.splice(0..0, std::iter::repeat(0).take(grow));
+            self.offset = lo;
+        }
+        let need = (i64::from(hi) - i64::from(self.offset) + 1) as usize;
+        if need > self.counts.len() {
+            self.counts.resize(need, 0);
+        }
+    }
+
+    pub fn add(&mut self, value: u64) {
+        if value == 0 {
+            self.zero_count += 1;
+            return;
+        }
+        let i = bucket_of(value);
+        self.reserve(i, i);
+        if let Some(c) = self
+            .counts
+            .get_mut((i64::from(i) - i64::from(self.offset)) as usize)
+        {
+            *c += 1;
+        }
+    }
+
+    pub fn merge_sketch(&mut self, s: &Sketch) {
+        self.zero_count += s.zero_count;
+        let (Some(first), Some(last)) = (s.buckets.first(), s.buckets.last()) else {
+            return;
+        };
+        self.reserve(first.0, last.0);
+        for (i, c) in &s.buckets {
+            if let Some(slot) = self
+                .counts
+                .get_mut((i64::from(*i) - i64::from(self.offset)) as usize)
+            {
+                *slot += c;
+            }
+        }
+    }
+
+    pub fn merge(&mut self, other: &DenseSketch) {
+        self.zero_count += other.zero_count;
+        if other.counts.is_empty() {
+            return;
+        }
+        let hi = other.offset + other.counts.len() as i32 - 1;
+        self.reserve(other.offset, hi);
+        let at = (i64::from(other.offset) - i64::from(self.offset)) as usize;
+        for (slot, c) in self.counts.iter_mut().skip(at).zip(&other.counts) {
+            *slot += c;
+        }
+    }
+
+    pub fn count(&self) -> u64 {
+        self.zero_count + self.counts.iter().sum::<u64>()
+    }
+
+    /// As [`Sketch::quantile`].
+    pub fn quantile(&self, q: f64) -> Option<f64> {
+        let n = self.count();
+        if n == 0 {
+            return None;
+        }
+        let rank = (q.clamp(0.0, 1.0) * (n - 1) as f64).floor() as u64;
+        if rank < self.zero_count {
+            return Some(0.0);
+        }
+        let mut seen = self.zero_count;
+        let g = gamma_ln().exp();
+        for (k, c) in self.counts.iter().enumerate() {
+            seen += c;
+            if seen > rank {
+                return Some(bucket_value(self.offset + k as i32, g));
+            }
+        }
+        None
     }
 }
 
@@ -228,7 +418,16 @@ mod tests {
             for v in &a { sa.add(u64::from(*v)); all.add(u64::from(*v)); }
             for v in &b { sb.add(u64::from(*v)); all.add(u64::from(*v)); }
             sa.merge(&sb);
-            prop_assert_eq!(sa, all);
+            prop_assert_eq!(&sa, &all);
+            let mut dense = DenseSketch::new();
+            dense.merge_sketch(&sb);
+            let mut da = DenseSketch::new();
+            for v in &a { da.add(u64::from(*v)); }
+            dense.merge(&da);
+            for q in [0.0, 0.1, 0.5, 0.9, 0.99, 1.0] {
+                prop_assert_eq!(dense.quantile(q), all.quantile(q));
+            }
+            prop_assert_eq!(dense.count(), all.count());
         }
     }
 
