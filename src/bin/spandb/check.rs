@@ -24,7 +24,7 @@ pub fn run(db_dir: &Path, format: Format) -> Result<ExitCode> {
         }
     }
     match format {
-        Format::Json => println!(
+        Format::Json => outln!(
             "{}",
             json!({
                 "ok": problems.is_empty(),
@@ -36,15 +36,17 @@ pub fn run(db_dir: &Path, format: Format) -> Result<ExitCode> {
         ),
         Format::Table => {
             if problems.is_empty() {
-                println!(
+                outln!(
                     "ok: {} blocks, {} spans, {} log records checked",
-                    report.blocks_checked, report.spans_checked, report.wal_records_checked
+                    report.blocks_checked,
+                    report.spans_checked,
+                    report.wal_records_checked
                 );
             } else {
                 for p in &problems {
-                    println!("{p}");
+                    outln!("{p}");
                 }
-                println!("{} problems found", problems.len());
+                outln!("{} problems found", problems.len());
             }
         }
     }

@@ -117,16 +117,16 @@ pub fn run(db_dir: &Path, format: Format, args: Args) -> Result<ExitCode> {
     let secs = started.elapsed().as_secs_f64();
     let rate = spans_total as f64 / secs.max(1e-9);
     match format {
-        Format::Json => println!(
+        Format::Json => outln!(
             "{}",
             serde_json::json!({ "spans": spans_total, "skippedLines": skipped, "seconds": secs, "spansPerSecond": rate })
         ),
         Format::Table => {
-            println!("imported {spans_total} spans in {secs:.2} s ({rate:.0} spans/s)");
+            outln!("imported {spans_total} spans in {secs:.2} s ({rate:.0} spans/s)");
             if skipped > 0 {
-                println!("skipped {skipped} malformed lines; first errors:");
+                outln!("skipped {skipped} malformed lines; first errors:");
                 for n in &notes {
-                    println!("  {n}");
+                    outln!("  {n}");
                 }
             }
         }

@@ -22,12 +22,12 @@ pub fn compact(db_dir: &Path, format: Format) -> Result<ExitCode> {
     let r = db.compact()?;
     db.flush()?;
     match format {
-        Format::Json => println!(
+        Format::Json => outln!(
             "{}",
             json!({"blocksBefore": r.blocks_before, "blocksAfter": r.blocks_after, "merges": r.merges,
                    "spansRewritten": r.spans_rewritten, "bytesBefore": r.bytes_before, "bytesAfter": r.bytes_after})
         ),
-        Format::Table => println!(
+        Format::Table => outln!(
             "compacted {} blocks into {} ({} merges, {} spans rewritten): {} -> {}",
             r.blocks_before,
             r.blocks_after,
@@ -46,11 +46,11 @@ pub fn retain(db_dir: &Path, format: Format, args: RetainArgs) -> Result<ExitCod
     let r = db.retain(std::time::Duration::from_nanos(age))?;
     db.flush()?;
     match format {
-        Format::Json => println!(
+        Format::Json => outln!(
             "{}",
             json!({"blocksDropped": r.blocks_dropped, "spansDropped": r.spans_dropped, "bytesDropped": r.bytes_dropped})
         ),
-        Format::Table => println!(
+        Format::Table => outln!(
             "dropped {} blocks ({} spans, {})",
             r.blocks_dropped,
             r.spans_dropped,

@@ -38,8 +38,8 @@ pub fn run(db_dir: &Path, format: Format, args: Args) -> Result<ExitCode> {
     let req = MetricsRequest::aligned(range.start_ns, range.end_ns, step);
     let result = query::metrics(&snap, &q, req).map_err(crate::query_error)?;
     match format {
-        Format::Json => println!("{}", metrics_json(&result)),
-        Format::Table => print!("{}", render_metrics_table(&result)),
+        Format::Json => outln!("{}", metrics_json(&result)),
+        Format::Table => out!("{}", render_metrics_table(&result)),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -64,3 +64,12 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     }
     out
 }
+
+/// Stdout is gone: a closed pipe is a normal way to stop reading; anything else is reported.
+pub fn stdout_failed(e: std::io::Error) -> ! {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(0);
+    }
+    eprintln!("spandb: cannot write to stdout: {e}");
+    std::process::exit(1);
+}

@@ -27,8 +27,8 @@ pub fn run(db_dir: &Path, format: Format, args: Args) -> Result<ExitCode> {
     let traces =
         query::search(&db.snapshot()?, &q, range, args.limit).map_err(crate::query_error)?;
     match format {
-        Format::Json => println!("{}", search_json(&traces)),
-        Format::Table => print!("{}", render_search_table(&traces)),
+        Format::Json => outln!("{}", search_json(&traces)),
+        Format::Table => out!("{}", render_search_table(&traces)),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -18,7 +18,7 @@ pub fn run(db_dir: &Path, format: Format) -> Result<ExitCode> {
         0.0
     };
     match format {
-        Format::Json => println!(
+        Format::Json => outln!(
             "{}",
             serde_json::to_string_pretty(&json!({
                 "spans": st.spans,
@@ -44,11 +44,11 @@ pub fn run(db_dir: &Path, format: Format) -> Result<ExitCode> {
                 vec!["bytes on disk".into(), bytes(st.bytes_on_disk)],
                 vec!["bytes per span".into(), format!("{per_span:.1}")],
             ];
-            print!("{}", table(&["figure", "value"], &rows));
-            println!();
+            out!("{}", table(&["figure", "value"], &rows));
+            outln!();
             let rows: Vec<Vec<String>> =
                 st.services.iter().map(|(s, n)| vec![s.clone(), n.to_string()]).collect();
-            print!("{}", table(&["service", "spans"], &rows));
+            out!("{}", table(&["service", "spans"], &rows));
         }
     }
     Ok(ExitCode::SUCCESS)

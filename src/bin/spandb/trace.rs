@@ -23,8 +23,8 @@ pub fn run(db_dir: &Path, format: Format, args: Args) -> Result<ExitCode> {
         return Err(Error::InvalidInput(format!("trace {id} not found")));
     };
     match format {
-        Format::Json => println!("{}", spandb::otlp::json::encode_json_request(&tree.spans)),
-        Format::Table => print!("{}", render_tree(&tree)),
+        Format::Json => outln!("{}", spandb::otlp::json::encode_json_request(&tree.spans)),
+        Format::Table => out!("{}", render_tree(&tree)),
     }
     Ok(ExitCode::SUCCESS)
 }
