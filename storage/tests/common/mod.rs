@@ -1,6 +1,8 @@
 //! Shared test support: proptest strategies for spans with every OpenTelemetry field.
 #![allow(dead_code)]
 
+pub mod faultfs;
+
 use std::sync::Arc;
 
 use proptest::prelude::*;
@@ -275,4 +277,53 @@ pub fn span_batch(max: usize) -> impl Strategy<Value = Vec<Span>> {
 pub fn sorted(mut spans: Vec<Span>) -> Vec<Span> {
     spans.sort_by_key(|s| (s.trace_id, s.span_id, s.start_ns));
     spans
+}
+
+/// Batch `i` of a known shape, for tests that must tell whole batches from torn ones: `per`
+/// spans over 4 traces whose ids start with `i + 1`, span ids `(i << 16) | (j + 1)`, an
+/// attribute `batch = i`, service `svc-{i % 3}`, names `op-{j % 5}`, every 7th span an error,
+/// starting at `start_ns` one microsecond apart.
+pub fn numbered_batch(i: u64, per: u64, start_ns: u64) -> Vec<Span> {
+    let resource = Arc::new(Resource {
+        attributes: vec![KeyValue::new(
+            "service.name",
+            Value::Str(format!("svc-{}", i % 3)),
+        )],
+        ..Resource::default()
+    });
+    let scope = Arc::new(Scope::default());
+    (0..per)
+        .map(|j| Span {
+            trace_id: numbered_trace(i, j % 4),
+            span_id: SpanId(((i << 16) | (j + 1)).to_be_bytes()),
+            name: format!("op-{}", j % 5),
+            start_ns: start_ns + j * 1_000,
+            end_ns: start_ns + j * 1_000 + 500,
+            status_code: if j % 7 == 0 {
+                StatusCode::Error
+            } else {
+                StatusCode::Unset
+            },
+            resource: resource.clone(),
+            scope: scope.clone(),
+            attributes: vec![KeyValue::new("batch", Value::Int(i as i64))],
+            ..Span::default()
+        })
+        .collect()
+}
+
+/// Trace `t` (0..4) of [`numbered_batch`] `i`.
+pub fn numbered_trace(i: u64, t: u64) -> TraceId {
+    let mut id = [0u8; 16];
+    id[..8].copy_from_slice(&(i + 1).to_be_bytes());
+    id[8..].copy_from_slice(&t.to_be_bytes());
+    TraceId(id)
+}
+
+/// The batch number a span of [`numbered_batch`] carries.
+pub fn batch_of(s: &Span) -> u64 {
+    match s.attr("batch") {
+        Some(Value::Int(i)) => *i as u64,
+        other => panic!("span {} has no batch attribute: {other:?}", s.span_id),
+    }
 }
