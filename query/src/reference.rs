@@ -29,11 +29,7 @@ fn ctx_of(trace: &[&Span]) -> TraceCtx {
         .filter(|s| s.parent_span_id.is_none_or(|p| p.is_zero()))
         .min_by_key(|s| (s.start_ns, s.span_id, s.end_ns));
     let start = trace.iter().map(|s| s.start_ns).min().unwrap_or(0);
-    let end = trace
-        .iter()
-        .map(|s| s.end_ns.max(s.start_ns))
-        .max()
-        .unwrap_or(0);
+    let end = trace.iter().map(|s| s.end_ns).max().unwrap_or(0).max(start);
     TraceCtx {
         root_service: root.map(|s| s.service().to_owned()),
         root_name: root.map(|s| s.name.clone()),
@@ -113,7 +109,14 @@ pub fn search(
     let mut out = Vec::new();
     for (_, trace) in by_trace(spans) {
         let ctx = ctx_of(&trace);
-        let sel = select(&query.spans, &trace, &ctx, range);
+        // The trace's time span must overlap the window; its spans are matched wherever
+        // they start.
+        let start = trace.iter().map(|s| s.start_ns).min().unwrap_or(0);
+        let end = start + ctx.duration_ns;
+        if !(start < range.end_ns && end >= range.start_ns) {
+            continue;
+        }
+        let sel = select(&query.spans, &trace, &ctx, TimeRange::ALL);
         if !sel.contains(&true) {
             continue;
         }

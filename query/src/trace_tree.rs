@@ -116,11 +116,14 @@ impl TraceTree {
             }
         }
         let start_ns = spans.iter().map(|s| s.start_ns).min().unwrap_or(0);
+        // The latest end, never before the start: a span ending before it starts does not
+        // stretch the trace (the block trace table's definition).
         let end_ns = spans
             .iter()
-            .map(|s| s.end_ns.max(s.start_ns))
+            .map(|s| s.end_ns)
             .max()
-            .unwrap_or(0);
+            .unwrap_or(0)
+            .max(start_ns);
         let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
         for s in &spans {
             *counts.entry(s.service()).or_default() += 1;

@@ -1,8 +1,10 @@
 //! Query execution: search (trace summaries) and metrics (range aggregations).
 
 pub(crate) mod metrics;
+pub(crate) mod rows;
 pub(crate) mod scan;
 pub(crate) mod search;
+pub(crate) mod split;
 
 use std::collections::HashMap;
 

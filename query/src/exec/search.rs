@@ -7,12 +7,20 @@
 //! candidate can start later than the `limit`-th result.
 
 use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::sync::Arc;
 
-use spandb_storage::{Snapshot, SpanId, StatusCode, TraceId};
+use roaring::RoaringBitmap;
+use rustc_hash::{FxHashMap, FxHashSet};
+use spandb_storage::block::Column;
+use spandb_storage::{BlockReader, Snapshot, SpanId, StatusCode, TraceId};
 
-use super::{candidate_traces, Compiled};
+use super::rows::BlockRows;
+use super::split::{split_index, SplitIndex};
+use super::Compiled;
 use crate::ast::Query;
 use crate::error::{Error, Result};
+use crate::eval::{eval, SpanRef};
 use crate::plan::TimeRange;
 use crate::trace_tree::TraceTree;
 
@@ -44,8 +52,9 @@ pub struct TraceSummary {
     pub matched: Vec<MatchedSpan>,
 }
 
-/// Runs a search: traces with spans matching `query` among spans starting in `range`, newest
-/// trace start first (ties by trace id), at most `limit` of them.
+/// Runs a search: traces matching `query` whose time span (earliest start to latest end)
+/// overlaps `range`, newest trace start first (ties by trace id), at most `limit` of them.
+/// Span conditions look at every span of a trace, whatever its own start.
 pub fn search(
     snapshot: &Snapshot,
     query: &Query,
@@ -62,90 +71,404 @@ pub fn search(
         return Ok(Vec::new());
     }
     let compiled = Compiled::new(query)?;
-    let candidates = candidate_traces(snapshot, &compiled, range)?;
-    let mut order: Vec<(u64, TraceId)> = candidates
-        .iter()
-        .map(|(t, c)| (c.first_match_ns, *t))
+    snapshot.require_all_blocks()?;
+    let blocks: Vec<Arc<BlockReader>> = snapshot.blocks().cloned().collect();
+    let mut s = Search {
+        snapshot,
+        compiled: &compiled,
+        range,
+        limit,
+        span_local: compiled.is_span_local(),
+        split: split_index(&blocks),
+        blocks: &blocks,
+        matched: vec![None; blocks.len()],
+        unsealed_ids: Vec::new(),
+        pending: BinaryHeap::new(),
+        seen: FxHashSet::default(),
+        results: Vec::new(),
+    };
+    s.unsealed();
+    let mut order: Vec<usize> = (0..blocks.len())
+        .filter(|&b| blocks[b].footer().rows > 0)
         .collect();
-    order.sort_unstable_by_key(|(ub, t)| (Reverse(*ub), *t));
-    // Results kept sorted: newest start first, then trace id.
-    let mut results: Vec<TraceSummary> = Vec::new();
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
+    order.sort_by_key(|&b| Reverse(blocks[b].footer().max_start_ns));
     let mut next = 0usize;
-    while next < order.len() {
-        if results.len() >= limit
-            && results
-                .last()
-                .is_some_and(|last| order[next].0 < last.start_ns)
-        {
+    loop {
+        // No trace still unseen starts after `bound`: its matching rows are in a block not
+        // yet visited, and a trace starts no later than any of its spans.
+        let bound = order.get(next).map(|&b| blocks[b].footer().max_start_ns);
+        while let Some(top) = s.pending.peek() {
+            if bound.is_some_and(|b| top.ub < b) {
+                break;
+            }
+            if s.full_before(top.ub) {
+                s.pending.clear();
+                break;
+            }
+            if let Some(c) = s.pending.pop() {
+                s.resolve(c)?;
+            }
+        }
+        let Some(bound) = bound else { break };
+        if s.full_before(bound) {
             break;
         }
-        // Assemble the next few candidates in parallel: as many as could still enter the
-        // results, at least one per core.
-        let want = limit.saturating_sub(results.len()).clamp(threads, 64);
-        let batch = &order[next..(next + want).min(order.len())];
-        next += batch.len();
-        for (upper_bound, summary) in fetch_batch(snapshot, &compiled, range, batch)? {
-            if results.len() >= limit
-                && results
-                    .last()
-                    .is_some_and(|last| upper_bound < last.start_ns)
-            {
-                continue;
-            }
-            let Some(summary) = summary else { continue };
-            let key = |s: &TraceSummary| (Reverse(s.start_ns), s.trace_id);
-            let pos = results.partition_point(|r| key(r) < key(&summary));
-            results.insert(pos, summary);
-            results.truncate(limit);
-        }
+        s.visit_block(order[next])?;
+        next += 1;
     }
-    Ok(results)
+    s.finish()
 }
 
-/// Assembles and decides a batch of candidates on crossbeam scoped threads, keeping order.
-fn fetch_batch(
-    snapshot: &Snapshot,
-    compiled: &Compiled,
+/// A trace that may match, with an upper bound on its start.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct Pending {
+    ub: u64,
+    trace_id: Reverse<TraceId>,
+    kind: PendingKind,
+}
+
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+enum PendingKind {
+    /// All of the trace is in this block (trace table index), with exact start `ub`.
+    Whole { block: usize, trace: usize },
+    /// Spans in several blocks or unsealed: assemble to decide.
+    Split,
+}
+
+enum Hit {
+    /// Whole trace answered from block `block`'s trace table (index `trace`) and the rows
+    /// matched there.
+    Table {
+        block: usize,
+        trace: usize,
+    },
+    Done(TraceSummary),
+}
+
+struct Ranked {
+    start_ns: u64,
+    trace_id: TraceId,
+    hit: Hit,
+}
+
+struct Search<'a> {
+    snapshot: &'a Snapshot,
+    compiled: &'a Compiled,
     range: TimeRange,
-    batch: &[(u64, TraceId)],
-) -> Result<Vec<(u64, Option<TraceSummary>)>> {
-    let one = |(ub, id): &(u64, TraceId)| -> Result<(u64, Option<TraceSummary>)> {
-        let Some(tree) = TraceTree::from_spans(snapshot.trace(id)?) else {
-            return Ok((*ub, None));
-        };
-        let matched = compiled.match_trace(&tree, range);
-        Ok((
-            *ub,
-            (!matched.is_empty()).then(|| summarize(&tree, &matched)),
-        ))
-    };
-    if batch.len() < 2 {
-        return batch.iter().map(one).collect();
+    limit: usize,
+    /// One filter, no trace-level intrinsic: rows decide alone, whole traces are answered from
+    /// the trace table.
+    span_local: bool,
+    split: Arc<SplitIndex>,
+    blocks: &'a [Arc<BlockReader>],
+    /// Per block: rows matching the (single) filter, kept for building summaries.
+    matched: Vec<Option<RoaringBitmap>>,
+    /// Traces with unsealed spans, sorted.
+    unsealed_ids: Vec<TraceId>,
+    pending: BinaryHeap<Pending>,
+    seen: FxHashSet<TraceId>,
+    /// Sorted: newest start first, then trace id; at most `limit`.
+    results: Vec<Ranked>,
+}
+
+impl Search<'_> {
+    /// The results are full and their last starts after `t`: nothing starting at `t` or
+    /// earlier can enter.
+    fn full_before(&self, t: u64) -> bool {
+        self.results.len() >= self.limit && self.results.last().is_some_and(|r| r.start_ns > t)
     }
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(batch.len());
-    let chunk = batch.len().div_ceil(threads);
-    crossbeam::thread::scope(|s| {
-        let handles: Vec<_> = batch
-            .chunks(chunk)
-            .map(|part| s.spawn(move |_| part.iter().map(one).collect::<Result<Vec<_>>>()))
-            .collect();
-        let mut out = Vec::with_capacity(batch.len());
-        for h in handles {
-            out.extend(
-                h.join().unwrap_or_else(|_| {
-                    Err(Error::InvalidInput("a search worker panicked".into()))
-                })?,
-            );
+
+    fn overlaps(&self, start: u64, end: u64) -> bool {
+        start < self.range.end_ns && end >= self.range.start_ns
+    }
+
+    /// Unsealed spans: every trace with one is assembled when it may match.
+    fn unsealed(&mut self) {
+        let mut traces: FxHashMap<TraceId, (u64, u64)> = FxHashMap::default();
+        for span in self.snapshot.unsealed_spans() {
+            let e = traces.entry(span.trace_id).or_insert((u64::MAX, 0));
+            e.0 = e.0.min(span.start_ns);
+            let view = SpanRef { span, trace: None };
+            for (fi, m) in self.compiled.filters.iter().enumerate() {
+                if eval(m, &view) != Some(false) {
+                    e.1 |= 1u64 << fi;
+                }
+            }
+        }
+        self.unsealed_ids = traces.keys().copied().collect();
+        self.unsealed_ids.sort_unstable();
+        for (id, (start, mask)) in traces {
+            if mask != 0 {
+                self.pending.push(Pending {
+                    ub: start,
+                    trace_id: Reverse(id),
+                    kind: PendingKind::Split,
+                });
+            }
+        }
+    }
+
+    /// Finds block `b`'s candidate traces.
+    fn visit_block(&mut self, b: usize) -> Result<()> {
+        let blocks = self.blocks;
+        let block = &blocks[b];
+        let f = block.footer();
+        let range = self.range;
+        let overlapping = self.overlaps(f.min_start_ns, f.max_end_ns.max(f.max_start_ns));
+        let inside = f.min_start_ns >= range.start_ns && f.max_start_ns < range.end_ns;
+        // Traces of this block that also have unsealed spans, sorted.
+        let unsealed_here: Vec<usize> = if self.unsealed_ids.is_empty() {
+            Vec::new()
+        } else if self.unsealed_ids.len() * 16 < f.traces.len() {
+            self.unsealed_ids
+                .iter()
+                .filter_map(|id| f.traces.binary_search_by(|e| e.trace_id.cmp(id)).ok())
+                .collect()
+        } else {
+            let mut out = Vec::new();
+            let mut u = self.unsealed_ids.iter().peekable();
+            for (t, e) in f.traces.iter().enumerate() {
+                while u.peek().is_some_and(|id| **id < e.trace_id) {
+                    u.next();
+                }
+                if u.peek().is_some_and(|id| **id == e.trace_id) {
+                    out.push(t);
+                }
+            }
+            out
+        };
+        let split = self.split.clone();
+        let is_split = |t: usize| split.is_split(b, t) || unsealed_here.binary_search(&t).is_ok();
+        let mut rows = BlockRows::new(block);
+        let add_trace = |cand: &mut RoaringBitmap, t: usize| {
+            if let Some(r) = block.trace_rows(t) {
+                cand.insert_range(r);
+            }
+        };
+        let cand = if !overlapping {
+            // Only traces with spans elsewhere can still overlap the window.
+            let mut cand = RoaringBitmap::new();
+            for &t in split.of_block(b) {
+                add_trace(&mut cand, t as usize);
+            }
+            for &t in &unsealed_here {
+                add_trace(&mut cand, t);
+            }
+            cand
+        } else if inside || self.compiled.filters.iter().all(|m| rows.is_cheap(m)) {
+            rows.all()
+        } else {
+            let mut cand = RoaringBitmap::new();
+            for (t, e) in f.traces.iter().enumerate() {
+                if is_split(t) || self.overlaps(e.start_ns, e.start_ns + e.duration_ns) {
+                    add_trace(&mut cand, t);
+                }
+            }
+            cand
+        };
+        if cand.is_empty() {
+            return Ok(());
+        }
+        // Trace index -> filters matched by some of its rows.
+        let mut masks: Vec<(usize, u64)> = Vec::new();
+        for (fi, m) in self.compiled.filters.iter().enumerate() {
+            let hit = rows.eval(m, &cand)?;
+            let mut end = 0u32;
+            for r in hit.iter() {
+                if r < end {
+                    continue;
+                }
+                let Some(t) = block.trace_of_row(r) else {
+                    continue;
+                };
+                end = block.trace_rows(t).map_or(r + 1, |x| x.end);
+                masks.push((t, 1u64 << fi));
+            }
+            if self.span_local {
+                self.matched[b] = Some(hit);
+            }
+        }
+        if self.compiled.filters.len() > 1 {
+            masks.sort_unstable_by_key(|(t, _)| *t);
+            masks.dedup_by(|next, prev| {
+                if next.0 == prev.0 {
+                    prev.1 |= next.1;
+                    true
+                } else {
+                    false
+                }
+            });
+        }
+        let mut whole: Vec<Pending> = Vec::new();
+        for (t, mask) in masks {
+            let Some(e) = f.traces.get(t) else { continue };
+            if is_split(t) {
+                self.pending.push(Pending {
+                    ub: e.start_ns,
+                    trace_id: Reverse(e.trace_id),
+                    kind: PendingKind::Split,
+                });
+            } else if self.compiled.may_match(mask)
+                && self.overlaps(e.start_ns, e.start_ns + e.duration_ns)
+            {
+                whole.push(Pending {
+                    ub: e.start_ns,
+                    trace_id: Reverse(e.trace_id),
+                    kind: PendingKind::Whole { block: b, trace: t },
+                });
+            }
+        }
+        // Whole traces are decided on the table alone: beyond the `limit` newest, none can
+        // enter the results.
+        if self.span_local && whole.len() > self.limit {
+            whole.select_nth_unstable_by(self.limit - 1, |a, b| b.cmp(a));
+            whole.truncate(self.limit);
+        }
+        self.pending.extend(whole);
+        Ok(())
+    }
+
+    fn resolve(&mut self, c: Pending) -> Result<()> {
+        let id = c.trace_id.0;
+        if !self.seen.insert(id) {
+            return Ok(());
+        }
+        let ranked = match c.kind {
+            PendingKind::Whole { block, trace } if self.span_local => Some(Ranked {
+                start_ns: c.ub,
+                trace_id: id,
+                hit: Hit::Table { block, trace },
+            }),
+            PendingKind::Whole { block, .. } => {
+                let spans = self
+                    .blocks
+                    .get(block)
+                    .map_or(Ok(Vec::new()), |b| b.trace(&id))?;
+                self.decide(spans)
+            }
+            PendingKind::Split => {
+                let spans = self.snapshot.trace(&id)?;
+                self.decide(spans)
+            }
+        };
+        if let Some(r) = ranked {
+            let key = |r: &Ranked| (Reverse(r.start_ns), r.trace_id);
+            let pos = self.results.partition_point(|x| key(x) < key(&r));
+            self.results.insert(pos, r);
+            self.results.truncate(self.limit);
+        }
+        Ok(())
+    }
+
+    /// Decides an assembled trace exactly.
+    fn decide(&self, spans: Vec<spandb_storage::Span>) -> Option<Ranked> {
+        let tree = TraceTree::from_spans(spans)?;
+        if !self.overlaps(tree.start_ns, tree.end_ns) {
+            return None;
+        }
+        let matched = self.compiled.match_trace(&tree, TimeRange::ALL);
+        (!matched.is_empty()).then(|| Ranked {
+            start_ns: tree.start_ns,
+            trace_id: tree.trace_id,
+            hit: Hit::Done(summarize(&tree, &matched)),
+        })
+    }
+
+    /// Builds the summaries of traces answered from a trace table: their matched rows'
+    /// columns are decoded once per row group.
+    fn finish(self) -> Result<Vec<TraceSummary>> {
+        let mut groups: FxHashMap<(usize, usize), RowCols> = FxHashMap::default();
+        let mut out = Vec::with_capacity(self.results.len());
+        for r in self.results {
+            let (b, t) = match r.hit {
+                Hit::Done(s) => {
+                    out.push(s);
+                    continue;
+                }
+                Hit::Table { block, trace } => (block, trace),
+            };
+            let block = &self.blocks[b];
+            let f = block.footer();
+            let (Some(e), Some(rows), Some(Some(hit))) =
+                (f.traces.get(t), block.trace_rows(t), self.matched.get(b))
+            else {
+                continue;
+            };
+            let mut matched = Vec::new();
+            for row in hit.range(rows) {
+                let g = f.groups.partition_point(|x| x.first_row + x.rows <= row);
+                let Some(group) = f.groups.get(g) else {
+                    continue;
+                };
+                let cols = match groups.entry((b, g)) {
+                    std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+                    std::collections::hash_map::Entry::Vacant(v) => {
+                        v.insert(RowCols::decode(block, g)?)
+                    }
+                };
+                let i = (row - group.first_row) as usize;
+                let resource = cols
+                    .resources
+                    .get(i)
+                    .and_then(|r| f.resources.get(*r as usize));
+                matched.push(MatchedSpan {
+                    span_id: cols.span_ids.get(i).copied().unwrap_or_default(),
+                    name: block
+                        .string(cols.names.get(i).copied().unwrap_or(0))?
+                        .to_owned(),
+                    service: resource
+                        .map(|r| r.service_name().to_owned())
+                        .unwrap_or_default(),
+                    start_ns: cols.starts.get(i).copied().unwrap_or(0),
+                    duration_ns: cols.durations.get(i).copied().unwrap_or(0),
+                    status: cols.status.get(i).map(|(_, s)| *s).unwrap_or_default(),
+                });
+            }
+            matched.sort_by(|a, b| {
+                (a.start_ns, a.span_id, a.duration_ns).cmp(&(b.start_ns, b.span_id, b.duration_ns))
+            });
+            let (root_service, root_name) = match e.root {
+                Some((svc, name)) => (
+                    Some(block.string(svc)?.to_owned()),
+                    Some(block.string(name)?.to_owned()),
+                ),
+                None => (None, None),
+            };
+            out.push(TraceSummary {
+                trace_id: e.trace_id,
+                root_service,
+                root_name,
+                start_ns: e.start_ns,
+                duration_ns: e.duration_ns,
+                span_count: e.rows as usize,
+                matched,
+            });
         }
         Ok(out)
-    })
-    .unwrap_or_else(|_| Err(Error::InvalidInput("a search worker panicked".into())))
+    }
+}
+
+/// The columns a matched span's summary needs, for one row group.
+struct RowCols {
+    span_ids: Vec<SpanId>,
+    starts: Vec<u64>,
+    durations: Vec<u64>,
+    names: Vec<u32>,
+    status: Vec<(spandb_storage::SpanKind, StatusCode)>,
+    resources: Vec<u32>,
+}
+
+impl RowCols {
+    fn decode(block: &BlockReader, g: usize) -> Result<RowCols> {
+        Ok(RowCols {
+            span_ids: block.group_span_ids(g)?,
+            starts: block.group_starts(g)?,
+            durations: block.group_durations(g)?,
+            names: block.group_ids(g, Column::Name)?,
+            status: block.group_kind_status(g)?,
+            resources: block.group_ids(g, Column::Resource)?,
+        })
+    }
 }
 
 pub(crate) fn summarize(tree: &TraceTree, matched: &[usize]) -> TraceSummary {

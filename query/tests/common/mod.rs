@@ -71,10 +71,14 @@ pub fn db_with(dir: &std::path::Path, spans: &[Span], block_spans: usize, batch:
     let db = Options::new()
         .block_max_spans(block_spans)
         .rows_per_group(3)
+        // Keep the block layout the test asked for: no background compaction.
+        .maintenance_interval(None)
         .open(dir)
         .unwrap();
     for chunk in spans.chunks(batch.max(1)) {
         db.write(chunk.to_vec()).unwrap();
     }
+    // Sealing runs in the background: wait for it (`check` does) so the layout is settled.
+    assert!(db.check().unwrap().is_ok());
     db
 }

@@ -1,0 +1,485 @@
+//! Deciding a condition on a block's rows without building spans.
+//!
+//! Every comparison the footer answers exactly becomes a roaring bitmap (span names through
+//! the name index, `resource.service.name` through the per-service rows, `status = error`,
+//! any operator on indexed span attributes through the union of their value bitmaps, and
+//! duration comparisons the block's min/max decide). The rest is decided on one column at a
+//! time, and only for the rows still in play: `&&` evaluates its right side on the rows its
+//! left side kept, `||` on the rows its left side rejected. Columns are decoded at most once
+//! per row group and query (durations, kind/status, status message, resource id, or one
+//! attribute key's stream of the attribute chunk).
+
+use roaring::RoaringBitmap;
+use rustc_hash::FxHashMap;
+use spandb_storage::block::{Column, IndexedValue};
+use spandb_storage::codec::value::ScalarRef;
+use spandb_storage::{BlockReader, SpanKind, StatusCode};
+
+use crate::ast::{Field, Literal, Op};
+use crate::error::Result;
+use crate::eval::{compare, resource_leaf, Leaf, Matcher, Operand};
+
+/// Columns of one row group decoded so far.
+#[derive(Default)]
+struct GroupCols {
+    durations: Option<Vec<u64>>,
+    kind_status: Option<Vec<(SpanKind, StatusCode)>>,
+    messages: Option<Vec<u32>>,
+    resources: Option<Vec<u32>>,
+    names: Option<Vec<u32>>,
+}
+
+/// Row evaluation over one block, caching decoded columns.
+pub(crate) struct BlockRows<'b> {
+    pub block: &'b BlockReader,
+    groups: Vec<GroupCols>,
+    /// Per leaf id (of the matcher being evaluated) and resource index: the leaf's answer on
+    /// that resource.
+    resource_answers: FxHashMap<usize, Vec<bool>>,
+    /// Which matcher `resource_answers` belongs to (its address).
+    matcher_tag: usize,
+}
+
+fn scalar_operand<'a>(v: ScalarRef<'a>) -> Option<Operand<'a>> {
+    match v {
+        ScalarRef::Str(s) => Some(Operand::Str(s)),
+        ScalarRef::Int(i) => Some(Operand::Int(i)),
+        ScalarRef::Double(x) => Some(Operand::Float(x)),
+        ScalarRef::Bool(b) => Some(Operand::Bool(b)),
+        ScalarRef::Other => None,
+    }
+}
+
+impl<'b> BlockRows<'b> {
+    pub(crate) fn new(block: &'b BlockReader) -> Self {
+        BlockRows {
+            block,
+            groups: (0..block.footer().groups.len())
+                .map(|_| GroupCols::default())
+                .collect(),
+            resource_answers: FxHashMap::default(),
+            matcher_tag: 0,
+        }
+    }
+
+    /// Every row of the block.
+    pub(crate) fn all(&self) -> RoaringBitmap {
+        let mut b = RoaringBitmap::new();
+        b.insert_range(0..self.block.footer().rows);
+        b
+    }
+
+    /// The rows of `cand` where `m` holds. Trace-level comparisons cannot be decided on a
+    /// row: they keep every row, so the answer is then a superset, for a caller that decides
+    /// on the assembled trace.
+    pub(crate) fn eval(&mut self, m: &Matcher, cand: &RoaringBitmap) -> Result<RoaringBitmap> {
+        let tag = m as *const Matcher as usize;
+        if tag != self.matcher_tag {
+            self.matcher_tag = tag;
+            self.resource_answers.clear();
+        }
+        self.eval_at(m, cand)
+    }
+
+    fn eval_at(&mut self, m: &Matcher, cand: &RoaringBitmap) -> Result<RoaringBitmap> {
+        if cand.is_empty() {
+            return Ok(RoaringBitmap::new());
+        }
+        match m {
+            Matcher::True => Ok(cand.clone()),
+            Matcher::And(a, b) => {
+                // The side the indexes answer first: it narrows the rows the other decodes.
+                let (first, second) = if !self.cheap(a) && self.cheap(b) {
+                    (b, a)
+                } else {
+                    (a, b)
+                };
+                let x = self.eval_at(first, cand)?;
+                self.eval_at(second, &x)
+            }
+            Matcher::Or(a, b) => {
+                let (first, second) = if !self.cheap(a) && self.cheap(b) {
+                    (b, a)
+                } else {
+                    (a, b)
+                };
+                let x = self.eval_at(first, cand)?;
+                let rest = cand - &x;
+                if rest.is_empty() {
+                    return Ok(x);
+                }
+                let y = self.eval_at(second, &rest)?;
+                Ok(x | y)
+            }
+            Matcher::Cmp(leaf) => self.leaf(leaf, cand),
+        }
+    }
+
+    /// Whether every comparison of `m` is answered by the footer alone.
+    pub(crate) fn is_cheap(&self, m: &Matcher) -> bool {
+        self.cheap(m)
+    }
+
+    fn cheap(&self, m: &Matcher) -> bool {
+        let mut all = true;
+        m.for_each_leaf(&mut |l| all &= self.index_rows(l).is_some());
+        all
+    }
+
+    /// The exact rows where `leaf` holds, when the footer gives them.
+    fn index_rows(&self, leaf: &Leaf) -> Option<RoaringBitmap> {
+        let block = self.block;
+        let f = block.footer();
+        match &leaf.field {
+            Field::Name => {
+                let mut rows = RoaringBitmap::new();
+                if leaf.op == Op::Eq {
+                    if let Literal::Str(s) = &leaf.lit {
+                        if let Some(id) = block.string_id(s) {
+                            if let Ok(p) = f.name_rows.binary_search_by_key(&id, |(i, _)| *i) {
+                                rows |= &f.name_rows.get(p)?.1;
+                            }
+                        }
+                        return Some(rows);
+                    }
+                }
+                for (id, r) in &f.name_rows {
+                    let name = f.dict.get(*id as usize).map(String::as_str).unwrap_or("");
+                    if compare(leaf, Operand::Str(name)) {
+                        rows |= r;
+                    }
+                }
+                Some(rows)
+            }
+            Field::Resource(key) if key == "service.name" => {
+                // Rows filed under "" have no string service name: decided per resource.
+                if f.service_rows
+                    .iter()
+                    .any(|(id, _)| f.dict.get(*id as usize).is_none_or(|s| s.is_empty()))
+                {
+                    return None;
+                }
+                let mut rows = RoaringBitmap::new();
+                for (id, r) in &f.service_rows {
+                    let service = f.dict.get(*id as usize).map(String::as_str).unwrap_or("");
+                    if compare(leaf, Operand::Str(service)) {
+                        rows |= r;
+                    }
+                }
+                Some(rows)
+            }
+            Field::Status => match (&leaf.op, &leaf.lit) {
+                (Op::Eq, Literal::Status(StatusCode::Error)) => Some(f.error_rows.clone()),
+                (Op::Ne, Literal::Status(StatusCode::Error)) => {
+                    let mut all = self.all();
+                    all -= &f.error_rows;
+                    Some(all)
+                }
+                (Op::Eq | Op::Ne, Literal::Status(_)) => None,
+                _ => Some(RoaringBitmap::new()),
+            },
+            Field::Duration => {
+                let (lo, hi) = (f.min_duration_ns, f.max_duration_ns);
+                let Literal::Duration(d) = &leaf.lit else {
+                    // Only durations compare with durations.
+                    return Some(RoaringBitmap::new());
+                };
+                let d = *d;
+                let (none, all) = match leaf.op {
+                    Op::Gt => (hi <= d, lo > d),
+                    Op::Ge => (hi < d, lo >= d),
+                    Op::Lt => (lo >= d, hi < d),
+                    Op::Le => (lo > d, hi <= d),
+                    Op::Eq => (d < lo || d > hi, lo == d && hi == d),
+                    Op::Ne => (lo == d && hi == d, d < lo || d > hi),
+                    Op::Match | Op::NotMatch => (true, false),
+                };
+                if none {
+                    Some(RoaringBitmap::new())
+                } else if all {
+                    Some(self.all())
+                } else {
+                    None
+                }
+            }
+            Field::Span(key) => self.span_index_rows(leaf, key),
+            Field::Unscoped(key) => {
+                // Resource side: only an index when no resource has the key.
+                let any_resource_has = f
+                    .resources
+                    .iter()
+                    .any(|r| r.attributes.iter().any(|kv| kv.key == *key));
+                if any_resource_has {
+                    return None;
+                }
+                self.span_index_rows(leaf, key)
+            }
+            _ => None,
+        }
+    }
+
+    fn span_index_rows(&self, leaf: &Leaf, key: &str) -> Option<RoaringBitmap> {
+        let block = self.block;
+        let f = block.footer();
+        // Keys are always in the block dictionary: a key that is not there is on no span.
+        let Some(key_id) = block.string_id(key) else {
+            return Some(RoaringBitmap::new());
+        };
+        if f.unindexed_keys.binary_search(&key_id).is_ok() {
+            return None;
+        }
+        match &leaf.lit {
+            // These literals only ever match indexed value types (strings, ints, bools).
+            Literal::Str(_) | Literal::Int(_) | Literal::Bool(_) => {}
+            // Floats and durations also match doubles, which have no index.
+            Literal::Float(_) | Literal::Duration(_) => return None,
+            Literal::Status(_) | Literal::Kind(_) => return Some(RoaringBitmap::new()),
+        }
+        if leaf.op == Op::Eq {
+            let value = match &leaf.lit {
+                Literal::Str(s) => match block.string_id(s) {
+                    Some(id) => IndexedValue::Str(id),
+                    None => return Some(RoaringBitmap::new()),
+                },
+                Literal::Int(i) => IndexedValue::Int(*i),
+                Literal::Bool(b) => IndexedValue::Bool(*b),
+                _ => return None,
+            };
+            let pos = f
+                .attr_rows
+                .binary_search_by(|a| (a.key, &a.value).cmp(&(key_id, &value)));
+            return Some(match pos {
+                Ok(p) => f.attr_rows.get(p)?.rows.clone(),
+                Err(_) => RoaringBitmap::new(),
+            });
+        }
+        let lo = f.attr_rows.partition_point(|a| a.key < key_id);
+        let hi = f.attr_rows.partition_point(|a| a.key <= key_id);
+        let mut rows = RoaringBitmap::new();
+        for a in f.attr_rows.get(lo..hi).unwrap_or_default() {
+            let ok = match &a.value {
+                IndexedValue::Str(id) => {
+                    compare(leaf, Operand::Str(f.dict.get(*id as usize)?.as_str()))
+                }
+                IndexedValue::Int(i) => compare(leaf, Operand::Int(*i)),
+                IndexedValue::Bool(b) => compare(leaf, Operand::Bool(*b)),
+            };
+            if ok {
+                rows |= &a.rows;
+            }
+        }
+        Some(rows)
+    }
+
+    fn leaf(&mut self, leaf: &Leaf, cand: &RoaringBitmap) -> Result<RoaringBitmap> {
+        if let Some(rows) = self.index_rows(leaf) {
+            return Ok(rows & cand);
+        }
+        match &leaf.field {
+            Field::Duration => self.per_row(cand, |s, g, rows, out| {
+                let d = s.durations(g)?;
+                for (i, r) in rows {
+                    if d.get(i)
+                        .is_some_and(|d| compare(leaf, Operand::Duration(*d)))
+                    {
+                        out.push(r);
+                    }
+                }
+                Ok(())
+            }),
+            Field::Status | Field::Kind => self.per_row(cand, |s, g, rows, out| {
+                let ks = s.kind_status(g)?;
+                for (i, r) in rows {
+                    let Some((kind, status)) = ks.get(i) else {
+                        continue;
+                    };
+                    let o = if leaf.field == Field::Kind {
+                        Operand::Kind(*kind)
+                    } else {
+                        Operand::Status(*status)
+                    };
+                    if compare(leaf, o) {
+                        out.push(r);
+                    }
+                }
+                Ok(())
+            }),
+            Field::Name | Field::StatusMessage => {
+                let column = if leaf.field == Field::Name {
+                    Column::Name
+                } else {
+                    Column::StatusMessage
+                };
+                let mut memo: FxHashMap<u32, bool> = FxHashMap::default();
+                let dict = &self.block.footer().dict;
+                self.per_row(cand, |s, g, rows, out| {
+                    let ids = s.ids(g, column)?;
+                    for (i, r) in rows {
+                        let Some(id) = ids.get(i) else { continue };
+                        let ok = *memo.entry(*id).or_insert_with(|| {
+                            let text = dict.get(*id as usize).map(String::as_str).unwrap_or("");
+                            compare(leaf, Operand::Str(text))
+                        });
+                        if ok {
+                            out.push(r);
+                        }
+                    }
+                    Ok(())
+                })
+            }
+            Field::Resource(key) => self.resource_rows(leaf, key, cand),
+            Field::Span(key) => self.span_rows(leaf, key, cand),
+            Field::Unscoped(key) => {
+                let res = self.resource_rows(leaf, key, cand)?;
+                let rest = cand - &res;
+                let span = self.span_rows(leaf, key, &rest)?;
+                Ok(res | span)
+            }
+            // Decided on the assembled trace.
+            Field::TraceRootService | Field::TraceRootName | Field::TraceDuration => {
+                Ok(cand.clone())
+            }
+        }
+    }
+
+    fn resource_rows(
+        &mut self,
+        leaf: &Leaf,
+        key: &str,
+        cand: &RoaringBitmap,
+    ) -> Result<RoaringBitmap> {
+        let block = self.block;
+        let resources = &block.footer().resources;
+        let answers = self
+            .resource_answers
+            .entry(leaf.id)
+            .or_insert_with(|| {
+                resources
+                    .iter()
+                    .map(|r| resource_leaf(leaf, r, key))
+                    .collect()
+            })
+            .clone();
+        if !answers.iter().any(|a| *a) {
+            return Ok(RoaringBitmap::new());
+        }
+        if answers.iter().all(|a| *a) {
+            return Ok(cand.clone());
+        }
+        self.per_row(cand, |s, g, rows, out| {
+            let ids = s.ids(g, Column::Resource)?;
+            for (i, r) in rows {
+                if ids
+                    .get(i)
+                    .and_then(|id| answers.get(*id as usize))
+                    .copied()
+                    .unwrap_or(false)
+                {
+                    out.push(r);
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn span_rows(&mut self, leaf: &Leaf, key: &str, cand: &RoaringBitmap) -> Result<RoaringBitmap> {
+        if let Some(rows) = self.span_index_rows(leaf, key) {
+            return Ok(rows & cand);
+        }
+        let Some(key_id) = self.block.string_id(key) else {
+            return Ok(RoaringBitmap::new());
+        };
+        let block = self.block;
+        let mut out: Vec<u32> = Vec::new();
+        for (g, group) in block.footer().groups.iter().enumerate() {
+            let (lo, hi) = (group.first_row, group.first_row + group.rows);
+            if cand.range_cardinality(lo..hi) == 0 {
+                continue;
+            }
+            block.group_attr_values(g, key_id, |i, v| {
+                let r = lo + i as u32;
+                if cand.contains(r) && scalar_operand(v).is_some_and(|o| compare(leaf, o)) {
+                    out.push(r);
+                }
+            })?;
+        }
+        Ok(RoaringBitmap::from_sorted_iter(out).unwrap_or_default())
+    }
+
+    /// Runs `f(self, group, [(in-group row, block row)], out)` for each group holding rows of
+    /// `cand`; `f` pushes the block rows that hold, in order.
+    fn per_row(
+        &mut self,
+        cand: &RoaringBitmap,
+        mut f: impl FnMut(
+            &mut Self,
+            usize,
+            &mut dyn Iterator<Item = (usize, u32)>,
+            &mut Vec<u32>,
+        ) -> Result<()>,
+    ) -> Result<RoaringBitmap> {
+        let mut out: Vec<u32> = Vec::new();
+        let groups: Vec<(u32, u32)> = self
+            .block
+            .footer()
+            .groups
+            .iter()
+            .map(|g| (g.first_row, g.first_row + g.rows))
+            .collect();
+        for (g, (lo, hi)) in groups.into_iter().enumerate() {
+            if cand.range_cardinality(lo..hi) == 0 {
+                continue;
+            }
+            let mut rows = cand.range(lo..hi).map(|r| ((r - lo) as usize, r));
+            f(self, g, &mut rows, &mut out)?;
+        }
+        Ok(RoaringBitmap::from_sorted_iter(out).unwrap_or_default())
+    }
+
+    fn cols(&mut self, g: usize) -> &mut GroupCols {
+        if self.groups.len() <= g {
+            self.groups.resize_with(g + 1, GroupCols::default);
+        }
+        &mut self.groups[g]
+    }
+
+    pub(crate) fn durations(&mut self, g: usize) -> Result<&[u64]> {
+        if self.cols(g).durations.is_none() {
+            let d = self.block.group_durations(g)?;
+            self.cols(g).durations = Some(d);
+        }
+        Ok(self.cols(g).durations.as_deref().unwrap_or_default())
+    }
+
+    pub(crate) fn kind_status(&mut self, g: usize) -> Result<&[(SpanKind, StatusCode)]> {
+        if self.cols(g).kind_status.is_none() {
+            let d = self.block.group_kind_status(g)?;
+            self.cols(g).kind_status = Some(d);
+        }
+        Ok(self.cols(g).kind_status.as_deref().unwrap_or_default())
+    }
+
+    pub(crate) fn ids(&mut self, g: usize, c: Column) -> Result<&[u32]> {
+        let missing = match c {
+            Column::Name => self.cols(g).names.is_none(),
+            Column::StatusMessage => self.cols(g).messages.is_none(),
+            _ => self.cols(g).resources.is_none(),
+        };
+        if missing {
+            let d = self.block.group_ids(g, c)?;
+            let cols = self.cols(g);
+            match c {
+                Column::Name => cols.names = Some(d),
+                Column::StatusMessage => cols.messages = Some(d),
+                _ => cols.resources = Some(d),
+            }
+        }
+        let cols = self.cols(g);
+        Ok(match c {
+            Column::Name => cols.names.as_deref(),
+            Column::StatusMessage => cols.messages.as_deref(),
+            _ => cols.resources.as_deref(),
+        }
+        .unwrap_or_default())
+    }
+}
