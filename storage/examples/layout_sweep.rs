@@ -29,11 +29,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     for (block_spans, rows_per_group, zstd_level) in [
         (131_072, 4096, 3),
-        (131_072, 16384, 3),
+        (131_072, 2048, 3),
         (131_072, 1024, 3),
+        (131_072, 2048, 6),
+        (131_072, 16384, 3),
         (131_072, 4096, 9),
-        (524_288, 4096, 3),
-        (32_768, 4096, 3),
     ] {
         let layout = BlockLayout {
             rows_per_group,

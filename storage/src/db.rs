@@ -78,13 +78,14 @@ impl Options {
         self.block_max_spans = n.max(1);
         self
     }
-    /// Rows per row group (the unit of decompression). Defaults to 4096.
+    /// Rows per row group (the unit of decompression). Defaults to 2048 (docs/ARCHITECTURE.md: half the work per trace lookup of 4096, for 1 B/span).
     #[must_use]
     pub fn rows_per_group(mut self, n: u32) -> Self {
         self.layout.rows_per_group = n.max(1);
         self
     }
-    /// zstd level for column chunks. Defaults to 3.
+    /// zstd level for column chunks. Defaults to 3: level 6 saves ~1.5 B/span but makes the
+    /// sealer, not JSON decoding, the ingest bottleneck (docs/ARCHITECTURE.md).
     #[must_use]
     pub fn zstd_level(mut self, level: i32) -> Self {
         self.layout.zstd_level = level;

@@ -41,7 +41,7 @@ pub struct BlockLayout {
 impl Default for BlockLayout {
     fn default() -> Self {
         BlockLayout {
-            rows_per_group: 4096,
+            rows_per_group: 2048,
             zstd_level: 3,
         }
     }
