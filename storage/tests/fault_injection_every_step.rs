@@ -32,15 +32,6 @@ fn batch(i: u64) -> Vec<Span> {
     common::numbered_batch(i, PER, at)
 }
 
-/// A scratch directory, in memory when the machine has /dev/shm: durability here is the
-/// [`FaultFs`]'s model, so real fsyncs only cost time (76 runs, ~40 fsyncs each).
-fn scratch() -> tempfile::TempDir {
-    match std::path::Path::new("/dev/shm").is_dir() {
-        true => tempfile::tempdir_in("/dev/shm").unwrap_or_else(|_| tempfile::tempdir().unwrap()),
-        false => tempfile::tempdir().unwrap(),
-    }
-}
-
 fn options() -> Options {
     Options::new()
         .durability(Durability::Sync)
@@ -137,7 +128,7 @@ fn verify_reopened(dir: &std::path::Path, want: &BTreeSet<u64>, what: &str) {
 
 fn run(op: FsOp, n: usize, fault: Fault) {
     let what = format!("{fault:?} at {op:?} call #{n}");
-    let dir = scratch();
+    let dir = common::scratch_dir();
     let fs = Arc::new(FaultFs::new());
     let db = options().file_system(fs.clone()).open(dir.path()).unwrap();
     fs.arm(op, n, fault);
@@ -193,7 +184,7 @@ fn run(op: FsOp, n: usize, fault: Fault) {
 fn every_failure_point_of_seal_retention_and_compaction_keeps_acknowledged_spans() {
     // A clean run counts the calls: 7 blocks written (6 seals, 1 merge, 1 last seal = 8),
     // 6 retired files removed (2 by retention, 4 by compaction).
-    let dir = scratch();
+    let dir = common::scratch_dir();
     let fs = Arc::new(FaultFs::new());
     let db = options().file_system(fs.clone()).open(dir.path()).unwrap();
     let mut out = Outcome::default();

@@ -327,3 +327,15 @@ pub fn batch_of(s: &Span) -> u64 {
         other => panic!("span {} has no batch attribute: {other:?}", s.span_id),
     }
 }
+
+/// A scratch directory, in memory when the machine has /dev/shm: for tests whose durability is
+/// modelled (a fault-injecting file system) or beside the point (stress), where real fsyncs only
+/// cost time.
+pub fn scratch_dir() -> tempfile::TempDir {
+    if std::path::Path::new("/dev/shm").is_dir() {
+        if let Ok(d) = tempfile::tempdir_in("/dev/shm") {
+            return d;
+        }
+    }
+    tempfile::tempdir().unwrap()
+}
