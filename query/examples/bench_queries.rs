@@ -37,6 +37,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let snap = db.snapshot()?;
     let full = data_time_range(&snap).ok_or("empty database")?;
+    if std::env::var("BENCH_STATS").is_ok() {
+        for b in snap.blocks() {
+            let f = b.footer();
+            let buckets: usize = f
+                .rollup
+                .cells
+                .values()
+                .map(|c| c.durations.buckets().len())
+                .sum();
+            eprintln!(
+                "block {}: rows {} traces {} groups {} rollup cells {} buckets {} span {:.1}..{:.1} min",
+                b.id(), f.rows, f.traces.len(), f.groups.len(), f.rollup.cells.len(), buckets,
+                (f.min_start_ns - full.start_ns) as f64 / 6e10, (f.max_start_ns - full.start_ns) as f64 / 6e10
+            );
+        }
+    }
     eprintln!(
         "blocks: {}, unsealed: {}",
         snap.blocks().count(),
@@ -73,7 +89,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             TimeRange::ALL,
         ),
     ];
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
     for (label, q, range) in searches {
+        if !label.contains(only.as_str()) {
+            continue;
+        }
         let query = parse(q)?;
         let n = search(&snap, &query, range, 20)?.len();
         report(label, n, || search(&snap, &query, range, 20).map(|_| ()))?;
@@ -98,6 +118,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ),
     ];
     for (label, q) in pipelines {
+        if !label.contains(only.as_str()) {
+            continue;
+        }
         let query = parse(q)?;
         let r = metrics(&snap, &query, req)?;
         eprintln!("  path {:?}, {} series", r.path, r.series.len());

@@ -213,21 +213,30 @@ impl DenseSketch {
         Self::default()
     }
 
-    /// Makes room for buckets `lo..=hi`.
+    /// Makes room for buckets `lo..=hi`, growing by at least the current width on a side that
+    /// must grow (amortized: many merges of narrow sketches do not shift the vector each time).
     fn reserve(&mut self, lo: i32, hi: i32) {
         if self.counts.is_empty() {
-            self.offset = lo;
-            self.counts = vec![0; (i64::from(hi) - i64::from(lo) + 1) as usize];
+            self.offset = lo.saturating_sub(16);
+            self.counts = vec![0; (i64::from(hi) - i64::from(self.offset) + 17) as usize];
             return;
         }
+        let width = self.counts.len() as i64;
         if lo < self.offset {
-            let grow = (i64::from(self.offset) - i64::from(lo)) as usize;
-            self.counts.splice(0..0, std::iter::repeat(0).take(grow));
-            self.offset = lo;
+            let new_offset = (i64::from(lo)).min(i64::from(self.offset) - width);
+            let new_offset = new_offset.max(i64::from(i32::MIN)) as i32;
+            let grow = (i64::from(self.offset) - i64::from(new_offset)) as usize;
+            let mut counts = vec![0; grow + self.counts.len()];
+            if let Some(tail) = counts.get_mut(grow..) {
+                tail.copy_from_slice(&self.counts);
+            }
+            self.counts = counts;
+            self.offset = new_offset;
         }
-        let need = (i64::from(hi) - i64::from(self.offset) + 1) as usize;
-        if need > self.counts.len() {
-            self.counts.resize(need, 0);
+        let need = i64::from(hi) - i64::from(self.offset) + 1;
+        if need > self.counts.len() as i64 {
+            let len = need.max(2 * self.counts.len() as i64) as usize;
+            self.counts.resize(len, 0);
         }
     }
 

@@ -16,7 +16,9 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use spandb_storage::rollup::{Sketch, ROLLUP_BUCKET_NS, SKETCH_RELATIVE_ACCURACY};
+use rustc_hash::FxHashMap;
+
+use spandb_storage::rollup::{DenseSketch, ROLLUP_BUCKET_NS, SKETCH_RELATIVE_ACCURACY};
 use spandb_storage::{BlockReader, Snapshot, StatusCode, Value};
 
 use super::scan::{parallel_blocks, scan_block, scan_unsealed};
@@ -91,13 +93,13 @@ pub struct MetricsResult {
 struct Cell {
     count: u64,
     duration_sum_ns: u128,
-    sketch: Sketch,
+    sketch: DenseSketch,
 }
 
 /// Group key: a comparable encoding of the label values.
 type GroupKey = Vec<KeyPart>;
 
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 enum KeyPart {
     Nil,
     Str(String),
@@ -132,7 +134,11 @@ struct Agg<'q> {
     req: MetricsRequest,
     by: &'q [Field],
     sketch: bool,
-    cells: BTreeMap<(GroupKey, u64), Cell>,
+    /// Group keys, numbered in order of appearance.
+    groups: FxHashMap<GroupKey, u32>,
+    keys: Vec<GroupKey>,
+    /// (group number, step) -> cell.
+    cells: FxHashMap<(u32, u64), Cell>,
 }
 
 impl<'q> Agg<'q> {
@@ -141,29 +147,46 @@ impl<'q> Agg<'q> {
             req,
             by,
             sketch,
-            cells: BTreeMap::new(),
+            groups: FxHashMap::default(),
+            keys: Vec::new(),
+            cells: FxHashMap::default(),
         }
     }
     fn step_of(&self, start_ns: u64) -> Option<u64> {
         (start_ns >= self.req.start_ns && start_ns < self.req.end_ns)
             .then(|| (start_ns - self.req.start_ns) / self.req.step_ns)
     }
+    fn group(&mut self, key: GroupKey) -> u32 {
+        if let Some(g) = self.groups.get(&key) {
+            return *g;
+        }
+        let g = self.keys.len() as u32;
+        self.keys.push(key.clone());
+        self.groups.insert(key, g);
+        g
+    }
     fn add_view(&mut self, v: &impl SpanView) {
         let Some(step) = self.step_of(v.start_ns()) else {
             return;
         };
         let key: GroupKey = self.by.iter().map(|f| group_part(f, v)).collect();
-        let cell = self.cells.entry((key, step)).or_default();
+        let g = self.group(key);
+        let sketch = self.sketch;
+        let cell = self.cells.entry((g, step)).or_default();
         let d = v.duration_ns();
         cell.count += 1;
         cell.duration_sum_ns += u128::from(d);
-        if self.sketch {
+        if sketch {
             cell.sketch.add(d);
         }
     }
     fn merge(&mut self, other: Agg<'_>) {
-        for (k, c) in other.cells {
-            let e = self.cells.entry(k).or_default();
+        let map: Vec<u32> = other.keys.into_iter().map(|k| self.group(k)).collect();
+        for ((g, step), c) in other.cells {
+            let e = self
+                .cells
+                .entry((map.get(g as usize).copied().unwrap_or(g), step))
+                .or_default();
             e.count += c.count;
             e.duration_sum_ns += c.duration_sum_ns;
             e.sketch.merge(&c.sketch);
@@ -483,36 +506,14 @@ fn rollup_block(
     if f.rows == 0 || !range.overlaps(f.min_start_ns, f.max_start_ns) {
         return Ok(());
     }
-    // Decide each (service, name) pair once.
-    let mut decided: BTreeMap<(u32, u32), bool> = BTreeMap::new();
+    // Decide each (service, name) pair once: its group number, or `None` when filtered out.
+    let mut decided: FxHashMap<(u32, u32), Option<u32>> = FxHashMap::default();
+    let sketch = acc.sketch;
     for (key, cell) in &f.rollup.cells {
         let minute_start = key.minute.saturating_mul(ROLLUP_BUCKET_NS);
         let Some(step) = acc.step_of(minute_start) else {
             continue;
         };
-        let service = block.string(key.service)?;
-        let name = block.string(key.name)?;
-        let ok = *decided.entry((key.service, key.name)).or_insert_with(|| {
-            eval(
-                &plan.cond,
-                &CellView {
-                    resource: service_resource(service),
-                    name,
-                },
-            ) == Some(true)
-        });
-        if !ok {
-            continue;
-        }
-        let group: GroupKey = acc
-            .by
-            .iter()
-            .map(|f| match f {
-                Field::Name => KeyPart::Str(name.to_owned()),
-                _ if service.is_empty() => KeyPart::Nil,
-                _ => KeyPart::Str(service.to_owned()),
-            })
-            .collect();
         let count = if plan.error_only {
             cell.errors
         } else {
@@ -521,12 +522,40 @@ fn rollup_block(
         if count == 0 {
             continue;
         }
-        let sketch = acc.sketch;
+        let group = match decided.get(&(key.service, key.name)) {
+            Some(g) => *g,
+            None => {
+                let service = block.string(key.service)?;
+                let name = block.string(key.name)?;
+                let ok = eval(
+                    &plan.cond,
+                    &CellView {
+                        resource: service_resource(service),
+                        name,
+                    },
+                ) == Some(true);
+                let g = ok.then(|| {
+                    let parts: GroupKey = acc
+                        .by
+                        .iter()
+                        .map(|f| match f {
+                            Field::Name => KeyPart::Str(name.to_owned()),
+                            _ if service.is_empty() => KeyPart::Nil,
+                            _ => KeyPart::Str(service.to_owned()),
+                        })
+                        .collect();
+                    acc.group(parts)
+                });
+                decided.insert((key.service, key.name), g);
+                g
+            }
+        };
+        let Some(group) = group else { continue };
         let e = acc.cells.entry((group, step)).or_default();
         e.count += count;
         e.duration_sum_ns += u128::from(cell.duration_sum_ns);
         if sketch {
-            e.sketch.merge(&cell.durations);
+            e.sketch.merge_sketch(&cell.durations);
         }
     }
     Ok(())
@@ -536,8 +565,14 @@ fn finish(agg: Agg<'_>, func: &MetricsFn, by: &[Field], req: MetricsRequest) -> 
     let steps = (req.end_ns - req.start_ns).div_ceil(req.step_ns);
     let step_s = req.step_ns as f64 / 1e9;
     let mut groups: BTreeMap<GroupKey, Vec<(u64, Cell)>> = BTreeMap::new();
-    for ((key, step), cell) in agg.cells {
-        groups.entry(key).or_default().push((step, cell));
+    let keys = agg.keys;
+    for ((g, step), cell) in agg.cells {
+        if let Some(key) = keys.get(g as usize) {
+            groups.entry(key.clone()).or_default().push((step, cell));
+        }
+    }
+    for cells in groups.values_mut() {
+        cells.sort_by_key(|(step, _)| *step);
     }
     let ts = |step: u64| req.start_ns + step * req.step_ns;
     let mut out = Vec::new();

@@ -1,10 +1,11 @@
 //! Search: the newest traces matching a spanset expression, as trace summaries.
 //!
-//! Phase one finds candidate traces from the blocks' indexes and cheap columns (see
-//! `scan`), with an upper bound on each trace's start (its earliest matching span). Phase two
-//! visits candidates from the latest bound down, assembles each (`Snapshot::trace`), decides
-//! it exactly (structural operators, trace-level intrinsics) and stops as soon as no remaining
-//! candidate can start later than the `limit`-th result.
+//! Blocks are visited newest first; each turns the rows matching the filters (`rows`) into
+//! traces through its footer's trace table. Traces wholly inside one block are answered from
+//! the table (single span-local filter) or from that block alone; traces split across blocks
+//! or with unsealed spans are assembled (`Snapshot::trace`) and decided exactly. Candidates
+//! are resolved from the latest possible start down, and the search stops as soon as no
+//! remaining candidate or block can start later than the `limit`-th result.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
