@@ -237,6 +237,50 @@ impl KeyValue {
     }
 }
 
+/// A hash of attribute lists (keys and values, in order), for deduplicating resources and
+/// scopes by value without comparing every pair.
+pub fn fingerprint(attrs: &[KeyValue], h: &mut impl std::hash::Hasher) {
+    fn value(v: &Value, h: &mut impl std::hash::Hasher) {
+        match v {
+            Value::Empty => h.write_u8(0),
+            Value::Str(s) => {
+                h.write_u8(1);
+                h.write(s.as_bytes());
+                h.write_u8(0xff);
+            }
+            Value::Int(i) => {
+                h.write_u8(2);
+                h.write_i64(*i);
+            }
+            Value::Double(d) => {
+                h.write_u8(3);
+                h.write_u64(d.to_bits());
+            }
+            Value::Bool(b) => h.write_u8(4 + u8::from(*b)),
+            Value::Bytes(b) => {
+                h.write_u8(6);
+                h.write(b);
+                h.write_u8(0xff);
+            }
+            Value::Array(items) => {
+                h.write_u8(7);
+                h.write_usize(items.len());
+                items.iter().for_each(|i| value(i, h));
+            }
+            Value::KvList(kvs) => {
+                h.write_u8(8);
+                fingerprint(kvs, h);
+            }
+        }
+    }
+    h.write_usize(attrs.len());
+    for kv in attrs {
+        h.write(kv.key.as_bytes());
+        h.write_u8(0xff);
+        value(&kv.value, h);
+    }
+}
+
 /// Finds an attribute by key.
 pub fn find_attr<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a Value> {
     attrs.iter().find(|kv| kv.key == key).map(|kv| &kv.value)
@@ -251,6 +295,15 @@ pub struct Resource {
 }
 
 impl Resource {
+    /// A hash of the whole resource (see [`fingerprint`]).
+    pub fn fingerprint(&self) -> u64 {
+        let mut h = rustc_hash::FxHasher::default();
+        fingerprint(&self.attributes, &mut h);
+        std::hash::Hasher::write_u32(&mut h, self.dropped_attributes_count);
+        std::hash::Hasher::write(&mut h, self.schema_url.as_bytes());
+        std::hash::Hasher::finish(&h)
+    }
+
     /// `service.name`, or `""` when the resource has none.
     pub fn service_name(&self) -> &str {
         find_attr(&self.attributes, "service.name")
@@ -267,6 +320,22 @@ pub struct Scope {
     pub attributes: Vec<KeyValue>,
     pub dropped_attributes_count: u32,
     pub schema_url: String,
+}
+
+impl Scope {
+    /// A hash of the whole scope (see [`fingerprint`]).
+    pub fn fingerprint(&self) -> u64 {
+        use std::hash::Hasher;
+        let mut h = rustc_hash::FxHasher::default();
+        h.write(self.name.as_bytes());
+        h.write_u8(0xff);
+        h.write(self.version.as_bytes());
+        h.write_u8(0xff);
+        fingerprint(&self.attributes, &mut h);
+        h.write_u32(self.dropped_attributes_count);
+        h.write(self.schema_url.as_bytes());
+        h.finish()
+    }
 }
 
 /// A timestamped event within a span (exceptions are events named `exception`).
