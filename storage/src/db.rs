@@ -165,6 +165,10 @@ struct Inner {
     writer: Mutex<WriterState>,
     current: RwLock<Arc<Version>>,
     poisoned: Mutex<Option<String>>,
+    /// RocksDB's log writer failed (an append or a sync). It must not be synced again: RocksDB
+    /// aborts the process on a log sync after a failed write (an assertion in its
+    /// `WritableFileWriter`; found by tests/disk_full_gives_clear_errors.rs).
+    log_failed: AtomicBool,
     closed: AtomicBool,
     syncer: Mutex<Option<(Sender<()>, JoinHandle<()>)>>,
     sealer: Mutex<Option<(Sender<SealJob>, JoinHandle<()>)>>,
@@ -288,6 +292,7 @@ impl Db {
                 unsealed,
             })),
             poisoned: Mutex::new(None),
+            log_failed: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             syncer: Mutex::new(None),
             sealer: Mutex::new(None),
@@ -371,7 +376,8 @@ impl Db {
                 match rx.recv_timeout(interval) {
                     Err(crossbeam::channel::RecvTimeoutError::Timeout) => {
                         let Some(inner) = weak.upgrade() else { return };
-                        if let Err(e) = inner.catalog.sync_wal() {
+                        if let Err(e) = inner.sync_log() {
+                            inner.log_failed.store(true, Ordering::Release);
                             inner.poison(format!("log fsync failed: {e}"));
                         }
                     }
@@ -406,9 +412,9 @@ impl Db {
         let sync = self.inner.opts.durability == Durability::Sync;
         let seq = w.next_seq;
         if let Err(e) = self.inner.catalog.append_wal(seq, &payload, sync) {
-            if sync {
-                self.inner.poison(format!("log write failed: {e}"));
-            }
+            // Whatever the durability, the log writer is now unusable until reopen.
+            self.inner.log_failed.store(true, Ordering::Release);
+            self.inner.poison(format!("log write failed: {e}"));
             return Err(e);
         }
         w.next_seq += 1;
@@ -431,7 +437,7 @@ impl Db {
             self.inner.send_job(SealJob::Barrier(tx))?;
         }
         rx.recv().map_err(|_| Error::Closed)??;
-        self.inner.catalog.sync_wal()?;
+        self.inner.sync_log()?;
         self.inner.catalog.flush()
     }
 
@@ -470,7 +476,7 @@ impl Db {
         self.inner.stop_worker();
         self.inner.stop_sealer();
         self.inner.stop_syncer();
-        self.inner.catalog.sync_wal()
+        self.inner.sync_log()
     }
 
     pub fn stats(&self) -> Result<Stats> {
@@ -629,6 +635,17 @@ impl Inner {
             .clone()
     }
 
+    /// Syncs RocksDB's log, unless its writer failed before (then: the poison reason).
+    fn sync_log(&self) -> Result<()> {
+        if self.log_failed.load(Ordering::Acquire) {
+            let why = lock(&self.poisoned).clone();
+            return Err(Error::Poisoned(
+                why.unwrap_or_else(|| "an earlier log write failed".into()),
+            ));
+        }
+        self.catalog.sync_wal()
+    }
+
     fn poison(&self, why: String) {
         lock(&self.poisoned).get_or_insert(why);
     }
@@ -774,7 +791,7 @@ impl Drop for Inner {
         self.stop_worker();
         self.stop_sealer();
         self.stop_syncer();
-        let _ = self.catalog.sync_wal();
+        let _ = self.sync_log();
     }
 }
 
