@@ -358,7 +358,11 @@ impl Db {
                             }
                         }
                         SealJob::Barrier(reply) => {
-                            let _ = reply.send(inner.check_writable());
+                            let answer = inner.check_writable();
+                            // Let go first: the caller may drop the last handle and reopen
+                            // at once, and must not find RocksDB still locked by this Arc.
+                            drop(inner);
+                            let _ = reply.send(answer);
                         }
                     }
                 }

@@ -142,3 +142,91 @@ proptest! {
         }
     }
 }
+
+/// Truncation at every 1/64th of the block file (and its last byte): reads and `check` say
+/// `Corruption` naming the file, never a panic or a short answer.
+#[test]
+fn block_truncated_at_any_length_is_corruption() {
+    let (dir, spans, block) = setup();
+    let original = std::fs::read(&block).unwrap();
+    let lengths: Vec<usize> = (0..original.len())
+        .step_by((original.len() / 64).max(1))
+        .chain([original.len() - 1])
+        .collect();
+    for keep in lengths {
+        std::fs::write(&block, &original[..keep]).unwrap();
+        let db = Options::new().open(dir.path()).unwrap();
+        for s in spans.iter().step_by(11) {
+            let err = db.trace(&s.trace_id).unwrap_err();
+            assert!(
+                err.is_corruption() && err.to_string().contains(".blk"),
+                "{keep}: {err}"
+            );
+        }
+        assert!(!db.check().unwrap().is_ok(), "check missed a cut at {keep}");
+    }
+}
+
+/// Cuts each of RocksDB's files (catalog, log, trace index) in half, each in a fresh copy of
+/// the database, and returns per file: open failed, or what `check` and a scan said.
+fn cut_rocksdb_files() -> Vec<(String, Result<(bool, usize), String>, usize)> {
+    let (dir, _spans, _block) = setup();
+    let names: Vec<String> = std::fs::read_dir(dir.path().join("catalog"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "LOCK" && !n.starts_with("LOG"))
+        .collect();
+    assert!(names.iter().any(|n| n.starts_with("MANIFEST")), "{names:?}");
+    assert!(names.iter().any(|n| n.ends_with(".sst")), "{names:?}");
+    let mut out = Vec::new();
+    for name in names {
+        let (dir, spans, _block) = setup();
+        let path = dir.path().join("catalog").join(&name);
+        let original = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &original[..original.len() / 2]).unwrap();
+        let result = match Options::new().open(dir.path()) {
+            Err(e) => Err(e.to_string()),
+            Ok(db) => {
+                let ok = db.check().map(|r| r.is_ok()).unwrap_or(false);
+                let seen = db
+                    .snapshot()
+                    .unwrap()
+                    .scan(&ScanFilter::default())
+                    .map(|s| s.len())
+                    .unwrap_or(0);
+                Ok((ok, seen))
+            }
+        };
+        println!(
+            "{name} cut in half: {result:?} ({} spans written)",
+            spans.len()
+        );
+        out.push((name, result, spans.len()));
+    }
+    out
+}
+
+/// RocksDB's files are RocksDB's own checksummed format; spandb does not decode them. Cutting
+/// any of them in half must never crash the process: open fails with an error, or opens and
+/// `check` runs.
+#[test]
+fn truncated_rocksdb_files_never_crash_the_process() {
+    assert!(!cut_rocksdb_files().is_empty());
+}
+
+/// Known bug (reported, not fixed here): a MANIFEST cut in half opens as an *empty* catalog,
+/// open then deletes every block file as "not in the catalog", and `check` says all is well:
+/// silent loss of every sealed span. A database that opens with `check` clean must hold
+/// everything. Run with `--ignored`.
+#[test]
+#[ignore = "finds a real bug: a truncated RocksDB MANIFEST makes open delete every block file"]
+fn truncated_rocksdb_files_never_lose_spans_silently() {
+    for (name, result, written) in cut_rocksdb_files() {
+        if let Ok((true, seen)) = result {
+            assert_eq!(
+                seen, written,
+                "{name} cut in half: check is clean but spans are gone"
+            );
+        }
+    }
+}
