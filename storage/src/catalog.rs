@@ -132,6 +132,9 @@ fn corrupt(what: &str, e: impl std::fmt::Display) -> Error {
 /// The RocksDB instance and its column families.
 pub struct Catalog {
     db: DB,
+    /// True when this open found no format version: a new database, or a catalog RocksDB
+    /// could not read and started over (e.g. a damaged MANIFEST).
+    fresh: bool,
 }
 
 impl Catalog {
@@ -160,8 +163,8 @@ impl Catalog {
             ColumnFamilyDescriptor::new(CF_META, Options::default()),
         ];
         let db = DB::open_cf_descriptors(&opts, path, cfs)?;
-        let catalog = Catalog { db };
-        catalog.check_format_version()?;
+        let mut catalog = Catalog { db, fresh: false };
+        catalog.fresh = catalog.check_format_version()?;
         Ok(catalog)
     }
 
@@ -171,7 +174,13 @@ impl Catalog {
             .ok_or_else(|| Error::RocksDb(format!("column family {name} is missing")))
     }
 
-    fn check_format_version(&self) -> Result<()> {
+    /// True when the catalog was empty (see `fresh`).
+    pub fn is_fresh(&self) -> bool {
+        self.fresh
+    }
+
+    /// Checks (or, on a new catalog, writes) the format version; true when it was new.
+    fn check_format_version(&self) -> Result<bool> {
         let meta = self.cf(CF_META)?;
         match self.db.get_cf(meta, META_FORMAT_VERSION)? {
             None => {
@@ -183,7 +192,7 @@ impl Catalog {
                     CATALOG_FORMAT_VERSION.to_le_bytes(),
                     &wo,
                 )?;
-                Ok(())
+                Ok(true)
             }
             Some(v) => {
                 let found = <[u8; 4]>::try_from(v.as_slice())
@@ -196,7 +205,7 @@ impl Catalog {
                         supported: CATALOG_FORMAT_VERSION,
                     });
                 }
-                Ok(())
+                Ok(false)
             }
         }
     }

@@ -20,7 +20,7 @@ use crate::wal_codec::{decode_record, encode_record};
 
 mod maintenance;
 use maintenance::LiveBlock;
-pub use maintenance::{CompactReport, RetainReport};
+pub use maintenance::{CompactReport, RepairReport, RetainReport};
 
 /// When a write is durable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -250,6 +250,26 @@ impl Db {
                 Err(err) => {
                     broken.insert(e.id, err.to_string());
                 }
+            }
+        }
+        // An empty catalog beside block files is not a new database: RocksDB lost its state
+        // (a damaged MANIFEST opens as empty). Deleting the "unknown" files below would then
+        // destroy every sealed span, so refuse instead.
+        if catalog.is_fresh() {
+            let blocks = std::fs::read_dir(&blocks_dir)
+                .map_err(|e| Error::io(&blocks_dir, e))?
+                .filter_map(|e| e.ok())
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".blk"))
+                .count();
+            if blocks > 0 {
+                return Err(Error::corruption(
+                    dir.join("catalog").display().to_string(),
+                    format!(
+                        "the catalog is empty but blocks/ holds {blocks} block files: RocksDB lost \
+                         its state. Nothing was deleted; restore the catalog from a backup, or \
+                         move blocks/ aside to start a new database"
+                    ),
+                ));
             }
         }
         // A crash between writing a block and committing it to the catalog leaves a file the

@@ -29,6 +29,6 @@ pub use scan::ScanFilter;
 pub use block::BlockReader;
 pub use catalog::BlockEntry;
 pub use db::{
-    all_rows, dir_size, CheckReport, CompactReport, Db, Durability, Options, RetainReport,
-    Snapshot, Stats,
+    all_rows, dir_size, CheckReport, CompactReport, Db, Durability, Options, RepairReport,
+    RetainReport, Snapshot, Stats,
 };

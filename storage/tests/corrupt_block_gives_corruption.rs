@@ -214,12 +214,10 @@ fn truncated_rocksdb_files_never_crash_the_process() {
     assert!(!cut_rocksdb_files().is_empty());
 }
 
-/// Known bug (reported, not fixed here): a MANIFEST cut in half opens as an *empty* catalog,
-/// open then deletes every block file as "not in the catalog", and `check` says all is well:
-/// silent loss of every sealed span. A database that opens with `check` clean must hold
-/// everything. Run with `--ignored`.
+/// A MANIFEST cut in half opens as an *empty* catalog; open used to delete every block file as
+/// "not in the catalog" and `check` said all was well. Now open refuses (Corruption) and
+/// deletes nothing. A database that opens with `check` clean must hold everything.
 #[test]
-#[ignore = "finds a real bug: a truncated RocksDB MANIFEST makes open delete every block file"]
 fn truncated_rocksdb_files_never_lose_spans_silently() {
     for (name, result, written) in cut_rocksdb_files() {
         if let Ok((true, seen)) = result {

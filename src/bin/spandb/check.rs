@@ -9,8 +9,19 @@ use spandb::Result;
 
 use crate::Format;
 
-pub fn run(db_dir: &Path, format: Format) -> Result<ExitCode> {
+#[derive(clap::Args)]
+pub struct Args {
+    /// Move bad blocks to <db>/quarantine, drop their catalog and index entries, and list the
+    /// traces that lost spans.
+    #[arg(long)]
+    repair: bool,
+}
+
+pub fn run(db_dir: &Path, format: Format, args: Args) -> Result<ExitCode> {
     let db = crate::open_existing(db_dir)?;
+    if args.repair {
+        return repair(&db, format);
+    }
     let report = db.check()?;
     let broken: Vec<String> = db
         .snapshot()?
@@ -51,6 +62,49 @@ pub fn run(db_dir: &Path, format: Format) -> Result<ExitCode> {
         }
     }
     Ok(if problems.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn repair(db: &spandb::Db, format: Format) -> Result<ExitCode> {
+    let r = db.repair()?;
+    let after = db.check()?;
+    match format {
+        Format::Json => outln!(
+            "{}",
+            json!({
+                "quarantined": r.quarantined.iter().map(|(id, why, to)| json!({"block": id, "reason": why, "movedTo": to.display().to_string()})).collect::<Vec<_>>(),
+                "spansLost": r.spans_lost,
+                "affectedTraces": r.affected_traces,
+                "okAfterRepair": after.is_ok(),
+                "problemsAfterRepair": after.problems,
+            })
+        ),
+        Format::Table => {
+            if r.quarantined.is_empty() {
+                outln!("no bad blocks found");
+            }
+            for (id, why, to) in &r.quarantined {
+                outln!("quarantined block {id} -> {}: {why}", to.display());
+            }
+            if !r.quarantined.is_empty() {
+                outln!(
+                    "{} spans lost from {} traces:",
+                    r.spans_lost,
+                    r.affected_traces.len()
+                );
+                for t in &r.affected_traces {
+                    outln!("  {t}");
+                }
+            }
+            for p in &after.problems {
+                outln!("still wrong after repair: {p}");
+            }
+        }
+    }
+    Ok(if after.is_ok() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

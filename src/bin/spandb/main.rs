@@ -73,7 +73,7 @@ enum Command {
     /// Spans, traces, blocks, bytes on disk and per-service counts.
     Stats,
     /// Verify every checksum and that catalog, trace index and blocks agree.
-    Check,
+    Check(check::Args),
     /// Merge small blocks into larger ones now (the background worker also does it).
     Compact,
     /// Drop blocks whose spans are all older than a horizon.
@@ -88,7 +88,7 @@ fn main() -> ExitCode {
         Command::Search(args) => search::run(&cli.db, cli.output, args),
         Command::Metrics(args) => metrics::run(&cli.db, cli.output, args),
         Command::Stats => stats::run(&cli.db, cli.output),
-        Command::Check => check::run(&cli.db, cli.output),
+        Command::Check(args) => check::run(&cli.db, cli.output, args),
         Command::Compact => lifecycle::compact(&cli.db, cli.output),
         Command::Retain(args) => lifecycle::retain(&cli.db, cli.output, args),
     };
