@@ -94,18 +94,11 @@ pub fn run(db_dir: &Path, format: Format, args: Args) -> Result<ExitCode> {
                     .map(|e| format!("{}: {e}", path.display())),
             );
         } else {
-            let mut bytes = Vec::new();
-            reader
-                .read_to_end(&mut bytes)
-                .map_err(|e| Error::io(path, e))?;
-            for message in split_proto_stream(&bytes) {
-                let mut spans = Vec::new();
-                proto::decode_proto_request(message, &mut spans)
-                    .map_err(|e| Error::InvalidInput(format!("{}: {e}", path.display())))?;
-                for chunk in spans.chunks(args.batch.max(1)) {
-                    sink(chunk.to_vec())?;
-                }
-            }
+            let len = path.metadata().map_err(|e| Error::io(path, e))?.len();
+            read_proto(&mut reader, len, args.batch.max(1), &mut sink).map_err(|e| match e {
+                Error::InvalidInput(m) => Error::InvalidInput(format!("{}: {m}", path.display())),
+                other => other,
+            })?;
         }
     }
     if !args.no_flush {
@@ -144,22 +137,61 @@ fn is_json_file(path: &Path, reader: &mut BufReader<impl Read>) -> Result<bool> 
     Ok(head.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{'))
 }
 
-/// The Collector's proto file format is a stream of 4-byte big-endian length-prefixed
-/// messages; a plain file holds one message. Use the stream reading only if it tiles the file.
-fn split_proto_stream(bytes: &[u8]) -> Vec<&[u8]> {
-    let mut out = Vec::new();
-    let mut rest = bytes;
-    while rest.len() >= 4 {
-        let n = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
-        if n > rest.len() - 4 {
-            return vec![bytes];
+/// Reads OTLP protobuf: the Collector's `file` exporter writes a stream of requests, each
+/// prefixed by its 4-byte big-endian length; a plain file holds one request. A request starts
+/// with field 1's tag (0x0a), which read as a length exceeds any file under 167 MB, so the
+/// first four bytes tell the two apart.
+fn read_proto(
+    reader: &mut impl Read,
+    file_len: u64,
+    batch: usize,
+    sink: &mut impl FnMut(Vec<Span>) -> Result<()>,
+) -> Result<()> {
+    let mut head = [0u8; 4];
+    let n = read_up_to(reader, &mut head)?;
+    let first = u32::from_be_bytes(head) as u64;
+    let mut message = Vec::new();
+    let mut send = |message: &[u8]| -> Result<()> {
+        let mut spans = Vec::new();
+        proto::decode_proto_request(message, &mut spans)?;
+        while spans.len() > batch {
+            let rest = spans.split_off(batch);
+            sink(std::mem::replace(&mut spans, rest))?;
         }
-        out.push(&rest[4..4 + n]);
-        rest = &rest[4 + n..];
+        sink(spans)
+    };
+    if n < 4 || first + 4 > file_len {
+        message.extend_from_slice(&head[..n]);
+        reader.read_to_end(&mut message)?;
+        return send(&message);
     }
-    if rest.is_empty() && !out.is_empty() {
-        out
-    } else {
-        vec![bytes]
+    let mut len = first;
+    loop {
+        message.resize(len as usize, 0);
+        reader.read_exact(&mut message).map_err(|_| {
+            Error::InvalidInput(format!("truncated stream: a {len}-byte request ends early"))
+        })?;
+        send(&message)?;
+        match read_up_to(reader, &mut head)? {
+            0 => return Ok(()),
+            4 => len = u64::from(u32::from_be_bytes(head)),
+            _ => {
+                return Err(Error::InvalidInput(
+                    "truncated stream: a length prefix ends early".into(),
+                ))
+            }
+        }
     }
+}
+
+/// Reads until `buf` is full or the input ends; returns how many bytes were read.
+fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match reader.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
 }
