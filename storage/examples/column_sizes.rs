@@ -18,6 +18,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "dict",
         "service bitmaps",
         "name bitmaps",
+        "trace table",
         "error bitmap",
         "attribute bitmaps",
         "rollup",
@@ -44,6 +45,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         sections[1] += f.service_rows.iter().map(|(_, b)| bm(b)).sum::<u64>();
         sections[2] += f.name_rows.iter().map(|(_, b)| bm(b)).sum::<u64>();
 
+        sections[3] += f.traces.len() as u64 * 26;
         sections[4] += bm(&f.error_rows);
         sections[5] += f.attr_rows.iter().map(|a| bm(&a.rows)).sum::<u64>();
         let mut enc = spandb_storage::codec::buf::Encoder::new();

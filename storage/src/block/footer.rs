@@ -166,16 +166,64 @@ impl StringPolicy for DictOnly<'_> {
     }
 }
 
+/// Bitmap encodings. Rows are sorted by trace, so a service's or attribute value's rows are
+/// scattered: roaring's portable format spends 2 bytes per row in array containers, while the
+/// gaps between rows mostly fit one varint byte (measured: 11.5 -> 6.4 raw B/span of footer
+/// bitmaps at 1M spans). Dense bitmaps keep roaring's format, which is smaller for them.
+const BITMAP_DELTAS: u8 = 0;
+const BITMAP_ROARING: u8 = 1;
+
 fn put_bitmap(enc: &mut Encoder, rows: &RoaringBitmap) {
-    let mut bytes = Vec::with_capacity(rows.serialized_size());
-    // Writing into a Vec cannot fail.
-    let _ = rows.serialize_into(&mut bytes);
-    enc.put_bytes(&bytes);
+    let mut deltas = Encoder::new();
+    deltas.put_varint(rows.len());
+    let mut prev = 0u32;
+    for (i, r) in rows.iter().enumerate() {
+        deltas.put_varint(u64::from(if i == 0 { r } else { r - prev - 1 }));
+        prev = r;
+    }
+    if deltas.len() <= rows.serialized_size() {
+        enc.put_u8(BITMAP_DELTAS);
+        enc.put_bytes(&deltas.buf);
+    } else {
+        let mut bytes = Vec::with_capacity(rows.serialized_size());
+        // Writing into a Vec cannot fail.
+        let _ = rows.serialize_into(&mut bytes);
+        enc.put_u8(BITMAP_ROARING);
+        enc.put_bytes(&bytes);
+    }
 }
 
 fn get_bitmap(dec: &mut Decoder<'_>) -> DecodeResult<RoaringBitmap> {
+    let tag = dec.get_u8()?;
     let bytes = dec.get_bytes()?;
-    RoaringBitmap::deserialize_from(bytes).map_err(|e| DecodeError(format!("bad bitmap: {e}")))
+    match tag {
+        BITMAP_DELTAS => {
+            let mut d = Decoder::new(bytes);
+            let n = d.get_count()?;
+            let mut rows = Vec::with_capacity(n);
+            let mut next = 0u64;
+            for i in 0..n {
+                let gap = d.get_varint()?;
+                let row = if i == 0 {
+                    gap
+                } else {
+                    next.saturating_add(gap)
+                };
+                let row = u32::try_from(row)
+                    .map_err(|_| DecodeError(format!("bitmap row {row} out of range")))?;
+                rows.push(row);
+                next = u64::from(row) + 1;
+            }
+            if !d.is_empty() {
+                return Err(DecodeError("trailing bytes in a bitmap".into()));
+            }
+            RoaringBitmap::from_sorted_iter(rows)
+                .map_err(|e| DecodeError(format!("bad bitmap: {e}")))
+        }
+        BITMAP_ROARING => RoaringBitmap::deserialize_from(bytes)
+            .map_err(|e| DecodeError(format!("bad bitmap: {e}"))),
+        t => Err(DecodeError(format!("unknown bitmap encoding {t}"))),
+    }
 }
 
 fn put_id_bitmaps(enc: &mut Encoder, list: &[(u32, RoaringBitmap)]) {
