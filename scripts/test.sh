@@ -21,5 +21,10 @@ step "Go package tests"
 bindings/go/run_tests.sh
 step "fuzz targets, ${FUZZ_SECONDS:-20}s each"
 fuzz/run.sh
+step "criterion benches compile"
+cargo bench -p spandb-benches --no-run
+step "macro benchmark smoke run (spandb vs DuckDB vs chDB, answers cross-checked)"
+python3 -m pip install --quiet --disable-pip-version-check duckdb chdb matplotlib
+python3 benches/macro/run.py --spans 20000 --quick
 echo
 echo "all tests passed"
