@@ -17,9 +17,13 @@ fn rss() -> (u64, u64) {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let dir = std::env::args().nth(1).ok_or("usage: open_memory <db-dir>")?;
+    let dir = std::env::args()
+        .nth(1)
+        .ok_or("usage: open_memory <db-dir>")?;
     let (anon0, file0) = rss();
-    let db = spandb_storage::Options::new().maintenance_interval(None).open(&dir)?;
+    let db = spandb_storage::Options::new()
+        .maintenance_interval(None)
+        .open(&dir)?;
     let (anon1, file1) = rss();
     let blocks = db.stats()?.blocks.max(1);
     println!(
@@ -30,11 +34,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     // Rough heap size of the decoded footer parts, over all blocks.
     let snap = db.snapshot()?;
-    let (mut dict, mut bitmaps, mut nbitmaps, mut cells, mut buckets, mut traces) = (0, 0, 0, 0, 0, 0);
+    let (mut dict, mut bitmaps, mut nbitmaps, mut cells, mut buckets, mut traces) =
+        (0, 0, 0, 0, 0, 0);
     for b in snap.blocks() {
         let f = b.footer();
         dict += f.dict.iter().map(|s| s.len() + 24).sum::<usize>() * 2; // Vec<String> + lookup map
-        for bm in f.service_rows.iter().chain(&f.name_rows).map(|(_, b)| b).chain(f.attr_rows.iter().map(|a| &a.rows)) {
+        for bm in f
+            .service_rows
+            .iter()
+            .chain(&f.name_rows)
+            .map(|(_, b)| b)
+            .chain(f.attr_rows.iter().map(|a| &a.rows))
+        {
             bitmaps += bm.serialized_size();
             nbitmaps += 1;
         }

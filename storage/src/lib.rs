@@ -5,6 +5,7 @@
 //! (zstd-compressed, checksummed, mmapped) with roaring-bitmap indexes and rollups in their
 //! footers. RocksDB holds the log of unsealed spans, the block catalog and the trace-id index.
 #![deny(unsafe_code)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing))]
 
 pub mod block;
 pub mod codec;

@@ -26,11 +26,12 @@ fn parse_hex<const N: usize>(text: &str, what: &str) -> Result<[u8; N]> {
         )));
     }
     let mut out = [0u8; N];
-    for (i, pair) in bytes.chunks_exact(2).enumerate() {
-        let hi = hex_digit(pair[0]);
-        let lo = hex_digit(pair[1]);
-        match (hi, lo) {
-            (Some(hi), Some(lo)) => out[i] = hi << 4 | lo,
+    for (slot, pair) in out.iter_mut().zip(bytes.chunks_exact(2)) {
+        match (
+            pair.first().and_then(|c| hex_digit(*c)),
+            pair.get(1).and_then(|c| hex_digit(*c)),
+        ) {
+            (Some(hi), Some(lo)) => *slot = hi << 4 | lo,
             _ => {
                 return Err(Error::InvalidInput(format!(
                     "{what} is not hexadecimal: {text:?}"

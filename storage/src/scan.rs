@@ -58,9 +58,7 @@ impl ScanFilter {
             rows &= &f.error_rows;
         }
         for (key, value) in &self.attributes {
-            let Some(key_id) = block.string_id(key) else {
-                return None;
-            };
+            let key_id = block.string_id(key)?;
             if f.unindexed_keys.binary_search(&key_id).is_ok() {
                 continue;
             }

@@ -122,8 +122,17 @@ pub fn encode_record(spans: &[Span]) -> Vec<u8> {
     }
     e.put_varint(spans.len() as u64);
     for s in spans {
-        e.put_varint(u64::from(res_ids[&Arc::as_ptr(&s.resource)]));
-        e.put_varint(u64::from(scope_ids[&Arc::as_ptr(&s.scope)]));
+        // Every span's resource and scope were entered in the first pass.
+        let resource = res_ids
+            .get(&Arc::as_ptr(&s.resource))
+            .copied()
+            .unwrap_or_default();
+        let scope = scope_ids
+            .get(&Arc::as_ptr(&s.scope))
+            .copied()
+            .unwrap_or_default();
+        e.put_varint(u64::from(resource));
+        e.put_varint(u64::from(scope));
         e.put_raw(&s.trace_id.0);
         e.put_raw(&s.span_id.0);
         match s.parent_span_id {

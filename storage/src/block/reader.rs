@@ -183,7 +183,10 @@ impl BlockReader {
     }
 
     fn column(&self, group: &RowGroup, c: Column) -> Result<Vec<u8>> {
-        let chunk = &group.columns[c as usize];
+        let chunk = group
+            .columns
+            .get(c as usize)
+            .ok_or_else(|| Error::InvalidInput(format!("no column {}", c.name())))?;
         let stored = slice_chunk(self.file.bytes(), chunk, self.file.bytes().len())
             .map_err(|e| self.corrupt(e))?;
         decompress(stored, chunk)
@@ -277,7 +280,7 @@ impl BlockReader {
             ..GroupLight::default()
         };
         for (t, len) in runs {
-            light.trace_ids.extend(std::iter::repeat(t).take(len));
+            light.trace_ids.extend(std::iter::repeat_n(t, len));
         }
         (|| -> DecodeResult<()> {
             let (mut sd, mut dd, mut nd, mut kd, mut rd) = (
@@ -438,8 +441,8 @@ impl BlockReader {
     /// Calls `f(in-group row, value)` for each row of group `g` that has span attribute `key`
     /// (a dictionary id), with its first value for that key. Only that key's stream of the
     /// attribute chunk is decoded.
-    pub fn group_attr_values<'a>(
-        &'a self,
+    pub fn group_attr_values(
+        &self,
         g: usize,
         key: u32,
         f: impl FnMut(usize, ScalarRef<'_>),

@@ -209,6 +209,8 @@ struct GroupColumns {
 
 impl GroupColumns {
     fn col(&mut self, c: Column) -> &mut Encoder {
+        // `Column` values are 0..NUM_COLUMNS by definition, the array's length.
+        #[allow(clippy::indexing_slicing)]
         &mut self.cols[c as usize]
     }
 }
@@ -417,9 +419,9 @@ pub fn encode_block(mut spans: Vec<&Span>, layout: &BlockLayout) -> Result<Encod
             buf: attr_cols.finish(),
         };
         let mut refs = [ChunkRef::default(); NUM_COLUMNS];
-        for (c, enc) in cols.cols.iter().enumerate() {
+        for (slot, enc) in refs.iter_mut().zip(&cols.cols) {
             let stored = compress(&enc.buf, layout.zstd_level)?;
-            refs[c] = ChunkRef {
+            *slot = ChunkRef {
                 offset: out.len() as u64,
                 stored_len: stored.len() as u32,
                 raw_len: u32::try_from(enc.buf.len())

@@ -651,9 +651,7 @@ fn span_json(s: &Span) -> Json {
 /// that share a resource and scope. The output reads back with [`decode_json_request`].
 pub fn encode_json_request(spans: &[Span]) -> Json {
     let mut resource_spans: Vec<Json> = Vec::new();
-    for group in crate::otlp::group_by_resource_scope(spans) {
-        let first = &group[0][0];
-        let r = &first.resource;
+    for (r, group) in crate::otlp::group_by_resource_scope(spans) {
         let mut rm = Map::new();
         let mut res = Map::new();
         put(
@@ -669,8 +667,7 @@ pub fn encode_json_request(spans: &[Span]) -> Json {
         rm.insert("resource".into(), Json::Object(res));
         let scope_spans: Vec<Json> = group
             .iter()
-            .map(|scope_group| {
-                let sc = &scope_group[0].scope;
+            .map(|(sc, scope_group)| {
                 let mut sm = Map::new();
                 let mut scope = Map::new();
                 put(&mut scope, "name", json!(sc.name));

@@ -3,36 +3,27 @@
 pub mod json;
 pub mod proto;
 
-use crate::model::Span;
+use std::sync::Arc;
+
+use crate::model::{Resource, Scope, Span};
+
+/// Spans of one scope within a resource group.
+pub type ScopeGroup<'a> = (&'a Arc<Scope>, &'a [Span]);
 
 /// Splits spans into runs sharing a resource, each split into runs sharing a scope, as OTLP's
 /// `resourceSpans[].scopeSpans[].spans[]` nesting wants. Consecutive equal values share a run.
-pub fn group_by_resource_scope(spans: &[Span]) -> Vec<Vec<&[Span]>> {
-    let mut out: Vec<Vec<&[Span]>> = Vec::new();
-    let mut i = 0;
-    while i < spans.len() {
-        let r = &spans[i].resource;
-        let mut j = i;
-        while j < spans.len()
-            && (std::sync::Arc::ptr_eq(&spans[j].resource, r) || spans[j].resource == *r)
-        {
-            j += 1;
-        }
-        let run = &spans[i..j];
-        let mut scopes = Vec::new();
-        let mut k = 0;
-        while k < run.len() {
-            let s = &run[k].scope;
-            let mut m = k;
-            while m < run.len() && (std::sync::Arc::ptr_eq(&run[m].scope, s) || run[m].scope == *s)
-            {
-                m += 1;
-            }
-            scopes.push(&run[k..m]);
-            k = m;
-        }
-        out.push(scopes);
-        i = j;
-    }
-    out
+pub fn group_by_resource_scope(spans: &[Span]) -> Vec<(&Arc<Resource>, Vec<ScopeGroup<'_>>)> {
+    let same =
+        |a: &Span, b: &Span| Arc::ptr_eq(&a.resource, &b.resource) || a.resource == b.resource;
+    let same_scope = |a: &Span, b: &Span| Arc::ptr_eq(&a.scope, &b.scope) || a.scope == b.scope;
+    spans
+        .chunk_by(same)
+        .filter_map(|run| {
+            let scopes = run
+                .chunk_by(same_scope)
+                .filter_map(|g| Some((&g.first()?.scope, g)))
+                .collect();
+            Some((&run.first()?.resource, scopes))
+        })
+        .collect()
 }

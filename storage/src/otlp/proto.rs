@@ -153,7 +153,6 @@ fn attrs_to(attrs: &[KeyValue]) -> Vec<pc::KeyValue> {
         .map(|kv| pc::KeyValue {
             key: kv.key.clone(),
             value: Some(value_to(&kv.value)),
-            ..Default::default()
         })
         .collect()
 }
@@ -225,32 +224,26 @@ fn span_to(s: &Span) -> pt::Span {
 pub fn to_proto(spans: &[Span]) -> pt::TracesData {
     let resource_spans = crate::otlp::group_by_resource_scope(spans)
         .into_iter()
-        .map(|group| {
-            let r = &group[0][0].resource;
-            pt::ResourceSpans {
-                resource: Some(pr::Resource {
-                    attributes: attrs_to(&r.attributes),
-                    dropped_attributes_count: r.dropped_attributes_count,
-                    ..Default::default()
-                }),
-                scope_spans: group
-                    .iter()
-                    .map(|sg| {
-                        let sc = &sg[0].scope;
-                        pt::ScopeSpans {
-                            scope: Some(pc::InstrumentationScope {
-                                name: sc.name.clone(),
-                                version: sc.version.clone(),
-                                attributes: attrs_to(&sc.attributes),
-                                dropped_attributes_count: sc.dropped_attributes_count,
-                            }),
-                            spans: sg.iter().map(span_to).collect(),
-                            schema_url: sc.schema_url.clone(),
-                        }
-                    })
-                    .collect(),
-                schema_url: r.schema_url.clone(),
-            }
+        .map(|(r, group)| pt::ResourceSpans {
+            resource: Some(pr::Resource {
+                attributes: attrs_to(&r.attributes),
+                dropped_attributes_count: r.dropped_attributes_count,
+                ..Default::default()
+            }),
+            scope_spans: group
+                .iter()
+                .map(|(sc, sg)| pt::ScopeSpans {
+                    scope: Some(pc::InstrumentationScope {
+                        name: sc.name.clone(),
+                        version: sc.version.clone(),
+                        attributes: attrs_to(&sc.attributes),
+                        dropped_attributes_count: sc.dropped_attributes_count,
+                    }),
+                    spans: sg.iter().map(span_to).collect(),
+                    schema_url: sc.schema_url.clone(),
+                })
+                .collect(),
+            schema_url: r.schema_url.clone(),
         })
         .collect();
     pt::TracesData { resource_spans }
