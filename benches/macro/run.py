@@ -166,18 +166,22 @@ def driver_path():
     return os.path.join(target_dir(), "release", "spandb_macro")
 
 
+# The run's own copy of the driver: a concurrent `cargo build` cannot swap it mid-run.
+DRIVER = [driver_path()]
+
+
 def engine_ingest(engine, data, dbdir):
     if os.path.exists(dbdir):
         shutil.rmtree(dbdir)
     if engine == "spandb":
-        return run_json([driver_path(), "ingest", data, dbdir])
+        return run_json([DRIVER[0], "ingest", data, dbdir])
     return run_json([sys.executable, __file__, "--worker", engine, "--phase", "ingest", "--data", data, "--dir", dbdir])
 
 
 def engine_query(engine, dbdir, spec_path):
     evict(dbdir)
     if engine == "spandb":
-        return run_json([driver_path(), "query", dbdir, spec_path])
+        return run_json([DRIVER[0], "query", dbdir, spec_path])
     return run_json([sys.executable, __file__, "--worker", engine, "--phase", "query", "--spec", spec_path, "--dir", dbdir])
 
 
@@ -435,9 +439,12 @@ def main():
     for e in engines_run:
         if e not in ALL_ENGINES:
             sys.exit(f"unknown engine {e}")
-    work = args.work or os.path.join(target_dir(), "bench-macro")
+    # One directory per run, so that concurrent runs (a CI smoke beside a long run) never
+    # delete each other's data.
+    base = os.path.join(target_dir(), "bench-macro")
+    work = args.work or os.path.join(base, f"run-{args.spans}-{os.getpid()}")
     if not args.out:
-        args.out = os.path.join(work, "results") if args.quick else os.path.join(ROOT, "benches", "results")
+        args.out = os.path.join(base, "results") if args.quick else os.path.join(ROOT, "benches", "results")
     os.makedirs(work, exist_ok=True)
     os.makedirs(args.out, exist_ok=True)
 
@@ -445,6 +452,9 @@ def main():
     if "spandb" in engines_run and not args.no_build:
         log("building the spandb driver")
         subprocess.run(["cargo", "build", "--release", "-p", "spandb-benches", "--bin", "spandb_macro"], cwd=ROOT, check=True)
+    if "spandb" in engines_run:
+        DRIVER[0] = os.path.join(work, "spandb_macro")
+        shutil.copy2(driver_path(), DRIVER[0])
     log(f"scanning {data}")
     ids, lo, hi, nspans = scan_data(data)
     spec = make_spec(args, ids, lo, hi)
@@ -472,6 +482,8 @@ def main():
         if not args.keep:
             shutil.rmtree(d, ignore_errors=True)
 
+    if not args.keep and not args.work:
+        shutil.rmtree(work, ignore_errors=True)
     problems = verify(results, engines_run)
     text, head, rows = table(results, engines_run, problems)
     print()
