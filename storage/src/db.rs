@@ -10,7 +10,7 @@ use std::time::Duration;
 use crossbeam::channel::{bounded, Sender};
 use roaring::RoaringBitmap;
 
-use crate::block::{encode_block, BlockLayout, BlockReader};
+use crate::block::{encode_block, BlockLayout, BlockReader, EncodedBlock};
 use crate::catalog::{trace_prefix, BlockEntry, Catalog, TracePrefix};
 use crate::error::{Error, Result};
 use crate::fsio::{write_atomic, FileSystem, RealFs};
@@ -751,20 +751,12 @@ impl Inner {
         self.send_job(SealJob::Seal(frozen))
     }
 
-    /// Writes the block of a frozen builder and commits it: file (temp, fsync, rename, fsync
-    /// dir), then one RocksDB batch (catalog entry, trace index, log range delete), then the
-    /// new version, in which the block replaces the frozen builder.
-    fn seal(&self, frozen: &Frozen) -> Result<()> {
-        let spans: Vec<&Span> = frozen
-            .segments
-            .iter()
-            .flat_map(|s| s.spans.iter())
-            .collect();
-        let encoded = encode_block(spans, &self.opts.layout)?;
-        let id = frozen.block_id;
+    /// Writes block `id` atomically (tmp, fsync, rename, fsync dir) and describes it for the
+    /// catalog. A failure poisons the handle: a failed fsync may have dropped dirty pages that
+    /// cannot be rewritten reliably.
+    fn write_block_file(&self, id: u64, encoded: &EncodedBlock) -> Result<(PathBuf, BlockEntry)> {
         let path = self.blocks_dir.join(BlockEntry::file_name(id));
         if let Err(e) = write_atomic(self.opts.fs.as_ref(), &path, &encoded.bytes) {
-            // A failed fsync may have dropped dirty pages we can no longer rewrite reliably.
             self.poison(format!("writing block {}: {e}", path.display()));
             return Err(Error::io(&path, e));
         }
@@ -778,6 +770,21 @@ impl Inner {
             min_start_ns: f.min_start_ns,
             max_end_ns: f.max_end_ns,
         };
+        Ok((path, entry))
+    }
+
+    /// Writes the block of a frozen builder and commits it: file (temp, fsync, rename, fsync
+    /// dir), then one RocksDB batch (catalog entry, trace index, log range delete), then the
+    /// new version, in which the block replaces the frozen builder.
+    fn seal(&self, frozen: &Frozen) -> Result<()> {
+        let spans: Vec<&Span> = frozen
+            .segments
+            .iter()
+            .flat_map(|s| s.spans.iter())
+            .collect();
+        let encoded = encode_block(spans, &self.opts.layout)?;
+        let id = frozen.block_id;
+        let (path, entry) = self.write_block_file(id, &encoded)?;
         if let Err(e) =
             self.catalog
                 .commit_block(&entry, &encoded.trace_ids, frozen.wal_from, frozen.wal_to)

@@ -14,7 +14,7 @@ use super::{lock, Db, Inner, Version};
 use crate::block::{encode_block, BlockReader};
 use crate::catalog::{BlockEntry, Catalog};
 use crate::error::{Error, Result};
-use crate::fsio::{write_atomic, FileSystem};
+use crate::fsio::FileSystem;
 use crate::model::{Span, TraceId};
 
 /// A sealed block as versions hold it. When retired and no longer referenced, it forgets its
@@ -210,21 +210,7 @@ impl Inner {
             w.next_block_id += 1;
             w.next_block_id - 1
         };
-        let path = self.blocks_dir.join(BlockEntry::file_name(id));
-        if let Err(e) = write_atomic(self.opts.fs.as_ref(), &path, &encoded.bytes) {
-            self.poison(format!("writing compacted block {}: {e}", path.display()));
-            return Err(Error::io(&path, e));
-        }
-        let f = &encoded.footer;
-        let entry = BlockEntry {
-            id,
-            file_len: encoded.bytes.len() as u64,
-            file_crc32c: crc32c::crc32c(&encoded.bytes),
-            rows: f.rows,
-            traces: f.trace_count,
-            min_start_ns: f.min_start_ns,
-            max_end_ns: f.max_end_ns,
-        };
+        let (path, entry) = self.write_block_file(id, &encoded)?;
         let reader = BlockReader::open(&path, id)?;
         let ids: Vec<u64> = group.iter().map(|b| b.id()).collect();
         self.swap_blocks(Some((&entry, &encoded.trace_ids, reader)), &ids)
