@@ -1,0 +1,32 @@
+//! A block written by format version 1, committed, must keep reading back to the same spans:
+//! a change to the encoding that forgets to bump `BLOCK_FORMAT_VERSION` fails here.
+//! (The golden files are written by `SPANDB_WRITE_GOLDEN=1 cargo run -p spandb-storage
+//! --example make_fuzz_seeds`, only when a new format version starts.)
+
+mod common;
+
+use spandb_storage::block::BLOCK_FORMAT_VERSION;
+use spandb_storage::otlp::json::decode_json_request;
+use spandb_storage::BlockReader;
+
+#[test]
+fn block_format_v1_golden_file_still_reads() {
+    assert_eq!(
+        BLOCK_FORMAT_VERSION, 1,
+        "a new version needs new golden files beside these"
+    );
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden");
+    let bytes = std::fs::read(format!("{dir}/block_v1.blk")).unwrap();
+    let reader = BlockReader::from_bytes(bytes, "block_v1.blk").unwrap();
+    let json = std::fs::read(format!("{dir}/block_v1.spans.json")).unwrap();
+    let mut want = Vec::new();
+    decode_json_request(&json, &mut want).unwrap();
+    assert!(!want.is_empty());
+    assert_eq!(
+        common::sorted(reader.all_spans().unwrap()),
+        common::sorted(want.clone())
+    );
+    for s in &want {
+        assert!(reader.trace(&s.trace_id).unwrap().contains(s));
+    }
+}
