@@ -290,7 +290,7 @@ impl Db {
         for (seq, payload) in records {
             let spans = decode_record(&payload)
                 .map_err(|e| Error::corruption(format!("log record {seq}"), e.to_string()))?;
-            unsealed.append(Segment { seq, spans });
+            unsealed.append(Segment { spans });
             next_seq = seq + 1;
         }
         let next_block_id = catalog
@@ -443,7 +443,7 @@ impl Db {
         }
         w.next_seq += 1;
         let version = self.inner.version();
-        version.unsealed.append(Segment { seq, spans });
+        version.unsealed.append(Segment { spans });
         if version.unsealed.span_count() >= self.inner.opts.block_max_spans {
             self.inner.freeze(&mut w)?;
         }
@@ -851,11 +851,6 @@ impl Snapshot {
             )),
             None => Ok(()),
         }
-    }
-
-    /// Log sequence numbers of the unsealed writes this snapshot sees.
-    pub fn unsealed_seqs(&self) -> impl Iterator<Item = u64> + '_ {
-        self.segments.iter().map(|s| s.seq)
     }
 
     /// Spans not yet sealed into a block.

@@ -6,11 +6,9 @@ use std::sync::{Arc, RwLock};
 
 use crate::model::{Span, TraceId};
 
-/// One acknowledged write: its log sequence number and spans.
+/// The spans of one acknowledged write.
 #[derive(Debug)]
 pub struct Segment {
-    /// Log sequence number of the write.
-    pub seq: u64,
     pub spans: Vec<Span>,
 }
 
@@ -20,6 +18,9 @@ pub struct Unsealed {
     segments: RwLock<Vec<Arc<Segment>>>,
     /// trace id -> (segment index, span index)
     traces: RwLock<HashMap<TraceId, Vec<(u32, u32)>>>,
+    /// Spans in all segments: kept so that each write checks the seal threshold in O(1)
+    /// (summing segments made many small writes quadratic).
+    spans: std::sync::atomic::AtomicUsize,
 }
 
 fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
@@ -39,6 +40,8 @@ impl Unsealed {
                 traces.entry(s.trace_id).or_default().push((si, i as u32));
             }
         }
+        self.spans
+            .fetch_add(seg.spans.len(), std::sync::atomic::Ordering::AcqRel);
         segments.push(Arc::new(seg));
     }
 
@@ -48,7 +51,7 @@ impl Unsealed {
     }
 
     pub fn span_count(&self) -> usize {
-        read(&self.segments).iter().map(|s| s.spans.len()).sum()
+        self.spans.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Spans of `trace` among the first `visible` segments.
