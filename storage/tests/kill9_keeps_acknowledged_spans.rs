@@ -4,47 +4,20 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::sync::Arc;
 
-use spandb_storage::{
-    Db, Durability, KeyValue, Options, Resource, Scope, Span, SpanId, StatusCode, TraceId, Value,
-};
+use spandb_storage::{Db, Durability, Options, Span};
+
+mod common;
 
 const CHILD_ENV: &str = "SPANDB_KILL9_CHILD_DIR";
 const SPANS_PER_BATCH: u64 = 40;
 
 fn batch(i: u64) -> Vec<Span> {
-    let resource = Arc::new(Resource {
-        attributes: vec![KeyValue::new(
-            "service.name",
-            Value::Str(format!("svc-{}", i % 3)),
-        )],
-        ..Resource::default()
-    });
-    let scope = Arc::new(Scope::default());
-    (0..SPANS_PER_BATCH)
-        .map(|j| {
-            let mut t = [0u8; 16];
-            t[..8].copy_from_slice(&(i / 2 + 1).to_be_bytes());
-            t[8..].copy_from_slice(&(j % 4).to_be_bytes());
-            Span {
-                trace_id: TraceId(t),
-                span_id: SpanId((i * 1000 + j + 1).to_be_bytes()),
-                name: format!("op-{}", j % 5),
-                start_ns: 1_700_000_000_000_000_000 + i * 1_000_000 + j,
-                end_ns: 1_700_000_000_000_000_000 + i * 1_000_000 + j + 500,
-                status_code: if j % 7 == 0 {
-                    StatusCode::Error
-                } else {
-                    StatusCode::Unset
-                },
-                resource: resource.clone(),
-                scope: scope.clone(),
-                attributes: vec![KeyValue::new("batch", Value::Int(i as i64))],
-                ..Span::default()
-            }
-        })
-        .collect()
+    common::numbered_batch(
+        i,
+        SPANS_PER_BATCH,
+        1_700_000_000_000_000_000 + i * 1_000_000,
+    )
 }
 
 fn open(dir: &std::path::Path) -> Db {
