@@ -31,6 +31,32 @@ fn bucket_value(index: i32, g: f64) -> f64 {
     2.0 * g.powi(index) / (g + 1.0)
 }
 
+/// The q-quantile of a sketch given as its zero count and (bucket index, count) pairs in index
+/// order, with the lower-rank convention `rank = floor(q * (n - 1))`. `None` when empty.
+fn quantile_of(
+    zero_count: u64,
+    buckets: impl Iterator<Item = (i32, u64)> + Clone,
+    q: f64,
+) -> Option<f64> {
+    let n = zero_count + buckets.clone().map(|(_, c)| c).sum::<u64>();
+    if n == 0 {
+        return None;
+    }
+    let rank = (q.clamp(0.0, 1.0) * (n - 1) as f64).floor() as u64;
+    if rank < zero_count {
+        return Some(0.0);
+    }
+    let mut seen = zero_count;
+    let g = gamma_ln().exp();
+    for (i, c) in buckets {
+        seen += c;
+        if seen > rank {
+            return Some(bucket_value(i, g));
+        }
+    }
+    None
+}
+
 /// A mergeable quantile sketch of non-negative values (durations in ns).
 ///
 /// Stored sparse (the non-empty buckets, sorted by index): rollup cells hold a few buckets
@@ -133,23 +159,7 @@ impl Sketch {
     /// The q-quantile (0 <= q <= 1) with the lower-rank convention `rank = floor(q * (n - 1))`,
     /// within [`SKETCH_RELATIVE_ACCURACY`] of the exact value at that rank. `None` when empty.
     pub fn quantile(&self, q: f64) -> Option<f64> {
-        let n = self.count();
-        if n == 0 {
-            return None;
-        }
-        let rank = (q.clamp(0.0, 1.0) * (n - 1) as f64).floor() as u64;
-        if rank < self.zero_count {
-            return Some(0.0);
-        }
-        let mut seen = self.zero_count;
-        let g = gamma_ln().exp();
-        for (i, c) in &self.buckets {
-            seen += c;
-            if seen > rank {
-                return Some(bucket_value(*i, g));
-            }
-        }
-        None
+        quantile_of(self.zero_count, self.buckets.iter().copied(), q)
     }
 
     pub fn encode(&self, enc: &mut Encoder) {
@@ -290,23 +300,12 @@ impl DenseSketch {
 
     /// As [`Sketch::quantile`].
     pub fn quantile(&self, q: f64) -> Option<f64> {
-        let n = self.count();
-        if n == 0 {
-            return None;
-        }
-        let rank = (q.clamp(0.0, 1.0) * (n - 1) as f64).floor() as u64;
-        if rank < self.zero_count {
-            return Some(0.0);
-        }
-        let mut seen = self.zero_count;
-        let g = gamma_ln().exp();
-        for (k, c) in self.counts.iter().enumerate() {
-            seen += c;
-            if seen > rank {
-                return Some(bucket_value(self.offset + k as i32, g));
-            }
-        }
-        None
+        let buckets = self
+            .counts
+            .iter()
+            .enumerate()
+            .map(|(k, c)| (self.offset + k as i32, *c));
+        quantile_of(self.zero_count, buckets, q)
     }
 }
 
