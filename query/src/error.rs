@@ -15,6 +15,9 @@ pub enum Error {
     /// A well-formed request that cannot be run (bad time range, step, limit...).
     #[error("invalid input: {0}")]
     InvalidInput(String),
+    /// A fault inside the engine (a query worker panicked): a bug, not bad input.
+    #[error("internal error: {0}")]
+    Internal(String),
     /// The storage engine failed (I/O, corruption...).
     #[error(transparent)]
     Storage(#[from] spandb_storage::Error),

@@ -46,8 +46,6 @@ impl<'a> Operand<'a> {
 /// A compiled comparison.
 #[derive(Debug)]
 pub(crate) struct Leaf {
-    /// Position among the comparisons of its condition (for precomputed index answers).
-    pub id: usize,
     pub field: Field,
     pub op: Op,
     pub lit: Literal,
@@ -65,10 +63,6 @@ pub(crate) enum Matcher {
 
 impl Matcher {
     pub(crate) fn compile(c: &Cond) -> Matcher {
-        let mut next = 0;
-        Self::compile_at(c, &mut next)
-    }
-    fn compile_at(c: &Cond, next: &mut usize) -> Matcher {
         match c {
             Cond::True => Matcher::True,
             Cond::Cmp(field, op, lit) => {
@@ -80,32 +74,16 @@ impl Matcher {
                     }
                     _ => None,
                 };
-                let id = *next;
-                *next += 1;
                 Matcher::Cmp(Leaf {
-                    id,
                     field: field.clone(),
                     op: *op,
                     lit: lit.clone(),
                     re,
                 })
             }
-            Cond::And(a, b) => Matcher::And(
-                Box::new(Self::compile_at(a, next)),
-                Box::new(Self::compile_at(b, next)),
-            ),
-            Cond::Or(a, b) => Matcher::Or(
-                Box::new(Self::compile_at(a, next)),
-                Box::new(Self::compile_at(b, next)),
-            ),
+            Cond::And(a, b) => Matcher::And(Box::new(Self::compile(a)), Box::new(Self::compile(b))),
+            Cond::Or(a, b) => Matcher::Or(Box::new(Self::compile(a)), Box::new(Self::compile(b))),
         }
-    }
-
-    /// Number of comparisons.
-    pub(crate) fn leaf_count(&self) -> usize {
-        let mut n = 0;
-        self.for_each_leaf(&mut |_| n += 1);
-        n
     }
 
     pub(crate) fn for_each_leaf<'a>(&'a self, f: &mut impl FnMut(&'a Leaf)) {
@@ -140,10 +118,6 @@ pub(crate) trait SpanView {
     /// `Some(None)`: known to be absent.
     fn span_attr(&self, key: &str) -> Option<Option<&Value>>;
     fn trace(&self) -> Option<&TraceCtx>;
-    /// An answer for comparison `leaf` known from an index.
-    fn known_leaf(&self, _leaf: usize) -> Option<bool> {
-        None
-    }
 }
 
 /// A decoded span, with its trace's context when the caller has assembled it.
@@ -186,7 +160,7 @@ impl SpanView for SpanRef<'_> {
 pub(crate) fn eval(m: &Matcher, v: &impl SpanView) -> Option<bool> {
     match m {
         Matcher::True => Some(true),
-        Matcher::Cmp(leaf) => v.known_leaf(leaf.id).or_else(|| eval_leaf(leaf, v)),
+        Matcher::Cmp(leaf) => eval_leaf(leaf, v),
         Matcher::And(a, b) => match eval(a, v) {
             Some(false) => Some(false),
             Some(true) => eval(b, v),

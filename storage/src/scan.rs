@@ -4,7 +4,7 @@
 
 use roaring::RoaringBitmap;
 
-use crate::block::{BlockReader, IndexedValue};
+use crate::block::{BlockReader, IndexedScalar};
 use crate::db::Snapshot;
 use crate::error::Result;
 use crate::model::{Span, Value};
@@ -40,49 +40,34 @@ impl ScanFilter {
             && self.end_ns.is_none_or(|t| f.min_start_ns < t)
     }
 
-    /// Rows of `block` that may match: the intersection of every bitmap the footer has for
-    /// these predicates. `None` means no row can match. Predicates without an index (time,
-    /// high-cardinality attributes) are left for [`ScanFilter::matches`].
+    /// Rows of `block` that may match, from the block's index API: the intersection of the
+    /// rows it gives for each predicate (exact or superset). `None` means no row can match.
+    /// Predicates without an index (time, high-cardinality attributes, doubles) are left for
+    /// [`ScanFilter::matches`].
     pub fn candidate_rows(&self, block: &BlockReader) -> Option<RoaringBitmap> {
-        let f = block.footer();
-        let mut rows = crate::db::all_rows(block);
+        let mut rows = block.all_rows();
         if let Some(service) = &self.service {
-            let id = block.string_id(service)?;
-            rows &= lookup(&f.service_rows, id)?;
+            rows &= block.rows_by_service(|s| s == service).rows();
         }
         if let Some(name) = &self.name {
-            let id = block.string_id(name)?;
-            rows &= lookup(&f.name_rows, id)?;
+            rows &= block.rows_with_name(name);
         }
         if self.error_only {
-            rows &= &f.error_rows;
+            rows &= block.error_rows();
         }
         for (key, value) in &self.attributes {
-            let key_id = block.string_id(key)?;
-            if f.unindexed_keys.binary_search(&key_id).is_ok() {
-                continue;
-            }
-            let indexed = match value {
-                Value::Str(s) => IndexedValue::Str(block.string_id(s)?),
-                Value::Int(i) => IndexedValue::Int(*i),
-                Value::Bool(b) => IndexedValue::Bool(*b),
+            let scalar = match value {
+                Value::Str(s) => IndexedScalar::Str(s),
+                Value::Int(i) => IndexedScalar::Int(*i),
+                Value::Bool(b) => IndexedScalar::Bool(*b),
                 _ => continue,
             };
-            let pos = f
-                .attr_rows
-                .binary_search_by(|a| (a.key, &a.value).cmp(&(key_id, &indexed)))
-                .ok()?;
-            rows &= &f.attr_rows.get(pos)?.rows;
+            if let Some(r) = block.rows_with_attribute(key, scalar) {
+                rows &= r;
+            }
         }
         (!rows.is_empty()).then_some(rows)
     }
-}
-
-fn lookup(list: &[(u32, RoaringBitmap)], id: u32) -> Option<&RoaringBitmap> {
-    list.binary_search_by_key(&id, |(i, _)| *i)
-        .ok()
-        .and_then(|p| list.get(p))
-        .map(|(_, b)| b)
 }
 
 impl Snapshot {

@@ -1,6 +1,8 @@
 //! Query execution: search (trace summaries) and metrics (range aggregations).
 
 pub(crate) mod metrics;
+#[cfg(test)]
+mod planner_matches_row_eval;
 pub(crate) mod rows;
 pub(crate) mod scan;
 pub(crate) mod search;

@@ -1,9 +1,8 @@
-//! Deciding a condition on a block's rows without building spans.
+//! The block executor: deciding a condition on a block's rows without building spans, a
+//! bitmap at a time. Search, metrics scans and candidate traces all run through it.
 //!
-//! Every comparison the footer answers exactly becomes a roaring bitmap (span names through
-//! the name index, `resource.service.name` through the per-service rows, `status = error`,
-//! any operator on indexed span attributes through the union of their value bitmaps, and
-//! duration comparisons the block's min/max decide). The rest is decided on one column at a
+//! Every comparison the index planner (`crate::plan`) answers exactly becomes its roaring
+//! bitmap; a superset narrows the rows; the rest is decided on one column at a
 //! time, and only for the rows still in play: `&&` evaluates its right side on the rows its
 //! left side kept, `||` on the rows its left side rejected. Columns are decoded at most once
 //! per row group and query (durations, kind/status, status message, resource id, or one
@@ -11,13 +10,14 @@
 
 use roaring::RoaringBitmap;
 use rustc_hash::FxHashMap;
-use spandb_storage::block::{Column, IndexedValue};
+use spandb_storage::block::{Column, IndexRows};
 use spandb_storage::codec::value::ScalarRef;
 use spandb_storage::{BlockReader, SpanKind, StatusCode};
 
-use crate::ast::{Field, Literal, Op};
+use crate::ast::Field;
 use crate::error::Result;
 use crate::eval::{compare, resource_leaf, Leaf, Matcher, Operand};
+use crate::plan;
 
 /// Columns of one row group decoded so far.
 #[derive(Default)]
@@ -33,11 +33,10 @@ struct GroupCols {
 pub(crate) struct BlockRows<'b> {
     pub block: &'b BlockReader,
     groups: Vec<GroupCols>,
-    /// Per leaf id (of the matcher being evaluated) and resource index: the leaf's answer on
-    /// that resource.
+    /// Per leaf (by address) and resource index: the leaf's answer on that resource.
     resource_answers: FxHashMap<usize, Vec<bool>>,
-    /// Which matcher `resource_answers` belongs to (its address).
-    matcher_tag: usize,
+    /// Per leaf (by address): the index planner's answer on this block.
+    index_answers: FxHashMap<usize, Option<IndexRows>>,
 }
 
 fn scalar_operand<'a>(v: ScalarRef<'a>) -> Option<Operand<'a>> {
@@ -58,26 +57,19 @@ impl<'b> BlockRows<'b> {
                 .map(|_| GroupCols::default())
                 .collect(),
             resource_answers: FxHashMap::default(),
-            matcher_tag: 0,
+            index_answers: FxHashMap::default(),
         }
     }
 
     /// Every row of the block.
     pub(crate) fn all(&self) -> RoaringBitmap {
-        let mut b = RoaringBitmap::new();
-        b.insert_range(0..self.block.footer().rows);
-        b
+        self.block.all_rows()
     }
 
     /// The rows of `cand` where `m` holds. Trace-level comparisons cannot be decided on a
     /// row: they keep every row, so the answer is then a superset, for a caller that decides
     /// on the assembled trace.
     pub(crate) fn eval(&mut self, m: &Matcher, cand: &RoaringBitmap) -> Result<RoaringBitmap> {
-        let tag = m as *const Matcher as usize;
-        if tag != self.matcher_tag {
-            self.matcher_tag = tag;
-            self.resource_answers.clear();
-        }
         self.eval_at(m, cand)
     }
 
@@ -89,7 +81,7 @@ impl<'b> BlockRows<'b> {
             Matcher::True => Ok(cand.clone()),
             Matcher::And(a, b) => {
                 // The side the indexes answer first: it narrows the rows the other decodes.
-                let (first, second) = if !self.cheap(a) && self.cheap(b) {
+                let (first, second) = if !self.is_cheap(a) && self.is_cheap(b) {
                     (b, a)
                 } else {
                     (a, b)
@@ -98,7 +90,7 @@ impl<'b> BlockRows<'b> {
                 self.eval_at(second, &x)
             }
             Matcher::Or(a, b) => {
-                let (first, second) = if !self.cheap(a) && self.cheap(b) {
+                let (first, second) = if !self.is_cheap(a) && self.is_cheap(b) {
                     (b, a)
                 } else {
                     (a, b)
@@ -115,166 +107,32 @@ impl<'b> BlockRows<'b> {
         }
     }
 
-    /// Whether every comparison of `m` is answered by the footer alone.
-    pub(crate) fn is_cheap(&self, m: &Matcher) -> bool {
-        self.cheap(m)
-    }
-
-    fn cheap(&self, m: &Matcher) -> bool {
+    /// Whether every comparison of `m` is answered exactly by the footer's indexes.
+    pub(crate) fn is_cheap(&mut self, m: &Matcher) -> bool {
         let mut all = true;
-        m.for_each_leaf(&mut |l| all &= self.index_rows(l).is_some());
+        m.for_each_leaf(&mut |l| all &= self.index(l).is_some_and(IndexRows::is_exact));
         all
     }
 
-    /// The exact rows where `leaf` holds, when the footer gives them.
-    fn index_rows(&self, leaf: &Leaf) -> Option<RoaringBitmap> {
+    /// The planner's answer for `leaf` on this block, computed once per leaf.
+    fn index(&mut self, leaf: &Leaf) -> Option<&IndexRows> {
         let block = self.block;
-        let f = block.footer();
-        match &leaf.field {
-            Field::Name => {
-                let mut rows = RoaringBitmap::new();
-                if leaf.op == Op::Eq {
-                    if let Literal::Str(s) = &leaf.lit {
-                        if let Some(id) = block.string_id(s) {
-                            if let Ok(p) = f.name_rows.binary_search_by_key(&id, |(i, _)| *i) {
-                                rows |= &f.name_rows.get(p)?.1;
-                            }
-                        }
-                        return Some(rows);
-                    }
-                }
-                for (id, r) in &f.name_rows {
-                    let name = f.dict.get(*id as usize).map(String::as_str).unwrap_or("");
-                    if compare(leaf, Operand::Str(name)) {
-                        rows |= r;
-                    }
-                }
-                Some(rows)
-            }
-            Field::Resource(key) if key == "service.name" => {
-                // Rows filed under "" have no string service name: decided per resource.
-                if f.service_rows
-                    .iter()
-                    .any(|(id, _)| f.dict.get(*id as usize).is_none_or(|s| s.is_empty()))
-                {
-                    return None;
-                }
-                let mut rows = RoaringBitmap::new();
-                for (id, r) in &f.service_rows {
-                    let service = f.dict.get(*id as usize).map(String::as_str).unwrap_or("");
-                    if compare(leaf, Operand::Str(service)) {
-                        rows |= r;
-                    }
-                }
-                Some(rows)
-            }
-            Field::Status => match (&leaf.op, &leaf.lit) {
-                (Op::Eq, Literal::Status(StatusCode::Error)) => Some(f.error_rows.clone()),
-                (Op::Ne, Literal::Status(StatusCode::Error)) => {
-                    let mut all = self.all();
-                    all -= &f.error_rows;
-                    Some(all)
-                }
-                (Op::Eq | Op::Ne, Literal::Status(_)) => None,
-                _ => Some(RoaringBitmap::new()),
-            },
-            Field::Duration => {
-                let (lo, hi) = (f.min_duration_ns, f.max_duration_ns);
-                let Literal::Duration(d) = &leaf.lit else {
-                    // Only durations compare with durations.
-                    return Some(RoaringBitmap::new());
-                };
-                let d = *d;
-                let (none, all) = match leaf.op {
-                    Op::Gt => (hi <= d, lo > d),
-                    Op::Ge => (hi < d, lo >= d),
-                    Op::Lt => (lo >= d, hi < d),
-                    Op::Le => (lo > d, hi <= d),
-                    Op::Eq => (d < lo || d > hi, lo == d && hi == d),
-                    Op::Ne => (lo == d && hi == d, d < lo || d > hi),
-                    Op::Match | Op::NotMatch => (true, false),
-                };
-                if none {
-                    Some(RoaringBitmap::new())
-                } else if all {
-                    Some(self.all())
-                } else {
-                    None
-                }
-            }
-            Field::Span(key) => self.span_index_rows(leaf, key),
-            Field::Unscoped(key) => {
-                // Resource side: only an index when no resource has the key.
-                let any_resource_has = f
-                    .resources
-                    .iter()
-                    .any(|r| r.attributes.iter().any(|kv| kv.key == *key));
-                if any_resource_has {
-                    return None;
-                }
-                self.span_index_rows(leaf, key)
-            }
-            _ => None,
-        }
-    }
-
-    fn span_index_rows(&self, leaf: &Leaf, key: &str) -> Option<RoaringBitmap> {
-        let block = self.block;
-        let f = block.footer();
-        // Keys are always in the block dictionary: a key that is not there is on no span.
-        let Some(key_id) = block.string_id(key) else {
-            return Some(RoaringBitmap::new());
-        };
-        if f.unindexed_keys.binary_search(&key_id).is_ok() {
-            return None;
-        }
-        match &leaf.lit {
-            // These literals only ever match indexed value types (strings, ints, bools).
-            Literal::Str(_) | Literal::Int(_) | Literal::Bool(_) => {}
-            // Floats and durations also match doubles, which have no index.
-            Literal::Float(_) | Literal::Duration(_) => return None,
-            Literal::Status(_) | Literal::Kind(_) => return Some(RoaringBitmap::new()),
-        }
-        if leaf.op == Op::Eq {
-            let value = match &leaf.lit {
-                Literal::Str(s) => match block.string_id(s) {
-                    Some(id) => IndexedValue::Str(id),
-                    None => return Some(RoaringBitmap::new()),
-                },
-                Literal::Int(i) => IndexedValue::Int(*i),
-                Literal::Bool(b) => IndexedValue::Bool(*b),
-                _ => return None,
-            };
-            let pos = f
-                .attr_rows
-                .binary_search_by(|a| (a.key, &a.value).cmp(&(key_id, &value)));
-            return Some(match pos {
-                Ok(p) => f.attr_rows.get(p)?.rows.clone(),
-                Err(_) => RoaringBitmap::new(),
-            });
-        }
-        let lo = f.attr_rows.partition_point(|a| a.key < key_id);
-        let hi = f.attr_rows.partition_point(|a| a.key <= key_id);
-        let mut rows = RoaringBitmap::new();
-        for a in f.attr_rows.get(lo..hi).unwrap_or_default() {
-            let ok = match &a.value {
-                IndexedValue::Str(id) => {
-                    compare(leaf, Operand::Str(f.dict.get(*id as usize)?.as_str()))
-                }
-                IndexedValue::Int(i) => compare(leaf, Operand::Int(*i)),
-                IndexedValue::Bool(b) => compare(leaf, Operand::Bool(*b)),
-            };
-            if ok {
-                rows |= &a.rows;
-            }
-        }
-        Some(rows)
+        self.index_answers
+            .entry(leaf as *const Leaf as usize)
+            .or_insert_with(|| plan::leaf_index(leaf, block))
+            .as_ref()
     }
 
     fn leaf(&mut self, leaf: &Leaf, cand: &RoaringBitmap) -> Result<RoaringBitmap> {
-        if let Some(rows) = self.index_rows(leaf) {
-            return Ok(rows & cand);
-        }
+        let narrowed;
+        let cand = match self.index(leaf) {
+            Some(IndexRows::Exact(rows)) => return Ok(rows & cand),
+            Some(IndexRows::Superset(rows)) => {
+                narrowed = rows & cand;
+                &narrowed
+            }
+            None => cand,
+        };
         match &leaf.field {
             Field::Duration => self.per_row(cand, |s, g, rows, out| {
                 let d = s.durations(g)?;
@@ -352,7 +210,7 @@ impl<'b> BlockRows<'b> {
         let resources = &block.footer().resources;
         let answers = self
             .resource_answers
-            .entry(leaf.id)
+            .entry(leaf as *const Leaf as usize)
             .or_insert_with(|| {
                 resources
                     .iter()
@@ -383,7 +241,7 @@ impl<'b> BlockRows<'b> {
     }
 
     fn span_rows(&mut self, leaf: &Leaf, key: &str, cand: &RoaringBitmap) -> Result<RoaringBitmap> {
-        if let Some(rows) = self.span_index_rows(leaf, key) {
+        if let Some(IndexRows::Exact(rows)) = plan::span_attr_index(leaf, self.block, key) {
             return Ok(rows & cand);
         }
         let Some(key_id) = self.block.string_id(key) else {

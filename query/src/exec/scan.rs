@@ -1,6 +1,7 @@
-//! Row matching inside blocks: prune, intersect bitmaps, decide rows on the cheap columns
-//! (`group_light`), decode full spans only for rows still undecided, and run blocks in
-//! parallel on crossbeam scoped threads.
+//! Scans that hand matching rows to a callback (metrics, candidate traces): blocks pruned by
+//! time, rows decided by the block executor (`exec::rows`), the light columns (and, when
+//! asked, the whole span) of matching rows decoded; blocks run in parallel on crossbeam
+//! scoped threads.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -11,7 +12,9 @@ use spandb_storage::{BlockReader, Resource, Span, SpanKind, StatusCode, TraceId,
 
 use crate::error::{Error, Result};
 use crate::eval::{eval, Matcher, SpanRef, SpanView, TraceCtx};
-use crate::plan::{BlockPlan, TimeRange};
+use crate::plan::TimeRange;
+
+use super::rows::BlockRows;
 
 /// A matching row of a block, as the callback sees it.
 pub(crate) struct RowView<'a> {
@@ -19,9 +22,6 @@ pub(crate) struct RowView<'a> {
     pub light: &'a GroupLight,
     /// Row inside the group.
     pub i: usize,
-    /// Row inside the block.
-    pub row: u32,
-    pub exact: &'a [Option<RoaringBitmap>],
     /// The decoded span, when the row needed it (or the caller asked for it).
     pub span: Option<&'a Span>,
 }
@@ -77,18 +77,12 @@ impl SpanView for RowView<'_> {
     fn trace(&self) -> Option<&TraceCtx> {
         None
     }
-    fn known_leaf(&self, leaf: usize) -> Option<bool> {
-        self.exact
-            .get(leaf)?
-            .as_ref()
-            .map(|rows| rows.contains(self.row))
-    }
 }
 
 /// Calls `emit(filter index, row)` for every row of `block` in `range` that matches one of
-/// `filters`. A row whose answer depends on the trace (trace-level intrinsics) is emitted:
-/// the caller decides it on the assembled trace. With `full`, every emitted row carries its
-/// decoded span.
+/// `filters`, as the block executor decides them. A row whose answer depends on the trace
+/// (trace-level intrinsics) is emitted: the caller decides it on the assembled trace. With
+/// `full`, every emitted row carries its decoded span.
 pub(crate) fn scan_block(
     block: &BlockReader,
     filters: &[Matcher],
@@ -100,81 +94,50 @@ pub(crate) fn scan_block(
     if f.rows == 0 || !range.overlaps(f.min_start_ns, f.max_start_ns) {
         return Ok(());
     }
-    let plans: Vec<BlockPlan> = filters.iter().map(|m| BlockPlan::new(m, block)).collect();
-    if plans.iter().all(BlockPlan::is_empty) {
-        return Ok(());
+    // Row groups that start after the window hold no row of it.
+    let mut cand = RoaringBitmap::new();
+    for group in &f.groups {
+        if group.min_start_ns < range.end_ns {
+            cand.insert_range(group.first_row..group.first_row + group.rows);
+        }
+    }
+    let mut rows = BlockRows::new(block);
+    let mut hits = Vec::with_capacity(filters.len());
+    let mut any = RoaringBitmap::new();
+    for m in filters {
+        let hit = rows.eval(m, &cand)?;
+        any |= &hit;
+        hits.push(hit);
     }
     for (g, group) in f.groups.iter().enumerate() {
-        if group.min_start_ns >= range.end_ns {
-            continue;
-        }
         let (lo, hi) = (group.first_row, group.first_row + group.rows);
-        let in_group = |p: &BlockPlan| {
-            p.rows
-                .as_ref()
-                .is_none_or(|r| r.range_cardinality(lo..hi) > 0)
-        };
-        if !plans.iter().any(in_group) {
+        if any.range_cardinality(lo..hi) == 0 {
             continue;
         }
         let light = block.group_light(g)?;
-        // (filter, in-group row) pairs that need the decoded span.
-        let mut pending: Vec<(usize, usize)> = Vec::new();
-        for (fi, (m, plan)) in filters.iter().zip(&plans).enumerate() {
-            let mut visit = |i: usize| {
-                let view = RowView {
-                    block,
-                    light: &light,
-                    i,
-                    row: lo + i as u32,
-                    exact: &plan.exact,
-                    span: None,
-                };
-                if !range.contains(view.start_ns()) {
-                    return;
-                }
-                match eval(m, &view) {
-                    Some(false) => {}
-                    Some(true) if !full => emit(fi, &view),
-                    _ => pending.push((fi, i)),
-                }
-            };
-            match &plan.rows {
-                Some(rows) => rows.range(lo..hi).for_each(|r| visit((r - lo) as usize)),
-                None => (0..group.rows as usize).for_each(&mut visit),
-            }
-        }
-        if pending.is_empty() {
-            continue;
-        }
-        let mut want = RoaringBitmap::new();
-        for (_, i) in &pending {
-            want.insert(*i as u32);
-        }
-        let spans = block.decode_group(g, |i| want.contains(i as u32))?;
-        let mut by_row: Vec<Option<&Span>> = vec![None; group.rows as usize];
+        let spans = if full {
+            block.decode_group(g, |i| any.contains(lo + i as u32))?
+        } else {
+            Vec::new()
+        };
+        let mut by_row: Vec<Option<&Span>> = vec![None; if full { group.rows as usize } else { 0 }];
         for (i, s) in &spans {
             if let Some(slot) = by_row.get_mut(*i) {
                 *slot = Some(s);
             }
         }
-        for (fi, i) in pending {
-            let Some(span) = by_row.get(i).copied().flatten() else {
-                continue;
-            };
-            let (Some(m), Some(plan)) = (filters.get(fi), plans.get(fi)) else {
-                continue;
-            };
-            let view = RowView {
-                block,
-                light: &light,
-                i,
-                row: lo + i as u32,
-                exact: &plan.exact,
-                span: Some(span),
-            };
-            if eval(m, &view) != Some(false) {
-                emit(fi, &view);
+        for (fi, hit) in hits.iter().enumerate() {
+            for row in hit.range(lo..hi) {
+                let i = (row - lo) as usize;
+                let view = RowView {
+                    block,
+                    light: &light,
+                    i,
+                    span: by_row.get(i).copied().flatten(),
+                };
+                if range.contains(view.start_ns()) {
+                    emit(fi, &view);
+                }
             }
         }
     }
@@ -241,10 +204,10 @@ pub(crate) fn parallel_blocks<A: Send>(
             .into_iter()
             .map(|h| {
                 h.join()
-                    .unwrap_or_else(|_| Err(Error::InvalidInput("a query worker panicked".into())))
+                    .unwrap_or_else(|_| Err(Error::Internal("a query worker panicked".into())))
             })
             .collect::<Result<Vec<A>>>()
     })
-    .unwrap_or_else(|_| Err(Error::InvalidInput("a query worker panicked".into())))?;
+    .unwrap_or_else(|_| Err(Error::Internal("a query worker panicked".into())))?;
     Ok(results)
 }

@@ -1,9 +1,11 @@
 //! Span blocks: immutable, column-oriented, zstd-compressed, checksummed files.
 
 pub mod footer;
+mod index;
 pub mod reader;
 pub mod writer;
 
 pub use footer::{AttrIndex, Column, Footer, IndexedValue, RowGroup, BLOCK_FORMAT_VERSION};
+pub use index::{IndexRows, IndexedScalar};
 pub use reader::{BlockReader, GroupLight};
 pub use writer::{encode_block, BlockLayout, EncodedBlock, INDEX_MAX_DISTINCT};
