@@ -211,26 +211,25 @@ pub fn decode_record(bytes: &[u8]) -> DecodeResult<Vec<Span>> {
         let resource = resources
             .get(r)
             .cloned()
-            .ok_or_else(|| DecodeError(format!("resource {r} out of range")))?;
+            .ok_or_else(|| DecodeError::new(format!("resource {r} out of range")))?;
         let scope = scopes
             .get(sc)
             .cloned()
-            .ok_or_else(|| DecodeError(format!("scope {sc} out of range")))?;
+            .ok_or_else(|| DecodeError::new(format!("scope {sc} out of range")))?;
         let trace_id = TraceId(d.get_array()?);
         let span_id = SpanId(d.get_array()?);
         let parent_span_id = match d.get_u8()? {
             0 => None,
             1 => Some(SpanId(d.get_array()?)),
-            t => return Err(DecodeError(format!("bad parent tag {t}"))),
+            t => return Err(DecodeError::new(format!("bad parent tag {t}"))),
         };
         let trace_state = s(d, &dict)?;
         let flags = d.get_varint32()?;
         let name = s(d, &dict)?;
         let ks = d.get_u8()?;
-        let kind =
-            SpanKind::from_u8(ks & 0x0f).ok_or_else(|| DecodeError("bad span kind".into()))?;
+        let kind = SpanKind::from_u8(ks & 0x0f).ok_or_else(|| DecodeError::new("bad span kind"))?;
         let status_code =
-            StatusCode::from_u8(ks >> 4).ok_or_else(|| DecodeError("bad status code".into()))?;
+            StatusCode::from_u8(ks >> 4).ok_or_else(|| DecodeError::new("bad status code"))?;
         let start_ns = d.get_u64()?;
         let end_ns = d.get_u64()?;
         let status_message = s(d, &dict)?;
@@ -281,7 +280,7 @@ pub fn decode_record(bytes: &[u8]) -> DecodeResult<Vec<Span>> {
         });
     }
     if !d.is_empty() {
-        return Err(DecodeError(format!(
+        return Err(DecodeError::new(format!(
             "{} trailing bytes in log record",
             d.remaining()
         )));

@@ -37,7 +37,7 @@ impl TryFrom<u8> for ValueTag {
             7 => Self::Bytes,
             8 => Self::Array,
             9 => Self::KvList,
-            _ => return Err(DecodeError(format!("unknown value tag {v}"))),
+            _ => return Err(DecodeError::new(format!("unknown value tag {v}"))),
         })
     }
 }
@@ -105,7 +105,7 @@ pub fn dict_str(dict: &[String], id: u64) -> DecodeResult<&str> {
         .and_then(|i| dict.get(i))
         .map(String::as_str)
         .ok_or_else(|| {
-            DecodeError(format!(
+            DecodeError::new(format!(
                 "string id {id} outside a dictionary of {}",
                 dict.len()
             ))
@@ -121,7 +121,7 @@ pub fn get_value(dec: &mut Decoder<'_>, dict: &[String]) -> DecodeResult<Value> 
 
 fn get_value_at(dec: &mut Decoder<'_>, dict: &[String], depth: u32) -> DecodeResult<Value> {
     if depth > MAX_DEPTH {
-        return Err(DecodeError("attribute values nested too deeply".into()));
+        return Err(DecodeError::new("attribute values nested too deeply"));
     }
     Ok(match ValueTag::try_from(dec.get_u8()?)? {
         ValueTag::Empty => Value::Empty,
@@ -198,7 +198,7 @@ pub fn skip_value(dec: &mut Decoder<'_>) -> DecodeResult<()> {
 
 fn skip_value_at(dec: &mut Decoder<'_>, depth: u32) -> DecodeResult<()> {
     if depth > MAX_DEPTH {
-        return Err(DecodeError("attribute values nested too deeply".into()));
+        return Err(DecodeError::new("attribute values nested too deeply"));
     }
     let tag = ValueTag::try_from(dec.get_u8()?)?;
     skip_body(dec, tag, depth)

@@ -172,13 +172,10 @@ impl Db {
                     if crc32c::crc32c(&bytes) == entry.file_crc32c {
                         Ok(())
                     } else {
-                        Err(Error::corruption(
-                            path.display().to_string(),
-                            "file checksum mismatch",
-                        ))
+                        Err(Error::corruption(&path, "file checksum mismatch"))
                     }
                 }),
-                Err(e) => Err(Error::corruption(path.display().to_string(), e.to_string())),
+                Err(e) => Err(Error::corruption(&path, e.to_string())),
             };
             let Err(why) = verdict else { continue };
             let traces: Option<Vec<TraceId>> = reader

@@ -55,7 +55,7 @@ impl Db {
                 .count();
             if blocks > 0 {
                 return Err(Error::corruption(
-                    dir.join("catalog").display().to_string(),
+                    dir.join("catalog"),
                     format!(
                         "the catalog is empty but blocks/ holds {blocks} block files: RocksDB lost \
                          its state. Nothing was deleted; restore the catalog from a backup, or \
@@ -80,8 +80,10 @@ impl Db {
         let memtable_first_seq = records.first().map(|r| r.0).unwrap_or(0);
         let mut next_seq = memtable_first_seq;
         for (seq, payload) in records {
-            let spans = decode_record(&payload)
-                .map_err(|e| Error::corruption(format!("log record {seq}"), e.to_string()))?;
+            let spans = decode_record(&payload).map_err(|e| {
+                e.context(format_args!("log record {seq}"))
+                    .in_file(dir.join("catalog"))
+            })?;
             memtable.append(Segment { spans });
             next_seq = seq + 1;
         }
@@ -130,14 +132,14 @@ pub(super) fn open_block(path: &Path, e: &BlockEntry) -> Result<BlockReader> {
         .len();
     if len != e.file_len {
         return Err(Error::corruption(
-            path.display().to_string(),
+            path,
             format!("file is {len} bytes, the catalog says {}", e.file_len),
         ));
     }
     let r = BlockReader::open(path, e.id)?;
     if r.footer().rows != e.rows {
         return Err(Error::corruption(
-            path.display().to_string(),
+            path,
             format!(
                 "footer says {} rows, the catalog says {}",
                 r.footer().rows,

@@ -99,11 +99,7 @@ impl Snapshot {
     /// The `Corruption` error of broken block `id`.
     fn broken_block_error(&self, id: u64, err: &str) -> Error {
         Error::corruption(
-            self.inner
-                .blocks_dir
-                .join(BlockEntry::file_name(id))
-                .display()
-                .to_string(),
+            self.inner.blocks_dir.join(BlockEntry::file_name(id)),
             err.to_owned(),
         )
     }

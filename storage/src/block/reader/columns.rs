@@ -48,7 +48,7 @@ impl BlockReader {
                 light.status.push(status);
                 let r = rd.get_varint32()?;
                 if r as usize >= self.footer.resources.len() {
-                    return Err(DecodeError(format!("resource id {r} out of range")));
+                    return Err(DecodeError::new(format!("resource id {r} out of range")));
                 }
                 light.resource.push(r);
             }
@@ -133,7 +133,7 @@ impl BlockReader {
             for _ in 0..group.rows {
                 let id = d.get_varint32()?;
                 if id as usize >= limit {
-                    return Err(DecodeError(format!(
+                    return Err(DecodeError::new(format!(
                         "{} id {id} outside a table of {limit}",
                         c.name()
                     )));
@@ -150,7 +150,7 @@ impl BlockReader {
         let group = self.group(g)?;
         let raw = self.column(group, Column::KindStatus)?;
         if raw.len() != group.rows as usize {
-            return Err(self.corrupt(DecodeError(format!(
+            return Err(self.corrupt(DecodeError::new(format!(
                 "kind_status column has {} bytes for {} rows",
                 raw.len(),
                 group.rows
@@ -166,7 +166,7 @@ impl BlockReader {
         let group = self.group(g)?;
         let raw = self.column(group, Column::SpanId)?;
         if raw.len() != group.rows as usize * 8 {
-            return Err(self.corrupt(DecodeError(format!(
+            return Err(self.corrupt(DecodeError::new(format!(
                 "span id column has {} bytes for {} rows",
                 raw.len(),
                 group.rows
@@ -208,7 +208,7 @@ pub(super) fn next_start(d: &mut Decoder<'_>, i: usize, prev: u64, base: u64) ->
 fn dd_id(d: &mut Decoder<'_>, dict_len: usize) -> DecodeResult<u32> {
     let id = d.get_varint32()?;
     if id as usize >= dict_len {
-        return Err(DecodeError(format!(
+        return Err(DecodeError::new(format!(
             "string id {id} outside a dictionary of {dict_len}"
         )));
     }
@@ -217,8 +217,8 @@ fn dd_id(d: &mut Decoder<'_>, dict_len: usize) -> DecodeResult<u32> {
 
 pub(super) fn kind_status(b: u8) -> DecodeResult<(SpanKind, StatusCode)> {
     let kind = SpanKind::from_u8(b & 0x0f)
-        .ok_or_else(|| DecodeError(format!("bad span kind {}", b & 0x0f)))?;
+        .ok_or_else(|| DecodeError::new(format!("bad span kind {}", b & 0x0f)))?;
     let status = StatusCode::from_u8(b >> 4)
-        .ok_or_else(|| DecodeError(format!("bad status code {}", b >> 4)))?;
+        .ok_or_else(|| DecodeError::new(format!("bad status code {}", b >> 4)))?;
     Ok((kind, status))
 }

@@ -73,7 +73,7 @@ impl BlockReader {
     }
 
     fn corrupt(&self, e: DecodeError) -> Error {
-        Error::corruption(self.path.display().to_string(), e.0)
+        e.in_file(&self.path)
     }
 
     fn column(&self, group: &RowGroup, c: Column) -> Result<Vec<u8>> {
@@ -84,7 +84,7 @@ impl BlockReader {
         let stored = slice_chunk(self.file.bytes(), chunk, self.file.bytes().len())
             .map_err(|e| self.corrupt(e))?;
         decompress(stored, chunk)
-            .map_err(|e| self.corrupt(DecodeError(format!("column {}: {}", c.name(), e.0))))
+            .map_err(|e| self.corrupt(e.context(format_args!("column {}", c.name()))))
     }
 
     fn group(&self, g: usize) -> Result<&RowGroup> {

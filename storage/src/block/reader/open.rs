@@ -25,7 +25,7 @@ impl BlockReader {
 
     /// Reads and checks the footer of `file` and indexes its dictionary.
     fn validate(id: u64, path: PathBuf, file: MappedFile) -> Result<Self> {
-        let footer = Self::read_footer(file.bytes(), &path.display().to_string())?;
+        let footer = Self::read_footer(file.bytes(), &path)?;
         let dict_ids = footer
             .dict
             .iter()
@@ -41,8 +41,8 @@ impl BlockReader {
         })
     }
 
-    fn read_footer(bytes: &[u8], name: &str) -> Result<Footer> {
-        let corrupt = |d: String| Error::corruption(name, d);
+    fn read_footer(bytes: &[u8], path: &Path) -> Result<Footer> {
+        let corrupt = |d: String| Error::corruption(path, d);
         if bytes.len() < HEADER_LEN + TRAILER_LEN {
             return Err(corrupt(format!(
                 "file is {} bytes, too short for a block",
@@ -50,14 +50,14 @@ impl BlockReader {
             )));
         }
         let mut head = Decoder::new(bytes);
-        let magic: [u8; 8] = head.get_array().map_err(|e| corrupt(e.0))?;
+        let magic: [u8; 8] = head.get_array().map_err(|e| e.in_file(path))?;
         if magic != BLOCK_MAGIC {
             return Err(corrupt("bad magic at the start: not a spandb block".into()));
         }
-        let version = head.get_u32().map_err(|e| corrupt(e.0))?;
+        let version = head.get_u32().map_err(|e| e.in_file(path))?;
         if version != BLOCK_FORMAT_VERSION {
             return Err(Error::UnsupportedVersion {
-                file: name.to_owned(),
+                file: path.to_owned(),
                 found: version,
                 supported: BLOCK_FORMAT_VERSION,
             });
@@ -74,7 +74,7 @@ impl BlockReader {
                 t.get_array::<8>()?,
             ))
         })()
-        .map_err(|e| corrupt(e.0))?;
+        .map_err(|e| e.in_file(path))?;
         let (offset, stored_len, raw_len, crc, tversion, tmagic) = trailer;
         if tmagic != BLOCK_MAGIC {
             return Err(corrupt(
@@ -93,9 +93,9 @@ impl BlockReader {
             crc32c: crc,
         };
         let stored = slice_chunk(bytes, &chunk, trailer_at)
-            .map_err(|e| corrupt(format!("footer: {}", e.0)))?;
-        let raw = decompress(stored, &chunk).map_err(|e| corrupt(format!("footer: {}", e.0)))?;
-        let footer = Footer::decode(&raw).map_err(|e| corrupt(format!("footer: {}", e.0)))?;
+            .map_err(|e| e.context("footer").in_file(path))?;
+        let raw = decompress(stored, &chunk).map_err(|e| e.context("footer").in_file(path))?;
+        let footer = Footer::decode(&raw).map_err(|e| e.context("footer").in_file(path))?;
         for g in &footer.groups {
             for c in &g.columns {
                 if c.offset < HEADER_LEN as u64
@@ -118,18 +118,18 @@ pub(super) fn slice_chunk<'a>(
     limit: usize,
 ) -> DecodeResult<&'a [u8]> {
     let start =
-        usize::try_from(chunk.offset).map_err(|_| DecodeError("offset out of range".into()))?;
+        usize::try_from(chunk.offset).map_err(|_| DecodeError::new("offset out of range"))?;
     let end = start
         .checked_add(chunk.stored_len as usize)
         .filter(|&e| e <= limit)
         .ok_or_else(|| {
-            DecodeError(format!(
+            DecodeError::new(format!(
                 "chunk {}+{} past the end of the file",
                 chunk.offset, chunk.stored_len
             ))
         })?;
     bytes.get(start..end).ok_or_else(|| {
-        DecodeError(format!(
+        DecodeError::new(format!(
             "chunk {}+{} past the end of the file",
             chunk.offset, chunk.stored_len
         ))

@@ -83,7 +83,7 @@ impl BlockReader {
     pub fn spans_at(&self, rows: &roaring::RoaringBitmap) -> Result<Vec<(u32, Span)>> {
         let mut out = Vec::new();
         if rows.max().is_some_and(|m| m >= self.footer.rows) {
-            return Err(self.corrupt(DecodeError("index refers to a row past the end".into())));
+            return Err(self.corrupt(DecodeError::new("index refers to a row past the end")));
         }
         for (g, group) in self.footer.groups.iter().enumerate() {
             let lo = group.first_row;
@@ -146,7 +146,7 @@ impl BlockReader {
             .unwrap_or_default();
         let n = group.rows as usize;
         if span_ids.len() != n * 8 {
-            return Err(DecodeError(format!(
+            return Err(DecodeError::new(format!(
                 "span id column has {} bytes for {n} rows",
                 span_ids.len()
             )));
@@ -191,7 +191,7 @@ impl BlockReader {
                     code => {
                         let off = (code - PARENT_IN_RUN) as usize;
                         if off >= *run_len {
-                            return Err(DecodeError(format!(
+                            return Err(DecodeError::new(format!(
                                 "parent reference {off} outside its trace run"
                             )));
                         }
@@ -226,18 +226,14 @@ impl BlockReader {
                     }
                     continue;
                 }
-                let resource: Arc<Resource> = self
-                    .footer
-                    .resources
-                    .get(res_id)
-                    .cloned()
-                    .ok_or_else(|| DecodeError(format!("resource id {res_id} out of range")))?;
-                let scope: Arc<Scope> = self
-                    .footer
-                    .scopes
-                    .get(scope_id)
-                    .cloned()
-                    .ok_or_else(|| DecodeError(format!("scope id {scope_id} out of range")))?;
+                let resource: Arc<Resource> =
+                    self.footer.resources.get(res_id).cloned().ok_or_else(|| {
+                        DecodeError::new(format!("resource id {res_id} out of range"))
+                    })?;
+                let scope: Arc<Scope> =
+                    self.footer.scopes.get(scope_id).cloned().ok_or_else(|| {
+                        DecodeError::new(format!("scope id {scope_id} out of range"))
+                    })?;
                 let attributes = attrs.next_row(dict)?;
                 let n_events = events.get_count()?;
                 let mut evs = Vec::with_capacity(n_events);
