@@ -257,6 +257,24 @@ impl Catalog {
         Ok(out)
     }
 
+    /// Adds to `batch` the catalog entry of a new block and its trace-index entries.
+    fn add_block(
+        &self,
+        batch: &mut WriteBatch,
+        entry: &BlockEntry,
+        traces: &[TraceId],
+    ) -> Result<()> {
+        batch.put_cf(self.cf(CF_CATALOG)?, entry.id.to_be_bytes(), entry.encode());
+        let index = self.cf(CF_TRACE_INDEX)?;
+        let block = u32::try_from(entry.id).map_err(|_| {
+            Error::InvalidInput(format!("block id {} exceeds the index's 32 bits", entry.id))
+        })?;
+        for t in traces {
+            batch.put_cf(index, trace_key(t, block), []);
+        }
+        Ok(())
+    }
+
     /// Records a sealed block atomically: catalog entry, trace index entries, removal of the
     /// log records `[wal_from, wal_to)` it replaces, and the next block id.
     pub fn commit_block(
@@ -267,14 +285,7 @@ impl Catalog {
         wal_to: u64,
     ) -> Result<()> {
         let mut batch = WriteBatch::default();
-        batch.put_cf(self.cf(CF_CATALOG)?, entry.id.to_be_bytes(), entry.encode());
-        let index = self.cf(CF_TRACE_INDEX)?;
-        let block = u32::try_from(entry.id).map_err(|_| {
-            Error::InvalidInput(format!("block id {} exceeds the index's 32 bits", entry.id))
-        })?;
-        for t in traces {
-            batch.put_cf(index, trace_key(t, block), []);
-        }
+        self.add_block(&mut batch, entry, traces)?;
         if wal_to > wal_from {
             batch.delete_range_cf(
                 self.cf(CF_WAL)?,
@@ -304,14 +315,7 @@ impl Catalog {
     ) -> Result<()> {
         let mut batch = WriteBatch::default();
         if let Some((entry, traces)) = added {
-            batch.put_cf(self.cf(CF_CATALOG)?, entry.id.to_be_bytes(), entry.encode());
-            let index = self.cf(CF_TRACE_INDEX)?;
-            let block = u32::try_from(entry.id).map_err(|_| {
-                Error::InvalidInput(format!("block id {} exceeds the index's 32 bits", entry.id))
-            })?;
-            for t in traces {
-                batch.put_cf(index, trace_key(t, block), []);
-            }
+            self.add_block(&mut batch, entry, traces)?;
         }
         let meta = self.cf(CF_META)?;
         for id in removed {

@@ -7,7 +7,7 @@ use rustc_hash::FxHashMap as HashMap;
 use std::sync::Arc;
 
 use crate::codec::buf::{DecodeError, DecodeResult, Decoder, Encoder};
-use crate::codec::value::{dict_str, get_attrs, put_attrs, StringPolicy};
+use crate::codec::value::{dict_str, for_each_string, get_attrs, put_attrs, StringPolicy};
 use crate::model::{Event, Link, Resource, Scope, Span, SpanId, SpanKind, StatusCode, TraceId};
 
 #[derive(Default)]
@@ -39,23 +39,11 @@ impl StringPolicy for Lookup<'_, '_> {
     }
 }
 
+/// Interns every string of `attrs` (keys and values, nested ones too).
 fn intern_attrs<'a>(t: &mut RecordStrings<'a>, attrs: &'a [crate::model::KeyValue]) {
-    for kv in attrs {
-        t.id(&kv.key);
-        intern_value(t, &kv.value);
-    }
-}
-
-fn intern_value<'a>(t: &mut RecordStrings<'a>, v: &'a crate::model::Value) {
-    use crate::model::Value;
-    match v {
-        Value::Str(s) => {
-            t.id(s);
-        }
-        Value::Array(items) => items.iter().for_each(|i| intern_value(t, i)),
-        Value::KvList(kvs) => intern_attrs(t, kvs),
-        _ => {}
-    }
+    for_each_string(attrs, &mut |s| {
+        t.id(s);
+    });
 }
 
 /// Encodes a batch of spans as one log record body.

@@ -16,7 +16,7 @@ use super::footer::{
 use crate::codec::attr_columns::AttrColumnsEncoder;
 use crate::codec::buf::Encoder;
 use crate::codec::chunk::{compress, ChunkRef};
-use crate::codec::value::{put_attrs, StringPolicy};
+use crate::codec::value::{for_each_string, put_attrs, StringPolicy};
 use crate::error::{Error, Result};
 use crate::model::{KeyValue, Resource, Scope, Span, TraceId, Value};
 use crate::rollup::{Rollup, RollupKey, ROLLUP_BUCKET_NS};
@@ -183,22 +183,11 @@ impl<T: Shared> Table<T> {
     }
 }
 
+/// Interns every string of `attrs` (keys and values, nested ones too).
 fn intern_attrs(strings: &mut Strings<'_, '_>, attrs: &[KeyValue]) {
-    for kv in attrs {
-        strings.intern(&kv.key);
-        intern_value(strings, &kv.value);
-    }
-}
-
-fn intern_value(strings: &mut Strings<'_, '_>, v: &Value) {
-    match v {
-        Value::Str(s) => {
-            strings.intern(s);
-        }
-        Value::Array(items) => items.iter().for_each(|i| intern_value(strings, i)),
-        Value::KvList(kvs) => intern_attrs(strings, kvs),
-        _ => {}
-    }
+    for_each_string(attrs, &mut |s| {
+        strings.intern(s);
+    });
 }
 
 /// Per-group column encoders.

@@ -43,6 +43,25 @@ impl TryFrom<u8> for ValueTag {
 }
 
 /// How the writer stores strings: keys always in the dictionary, values by key cardinality.
+/// Calls `f` on every string of `attrs` in a fixed order: each key, then the strings of its
+/// value (array items and nested lists, depth first). The block writer and the log record
+/// encoder build their dictionaries with it.
+pub fn for_each_string<'a>(attrs: &'a [KeyValue], f: &mut impl FnMut(&'a str)) {
+    for kv in attrs {
+        f(&kv.key);
+        for_each_value_string(&kv.value, f);
+    }
+}
+
+fn for_each_value_string<'a>(v: &'a Value, f: &mut impl FnMut(&'a str)) {
+    match v {
+        Value::Str(s) => f(s),
+        Value::Array(items) => items.iter().for_each(|i| for_each_value_string(i, f)),
+        Value::KvList(kvs) => for_each_string(kvs, f),
+        _ => {}
+    }
+}
+
 pub trait StringPolicy {
     /// The dictionary id of an attribute key (or any always-interned string).
     fn intern(&mut self, s: &str) -> u32;
