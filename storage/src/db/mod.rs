@@ -2,13 +2,13 @@
 //! in the *memtable* (in memory, after their log record), a full memtable is *frozen* and
 //! queued for the sealer, and the sealer writes it out as an immutable *sealed* block.
 //!
-//! - [`options`]: `Options`, `Durability`
-//! - [`open`]: opening and recovery
-//! - [`write`]: the write path (log record, memtable, freeze, seal)
-//! - [`worker`]: the background threads (sealer, log syncer, maintenance)
-//! - [`snapshot`]: versions, snapshots and their reads, stats
-//! - [`maintenance`]: compaction and retention
-//! - [`check`]: integrity check and repair
+//! - `options`: `Options`, `Durability`
+//! - `open`: opening and recovery
+//! - `write`: the write path (log record, memtable, freeze, seal)
+//! - `worker`: the background threads (sealer, log syncer, maintenance)
+//! - `snapshot`: versions, snapshots and their reads, stats
+//! - `maintenance`: compaction and retention
+//! - `check`: integrity check and repair
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -2,7 +2,7 @@
 //! each column chunk is checksummed when first decoded. Any inconsistency is
 //! `Error::Corruption` naming the file.
 //!
-//! - [`open`](self::open): mapping a file and validating its frame and footer
+//! - `open`: mapping a file and validating its frame and footer
 //! - `columns`: decoders of single columns of a row group (for filtering)
 //! - `rebuild`: decoding whole rows back into spans, and trace lookups
 
