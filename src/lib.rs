@@ -4,7 +4,7 @@
 //! use spandb::{Db, Options, Durability};
 //! let db = Options::new().durability(Durability::Sync).open("./spandb-data")?;
 //! let mut spans = Vec::new();
-//! spandb::otlp::json::decode_json_request(br#"{"resourceSpans":[]}"#, &mut spans).map_err(spandb::Error::InvalidInput)?;
+//! spandb::otlp::json::decode_json_request(br#"{"resourceSpans":[]}"#, &mut spans)?;
 //! db.write(spans)?;
 //! db.flush()?;
 //! # Ok::<(), spandb::Error>(())

@@ -22,13 +22,10 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use spandb_storage::{
-    Db, Durability, KeyValue, Options, Resource, ScanFilter, Scope, Span, SpanId, StatusCode,
-    TraceId, Value,
-};
+use spandb_storage::{Db, Durability, Options, ScanFilter, Span, Value};
+use spandb_testkit::{numbered_batch, numbered_trace, Rng};
 
 pub const PER: u64 = 40;
 const DAY: u64 = 86_400 * 1_000_000_000;
@@ -40,13 +37,6 @@ pub fn is_old(i: u64) -> bool {
     (i / 10) % 5 == 0
 }
 
-pub fn trace(i: u64, t: u64) -> TraceId {
-    let mut id = [0u8; 16];
-    id[..8].copy_from_slice(&(i + 1).to_be_bytes());
-    id[8..].copy_from_slice(&t.to_be_bytes());
-    TraceId(id)
-}
-
 /// Batch `i`: 40 spans over 4 traces, carrying `batch = i`; `base_ns` is the run's start.
 pub fn batch(i: u64, base_ns: u64) -> Vec<Span> {
     let at = if is_old(i) {
@@ -54,32 +44,7 @@ pub fn batch(i: u64, base_ns: u64) -> Vec<Span> {
     } else {
         base_ns + i * 1_000_000
     };
-    let resource = Arc::new(Resource {
-        attributes: vec![KeyValue::new(
-            "service.name",
-            Value::Str(format!("svc-{}", i % 3)),
-        )],
-        ..Resource::default()
-    });
-    let scope = Arc::new(Scope::default());
-    (0..PER)
-        .map(|j| Span {
-            trace_id: trace(i, j % 4),
-            span_id: SpanId(((i << 16) | (j + 1)).to_be_bytes()),
-            name: format!("op-{}", j % 5),
-            start_ns: at + j * 1_000,
-            end_ns: at + j * 1_000 + 700,
-            status_code: if j % 7 == 0 {
-                StatusCode::Error
-            } else {
-                StatusCode::Unset
-            },
-            resource: resource.clone(),
-            scope: scope.clone(),
-            attributes: vec![KeyValue::new("batch", Value::Int(i as i64))],
-            ..Span::default()
-        })
-        .collect()
+    numbered_batch(i, PER, at, 700)
 }
 
 fn batch_of(s: &Span) -> u64 {
@@ -139,16 +104,6 @@ impl Report {
             && self.torn_batches == 0
             && self.phantom_batches == 0
             && self.check_failures == 0
-    }
-}
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self, below: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % below.max(1)
     }
 }
 
@@ -304,11 +259,11 @@ fn verify(dir: &Path, acked: u64, base_ns: u64, cycle: u64, r: &mut Report) -> u
             let want: Vec<Span> = match by_batch.get(&i) {
                 Some(_) => batch(i, base_ns)
                     .into_iter()
-                    .filter(|s| s.trace_id == trace(i, t))
+                    .filter(|s| s.trace_id == numbered_trace(i, t))
                     .collect(),
                 None => Vec::new(),
             };
-            match db.trace(&trace(i, t)) {
+            match db.trace(&numbered_trace(i, t)) {
                 Ok(got) if sorted(got.clone()) == sorted(want) => {}
                 Ok(got) => r.problems.push(format!(
                     "cycle {cycle}: trace {t} of batch {i}: {} spans by lookup",

@@ -69,7 +69,7 @@ impl BlockEntry {
         let mut d = Decoder::new(bytes);
         let v = d.get_u8()?;
         if v != CATALOG_VALUE_VERSION {
-            return Err(DecodeError(format!(
+            return Err(DecodeError::new(format!(
                 "catalog entry version {v}, expected {CATALOG_VALUE_VERSION}"
             )));
         }
@@ -83,7 +83,7 @@ impl BlockEntry {
             max_end_ns: d.get_u64()?,
         };
         if !d.is_empty() {
-            return Err(DecodeError("trailing bytes in catalog entry".into()));
+            return Err(DecodeError::new("trailing bytes in catalog entry"));
         }
         Ok(entry)
     }
@@ -111,22 +111,19 @@ fn trace_key(trace: &TraceId, block: u32) -> [u8; TRACE_KEY_LEN] {
     k
 }
 
-fn split_trace_key(k: &[u8]) -> Result<(TracePrefix, u64)> {
+/// The trace prefix and block id of a trace-index key, or why it is malformed.
+fn split_trace_key(k: &[u8]) -> Result<(TracePrefix, u64), String> {
     let (p, b) = (k.get(..TRACE_KEY_PREFIX), k.get(TRACE_KEY_PREFIX..));
     match (
         p.and_then(|p| <TracePrefix>::try_from(p).ok()),
         b.and_then(|b| <[u8; 4]>::try_from(b).ok()),
     ) {
         (Some(p), Some(b)) => Ok((p, u64::from(u32::from_be_bytes(b)))),
-        _ => Err(corrupt(
-            "trace index",
-            format!("key is {} bytes, expected {TRACE_KEY_LEN}", k.len()),
+        _ => Err(format!(
+            "key is {} bytes, expected {TRACE_KEY_LEN}",
+            k.len()
         )),
     }
-}
-
-fn corrupt(what: &str, e: impl std::fmt::Display) -> Error {
-    Error::corruption(format!("catalog ({what})"), e.to_string())
 }
 
 /// The RocksDB instance and its column families.
@@ -138,6 +135,15 @@ pub struct Catalog {
 }
 
 impl Catalog {
+    /// `Error::Corruption` in the catalog directory, in column family or key space `what`.
+    fn corrupt(&self, what: &str, e: impl std::fmt::Display) -> Error {
+        Error::corruption(self.db.path(), format!("{what}: {e}"))
+    }
+
+    fn split_trace_key(&self, k: &[u8]) -> Result<(TracePrefix, u64)> {
+        split_trace_key(k).map_err(|e| self.corrupt("trace index", e))
+    }
+
     pub fn open(path: &Path) -> Result<Self> {
         let mut opts = Options::default();
         opts.create_if_missing(true);
@@ -197,7 +203,7 @@ impl Catalog {
             Some(v) => {
                 let found = <[u8; 4]>::try_from(v.as_slice())
                     .map(u32::from_le_bytes)
-                    .map_err(|_| corrupt("meta", "format_version is not 4 bytes"))?;
+                    .map_err(|_| self.corrupt("meta", "format_version is not 4 bytes"))?;
                 if found != CATALOG_FORMAT_VERSION {
                     return Err(Error::UnsupportedVersion {
                         file: "catalog (RocksDB)".into(),
@@ -216,7 +222,7 @@ impl Catalog {
             None => Ok(1),
             Some(v) => <[u8; 8]>::try_from(v.as_slice())
                 .map(u64::from_le_bytes)
-                .map_err(|_| corrupt("meta", "next_block_id is not 8 bytes")),
+                .map_err(|_| self.corrupt("meta", "next_block_id is not 8 bytes")),
         }
     }
 
@@ -239,16 +245,34 @@ impl Catalog {
             let (k, v) = item?;
             let seq = <[u8; 8]>::try_from(&k[..])
                 .map(u64::from_be_bytes)
-                .map_err(|_| corrupt("wal", "key is not 8 bytes"))?;
+                .map_err(|_| self.corrupt("wal", "key is not 8 bytes"))?;
             match v.split_first() {
                 Some((&WAL_VALUE_VERSION, payload)) => out.push((seq, payload.to_vec())),
                 Some((v, _)) => {
-                    return Err(corrupt("wal", format!("record {seq} has version {v}")))
+                    return Err(self.corrupt("wal", format!("record {seq} has version {v}")))
                 }
-                None => return Err(corrupt("wal", format!("record {seq} is empty"))),
+                None => return Err(self.corrupt("wal", format!("record {seq} is empty"))),
             }
         }
         Ok(out)
+    }
+
+    /// Adds to `batch` the catalog entry of a new block and its trace-index entries.
+    fn add_block(
+        &self,
+        batch: &mut WriteBatch,
+        entry: &BlockEntry,
+        traces: &[TraceId],
+    ) -> Result<()> {
+        batch.put_cf(self.cf(CF_CATALOG)?, entry.id.to_be_bytes(), entry.encode());
+        let index = self.cf(CF_TRACE_INDEX)?;
+        let block = u32::try_from(entry.id).map_err(|_| {
+            Error::InvalidInput(format!("block id {} exceeds the index's 32 bits", entry.id))
+        })?;
+        for t in traces {
+            batch.put_cf(index, trace_key(t, block), []);
+        }
+        Ok(())
     }
 
     /// Records a sealed block atomically: catalog entry, trace index entries, removal of the
@@ -261,14 +285,7 @@ impl Catalog {
         wal_to: u64,
     ) -> Result<()> {
         let mut batch = WriteBatch::default();
-        batch.put_cf(self.cf(CF_CATALOG)?, entry.id.to_be_bytes(), entry.encode());
-        let index = self.cf(CF_TRACE_INDEX)?;
-        let block = u32::try_from(entry.id).map_err(|_| {
-            Error::InvalidInput(format!("block id {} exceeds the index's 32 bits", entry.id))
-        })?;
-        for t in traces {
-            batch.put_cf(index, trace_key(t, block), []);
-        }
+        self.add_block(&mut batch, entry, traces)?;
         if wal_to > wal_from {
             batch.delete_range_cf(
                 self.cf(CF_WAL)?,
@@ -298,14 +315,7 @@ impl Catalog {
     ) -> Result<()> {
         let mut batch = WriteBatch::default();
         if let Some((entry, traces)) = added {
-            batch.put_cf(self.cf(CF_CATALOG)?, entry.id.to_be_bytes(), entry.encode());
-            let index = self.cf(CF_TRACE_INDEX)?;
-            let block = u32::try_from(entry.id).map_err(|_| {
-                Error::InvalidInput(format!("block id {} exceeds the index's 32 bits", entry.id))
-            })?;
-            for t in traces {
-                batch.put_cf(index, trace_key(t, block), []);
-            }
+            self.add_block(&mut batch, entry, traces)?;
         }
         let meta = self.cf(CF_META)?;
         for id in removed {
@@ -334,7 +344,7 @@ impl Catalog {
             None => {
                 for item in self.db.iterator_cf(index, IteratorMode::Start) {
                     let (k, _) = item?;
-                    if split_trace_key(&k)?.1 == id {
+                    if self.split_trace_key(&k)?.1 == id {
                         batch.delete_cf(index, k);
                     }
                 }
@@ -358,7 +368,7 @@ impl Catalog {
                 break;
             };
             let id = <[u8; 8]>::try_from(id)
-                .map_err(|_| corrupt("meta", "retired key is not 8 bytes"))?;
+                .map_err(|_| self.corrupt("meta", "retired key is not 8 bytes"))?;
             out.push(u64::from_be_bytes(id));
         }
         Ok(out)
@@ -373,8 +383,8 @@ impl Catalog {
             let (k, v) = item?;
             let id = <[u8; 8]>::try_from(&k[..])
                 .map(u64::from_be_bytes)
-                .map_err(|_| corrupt("blocks", "key is not 8 bytes"))?;
-            out.push(BlockEntry::decode(id, &v).map_err(|e| corrupt("blocks", e))?);
+                .map_err(|_| self.corrupt("blocks", "key is not 8 bytes"))?;
+            out.push(BlockEntry::decode(id, &v).map_err(|e| self.corrupt("blocks", e))?);
         }
         Ok(out)
     }
@@ -389,7 +399,7 @@ impl Catalog {
         );
         for item in iter {
             let (k, _) = item?;
-            let (p, block) = split_trace_key(&k)?;
+            let (p, block) = self.split_trace_key(&k)?;
             if p != prefix {
                 break;
             }
@@ -406,7 +416,7 @@ impl Catalog {
             .iterator_cf(self.cf(CF_TRACE_INDEX)?, IteratorMode::Start)
         {
             let (k, _) = item?;
-            out.push(split_trace_key(&k)?);
+            out.push(self.split_trace_key(&k)?);
         }
         Ok(out)
     }

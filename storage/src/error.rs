@@ -14,12 +14,15 @@ pub enum Error {
         source: std::io::Error,
     },
     /// Bytes on disk that do not decode: bad checksum, truncation, impossible values.
-    #[error("corruption in {file}: {detail}")]
-    Corruption { file: String, detail: String },
+    #[error("corruption in {}: {detail}", .file.display())]
+    Corruption { file: PathBuf, detail: String },
     /// A file written by a format version this build does not read.
-    #[error("unsupported format version {found} in {file} (this build reads version {supported})")]
+    #[error(
+        "unsupported format version {found} in {} (this build reads version {supported})",
+        .file.display()
+    )]
     UnsupportedVersion {
-        file: String,
+        file: PathBuf,
         found: u32,
         supported: u32,
     },
@@ -55,7 +58,7 @@ impl Error {
             source,
         }
     }
-    pub fn corruption(file: impl Into<String>, detail: impl Into<String>) -> Self {
+    pub fn corruption(file: impl Into<PathBuf>, detail: impl Into<String>) -> Self {
         Error::Corruption {
             file: file.into(),
             detail: detail.into(),

@@ -1,6 +1,6 @@
 //! spandb-storage: the storage engine of spandb.
 //!
-//! Spans arrive through [`Db::write`], are logged in RocksDB and kept in an in-memory builder
+//! Spans arrive through [`Db::write`], are logged in RocksDB and kept in an in-memory memtable
 //! that readers already see, and are sealed into immutable column-oriented block files
 //! (zstd-compressed, checksummed, mmapped) with roaring-bitmap indexes and rollups in their
 //! footers. RocksDB holds the log of unsealed spans, the block catalog and the trace-id index.
@@ -22,8 +22,8 @@ pub use model::{
 mod catalog;
 mod db;
 pub mod fsio;
+mod memtable;
 mod scan;
-mod unsealed;
 pub mod wal_codec;
 pub use scan::ScanFilter;
 

@@ -181,9 +181,10 @@ impl Sketch {
         for _ in 0..n {
             prev = prev
                 .checked_add(dec.get_zigzag()?)
-                .ok_or_else(|| DecodeError("sketch bucket index overflows".into()))?;
-            let index = i32::try_from(prev)
-                .map_err(|_| DecodeError(format!("sketch bucket index {prev} out of range")))?;
+                .ok_or_else(|| DecodeError::new("sketch bucket index overflows"))?;
+            let index = i32::try_from(prev).map_err(|_| {
+                DecodeError::new(format!("sketch bucket index {prev} out of range"))
+            })?;
             let count = dec.get_varint()?;
             // Written in increasing order; anything else (or an empty bucket) is tolerated
             // the way the map form did: later entries win, empty ones vanish.

@@ -7,7 +7,7 @@ use rustc_hash::FxHashMap as HashMap;
 use std::sync::Arc;
 
 use crate::codec::buf::{DecodeError, DecodeResult, Decoder, Encoder};
-use crate::codec::value::{dict_str, get_attrs, put_attrs, StringPolicy};
+use crate::codec::value::{dict_str, for_each_string, get_attrs, put_attrs, StringPolicy};
 use crate::model::{Event, Link, Resource, Scope, Span, SpanId, SpanKind, StatusCode, TraceId};
 
 #[derive(Default)]
@@ -39,23 +39,11 @@ impl StringPolicy for Lookup<'_, '_> {
     }
 }
 
+/// Interns every string of `attrs` (keys and values, nested ones too).
 fn intern_attrs<'a>(t: &mut RecordStrings<'a>, attrs: &'a [crate::model::KeyValue]) {
-    for kv in attrs {
-        t.id(&kv.key);
-        intern_value(t, &kv.value);
-    }
-}
-
-fn intern_value<'a>(t: &mut RecordStrings<'a>, v: &'a crate::model::Value) {
-    use crate::model::Value;
-    match v {
-        Value::Str(s) => {
-            t.id(s);
-        }
-        Value::Array(items) => items.iter().for_each(|i| intern_value(t, i)),
-        Value::KvList(kvs) => intern_attrs(t, kvs),
-        _ => {}
-    }
+    for_each_string(attrs, &mut |s| {
+        t.id(s);
+    });
 }
 
 /// Encodes a batch of spans as one log record body.
@@ -211,26 +199,25 @@ pub fn decode_record(bytes: &[u8]) -> DecodeResult<Vec<Span>> {
         let resource = resources
             .get(r)
             .cloned()
-            .ok_or_else(|| DecodeError(format!("resource {r} out of range")))?;
+            .ok_or_else(|| DecodeError::new(format!("resource {r} out of range")))?;
         let scope = scopes
             .get(sc)
             .cloned()
-            .ok_or_else(|| DecodeError(format!("scope {sc} out of range")))?;
+            .ok_or_else(|| DecodeError::new(format!("scope {sc} out of range")))?;
         let trace_id = TraceId(d.get_array()?);
         let span_id = SpanId(d.get_array()?);
         let parent_span_id = match d.get_u8()? {
             0 => None,
             1 => Some(SpanId(d.get_array()?)),
-            t => return Err(DecodeError(format!("bad parent tag {t}"))),
+            t => return Err(DecodeError::new(format!("bad parent tag {t}"))),
         };
         let trace_state = s(d, &dict)?;
         let flags = d.get_varint32()?;
         let name = s(d, &dict)?;
         let ks = d.get_u8()?;
-        let kind =
-            SpanKind::from_u8(ks & 0x0f).ok_or_else(|| DecodeError("bad span kind".into()))?;
+        let kind = SpanKind::from_u8(ks & 0x0f).ok_or_else(|| DecodeError::new("bad span kind"))?;
         let status_code =
-            StatusCode::from_u8(ks >> 4).ok_or_else(|| DecodeError("bad status code".into()))?;
+            StatusCode::from_u8(ks >> 4).ok_or_else(|| DecodeError::new("bad status code"))?;
         let start_ns = d.get_u64()?;
         let end_ns = d.get_u64()?;
         let status_message = s(d, &dict)?;
@@ -281,7 +268,7 @@ pub fn decode_record(bytes: &[u8]) -> DecodeResult<Vec<Span>> {
         });
     }
     if !d.is_empty() {
-        return Err(DecodeError(format!(
+        return Err(DecodeError::new(format!(
             "{} trailing bytes in log record",
             d.remaining()
         )));

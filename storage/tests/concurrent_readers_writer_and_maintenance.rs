@@ -21,6 +21,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use spandb_storage::{Db, Durability, Options, ScanFilter, Snapshot, Span};
+use spandb_testkit::Rng;
 
 const PER: u64 = 16;
 /// Spans per block: the builder seals itself at this size; the flusher's blocks are smaller
@@ -85,16 +86,6 @@ fn rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self, below: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % below.max(1)
-    }
-}
-
 fn writer(sh: &Shared) {
     let mut i = 0;
     while !sh.stop.load(Ordering::Acquire) {
@@ -130,11 +121,11 @@ fn trace_reader(sh: &Shared) {
         }
         let i = rng.next(acked);
         let t = rng.next(4);
-        let got = common::sorted(sh.db.trace(&common::numbered_trace(i, t)).unwrap());
+        let got = common::sorted(sh.db.trace(&spandb_testkit::numbered_trace(i, t)).unwrap());
         let want: Vec<Span> = common::sorted(
             sh.batch(i)
                 .into_iter()
-                .filter(|s| s.trace_id == common::numbered_trace(i, t))
+                .filter(|s| s.trace_id == spandb_testkit::numbered_trace(i, t))
                 .collect(),
         );
         if is_old(i) {
@@ -148,7 +139,10 @@ fn trace_reader(sh: &Shared) {
         }
         // A batch not yet started must be invisible.
         let future = sh.started.load(Ordering::Acquire) + 1;
-        let got = sh.db.trace(&common::numbered_trace(future, 0)).unwrap();
+        let got = sh
+            .db
+            .trace(&spandb_testkit::numbered_trace(future, 0))
+            .unwrap();
         if future >= sh.started.load(Ordering::Acquire) {
             assert!(got.is_empty(), "batch {future} seen before it was written");
         }

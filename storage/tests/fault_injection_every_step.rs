@@ -99,7 +99,7 @@ fn verify_reopened(dir: &std::path::Path, want: &BTreeSet<u64>, what: &str) {
     }
     for i in 0..8 {
         for t in 0..4 {
-            let got = db.trace(&common::numbered_trace(i, t)).unwrap();
+            let got = db.trace(&spandb_testkit::numbered_trace(i, t)).unwrap();
             let expect = if want.contains(&i) {
                 PER as usize / 4
             } else {

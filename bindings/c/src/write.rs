@@ -323,7 +323,11 @@ pub unsafe extern "C" fn spandb_write_otlp_json(
         let data = unsafe { slice(data, len, "data") }?;
         crate::args::utf8(data, "data")?;
         let mut spans = Vec::new();
-        spandb_api::otlp::json::decode_json_request(data, &mut spans).map_err(|m| {
+        spandb_api::otlp::json::decode_json_request(data, &mut spans).map_err(|e| {
+            let m = match e {
+                spandb_api::Error::InvalidInput(m) => m,
+                other => other.to_string(),
+            };
             CError::new(SPANDB_ERR_INVALID_INPUT, format!("invalid OTLP JSON: {m}"))
         })?;
         Ok(db.write(spans)?)

@@ -210,19 +210,19 @@ fn get_bitmap(dec: &mut Decoder<'_>) -> DecodeResult<RoaringBitmap> {
                     next.saturating_add(gap)
                 };
                 let row = u32::try_from(row)
-                    .map_err(|_| DecodeError(format!("bitmap row {row} out of range")))?;
+                    .map_err(|_| DecodeError::new(format!("bitmap row {row} out of range")))?;
                 rows.push(row);
                 next = u64::from(row) + 1;
             }
             if !d.is_empty() {
-                return Err(DecodeError("trailing bytes in a bitmap".into()));
+                return Err(DecodeError::new("trailing bytes in a bitmap"));
             }
             RoaringBitmap::from_sorted_iter(rows)
-                .map_err(|e| DecodeError(format!("bad bitmap: {e}")))
+                .map_err(|e| DecodeError::new(format!("bad bitmap: {e}")))
         }
         BITMAP_ROARING => RoaringBitmap::deserialize_from(bytes)
-            .map_err(|e| DecodeError(format!("bad bitmap: {e}"))),
-        t => Err(DecodeError(format!("unknown bitmap encoding {t}"))),
+            .map_err(|e| DecodeError::new(format!("bad bitmap: {e}"))),
+        t => Err(DecodeError::new(format!("unknown bitmap encoding {t}"))),
     }
 }
 
@@ -346,8 +346,8 @@ impl Footer {
             f.dict.push(d.get_str()?.to_owned());
         }
         if f.dict.first().map(String::as_str) != Some("") {
-            return Err(DecodeError(
-                "dictionary entry 0 must be the empty string".into(),
+            return Err(DecodeError::new(
+                "dictionary entry 0 must be the empty string",
             ));
         }
         for _ in 0..d.get_count()? {
@@ -371,7 +371,7 @@ impl Footer {
             let first_row = d.get_varint32()?;
             let rows = d.get_varint32()?;
             if first_row != next_row || rows == 0 {
-                return Err(DecodeError(format!(
+                return Err(DecodeError::new(format!(
                     "row group starts at row {first_row} with {rows} rows, expected start {next_row}"
                 )));
             }
@@ -396,7 +396,7 @@ impl Footer {
             });
         }
         if next_row != f.rows {
-            return Err(DecodeError(format!(
+            return Err(DecodeError::new(format!(
                 "row groups cover {next_row} rows, footer says {}",
                 f.rows
             )));
@@ -408,7 +408,7 @@ impl Footer {
         for _ in 0..n {
             let trace_id = TraceId(d.get_array()?);
             if prev.is_some_and(|p| p >= trace_id) {
-                return Err(DecodeError("trace table is not sorted by trace id".into()));
+                return Err(DecodeError::new("trace table is not sorted by trace id"));
             }
             prev = Some(trace_id);
             let rows = d.get_varint32()?;
@@ -419,20 +419,18 @@ impl Footer {
                 s1 => {
                     let name = d.get_varint()?;
                     if s1 > dict_len || name >= dict_len {
-                        return Err(DecodeError(
-                            "trace root refers outside the dictionary".into(),
-                        ));
+                        return Err(DecodeError::new("trace root refers outside the dictionary"));
                     }
                     Some(((s1 - 1) as u32, name as u32))
                 }
             };
             if rows == 0 {
-                return Err(DecodeError("a trace with no rows".into()));
+                return Err(DecodeError::new("a trace with no rows"));
             }
             f.trace_first_row.push(first_row);
             first_row = first_row
                 .checked_add(rows)
-                .ok_or_else(|| DecodeError("trace rows overflow".into()))?;
+                .ok_or_else(|| DecodeError::new("trace rows overflow"))?;
             f.traces.push(TraceEntry {
                 trace_id,
                 rows,
@@ -442,14 +440,14 @@ impl Footer {
             });
         }
         if first_row != f.rows {
-            return Err(DecodeError(format!(
+            return Err(DecodeError::new(format!(
                 "traces cover {first_row} rows, footer says {}",
                 f.rows
             )));
         }
         if f.traces.len() != f.trace_count as usize {
-            return Err(DecodeError(
-                "trace table length differs from the trace count".into(),
+            return Err(DecodeError::new(
+                "trace table length differs from the trace count",
             ));
         }
         f.service_rows = get_id_bitmaps(d)?;
@@ -462,7 +460,7 @@ impl Footer {
                 1 => IndexedValue::Int(d.get_zigzag()?),
                 2 => IndexedValue::Bool(false),
                 3 => IndexedValue::Bool(true),
-                t => return Err(DecodeError(format!("unknown index value tag {t}"))),
+                t => return Err(DecodeError::new(format!("unknown index value tag {t}"))),
             };
             f.attr_rows.push(AttrIndex {
                 key,
@@ -475,7 +473,7 @@ impl Footer {
         }
         f.rollup = Rollup::decode(d)?;
         if !d.is_empty() {
-            return Err(DecodeError(format!(
+            return Err(DecodeError::new(format!(
                 "{} trailing bytes after the footer",
                 d.remaining()
             )));
@@ -489,8 +487,8 @@ impl Footer {
             .chain(f.attr_rows.iter().map(|a| u64::from(a.key)))
             .any(|id| id >= max_id);
         if bad_id {
-            return Err(DecodeError(
-                "index refers to a string outside the dictionary".into(),
+            return Err(DecodeError::new(
+                "index refers to a string outside the dictionary",
             ));
         }
         Ok(f)

@@ -16,7 +16,7 @@ use super::footer::{
 use crate::codec::attr_columns::AttrColumnsEncoder;
 use crate::codec::buf::Encoder;
 use crate::codec::chunk::{compress, ChunkRef};
-use crate::codec::value::{put_attrs, StringPolicy};
+use crate::codec::value::{for_each_string, put_attrs, StringPolicy};
 use crate::error::{Error, Result};
 use crate::model::{KeyValue, Resource, Scope, Span, TraceId, Value};
 use crate::rollup::{Rollup, RollupKey, ROLLUP_BUCKET_NS};
@@ -183,22 +183,11 @@ impl<T: Shared> Table<T> {
     }
 }
 
+/// Interns every string of `attrs` (keys and values, nested ones too).
 fn intern_attrs(strings: &mut Strings<'_, '_>, attrs: &[KeyValue]) {
-    for kv in attrs {
-        strings.intern(&kv.key);
-        intern_value(strings, &kv.value);
-    }
-}
-
-fn intern_value(strings: &mut Strings<'_, '_>, v: &Value) {
-    match v {
-        Value::Str(s) => {
-            strings.intern(s);
-        }
-        Value::Array(items) => items.iter().for_each(|i| intern_value(strings, i)),
-        Value::KvList(kvs) => intern_attrs(strings, kvs),
-        _ => {}
-    }
+    for_each_string(attrs, &mut |s| {
+        strings.intern(s);
+    });
 }
 
 /// Per-group column encoders.
@@ -220,6 +209,29 @@ pub fn encode_block(mut spans: Vec<&Span>, layout: &BlockLayout) -> Result<Encod
     if spans.is_empty() {
         return Err(Error::InvalidInput("cannot encode an empty block".into()));
     }
+    sort_rows(&mut spans);
+    let spans = &spans[..];
+    let card = Cardinality::of_spans(spans);
+    let mut block = BlockBuilder::new(spans, &card)?;
+    let mut out = Vec::with_capacity(spans.len() * 24);
+    write_header(&mut out);
+    let rows_per_group = layout.rows_per_group.max(1) as usize;
+    for (g, group) in spans.chunks(rows_per_group).enumerate() {
+        let first_row = (g * rows_per_group) as u32;
+        let row_group = block.encode_group(first_row, group, layout.zstd_level, &mut out)?;
+        block.footer.groups.push(row_group);
+    }
+    let (footer, trace_ids) = block.finish();
+    write_footer(&mut out, &footer, layout.zstd_level)?;
+    Ok(EncodedBlock {
+        bytes: out,
+        footer,
+        trace_ids,
+    })
+}
+
+/// Phase 1: block row order, (trace id, start, span id).
+fn sort_rows(spans: &mut [&Span]) {
     // Integer keys: comparing [u8; 16] goes through memcmp, which dominated the sort.
     spans.sort_unstable_by_key(|s| {
         (
@@ -228,262 +240,353 @@ pub fn encode_block(mut spans: Vec<&Span>, layout: &BlockLayout) -> Result<Encod
             u64::from_be_bytes(s.span_id.0),
         )
     });
-    let rows_per_group = layout.rows_per_group.max(1) as usize;
-    let spans = &spans[..];
+}
 
-    let mut card = Cardinality::default();
-    for s in spans.iter() {
-        card.observe_attrs(&s.attributes);
-        for e in &s.events {
-            card.observe_attrs(&e.attributes);
+impl<'a> Cardinality<'a> {
+    /// Phase 2: which attribute keys are high-cardinality in this block (their string values
+    /// stay out of the dictionary and the index).
+    fn of_spans(spans: &[&'a Span]) -> Self {
+        let mut card = Cardinality::default();
+        for s in spans {
+            card.observe_attrs(&s.attributes);
+            for e in &s.events {
+                card.observe_attrs(&e.attributes);
+            }
+            for l in &s.links {
+                card.observe_attrs(&l.attributes);
+            }
         }
-        for l in &s.links {
-            card.observe_attrs(&l.attributes);
+        card
+    }
+}
+
+/// The trace run (consecutive rows of one trace) being encoded in a row group.
+#[derive(Default)]
+struct TraceRun {
+    trace_id: Option<TraceId>,
+    /// In-group row of the run's first span.
+    start: usize,
+    /// Span id -> offset in the run, for parent references.
+    span_offsets: HashMap<[u8; 8], usize>,
+}
+
+/// Block-wide state while the row groups are encoded: the dictionary, the resource and scope
+/// tables, the footer (trace table, indexes, rollup) under construction.
+struct BlockBuilder<'c, 'a> {
+    strings: Strings<'c, 'a>,
+    resources: Table<Resource>,
+    scopes: Table<Scope>,
+    footer: Footer,
+    service_rows: HashMap<u32, RoaringBitmap>,
+    name_rows: HashMap<u32, RoaringBitmap>,
+    attr_rows: HashMap<(u32, IndexedValue), RoaringBitmap>,
+    rollup: Rollup,
+    trace_ids: Vec<TraceId>,
+    traces: Vec<TraceEntry>,
+    /// Latest end of the current trace's spans so far.
+    trace_end: u64,
+}
+
+impl<'c, 'a> BlockBuilder<'c, 'a> {
+    /// Starts the dictionary (id 0 is the empty string) and the footer's time bounds.
+    fn new(spans: &[&Span], card: &'c Cardinality<'a>) -> Result<Self> {
+        let mut strings = Strings {
+            ids: HashMap::default(),
+            list: Vec::new(),
+            card,
+        };
+        strings.intern("");
+        let mut footer = Footer {
+            rows: u32::try_from(spans.len())
+                .map_err(|_| Error::InvalidInput("too many spans for one block".into()))?,
+            min_start_ns: u64::MAX,
+            min_duration_ns: u64::MAX,
+            ..Footer::default()
+        };
+        for s in spans {
+            footer.min_start_ns = footer.min_start_ns.min(s.start_ns);
+            footer.max_start_ns = footer.max_start_ns.max(s.start_ns);
+            footer.max_end_ns = footer.max_end_ns.max(s.end_ns);
+            footer.min_duration_ns = footer.min_duration_ns.min(s.duration_ns());
+            footer.max_duration_ns = footer.max_duration_ns.max(s.duration_ns());
         }
-    }
-    let mut strings = Strings {
-        ids: HashMap::default(),
-        list: Vec::new(),
-        card: &card,
-    };
-    strings.intern("");
-
-    let mut resources: Table<Resource> = Table::new();
-    let mut scopes: Table<Scope> = Table::new();
-    let mut footer = Footer {
-        rows: u32::try_from(spans.len())
-            .map_err(|_| Error::InvalidInput("too many spans for one block".into()))?,
-        min_start_ns: u64::MAX,
-        min_duration_ns: u64::MAX,
-        ..Footer::default()
-    };
-    let mut service_rows: HashMap<u32, RoaringBitmap> = HashMap::default();
-    let mut name_rows: HashMap<u32, RoaringBitmap> = HashMap::default();
-    let mut attr_rows: HashMap<(u32, IndexedValue), RoaringBitmap> = HashMap::default();
-    let mut rollup = Rollup::default();
-    let mut trace_ids: Vec<TraceId> = Vec::new();
-    let mut traces: Vec<TraceEntry> = Vec::new();
-    let mut trace_end = 0u64;
-
-    for s in spans.iter() {
-        footer.min_start_ns = footer.min_start_ns.min(s.start_ns);
-        footer.max_start_ns = footer.max_start_ns.max(s.start_ns);
-        footer.max_end_ns = footer.max_end_ns.max(s.end_ns);
-        footer.min_duration_ns = footer.min_duration_ns.min(s.duration_ns());
-        footer.max_duration_ns = footer.max_duration_ns.max(s.duration_ns());
+        Ok(BlockBuilder {
+            strings,
+            resources: Table::new(),
+            scopes: Table::new(),
+            footer,
+            service_rows: HashMap::default(),
+            name_rows: HashMap::default(),
+            attr_rows: HashMap::default(),
+            rollup: Rollup::default(),
+            trace_ids: Vec::new(),
+            traces: Vec::new(),
+            trace_end: 0,
+        })
     }
 
-    let mut out = Vec::with_capacity(spans.len() * 24);
-    out.extend_from_slice(&BLOCK_MAGIC);
-    out.extend_from_slice(&BLOCK_FORMAT_VERSION.to_le_bytes());
-    out.extend_from_slice(&0u32.to_le_bytes());
-
-    for (g, group) in spans.chunks(rows_per_group).enumerate() {
-        let first_row = (g * rows_per_group) as u32;
+    /// Phase 3: encodes one row group (block rows from `first_row`), appends its compressed
+    /// column chunks to `out` and describes it for the footer.
+    fn encode_group(
+        &mut self,
+        first_row: u32,
+        group: &[&Span],
+        zstd_level: i32,
+        out: &mut Vec<u8>,
+    ) -> Result<RowGroup> {
         let mut cols = GroupColumns::default();
         let mut attr_cols = AttrColumnsEncoder::default();
-        let mut prev_start = footer.min_start_ns;
-        let mut run_start = 0usize;
-        let mut run_ids: HashMap<[u8; 8], usize> = HashMap::default();
-        let mut runs: Vec<(TraceId, u64)> = Vec::new();
+        let mut run = TraceRun::default();
+        let mut prev_start = self.footer.min_start_ns;
         let mut min_start = u64::MAX;
         let mut max_end = 0u64;
         for (i, s) in group.iter().enumerate() {
-            let row = first_row + i as u32;
             min_start = min_start.min(s.start_ns);
             max_end = max_end.max(s.end_ns);
-            // Trace runs.
-            match runs.last_mut() {
-                Some((t, n)) if *t == s.trace_id => *n += 1,
-                _ => {
-                    runs.push((s.trace_id, 1));
-                    run_start = i;
-                    run_ids.clear();
-                    if trace_ids.last() != Some(&s.trace_id) {
-                        trace_ids.push(s.trace_id);
-                        traces.push(TraceEntry {
-                            trace_id: s.trace_id,
-                            rows: 0,
-                            start_ns: s.start_ns,
-                            duration_ns: 0,
-                            root: None,
-                        });
-                        trace_end = 0;
-                    }
-                }
-            }
-            if let Some(t) = traces.last_mut() {
-                // Rows are sorted by start within a trace, so the first start is the minimum.
-                t.rows += 1;
-                trace_end = trace_end.max(s.end_ns);
-                t.duration_ns = trace_end.saturating_sub(t.start_ns);
-                if t.root.is_none() && s.parent_span_id.is_none() {
-                    t.root = Some((strings.intern(s.service()), strings.intern(&s.name)));
-                }
-            }
-            cols.col(Column::SpanId).put_raw(&s.span_id.0);
-            // First span id wins if a client sent duplicates: the reference stays valid.
-            run_ids.entry(s.span_id.0).or_insert(i - run_start);
-            let parent = cols.col(Column::Parent);
-            match s.parent_span_id {
-                None => parent.put_varint(PARENT_NONE),
-                Some(p) => match run_ids.get(&p.0) {
-                    Some(off) => parent.put_varint(PARENT_IN_RUN + *off as u64),
-                    None => {
-                        parent.put_varint(PARENT_LITERAL);
-                        parent.put_raw(&p.0);
-                    }
-                },
-            }
-            let start = cols.col(Column::Start);
-            if i == 0 {
-                start.put_varint(s.start_ns - footer.min_start_ns);
-            } else {
-                start.put_zigzag(s.start_ns.wrapping_sub(prev_start) as i64);
-            }
+            self.add_to_trace_table(&mut run, i, s);
+            let name_id = self.encode_row(&mut cols, &mut attr_cols, &mut run, i, s, prev_start);
             prev_start = s.start_ns;
-            cols.col(Column::Duration)
-                .put_zigzag(s.end_ns.wrapping_sub(s.start_ns) as i64);
-            let name_id = strings.intern(&s.name);
-            cols.col(Column::Name).put_varint(u64::from(name_id));
-            cols.col(Column::KindStatus)
-                .put_u8(s.kind as u8 | (s.status_code as u8) << 4);
-            let msg_id = strings.intern(&s.status_message);
-            cols.col(Column::StatusMessage)
-                .put_varint(u64::from(msg_id));
-            let resource_id = resources.id(&s.resource);
-            cols.col(Column::Resource)
-                .put_varint(u64::from(resource_id));
-            let scope_id = scopes.id(&s.scope);
-            cols.col(Column::Scope).put_varint(u64::from(scope_id));
-            attr_cols.put_row(&s.attributes, &mut strings);
-            let mut ev = std::mem::take(cols.col(Column::Events));
-            ev.put_varint(s.events.len() as u64);
-            for e in &s.events {
-                ev.put_zigzag(e.time_ns.wrapping_sub(s.start_ns) as i64);
-                ev.put_varint(u64::from(strings.intern(&e.name)));
-                put_attrs(&mut ev, &e.attributes, &mut strings);
-                ev.put_varint(u64::from(e.dropped_attributes_count));
-            }
-            *cols.col(Column::Events) = ev;
-            let mut lk = std::mem::take(cols.col(Column::Links));
-            lk.put_varint(s.links.len() as u64);
-            for l in &s.links {
-                lk.put_raw(&l.trace_id.0);
-                lk.put_raw(&l.span_id.0);
-                lk.put_varint(u64::from(strings.intern(&l.trace_state)));
-                lk.put_varint(u64::from(l.flags));
-                put_attrs(&mut lk, &l.attributes, &mut strings);
-                lk.put_varint(u64::from(l.dropped_attributes_count));
-            }
-            *cols.col(Column::Links) = lk;
-            let ts = strings.intern(&s.trace_state);
-            let extra = cols.col(Column::Extra);
-            extra.put_varint(u64::from(ts));
-            extra.put_varint(u64::from(s.flags));
-            extra.put_varint(u64::from(s.dropped_attributes_count));
-            extra.put_varint(u64::from(s.dropped_events_count));
-            extra.put_varint(u64::from(s.dropped_links_count));
-
-            // Indexes and rollup.
-            let service_id = strings.intern(s.service());
-            service_rows.entry(service_id).or_default().insert(row);
-            name_rows.entry(name_id).or_default().insert(row);
-            if s.is_error() {
-                footer.error_rows.insert(row);
-            }
-            for kv in &s.attributes {
-                if card.is_high(&kv.key) {
-                    continue;
-                }
-                let key = strings.intern(&kv.key);
-                let value = match &kv.value {
-                    Value::Str(v) => IndexedValue::Str(strings.intern(v)),
-                    Value::Int(i) => IndexedValue::Int(*i),
-                    Value::Bool(b) => IndexedValue::Bool(*b),
-                    _ => continue,
-                };
-                attr_rows.entry((key, value)).or_default().insert(row);
-            }
-            rollup.add(
-                RollupKey {
-                    service: service_id,
-                    name: name_id,
-                    minute: s.start_ns / ROLLUP_BUCKET_NS,
-                },
-                s.duration_ns(),
-                s.is_error(),
-            );
+            self.index_row(first_row + i as u32, s, name_id);
         }
         *cols.col(Column::Attributes) = Encoder {
             buf: attr_cols.finish(),
         };
-        let mut refs = [ChunkRef::default(); NUM_COLUMNS];
-        for (slot, enc) in refs.iter_mut().zip(&cols.cols) {
-            let stored = compress(&enc.buf, layout.zstd_level)?;
-            *slot = ChunkRef {
-                offset: out.len() as u64,
-                stored_len: stored.len() as u32,
-                raw_len: u32::try_from(enc.buf.len())
-                    .map_err(|_| Error::InvalidInput("column chunk over 4 GiB".into()))?,
-                crc32c: crc32c::crc32c(&stored),
-            };
-            out.extend_from_slice(&stored);
-        }
-        footer.groups.push(RowGroup {
+        Ok(RowGroup {
             first_row,
             rows: group.len() as u32,
             min_start_ns: min_start,
             max_end_ns: max_end,
-            columns: refs,
-        });
+            columns: write_chunks(&cols, zstd_level, out)?,
+        })
     }
 
-    for r in &resources.items {
-        intern_attrs(&mut strings, &r.attributes);
-        strings.intern(&r.schema_url);
+    /// Follows trace runs: a new trace opens a trace-table entry; each span extends it.
+    fn add_to_trace_table(&mut self, run: &mut TraceRun, i: usize, s: &Span) {
+        if run.trace_id != Some(s.trace_id) {
+            run.trace_id = Some(s.trace_id);
+            run.start = i;
+            run.span_offsets.clear();
+            if self.trace_ids.last() != Some(&s.trace_id) {
+                self.trace_ids.push(s.trace_id);
+                self.traces.push(TraceEntry {
+                    trace_id: s.trace_id,
+                    rows: 0,
+                    start_ns: s.start_ns,
+                    duration_ns: 0,
+                    root: None,
+                });
+                self.trace_end = 0;
+            }
+        }
+        if let Some(t) = self.traces.last_mut() {
+            // Rows are sorted by start within a trace, so the first start is the minimum.
+            t.rows += 1;
+            self.trace_end = self.trace_end.max(s.end_ns);
+            t.duration_ns = self.trace_end.saturating_sub(t.start_ns);
+            if t.root.is_none() && s.parent_span_id.is_none() {
+                t.root = Some((
+                    self.strings.intern(s.service()),
+                    self.strings.intern(&s.name),
+                ));
+            }
+        }
     }
-    for s in &scopes.items {
-        strings.intern(&s.name);
-        strings.intern(&s.version);
-        strings.intern(&s.schema_url);
-        intern_attrs(&mut strings, &s.attributes);
+
+    /// Appends span `s` (in-group row `i`) to the group's columns; returns its name's id.
+    fn encode_row(
+        &mut self,
+        cols: &mut GroupColumns,
+        attr_cols: &mut AttrColumnsEncoder,
+        run: &mut TraceRun,
+        i: usize,
+        s: &Span,
+        prev_start: u64,
+    ) -> u32 {
+        let strings = &mut self.strings;
+        cols.col(Column::SpanId).put_raw(&s.span_id.0);
+        // First span id wins if a client sent duplicates: the reference stays valid.
+        run.span_offsets.entry(s.span_id.0).or_insert(i - run.start);
+        let parent = cols.col(Column::Parent);
+        match s.parent_span_id {
+            None => parent.put_varint(PARENT_NONE),
+            Some(p) => match run.span_offsets.get(&p.0) {
+                Some(off) => parent.put_varint(PARENT_IN_RUN + *off as u64),
+                None => {
+                    parent.put_varint(PARENT_LITERAL);
+                    parent.put_raw(&p.0);
+                }
+            },
+        }
+        let start = cols.col(Column::Start);
+        if i == 0 {
+            start.put_varint(s.start_ns - self.footer.min_start_ns);
+        } else {
+            start.put_zigzag(s.start_ns.wrapping_sub(prev_start) as i64);
+        }
+        cols.col(Column::Duration)
+            .put_zigzag(s.end_ns.wrapping_sub(s.start_ns) as i64);
+        let name_id = strings.intern(&s.name);
+        cols.col(Column::Name).put_varint(u64::from(name_id));
+        cols.col(Column::KindStatus)
+            .put_u8(s.kind as u8 | (s.status_code as u8) << 4);
+        let msg_id = strings.intern(&s.status_message);
+        cols.col(Column::StatusMessage)
+            .put_varint(u64::from(msg_id));
+        let resource_id = self.resources.id(&s.resource);
+        cols.col(Column::Resource)
+            .put_varint(u64::from(resource_id));
+        let scope_id = self.scopes.id(&s.scope);
+        cols.col(Column::Scope).put_varint(u64::from(scope_id));
+        attr_cols.put_row(&s.attributes, strings);
+        let ev = cols.col(Column::Events);
+        ev.put_varint(s.events.len() as u64);
+        for e in &s.events {
+            ev.put_zigzag(e.time_ns.wrapping_sub(s.start_ns) as i64);
+            ev.put_varint(u64::from(strings.intern(&e.name)));
+            put_attrs(ev, &e.attributes, strings);
+            ev.put_varint(u64::from(e.dropped_attributes_count));
+        }
+        let lk = cols.col(Column::Links);
+        lk.put_varint(s.links.len() as u64);
+        for l in &s.links {
+            lk.put_raw(&l.trace_id.0);
+            lk.put_raw(&l.span_id.0);
+            lk.put_varint(u64::from(strings.intern(&l.trace_state)));
+            lk.put_varint(u64::from(l.flags));
+            put_attrs(lk, &l.attributes, strings);
+            lk.put_varint(u64::from(l.dropped_attributes_count));
+        }
+        let ts = strings.intern(&s.trace_state);
+        let extra = cols.col(Column::Extra);
+        extra.put_varint(u64::from(ts));
+        extra.put_varint(u64::from(s.flags));
+        extra.put_varint(u64::from(s.dropped_attributes_count));
+        extra.put_varint(u64::from(s.dropped_events_count));
+        extra.put_varint(u64::from(s.dropped_links_count));
+        name_id
     }
-    footer.trace_count = trace_ids.len() as u32;
-    footer.traces = traces;
-    footer.error_count = footer.error_rows.len() as u32;
-    footer.resources = resources.items;
-    footer.scopes = scopes.items;
-    footer.service_rows = sorted(service_rows);
-    footer.name_rows = sorted(name_rows);
-    let mut attrs: Vec<AttrIndex> = attr_rows
-        .into_iter()
-        .map(|((key, value), rows)| AttrIndex { key, value, rows })
-        .collect();
-    attrs.sort_by(|a, b| (a.key, &a.value).cmp(&(b.key, &b.value)));
-    footer.attr_rows = attrs;
-    let mut unindexed: Vec<u32> = card
-        .per_key
-        .iter()
-        .filter(|(_, v)| v.is_none())
-        .map(|(k, _)| strings.intern(k))
-        .collect();
-    unindexed.sort_unstable();
-    footer.unindexed_keys = unindexed;
-    footer.rollup = rollup;
-    footer.dict = std::mem::take(&mut strings.list);
+
+    /// Adds block row `row` to the footer's bitmaps (service, name, error, low-cardinality
+    /// attribute values) and to the rollup.
+    fn index_row(&mut self, row: u32, s: &Span, name_id: u32) {
+        let strings = &mut self.strings;
+        let service_id = strings.intern(s.service());
+        self.service_rows.entry(service_id).or_default().insert(row);
+        self.name_rows.entry(name_id).or_default().insert(row);
+        if s.is_error() {
+            self.footer.error_rows.insert(row);
+        }
+        for kv in &s.attributes {
+            if strings.card.is_high(&kv.key) {
+                continue;
+            }
+            let key = strings.intern(&kv.key);
+            let value = match &kv.value {
+                Value::Str(v) => IndexedValue::Str(strings.intern(v)),
+                Value::Int(i) => IndexedValue::Int(*i),
+                Value::Bool(b) => IndexedValue::Bool(*b),
+                _ => continue,
+            };
+            self.attr_rows.entry((key, value)).or_default().insert(row);
+        }
+        self.rollup.add(
+            RollupKey {
+                service: service_id,
+                name: name_id,
+                minute: s.start_ns / ROLLUP_BUCKET_NS,
+            },
+            s.duration_ns(),
+            s.is_error(),
+        );
+    }
+
+    /// Phase 4: completes the footer (the strings of resources and scopes, the trace table,
+    /// sorted indexes, the rollup, the dictionary); returns it with the block's trace ids.
+    fn finish(mut self) -> (Footer, Vec<TraceId>) {
+        let strings = &mut self.strings;
+        for r in &self.resources.items {
+            intern_attrs(strings, &r.attributes);
+            strings.intern(&r.schema_url);
+        }
+        for s in &self.scopes.items {
+            strings.intern(&s.name);
+            strings.intern(&s.version);
+            strings.intern(&s.schema_url);
+            intern_attrs(strings, &s.attributes);
+        }
+        let mut footer = self.footer;
+        footer.trace_count = self.trace_ids.len() as u32;
+        footer.traces = self.traces;
+        footer.error_count = footer.error_rows.len() as u32;
+        footer.resources = self.resources.items;
+        footer.scopes = self.scopes.items;
+        footer.service_rows = sorted(self.service_rows);
+        footer.name_rows = sorted(self.name_rows);
+        let mut attrs: Vec<AttrIndex> = self
+            .attr_rows
+            .into_iter()
+            .map(|((key, value), rows)| AttrIndex { key, value, rows })
+            .collect();
+        attrs.sort_by(|a, b| (a.key, &a.value).cmp(&(b.key, &b.value)));
+        footer.attr_rows = attrs;
+        let mut unindexed: Vec<u32> = strings
+            .card
+            .per_key
+            .iter()
+            .filter(|(_, v)| v.is_none())
+            .map(|(k, _)| strings.intern(k))
+            .collect();
+        unindexed.sort_unstable();
+        footer.unindexed_keys = unindexed;
+        footer.rollup = self.rollup;
+        footer.dict = std::mem::take(&mut strings.list);
+        (footer, self.trace_ids)
+    }
+}
+
+/// The file header: magic, format version, a reserved word.
+fn write_header(out: &mut Vec<u8>) {
+    out.extend_from_slice(&BLOCK_MAGIC);
+    out.extend_from_slice(&BLOCK_FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(&0u32.to_le_bytes());
+}
+
+/// Compresses and checksums a group's column chunks, appends them to `out` and returns where
+/// they went.
+fn write_chunks(
+    cols: &GroupColumns,
+    zstd_level: i32,
+    out: &mut Vec<u8>,
+) -> Result<[ChunkRef; NUM_COLUMNS]> {
+    let mut refs = [ChunkRef::default(); NUM_COLUMNS];
+    for (slot, enc) in refs.iter_mut().zip(&cols.cols) {
+        let stored = compress(&enc.buf, zstd_level)?;
+        *slot = ChunkRef {
+            offset: out.len() as u64,
+            stored_len: stored.len() as u32,
+            raw_len: u32::try_from(enc.buf.len())
+                .map_err(|_| Error::InvalidInput("column chunk over 4 GiB".into()))?,
+            crc32c: crc32c::crc32c(&stored),
+        };
+        out.extend_from_slice(&stored);
+    }
+    Ok(refs)
+}
+
+/// Phase 5: appends the compressed footer and the trailer (footer offset, lengths, checksum,
+/// version, magic).
+fn write_footer(out: &mut Vec<u8>, footer: &Footer, zstd_level: i32) -> Result<()> {
     let ids: HashMap<&str, u32> = footer
         .dict
         .iter()
         .enumerate()
         .map(|(i, s)| (s.as_str(), i as u32))
         .collect();
-
     let mut enc = Encoder::new();
     footer.encode(&mut enc, &ids);
     let raw_len = enc.buf.len();
     // The footer is written once per block and read once per open: a higher level is cheap here.
-    let stored = compress(&enc.buf, layout.zstd_level.max(FOOTER_MIN_ZSTD_LEVEL))?;
+    let stored = compress(&enc.buf, zstd_level.max(FOOTER_MIN_ZSTD_LEVEL))?;
     let footer_offset = out.len() as u64;
     out.extend_from_slice(&stored);
     out.extend_from_slice(&footer_offset.to_le_bytes());
@@ -496,11 +599,7 @@ pub fn encode_block(mut spans: Vec<&Span>, layout: &BlockLayout) -> Result<Encod
     out.extend_from_slice(&crc32c::crc32c(&stored).to_le_bytes());
     out.extend_from_slice(&BLOCK_FORMAT_VERSION.to_le_bytes());
     out.extend_from_slice(&BLOCK_MAGIC);
-    Ok(EncodedBlock {
-        bytes: out,
-        footer,
-        trace_ids,
-    })
+    Ok(())
 }
 
 fn sorted(map: HashMap<u32, RoaringBitmap>) -> Vec<(u32, RoaringBitmap)> {

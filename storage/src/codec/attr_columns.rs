@@ -109,21 +109,23 @@ pub fn for_each_value_of_key<'a>(
     let mut stream: Option<Decoder<'a>> = None;
     for (k, len) in dir {
         let len =
-            usize::try_from(len).map_err(|_| DecodeError("stream length out of range".into()))?;
+            usize::try_from(len).map_err(|_| DecodeError::new("stream length out of range"))?;
         let raw = d.get_raw(len)?;
         if k == key && stream.is_none() {
             stream = Some(Decoder::new(raw));
         }
     }
     if !d.is_empty() {
-        return Err(DecodeError(format!(
+        return Err(DecodeError::new(format!(
             "{} trailing bytes in the attribute chunk",
             d.remaining()
         )));
     }
     let Some(mut stream) = stream else {
         return if occurrences.iter().any(|n| *n > 0) {
-            Err(DecodeError(format!("attribute key {key} has no stream")))
+            Err(DecodeError::new(format!(
+                "attribute key {key} has no stream"
+            )))
         } else {
             Ok(())
         };
@@ -133,7 +135,7 @@ pub fn for_each_value_of_key<'a>(
         let id = rows.get_varint()? as usize;
         let n = *occurrences
             .get(id)
-            .ok_or_else(|| DecodeError(format!("attribute shape {id} out of range")))?;
+            .ok_or_else(|| DecodeError::new(format!("attribute shape {id} out of range")))?;
         if n > 0 {
             f(row, get_scalar_ref(&mut stream, dict)?);
             for _ in 1..n {
@@ -174,15 +176,17 @@ impl<'a> AttrColumnsDecoder<'a> {
         let mut stream_of_key = FxHashMap::default();
         let mut streams = Vec::with_capacity(n);
         for (i, (key, len)) in dir.into_iter().enumerate() {
-            let len = usize::try_from(len)
-                .map_err(|_| DecodeError("stream length out of range".into()))?;
+            let len =
+                usize::try_from(len).map_err(|_| DecodeError::new("stream length out of range"))?;
             streams.push(Decoder::new(d.get_raw(len)?));
             if stream_of_key.insert(key, i).is_some() {
-                return Err(DecodeError(format!("attribute key {key} has two streams")));
+                return Err(DecodeError::new(format!(
+                    "attribute key {key} has two streams"
+                )));
             }
         }
         if !d.is_empty() {
-            return Err(DecodeError(format!(
+            return Err(DecodeError::new(format!(
                 "{} trailing bytes in the attribute chunk",
                 d.remaining()
             )));
@@ -192,10 +196,9 @@ impl<'a> AttrColumnsDecoder<'a> {
             .map(|keys| {
                 keys.iter()
                     .map(|k| {
-                        stream_of_key
-                            .get(k)
-                            .copied()
-                            .ok_or_else(|| DecodeError(format!("attribute key {k} has no stream")))
+                        stream_of_key.get(k).copied().ok_or_else(|| {
+                            DecodeError::new(format!("attribute key {k} has no stream"))
+                        })
                     })
                     .collect::<DecodeResult<Vec<_>>>()
             })
@@ -211,7 +214,9 @@ impl<'a> AttrColumnsDecoder<'a> {
     fn next_shape(&mut self) -> DecodeResult<usize> {
         let id = self.rows.get_varint()? as usize;
         if id >= self.shapes.len() {
-            return Err(DecodeError(format!("attribute shape {id} out of range")));
+            return Err(DecodeError::new(format!(
+                "attribute shape {id} out of range"
+            )));
         }
         Ok(id)
     }
@@ -219,14 +224,16 @@ impl<'a> AttrColumnsDecoder<'a> {
     pub fn next_row(&mut self, dict: &[String]) -> DecodeResult<Vec<KeyValue>> {
         let id = self.next_shape()?;
         let (Some(shape), Some(keys)) = (self.shapes.get(id), self.shape_keys.get(id)) else {
-            return Err(DecodeError(format!("attribute shape {id} out of range")));
+            return Err(DecodeError::new(format!(
+                "attribute shape {id} out of range"
+            )));
         };
         let mut out = Vec::with_capacity(shape.len());
         for (stream, key) in shape.iter().zip(keys) {
             let dec = self
                 .streams
                 .get_mut(*stream)
-                .ok_or_else(|| DecodeError("attribute stream out of range".into()))?;
+                .ok_or_else(|| DecodeError::new("attribute stream out of range"))?;
             out.push(KeyValue {
                 key: dict_str(dict, u64::from(*key))?.to_owned(),
                 value: get_value(dec, dict)?,
@@ -242,7 +249,7 @@ impl<'a> AttrColumnsDecoder<'a> {
             let dec = self
                 .streams
                 .get_mut(stream)
-                .ok_or_else(|| DecodeError("attribute stream out of range".into()))?;
+                .ok_or_else(|| DecodeError::new("attribute stream out of range"))?;
             skip_value(dec)?;
         }
         Ok(())

@@ -3,15 +3,58 @@
 //! The decoder never panics: every read is bounds-checked and returns `DecodeError`, which the
 //! block reader turns into `Error::Corruption` naming the file.
 
-use std::fmt;
+/// Why bytes did not decode: what went wrong, and, when a [`Decoder`] read failed, the byte
+/// offset in its buffer and what it was reading there. Carries no file name: callers add it
+/// with [`DecodeError::in_file`], which makes the `Error::Corruption` a user sees.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{detail}{}", at(*.offset, *.expected))]
+pub struct DecodeError {
+    /// Offset in the decoded buffer where the failed read started, when known.
+    pub offset: Option<usize>,
+    /// What the decoder was reading there ("varint", "string", ...), when known.
+    pub expected: Option<&'static str>,
+    /// What went wrong, for a person.
+    pub detail: String,
+}
 
-/// Why bytes did not decode. Carries no file name; callers add it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DecodeError(pub String);
+fn at(offset: Option<usize>, expected: Option<&'static str>) -> String {
+    match (offset, expected) {
+        (Some(o), Some(e)) => format!(" (reading a {e} at offset {o})"),
+        (Some(o), None) => format!(" (at offset {o})"),
+        (None, Some(e)) => format!(" (reading a {e})"),
+        (None, None) => String::new(),
+    }
+}
 
-impl fmt::Display for DecodeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+impl DecodeError {
+    /// A value that was read but is not valid (an unknown tag, an id out of range).
+    pub fn new(detail: impl Into<String>) -> Self {
+        DecodeError {
+            offset: None,
+            expected: None,
+            detail: detail.into(),
+        }
+    }
+
+    /// A read of `expected` at `offset` that failed.
+    pub fn at(offset: usize, expected: &'static str, detail: impl Into<String>) -> Self {
+        DecodeError {
+            offset: Some(offset),
+            expected: Some(expected),
+            detail: detail.into(),
+        }
+    }
+
+    /// The same error with `context` before its detail ("footer: ...").
+    #[must_use]
+    pub fn context(mut self, context: impl std::fmt::Display) -> Self {
+        self.detail = format!("{context}: {}", self.detail);
+        self
+    }
+
+    /// The `Error::Corruption` of this error in `file`.
+    pub fn in_file(self, file: impl Into<std::path::PathBuf>) -> crate::Error {
+        crate::Error::corruption(file, self.to_string())
     }
 }
 
@@ -100,43 +143,51 @@ impl<'a> Decoder<'a> {
         self.pos
     }
     pub fn get_raw(&mut self, n: usize) -> DecodeResult<&'a [u8]> {
+        self.take(n, "byte string")
+    }
+    /// `n` bytes of a `what`, or a truncation error naming it.
+    fn take(&mut self, n: usize, what: &'static str) -> DecodeResult<&'a [u8]> {
         let end = self
             .pos
             .checked_add(n)
             .filter(|&e| e <= self.data.len())
             .ok_or_else(|| {
-                DecodeError(format!(
-                    "truncated: need {n} bytes at offset {}, have {}",
+                DecodeError::at(
                     self.pos,
-                    self.remaining()
-                ))
+                    what,
+                    format!("truncated: need {n} bytes, have {}", self.remaining()),
+                )
             })?;
         let out = self.data.get(self.pos..end).unwrap_or_default();
         self.pos = end;
         Ok(out)
     }
     pub fn get_array<const N: usize>(&mut self) -> DecodeResult<[u8; N]> {
-        let raw = self.get_raw(N)?;
+        self.get_fixed("fixed-size field")
+    }
+    fn get_fixed<const N: usize>(&mut self, what: &'static str) -> DecodeResult<[u8; N]> {
+        let raw = self.take(N, what)?;
         let mut out = [0u8; N];
         out.copy_from_slice(raw);
         Ok(out)
     }
     pub fn get_u8(&mut self) -> DecodeResult<u8> {
-        Ok(self.get_array::<1>()?[0])
+        Ok(self.get_fixed::<1>("byte")?[0])
     }
     pub fn get_u32(&mut self) -> DecodeResult<u32> {
-        Ok(u32::from_le_bytes(self.get_array()?))
+        Ok(u32::from_le_bytes(self.get_fixed("u32")?))
     }
     pub fn get_u64(&mut self) -> DecodeResult<u64> {
-        Ok(u64::from_le_bytes(self.get_array()?))
+        Ok(u64::from_le_bytes(self.get_fixed("u64")?))
     }
     pub fn get_f64(&mut self) -> DecodeResult<f64> {
-        Ok(f64::from_le_bytes(self.get_array()?))
+        Ok(f64::from_le_bytes(self.get_fixed("f64")?))
     }
     pub fn get_varint(&mut self) -> DecodeResult<u64> {
+        let start = self.pos;
         let mut out = 0u64;
         for shift in (0..64).step_by(7) {
-            let b = self.get_u8()?;
+            let b = self.get_fixed::<1>("varint")?[0];
             out |= u64::from(b & 0x7f) << shift;
             if b & 0x80 == 0 {
                 if shift == 63 && b > 1 {
@@ -145,25 +196,26 @@ impl<'a> Decoder<'a> {
                 return Ok(out);
             }
         }
-        Err(DecodeError(format!(
-            "varint overflows 64 bits at offset {}",
-            self.pos
-        )))
+        Err(DecodeError::at(start, "varint", "varint overflows 64 bits"))
     }
     /// A varint that must fit in u32 (counts, ids).
     pub fn get_varint32(&mut self) -> DecodeResult<u32> {
+        let start = self.pos;
         let v = self.get_varint()?;
-        u32::try_from(v).map_err(|_| DecodeError(format!("value {v} out of range")))
+        u32::try_from(v)
+            .map_err(|_| DecodeError::at(start, "32-bit varint", format!("value {v} out of range")))
     }
     /// A count of items that each take at least one byte: bounded by the bytes left, so a
     /// corrupt count cannot make us allocate gigabytes.
     pub fn get_count(&mut self) -> DecodeResult<usize> {
+        let start = self.pos;
         let n = self.get_varint()?;
         if n > self.remaining() as u64 {
-            return Err(DecodeError(format!(
-                "count {n} exceeds the {} bytes left",
-                self.remaining()
-            )));
+            return Err(DecodeError::at(
+                start,
+                "count",
+                format!("count {n} exceeds the {} bytes left", self.remaining()),
+            ));
         }
         Ok(n as usize)
     }
@@ -171,13 +223,20 @@ impl<'a> Decoder<'a> {
         Ok(unzigzag(self.get_varint()?))
     }
     pub fn get_bytes(&mut self) -> DecodeResult<&'a [u8]> {
-        let n = self.get_varint()?;
-        let n = usize::try_from(n).map_err(|_| DecodeError("length out of range".into()))?;
-        self.get_raw(n)
+        self.get_prefixed("byte string")
     }
     pub fn get_str(&mut self) -> DecodeResult<&'a str> {
-        let b = self.get_bytes()?;
-        std::str::from_utf8(b).map_err(|_| DecodeError("string is not UTF-8".into()))
+        let start = self.pos;
+        let b = self.get_prefixed("string")?;
+        std::str::from_utf8(b).map_err(|_| DecodeError::at(start, "string", "string is not UTF-8"))
+    }
+    /// Length-prefixed bytes of a `what`.
+    fn get_prefixed(&mut self, what: &'static str) -> DecodeResult<&'a [u8]> {
+        let start = self.pos;
+        let n = self.get_varint()?;
+        let n =
+            usize::try_from(n).map_err(|_| DecodeError::at(start, what, "length out of range"))?;
+        self.take(n, what)
     }
 }
 
@@ -211,6 +270,8 @@ mod tests {
         let mut dec = Decoder::new(&[0x80, 0x80]);
         assert!(dec.get_varint().is_err());
         let mut dec = Decoder::new(&[5, b'a']);
-        assert!(dec.get_str().unwrap_err().0.contains("truncated"));
+        let err = dec.get_str().unwrap_err();
+        assert!(err.detail.contains("truncated"), "{err}");
+        assert_eq!((err.offset, err.expected), (Some(1), Some("string")));
     }
 }

@@ -20,7 +20,7 @@ pub fn compress(raw: &[u8], level: i32) -> std::io::Result<Vec<u8>> {
 pub fn decompress(stored: &[u8], chunk: &ChunkRef) -> DecodeResult<Vec<u8>> {
     let actual = crc32c::crc32c(stored);
     if actual != chunk.crc32c {
-        return Err(DecodeError(format!(
+        return Err(DecodeError::new(format!(
             "checksum mismatch at offset {}: expected {:08x}, found {actual:08x}",
             chunk.offset, chunk.crc32c
         )));
@@ -41,9 +41,9 @@ pub fn decompress(stored: &[u8], chunk: &ChunkRef) -> DecodeResult<Vec<u8>> {
                 None => zstd::bulk::decompress(stored, chunk.raw_len as usize),
             }
         })
-        .map_err(|e| DecodeError(format!("zstd at offset {}: {e}", chunk.offset)))?;
+        .map_err(|e| DecodeError::new(format!("zstd at offset {}: {e}", chunk.offset)))?;
     if raw.len() != chunk.raw_len as usize {
-        return Err(DecodeError(format!(
+        return Err(DecodeError::new(format!(
             "chunk at offset {} decompressed to {} bytes, expected {}",
             chunk.offset,
             raw.len(),

@@ -37,12 +37,31 @@ impl TryFrom<u8> for ValueTag {
             7 => Self::Bytes,
             8 => Self::Array,
             9 => Self::KvList,
-            _ => return Err(DecodeError(format!("unknown value tag {v}"))),
+            _ => return Err(DecodeError::new(format!("unknown value tag {v}"))),
         })
     }
 }
 
 /// How the writer stores strings: keys always in the dictionary, values by key cardinality.
+/// Calls `f` on every string of `attrs` in a fixed order: each key, then the strings of its
+/// value (array items and nested lists, depth first). The block writer and the log record
+/// encoder build their dictionaries with it.
+pub fn for_each_string<'a>(attrs: &'a [KeyValue], f: &mut impl FnMut(&'a str)) {
+    for kv in attrs {
+        f(&kv.key);
+        for_each_value_string(&kv.value, f);
+    }
+}
+
+fn for_each_value_string<'a>(v: &'a Value, f: &mut impl FnMut(&'a str)) {
+    match v {
+        Value::Str(s) => f(s),
+        Value::Array(items) => items.iter().for_each(|i| for_each_value_string(i, f)),
+        Value::KvList(kvs) => for_each_string(kvs, f),
+        _ => {}
+    }
+}
+
 pub trait StringPolicy {
     /// The dictionary id of an attribute key (or any always-interned string).
     fn intern(&mut self, s: &str) -> u32;
@@ -105,7 +124,7 @@ pub fn dict_str(dict: &[String], id: u64) -> DecodeResult<&str> {
         .and_then(|i| dict.get(i))
         .map(String::as_str)
         .ok_or_else(|| {
-            DecodeError(format!(
+            DecodeError::new(format!(
                 "string id {id} outside a dictionary of {}",
                 dict.len()
             ))
@@ -121,7 +140,7 @@ pub fn get_value(dec: &mut Decoder<'_>, dict: &[String]) -> DecodeResult<Value> 
 
 fn get_value_at(dec: &mut Decoder<'_>, dict: &[String], depth: u32) -> DecodeResult<Value> {
     if depth > MAX_DEPTH {
-        return Err(DecodeError("attribute values nested too deeply".into()));
+        return Err(DecodeError::new("attribute values nested too deeply"));
     }
     Ok(match ValueTag::try_from(dec.get_u8()?)? {
         ValueTag::Empty => Value::Empty,
@@ -198,7 +217,7 @@ pub fn skip_value(dec: &mut Decoder<'_>) -> DecodeResult<()> {
 
 fn skip_value_at(dec: &mut Decoder<'_>, depth: u32) -> DecodeResult<()> {
     if depth > MAX_DEPTH {
-        return Err(DecodeError("attribute values nested too deeply".into()));
+        return Err(DecodeError::new("attribute values nested too deeply"));
     }
     let tag = ValueTag::try_from(dec.get_u8()?)?;
     skip_body(dec, tag, depth)

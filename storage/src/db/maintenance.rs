@@ -10,7 +10,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::{lock, Db, Inner, Version};
+use super::snapshot::Version;
+use super::{lock, Db, Inner, Options};
 use crate::block::{encode_block, BlockReader};
 use crate::catalog::{BlockEntry, Catalog};
 use crate::error::{Error, Result};
@@ -173,7 +174,7 @@ impl Db {
 }
 
 /// The next run of small blocks to merge, oldest first, or `None`.
-fn next_merge(version: &Version, opts: &super::Options) -> Option<Vec<Arc<BlockReader>>> {
+fn next_merge(version: &Version, opts: &Options) -> Option<Vec<Arc<BlockReader>>> {
     let mut small: Vec<Arc<BlockReader>> = version
         .blocks
         .values()
@@ -228,7 +229,7 @@ impl Inner {
     }
 
     /// [`Inner::swap_blocks`] for callers that already hold the writer lock.
-    fn swap_blocks_with(
+    pub(super) fn swap_blocks_with(
         &self,
         added: Option<(&BlockEntry, &[TraceId], BlockReader)>,
         removed: &[u64],
@@ -263,91 +264,8 @@ impl Inner {
                 .map(|(k, v)| (*k, v.clone()))
                 .collect(),
             frozen: cur.frozen.clone(),
-            unsealed: cur.unsealed.clone(),
+            memtable: cur.memtable.clone(),
         });
         Ok(())
-    }
-}
-
-/// What `repair` did: the blocks moved aside and the traces that lost spans with them.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct RepairReport {
-    /// (block id, why it was bad, where the file went).
-    pub quarantined: Vec<(u64, String, std::path::PathBuf)>,
-    /// Ids of the traces that had spans in quarantined blocks: full hex ids when the block's
-    /// trace table was readable, else the 16-hex-digit prefix the trace index keeps.
-    pub affected_traces: Vec<String>,
-    pub spans_lost: u64,
-}
-
-impl Db {
-    /// Quarantines every block that fails verification: moves its file to `<db>/quarantine/`,
-    /// drops its catalog and trace-index entries, and reports the traces that lost spans. The
-    /// rest of the database stays readable and consistent (`check` is clean afterwards).
-    pub fn repair(&self) -> Result<RepairReport> {
-        let inner = &self.inner;
-        let _one_at_a_time = lock(&inner.maintenance);
-        let writer = lock(&inner.writer);
-        let (tx, rx) = crossbeam::channel::bounded(1);
-        inner.send_job(super::SealJob::Barrier(tx))?;
-        let _ = rx.recv().map_err(|_| Error::Closed)?;
-        let mut report = RepairReport::default();
-        let quarantine = inner.dir.join("quarantine");
-        for entry in inner.catalog.blocks()? {
-            let path = inner.blocks_dir.join(BlockEntry::file_name(entry.id));
-            let reader = super::open_block(&path, &entry);
-            let verdict = match &reader {
-                Ok(r) => r.verify().map(drop).and_then(|_| {
-                    let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
-                    if crc32c::crc32c(&bytes) == entry.file_crc32c {
-                        Ok(())
-                    } else {
-                        Err(Error::corruption(
-                            path.display().to_string(),
-                            "file checksum mismatch",
-                        ))
-                    }
-                }),
-                Err(e) => Err(Error::corruption(path.display().to_string(), e.to_string())),
-            };
-            let Err(why) = verdict else { continue };
-            let traces: Option<Vec<TraceId>> = reader
-                .as_ref()
-                .ok()
-                .map(|r| r.footer().traces.iter().map(|t| t.trace_id).collect());
-            match &traces {
-                Some(t) => report
-                    .affected_traces
-                    .extend(t.iter().map(|t| t.to_string())),
-                None => {
-                    let prefixes = inner.catalog.trace_index()?;
-                    report.affected_traces.extend(
-                        prefixes
-                            .iter()
-                            .filter(|(_, b)| *b == entry.id)
-                            .map(|(p, _)| p.iter().map(|b| format!("{b:02x}")).collect::<String>()),
-                    );
-                }
-            }
-            report.spans_lost += u64::from(entry.rows);
-            std::fs::create_dir_all(&quarantine).map_err(|e| Error::io(&quarantine, e))?;
-            let target = quarantine.join(BlockEntry::file_name(entry.id));
-            if path.exists() {
-                inner
-                    .opts
-                    .fs
-                    .rename(&path, &target)
-                    .map_err(|e| Error::io(&path, e))?;
-                inner
-                    .opts
-                    .fs
-                    .sync_dir(&inner.blocks_dir)
-                    .map_err(|e| Error::io(&inner.blocks_dir, e))?;
-            }
-            inner.swap_blocks_with(None, &[entry.id], writer.next_block_id)?;
-            inner.catalog.forget_block(entry.id, traces.as_deref())?;
-            report.quarantined.push((entry.id, why.to_string(), target));
-        }
-        Ok(report)
     }
 }

@@ -1,5 +1,7 @@
-//! Spans written but not yet sealed into a block: an append-only list of write batches plus a
-//! trace-id map. Snapshots copy the list of batch pointers, so they see a stable prefix.
+//! The memtable: spans written but not yet sealed into a block, as an append-only list of
+//! write batches plus a trace-id map. Snapshots copy the list of batch pointers, so they see a
+//! stable prefix. A full memtable is *frozen* (it takes no more writes) and handed to the
+//! sealer, which turns it into a *sealed* block.
 
 use rustc_hash::FxHashMap as HashMap;
 use std::sync::{Arc, RwLock};
@@ -12,9 +14,9 @@ pub struct Segment {
     pub spans: Vec<Span>,
 }
 
-/// The builder of the next block.
+/// The in-memory buffer of the next block.
 #[derive(Debug, Default)]
-pub struct Unsealed {
+pub struct Memtable {
     segments: RwLock<Vec<Arc<Segment>>>,
     /// trace id -> (segment index, span index)
     traces: RwLock<HashMap<TraceId, Vec<(u32, u32)>>>,
@@ -30,7 +32,7 @@ fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
     lock.write().unwrap_or_else(|p| p.into_inner())
 }
 
-impl Unsealed {
+impl Memtable {
     pub fn append(&self, seg: Segment) {
         let mut segments = write(&self.segments);
         let si = segments.len() as u32;

@@ -1,0 +1,224 @@
+//! Decoders of single columns of a row group, for filtering without building spans.
+
+use super::{BlockReader, GroupLight};
+use crate::block::footer::Column;
+use crate::codec::attr_columns::for_each_value_of_key;
+use crate::codec::buf::{DecodeError, DecodeResult, Decoder};
+use crate::codec::value::ScalarRef;
+use crate::error::{Error, Result};
+use crate::model::{SpanId, SpanKind, StatusCode};
+
+impl BlockReader {
+    /// Decodes the cheap columns of group `g` for filtering.
+    pub fn group_light(&self, g: usize) -> Result<GroupLight> {
+        let group = self.group(g)?;
+        let n = group.rows as usize;
+        let runs = self.trace_runs(group)?;
+        let start_raw = self.column(group, Column::Start)?;
+        let dur_raw = self.column(group, Column::Duration)?;
+        let name_raw = self.column(group, Column::Name)?;
+        let ks_raw = self.column(group, Column::KindStatus)?;
+        let res_raw = self.column(group, Column::Resource)?;
+        let mut light = GroupLight {
+            trace_ids: Vec::with_capacity(n),
+            ..GroupLight::default()
+        };
+        for (t, len) in runs {
+            light.trace_ids.extend(std::iter::repeat_n(t, len));
+        }
+        (|| -> DecodeResult<()> {
+            let (mut sd, mut dd, mut nd, mut kd, mut rd) = (
+                Decoder::new(&start_raw),
+                Decoder::new(&dur_raw),
+                Decoder::new(&name_raw),
+                Decoder::new(&ks_raw),
+                Decoder::new(&res_raw),
+            );
+            let mut prev = self.footer.min_start_ns;
+            for i in 0..n {
+                let start = next_start(&mut sd, i, prev, self.footer.min_start_ns)?;
+                prev = start;
+                light.start_ns.push(start);
+                light
+                    .end_ns
+                    .push(start.wrapping_add(dd.get_zigzag()? as u64));
+                light.name.push(dd_id(&mut nd, self.footer.dict.len())?);
+                let (kind, status) = kind_status(kd.get_u8()?)?;
+                light.kind.push(kind);
+                light.status.push(status);
+                let r = rd.get_varint32()?;
+                if r as usize >= self.footer.resources.len() {
+                    return Err(DecodeError::new(format!("resource id {r} out of range")));
+                }
+                light.resource.push(r);
+            }
+            Ok(())
+        })()
+        .map_err(|e| self.corrupt(e))?;
+        Ok(light)
+    }
+
+    /// Span starts of group `g`, in row order.
+    pub fn group_starts(&self, g: usize) -> Result<Vec<u64>> {
+        let group = self.group(g)?;
+        let raw = self.column(group, Column::Start)?;
+        let base = self.footer.min_start_ns;
+        (|| -> DecodeResult<Vec<u64>> {
+            let mut d = Decoder::new(&raw);
+            let mut out = Vec::with_capacity(group.rows as usize);
+            let mut prev = base;
+            for i in 0..group.rows as usize {
+                prev = next_start(&mut d, i, prev, base)?;
+                out.push(prev);
+            }
+            Ok(out)
+        })()
+        .map_err(|e| self.corrupt(e))
+    }
+
+    /// Span durations of group `g` (`Span::duration_ns`: 0 when the end precedes the start),
+    /// in row order. Decodes the start column too only when a stored value could wrap.
+    pub fn group_durations(&self, g: usize) -> Result<Vec<u64>> {
+        let group = self.group(g)?;
+        let raw = self.column(group, Column::Duration)?;
+        let (min_start, max_start) = (self.footer.min_start_ns, self.footer.max_start_ns);
+        let mut wraps = false;
+        let mut out = (|| -> DecodeResult<Vec<u64>> {
+            let mut d = Decoder::new(&raw);
+            let mut out = Vec::with_capacity(group.rows as usize);
+            for _ in 0..group.rows {
+                let z = d.get_zigzag()?;
+                out.push(if z >= 0 {
+                    let z = z as u64;
+                    wraps |= z > u64::MAX - max_start;
+                    z
+                } else {
+                    wraps |= z.unsigned_abs() > min_start;
+                    0
+                });
+            }
+            Ok(out)
+        })()
+        .map_err(|e| self.corrupt(e))?;
+        if wraps {
+            let starts = self.group_starts(g)?;
+            let mut d = Decoder::new(&raw);
+            for (slot, start) in out.iter_mut().zip(starts) {
+                let z = d.get_zigzag().map_err(|e| self.corrupt(e))?;
+                *slot = start.wrapping_add(z as u64).saturating_sub(start);
+            }
+        }
+        Ok(out)
+    }
+
+    /// A column of ids of group `g`, in row order: `Name` and `StatusMessage` (dictionary ids),
+    /// `Resource` and `Scope` (indexes into the footer's tables), each checked against its table.
+    pub fn group_ids(&self, g: usize, c: Column) -> Result<Vec<u32>> {
+        let limit = match c {
+            Column::Name | Column::StatusMessage => self.footer.dict.len(),
+            Column::Resource => self.footer.resources.len(),
+            Column::Scope => self.footer.scopes.len(),
+            other => {
+                return Err(Error::InvalidInput(format!(
+                    "column {} does not hold ids",
+                    other.name()
+                )))
+            }
+        };
+        let group = self.group(g)?;
+        let raw = self.column(group, c)?;
+        (|| -> DecodeResult<Vec<u32>> {
+            let mut d = Decoder::new(&raw);
+            let mut out = Vec::with_capacity(group.rows as usize);
+            for _ in 0..group.rows {
+                let id = d.get_varint32()?;
+                if id as usize >= limit {
+                    return Err(DecodeError::new(format!(
+                        "{} id {id} outside a table of {limit}",
+                        c.name()
+                    )));
+                }
+                out.push(id);
+            }
+            Ok(out)
+        })()
+        .map_err(|e| self.corrupt(e))
+    }
+
+    /// Kinds and status codes of group `g`, in row order.
+    pub fn group_kind_status(&self, g: usize) -> Result<Vec<(SpanKind, StatusCode)>> {
+        let group = self.group(g)?;
+        let raw = self.column(group, Column::KindStatus)?;
+        if raw.len() != group.rows as usize {
+            return Err(self.corrupt(DecodeError::new(format!(
+                "kind_status column has {} bytes for {} rows",
+                raw.len(),
+                group.rows
+            ))));
+        }
+        raw.iter()
+            .map(|b| kind_status(*b).map_err(|e| self.corrupt(e)))
+            .collect()
+    }
+
+    /// Span ids of group `g`, in row order.
+    pub fn group_span_ids(&self, g: usize) -> Result<Vec<SpanId>> {
+        let group = self.group(g)?;
+        let raw = self.column(group, Column::SpanId)?;
+        if raw.len() != group.rows as usize * 8 {
+            return Err(self.corrupt(DecodeError::new(format!(
+                "span id column has {} bytes for {} rows",
+                raw.len(),
+                group.rows
+            ))));
+        }
+        Ok(raw
+            .chunks_exact(8)
+            .map(|c| {
+                let mut id = [0u8; 8];
+                id.copy_from_slice(c);
+                SpanId(id)
+            })
+            .collect())
+    }
+
+    /// Calls `f(in-group row, value)` for each row of group `g` that has span attribute `key`
+    /// (a dictionary id), with its first value for that key. Only that key's stream of the
+    /// attribute chunk is decoded.
+    pub fn group_attr_values(
+        &self,
+        g: usize,
+        key: u32,
+        f: impl FnMut(usize, ScalarRef<'_>),
+    ) -> Result<()> {
+        let group = self.group(g)?;
+        let raw = self.column(group, Column::Attributes)?;
+        for_each_value_of_key(&raw, key, &self.footer.dict, f).map_err(|e| self.corrupt(e))
+    }
+}
+
+pub(super) fn next_start(d: &mut Decoder<'_>, i: usize, prev: u64, base: u64) -> DecodeResult<u64> {
+    Ok(if i == 0 {
+        base.wrapping_add(d.get_varint()?)
+    } else {
+        prev.wrapping_add(d.get_zigzag()? as u64)
+    })
+}
+
+fn dd_id(d: &mut Decoder<'_>, dict_len: usize) -> DecodeResult<u32> {
+    let id = d.get_varint32()?;
+    if id as usize >= dict_len {
+        return Err(DecodeError::new(format!(
+            "string id {id} outside a dictionary of {dict_len}"
+        )));
+    }
+    Ok(id)
+}
+
+pub(super) fn kind_status(b: u8) -> DecodeResult<(SpanKind, StatusCode)> {
+    let kind = SpanKind::from_u8(b & 0x0f)
+        .ok_or_else(|| DecodeError::new(format!("bad span kind {}", b & 0x0f)))?;
+    let status = StatusCode::from_u8(b >> 4)
+        .ok_or_else(|| DecodeError::new(format!("bad status code {}", b >> 4)))?;
+    Ok((kind, status))
+}

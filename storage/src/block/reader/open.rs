@@ -1,0 +1,137 @@
+//! Opening a block: mapping the file and validating its header, trailer and footer.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use super::BlockReader;
+use crate::block::footer::{Footer, BLOCK_FORMAT_VERSION, BLOCK_MAGIC, HEADER_LEN, TRAILER_LEN};
+use crate::codec::buf::{DecodeError, DecodeResult, Decoder};
+use crate::codec::chunk::{decompress, ChunkRef};
+use crate::error::{Error, Result};
+use crate::mmap::MappedFile;
+
+impl BlockReader {
+    /// Maps and validates `path`.
+    pub fn open(path: &Path, id: u64) -> Result<Self> {
+        let file = File::open(path).map_err(|e| Error::io(path, e))?;
+        let mapped = MappedFile::map(&file).map_err(|e| Error::io(path, e))?;
+        Self::validate(id, path.to_owned(), mapped)
+    }
+
+    /// Validates a block image held in memory (fuzzing, tests); `name` stands in for the path.
+    pub fn from_bytes(bytes: Vec<u8>, name: &str) -> Result<Self> {
+        Self::validate(0, PathBuf::from(name), MappedFile::from_bytes(bytes))
+    }
+
+    /// Reads and checks the footer of `file` and indexes its dictionary.
+    fn validate(id: u64, path: PathBuf, file: MappedFile) -> Result<Self> {
+        let footer = Self::read_footer(file.bytes(), &path)?;
+        let dict_ids = footer
+            .dict
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.clone(), i as u32))
+            .collect();
+        Ok(BlockReader {
+            id,
+            path,
+            file,
+            footer,
+            dict_ids,
+        })
+    }
+
+    fn read_footer(bytes: &[u8], path: &Path) -> Result<Footer> {
+        let corrupt = |d: String| Error::corruption(path, d);
+        if bytes.len() < HEADER_LEN + TRAILER_LEN {
+            return Err(corrupt(format!(
+                "file is {} bytes, too short for a block",
+                bytes.len()
+            )));
+        }
+        let mut head = Decoder::new(bytes);
+        let magic: [u8; 8] = head.get_array().map_err(|e| e.in_file(path))?;
+        if magic != BLOCK_MAGIC {
+            return Err(corrupt("bad magic at the start: not a spandb block".into()));
+        }
+        let version = head.get_u32().map_err(|e| e.in_file(path))?;
+        if version != BLOCK_FORMAT_VERSION {
+            return Err(Error::UnsupportedVersion {
+                file: path.to_owned(),
+                found: version,
+                supported: BLOCK_FORMAT_VERSION,
+            });
+        }
+        let trailer_at = bytes.len() - TRAILER_LEN;
+        let mut t = Decoder::new(bytes.get(trailer_at..).unwrap_or_default());
+        let trailer = (|| -> DecodeResult<_> {
+            Ok((
+                t.get_u64()?,
+                t.get_u32()?,
+                t.get_u32()?,
+                t.get_u32()?,
+                t.get_u32()?,
+                t.get_array::<8>()?,
+            ))
+        })()
+        .map_err(|e| e.in_file(path))?;
+        let (offset, stored_len, raw_len, crc, tversion, tmagic) = trailer;
+        if tmagic != BLOCK_MAGIC {
+            return Err(corrupt(
+                "bad magic at the end: the file is truncated or overwritten".into(),
+            ));
+        }
+        if tversion != version {
+            return Err(corrupt(format!(
+                "header says version {version}, trailer {tversion}"
+            )));
+        }
+        let chunk = ChunkRef {
+            offset,
+            stored_len,
+            raw_len,
+            crc32c: crc,
+        };
+        let stored = slice_chunk(bytes, &chunk, trailer_at)
+            .map_err(|e| e.context("footer").in_file(path))?;
+        let raw = decompress(stored, &chunk).map_err(|e| e.context("footer").in_file(path))?;
+        let footer = Footer::decode(&raw).map_err(|e| e.context("footer").in_file(path))?;
+        for g in &footer.groups {
+            for c in &g.columns {
+                if c.offset < HEADER_LEN as u64
+                    || c.offset.saturating_add(u64::from(c.stored_len)) > offset
+                {
+                    return Err(corrupt(format!(
+                        "column chunk at {}+{} lies outside the data region",
+                        c.offset, c.stored_len
+                    )));
+                }
+            }
+        }
+        Ok(footer)
+    }
+}
+
+pub(super) fn slice_chunk<'a>(
+    bytes: &'a [u8],
+    chunk: &ChunkRef,
+    limit: usize,
+) -> DecodeResult<&'a [u8]> {
+    let start =
+        usize::try_from(chunk.offset).map_err(|_| DecodeError::new("offset out of range"))?;
+    let end = start
+        .checked_add(chunk.stored_len as usize)
+        .filter(|&e| e <= limit)
+        .ok_or_else(|| {
+            DecodeError::new(format!(
+                "chunk {}+{} past the end of the file",
+                chunk.offset, chunk.stored_len
+            ))
+        })?;
+    bytes.get(start..end).ok_or_else(|| {
+        DecodeError::new(format!(
+            "chunk {}+{} past the end of the file",
+            chunk.offset, chunk.stored_len
+        ))
+    })
+}

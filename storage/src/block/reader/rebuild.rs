@@ -1,0 +1,289 @@
+//! Rebuilding spans from the columns of a row group, and trace lookups through the footer's
+//! trace table.
+
+use std::sync::Arc;
+
+use super::columns::{kind_status, next_start};
+use super::BlockReader;
+use crate::block::footer::{Column, RowGroup};
+use crate::block::writer::{PARENT_IN_RUN, PARENT_LITERAL, PARENT_NONE};
+use crate::codec::attr_columns::AttrColumnsDecoder;
+use crate::codec::buf::{DecodeError, DecodeResult, Decoder};
+use crate::codec::value::{dict_str, get_attrs, skip_attrs};
+use crate::error::Result;
+use crate::model::{Event, Link, Resource, Scope, Span, SpanId, TraceId};
+
+impl BlockReader {
+    /// Every span of `trace_id` in this block: the trace table gives its rows, so only the
+    /// row groups holding them are decoded.
+    pub fn trace(&self, trace_id: &TraceId) -> Result<Vec<Span>> {
+        let f = &self.footer;
+        let Ok(t) = f.traces.binary_search_by(|e| e.trace_id.cmp(trace_id)) else {
+            return Ok(Vec::new());
+        };
+        let Some(rows) = self.trace_rows(t) else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        let first_group = f
+            .groups
+            .partition_point(|g| g.first_row + g.rows <= rows.start);
+        for (g, group) in f.groups.iter().enumerate().skip(first_group) {
+            if group.first_row >= rows.end {
+                break;
+            }
+            let (lo, hi) = (
+                rows.start.max(group.first_row) - group.first_row,
+                rows.end.min(group.first_row + group.rows) - group.first_row,
+            );
+            let spans = self.decode_group(g, |i| (i as u32) >= lo && (i as u32) < hi)?;
+            out.extend(spans.into_iter().map(|(_, s)| s));
+        }
+        Ok(out)
+    }
+
+    /// The trace runs of a row group: (trace id, rows) from the footer's trace table.
+    pub(super) fn trace_runs(&self, group: &RowGroup) -> Result<Vec<(TraceId, usize)>> {
+        let f = &self.footer;
+        let (lo, hi) = (group.first_row, group.first_row + group.rows);
+        let first = f
+            .trace_first_row
+            .partition_point(|&r| r <= lo)
+            .saturating_sub(1);
+        let mut runs = Vec::new();
+        for (t, &start) in f.traces.iter().zip(&f.trace_first_row).skip(first) {
+            if start >= hi {
+                break;
+            }
+            let end = start + t.rows;
+            let n = end.min(hi) - start.max(lo);
+            runs.push((t.trace_id, n as usize));
+        }
+        Ok(runs)
+    }
+
+    /// The trace (index into `footer().traces`) that block row `row` belongs to.
+    pub fn trace_of_row(&self, row: u32) -> Option<usize> {
+        let f = &self.footer;
+        (row < f.rows).then(|| {
+            f.trace_first_row
+                .partition_point(|&r| r <= row)
+                .saturating_sub(1)
+        })
+    }
+
+    /// Block rows of trace number `t` (an index into `footer().traces`).
+    pub fn trace_rows(&self, t: usize) -> Option<std::ops::Range<u32>> {
+        let f = &self.footer;
+        let start = *f.trace_first_row.get(t)?;
+        Some(start..start + f.traces.get(t)?.rows)
+    }
+
+    /// Spans at the given block-wide rows (sorted or not), with their row numbers, in row order.
+    pub fn spans_at(&self, rows: &roaring::RoaringBitmap) -> Result<Vec<(u32, Span)>> {
+        let mut out = Vec::new();
+        if rows.max().is_some_and(|m| m >= self.footer.rows) {
+            return Err(self.corrupt(DecodeError::new("index refers to a row past the end")));
+        }
+        for (g, group) in self.footer.groups.iter().enumerate() {
+            let lo = group.first_row;
+            let hi = lo + group.rows;
+            if rows.range_cardinality(lo..hi) == 0 {
+                continue;
+            }
+            let spans = self.decode_group(g, |i| rows.contains(lo + i as u32))?;
+            out.extend(spans.into_iter().map(|(i, s)| (lo + i as u32, s)));
+        }
+        Ok(out)
+    }
+
+    /// Every span of the block, in row order.
+    pub fn all_spans(&self) -> Result<Vec<Span>> {
+        let mut out = Vec::with_capacity(self.footer.rows as usize);
+        for g in 0..self.footer.groups.len() {
+            out.extend(self.decode_group(g, |_| true)?.into_iter().map(|(_, s)| s));
+        }
+        Ok(out)
+    }
+
+    /// Verifies every column chunk's checksum and decodes every row: what `check` runs.
+    pub fn verify(&self) -> Result<u64> {
+        let mut rows = 0u64;
+        for g in 0..self.footer.groups.len() {
+            rows += self.decode_group(g, |_| true)?.len() as u64;
+        }
+        Ok(rows)
+    }
+
+    /// Decodes group `g`, building spans only for the in-group rows `select` accepts.
+    pub fn decode_group(
+        &self,
+        g: usize,
+        select: impl Fn(usize) -> bool,
+    ) -> Result<Vec<(usize, Span)>> {
+        let group = self.group(g)?;
+        let runs = self.trace_runs(group)?;
+        let mut cols: Vec<Vec<u8>> = Vec::with_capacity(Column::ALL.len());
+        for c in Column::ALL {
+            cols.push(self.column(group, c)?);
+        }
+        self.decode_rows(group, &runs, &cols, select)
+            .map_err(|e| self.corrupt(e))
+    }
+
+    fn decode_rows(
+        &self,
+        group: &RowGroup,
+        runs: &[(TraceId, usize)],
+        cols: &[Vec<u8>],
+        select: impl Fn(usize) -> bool,
+    ) -> DecodeResult<Vec<(usize, Span)>> {
+        let col =
+            |c: Column| Decoder::new(cols.get(c as usize).map(Vec::as_slice).unwrap_or_default());
+        let span_ids = cols
+            .get(Column::SpanId as usize)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let n = group.rows as usize;
+        if span_ids.len() != n * 8 {
+            return Err(DecodeError::new(format!(
+                "span id column has {} bytes for {n} rows",
+                span_ids.len()
+            )));
+        }
+        let span_id_at = |row: usize| -> SpanId {
+            let mut id = [0u8; 8];
+            id.copy_from_slice(span_ids.get(row * 8..row * 8 + 8).unwrap_or(&[0; 8]));
+            SpanId(id)
+        };
+        let dict = &self.footer.dict;
+        let (mut parent, mut start, mut dur, mut name) = (
+            col(Column::Parent),
+            col(Column::Start),
+            col(Column::Duration),
+            col(Column::Name),
+        );
+        let (mut ks, mut msg, mut res, mut scope) = (
+            col(Column::KindStatus),
+            col(Column::StatusMessage),
+            col(Column::Resource),
+            col(Column::Scope),
+        );
+        let attr_bytes = cols
+            .get(Column::Attributes as usize)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let mut attrs = AttrColumnsDecoder::new(attr_bytes)?;
+        let (mut events, mut links, mut extra) =
+            (col(Column::Events), col(Column::Links), col(Column::Extra));
+        let mut out = Vec::new();
+        let mut prev_start = self.footer.min_start_ns;
+        let mut row = 0usize;
+        for (trace_id, run_len) in runs {
+            let run_start = row;
+            for _ in 0..*run_len {
+                let i = row;
+                row += 1;
+                let want = select(i);
+                let parent_id = match parent.get_varint()? {
+                    PARENT_NONE => None,
+                    PARENT_LITERAL => Some(SpanId(parent.get_array()?)),
+                    code => {
+                        let off = (code - PARENT_IN_RUN) as usize;
+                        if off >= *run_len {
+                            return Err(DecodeError::new(format!(
+                                "parent reference {off} outside its trace run"
+                            )));
+                        }
+                        Some(span_id_at(run_start + off))
+                    }
+                };
+                let start_ns = next_start(&mut start, i, prev_start, self.footer.min_start_ns)?;
+                prev_start = start_ns;
+                let end_ns = start_ns.wrapping_add(dur.get_zigzag()? as u64);
+                let name_id = name.get_varint()?;
+                let (kind, status_code) = kind_status(ks.get_u8()?)?;
+                let msg_id = msg.get_varint()?;
+                let res_id = res.get_varint()? as usize;
+                let scope_id = scope.get_varint()? as usize;
+                if !want {
+                    attrs.skip_row()?;
+                    for _ in 0..events.get_count()? {
+                        events.get_varint()?;
+                        events.get_varint()?;
+                        skip_attrs(&mut events)?;
+                        events.get_varint()?;
+                    }
+                    for _ in 0..links.get_count()? {
+                        links.get_raw(24)?;
+                        links.get_varint()?;
+                        links.get_varint()?;
+                        skip_attrs(&mut links)?;
+                        links.get_varint()?;
+                    }
+                    for _ in 0..5 {
+                        extra.get_varint()?;
+                    }
+                    continue;
+                }
+                let resource: Arc<Resource> =
+                    self.footer.resources.get(res_id).cloned().ok_or_else(|| {
+                        DecodeError::new(format!("resource id {res_id} out of range"))
+                    })?;
+                let scope: Arc<Scope> =
+                    self.footer.scopes.get(scope_id).cloned().ok_or_else(|| {
+                        DecodeError::new(format!("scope id {scope_id} out of range"))
+                    })?;
+                let attributes = attrs.next_row(dict)?;
+                let n_events = events.get_count()?;
+                let mut evs = Vec::with_capacity(n_events);
+                for _ in 0..n_events {
+                    evs.push(Event {
+                        time_ns: start_ns.wrapping_add(events.get_zigzag()? as u64),
+                        name: dict_str(dict, events.get_varint()?)?.to_owned(),
+                        attributes: get_attrs(&mut events, dict)?,
+                        dropped_attributes_count: events.get_varint32()?,
+                    });
+                }
+                let n_links = links.get_count()?;
+                let mut lks = Vec::with_capacity(n_links);
+                for _ in 0..n_links {
+                    lks.push(Link {
+                        trace_id: TraceId(links.get_array()?),
+                        span_id: SpanId(links.get_array()?),
+                        trace_state: dict_str(dict, links.get_varint()?)?.to_owned(),
+                        flags: links.get_varint32()?,
+                        attributes: get_attrs(&mut links, dict)?,
+                        dropped_attributes_count: links.get_varint32()?,
+                    });
+                }
+                let trace_state = dict_str(dict, extra.get_varint()?)?.to_owned();
+                out.push((
+                    i,
+                    Span {
+                        trace_id: *trace_id,
+                        span_id: span_id_at(i),
+                        parent_span_id: parent_id,
+                        trace_state,
+                        flags: extra.get_varint32()?,
+                        name: dict_str(dict, name_id)?.to_owned(),
+                        kind,
+                        start_ns,
+                        end_ns,
+                        status_code,
+                        status_message: dict_str(dict, msg_id)?.to_owned(),
+                        resource,
+                        scope,
+                        attributes,
+                        dropped_attributes_count: extra.get_varint32()?,
+                        events: evs,
+                        dropped_events_count: extra.get_varint32()?,
+                        links: lks,
+                        dropped_links_count: extra.get_varint32()?,
+                    },
+                ));
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,224 @@
+//! Integrity check (`check`) and repair (`repair`), and their reports.
+
+use std::collections::{BTreeMap, HashSet};
+
+use super::open::open_block;
+use super::{lock, Db};
+use crate::catalog::{trace_prefix, BlockEntry, TracePrefix};
+use crate::error::{Error, Result};
+use crate::model::TraceId;
+use crate::wal_codec::decode_record;
+
+/// What `check` found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CheckReport {
+    pub blocks_checked: u64,
+    pub spans_checked: u64,
+    pub wal_records_checked: u64,
+    pub problems: Vec<String>,
+}
+
+impl CheckReport {
+    pub fn is_ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// What `repair` did: the blocks moved aside and the traces that lost spans with them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RepairReport {
+    /// (block id, why it was bad, where the file went).
+    pub quarantined: Vec<(u64, String, std::path::PathBuf)>,
+    /// Ids of the traces that had spans in quarantined blocks: full hex ids when the block's
+    /// trace table was readable, else the 16-hex-digit prefix the trace index keeps.
+    pub affected_traces: Vec<String>,
+    pub spans_lost: u64,
+}
+
+impl Db {
+    /// Verifies every block checksum and decodes every row, and checks that the catalog, the
+    /// trace index, the block files and the log agree (like SQLite's `integrity_check`).
+    /// Writes wait while it runs (it holds the writer lock after letting queued seals finish),
+    /// so that no block is half-sealed while the files are compared with the catalog.
+    pub fn check(&self) -> Result<CheckReport> {
+        let _no_compaction = lock(&self.inner.maintenance);
+        let _writer = lock(&self.inner.writer);
+        // A poisoned handle still gets checked: that is when it matters most.
+        let _ = self.inner.barrier()?.recv().map_err(|_| Error::Closed)?;
+        let snap = self.snapshot()?;
+        let inner = &self.inner;
+        let mut report = CheckReport::default();
+        let entries = inner.catalog.blocks()?;
+        let mut block_traces: BTreeMap<u64, HashSet<TracePrefix>> = BTreeMap::new();
+        for e in &entries {
+            report.blocks_checked += 1;
+            let path = inner.blocks_dir.join(BlockEntry::file_name(e.id));
+            let reader = match open_block(&path, e) {
+                Ok(r) => r,
+                Err(err) => {
+                    report.problems.push(format!("block {}: {err}", e.id));
+                    continue;
+                }
+            };
+            match std::fs::read(&path) {
+                Ok(bytes) if crc32c::crc32c(&bytes) != e.file_crc32c => {
+                    report.problems.push(format!(
+                        "block {}: file checksum mismatch (catalog {:08x}, file {:08x})",
+                        e.id,
+                        e.file_crc32c,
+                        crc32c::crc32c(&bytes)
+                    ))
+                }
+                Ok(_) => {}
+                Err(err) => {
+                    report
+                        .problems
+                        .push(format!("block {}: {}", e.id, Error::io(&path, err)))
+                }
+            }
+            match reader.all_spans() {
+                Ok(spans) => {
+                    report.spans_checked += spans.len() as u64;
+                    if spans.len() as u64 != u64::from(e.rows) {
+                        report.problems.push(format!(
+                            "block {}: {} rows decoded, catalog says {}",
+                            e.id,
+                            spans.len(),
+                            e.rows
+                        ));
+                    }
+                    block_traces.insert(
+                        e.id,
+                        spans.iter().map(|s| trace_prefix(&s.trace_id)).collect(),
+                    );
+                }
+                Err(err) => report.problems.push(format!("block {}: {err}", e.id)),
+            }
+        }
+        // Retired blocks (replaced or dropped, still read by some snapshot) keep their index
+        // entries and files until the last reader lets go.
+        let retired: HashSet<u64> = inner.catalog.retired()?.into_iter().collect();
+        let mut indexed: BTreeMap<u64, HashSet<TracePrefix>> = BTreeMap::new();
+        for (t, b) in inner.catalog.trace_index()? {
+            if retired.contains(&b) {
+                continue;
+            }
+            if !entries.iter().any(|e| e.id == b) {
+                report.problems.push(format!(
+                    "trace index entry {} -> block {b}: no such block",
+                    hex(&t)
+                ));
+            }
+            indexed.entry(b).or_default().insert(t);
+        }
+        for (b, traces) in &block_traces {
+            let idx = indexed.get(b);
+            let missing = traces
+                .iter()
+                .filter(|t| !idx.is_some_and(|i| i.contains(*t)))
+                .count();
+            if missing > 0 {
+                report.problems.push(format!(
+                    "block {b}: {missing} traces missing from the trace index"
+                ));
+            }
+            let extra = idx
+                .map(|i| i.iter().filter(|t| !traces.contains(*t)).count())
+                .unwrap_or(0);
+            if extra > 0 {
+                report.problems.push(format!(
+                    "block {b}: {extra} trace index entries with no spans in the block"
+                ));
+            }
+        }
+        for item in
+            std::fs::read_dir(&inner.blocks_dir).map_err(|e| Error::io(&inner.blocks_dir, e))?
+        {
+            let item = item.map_err(|e| Error::io(&inner.blocks_dir, e))?;
+            let name = item.file_name().to_string_lossy().into_owned();
+            let is_retired = retired.iter().any(|id| BlockEntry::file_name(*id) == name);
+            if !is_retired && !entries.iter().any(|e| BlockEntry::file_name(e.id) == name) {
+                report
+                    .problems
+                    .push(format!("file blocks/{name} is not in the catalog"));
+            }
+        }
+        for (seq, payload) in inner.catalog.wal_records()? {
+            report.wal_records_checked += 1;
+            if let Err(e) = decode_record(&payload) {
+                report.problems.push(format!("log record {seq}: {e}"));
+            }
+        }
+        drop(snap);
+        Ok(report)
+    }
+
+    /// Quarantines every block that fails verification: moves its file to `<db>/quarantine/`,
+    /// drops its catalog and trace-index entries, and reports the traces that lost spans. The
+    /// rest of the database stays readable and consistent (`check` is clean afterwards).
+    pub fn repair(&self) -> Result<RepairReport> {
+        let inner = &self.inner;
+        let _one_at_a_time = lock(&inner.maintenance);
+        let writer = lock(&inner.writer);
+        let _ = inner.barrier()?.recv().map_err(|_| Error::Closed)?;
+        let mut report = RepairReport::default();
+        let quarantine = inner.dir.join("quarantine");
+        for entry in inner.catalog.blocks()? {
+            let path = inner.blocks_dir.join(BlockEntry::file_name(entry.id));
+            let reader = open_block(&path, &entry);
+            let verdict = match &reader {
+                Ok(r) => r.verify().map(drop).and_then(|_| {
+                    let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+                    if crc32c::crc32c(&bytes) == entry.file_crc32c {
+                        Ok(())
+                    } else {
+                        Err(Error::corruption(&path, "file checksum mismatch"))
+                    }
+                }),
+                Err(e) => Err(Error::corruption(&path, e.to_string())),
+            };
+            let Err(why) = verdict else { continue };
+            let traces: Option<Vec<TraceId>> = reader
+                .as_ref()
+                .ok()
+                .map(|r| r.footer().traces.iter().map(|t| t.trace_id).collect());
+            match &traces {
+                Some(t) => report
+                    .affected_traces
+                    .extend(t.iter().map(|t| t.to_string())),
+                None => {
+                    let prefixes = inner.catalog.trace_index()?;
+                    report.affected_traces.extend(
+                        prefixes
+                            .iter()
+                            .filter(|(_, b)| *b == entry.id)
+                            .map(|(p, _)| hex(p)),
+                    );
+                }
+            }
+            report.spans_lost += u64::from(entry.rows);
+            std::fs::create_dir_all(&quarantine).map_err(|e| Error::io(&quarantine, e))?;
+            let target = quarantine.join(BlockEntry::file_name(entry.id));
+            if path.exists() {
+                inner
+                    .opts
+                    .fs
+                    .rename(&path, &target)
+                    .map_err(|e| Error::io(&path, e))?;
+                inner
+                    .opts
+                    .fs
+                    .sync_dir(&inner.blocks_dir)
+                    .map_err(|e| Error::io(&inner.blocks_dir, e))?;
+            }
+            inner.swap_blocks_with(None, &[entry.id], writer.next_block_id)?;
+            inner.catalog.forget_block(entry.id, traces.as_deref())?;
+            report.quarantined.push((entry.id, why.to_string(), target));
+        }
+        Ok(report)
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

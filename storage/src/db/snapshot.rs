@@ -1,0 +1,219 @@
+//! What readers see: a [`Version`] (sealed blocks, frozen memtables, the memtable) and
+//! [`Snapshot`], a consistent view taken from it, with its reads and stats.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use roaring::RoaringBitmap;
+
+use super::maintenance::LiveBlock;
+use super::write::Frozen;
+use super::{Db, Inner};
+use crate::block::BlockReader;
+use crate::catalog::{trace_prefix, BlockEntry, TracePrefix};
+use crate::error::{Error, Result};
+use crate::memtable::{Memtable, Segment};
+use crate::model::{Span, TraceId};
+
+/// The sealed blocks, frozen memtables and the memtable, as readers see them.
+pub(super) struct Version {
+    pub(super) blocks: BTreeMap<u64, Arc<LiveBlock>>,
+    /// Catalogued blocks that failed to open: reads that need them get this error.
+    pub(super) broken: BTreeMap<u64, String>,
+    /// Frozen memtables queued for the sealer, oldest first; readers still see their spans.
+    pub(super) frozen: Vec<Arc<Frozen>>,
+    pub(super) memtable: Arc<Memtable>,
+}
+
+/// A consistent read view: the sealed blocks and the spans not yet sealed at one moment.
+pub struct Snapshot {
+    version: Arc<Version>,
+    /// Segments of the frozen memtables (the first `frozen_segments`), then of the memtable.
+    segments: Vec<Arc<Segment>>,
+    frozen_segments: usize,
+    inner: Arc<Inner>,
+}
+
+/// Figures `stats` reports.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Stats {
+    pub spans: u64,
+    /// Distinct traces (told apart by the first 8 bytes of their ids, as the index does).
+    pub traces: u64,
+    pub blocks: u64,
+    pub sealed_spans: u64,
+    pub unsealed_spans: u64,
+    pub block_bytes: u64,
+    /// Everything in the database directory, RocksDB's files included.
+    pub bytes_on_disk: u64,
+    pub services: Vec<(String, u64)>,
+    pub min_start_ns: Option<u64>,
+    pub max_end_ns: Option<u64>,
+}
+
+impl Db {
+    /// A consistent read view.
+    pub fn snapshot(&self) -> Result<Snapshot> {
+        if self.inner.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed);
+        }
+        let version = self.inner.version();
+        let mut segments: Vec<Arc<Segment>> = version
+            .frozen
+            .iter()
+            .flat_map(|f| f.segments.iter().cloned())
+            .collect();
+        let frozen_segments = segments.len();
+        segments.extend(version.memtable.segments());
+        Ok(Snapshot {
+            frozen_segments,
+            version,
+            segments,
+            inner: self.inner.clone(),
+        })
+    }
+
+    /// Every span of `trace`, sealed or not (unordered).
+    pub fn trace(&self, trace: &TraceId) -> Result<Vec<Span>> {
+        self.snapshot()?.trace(trace)
+    }
+
+    pub fn stats(&self) -> Result<Stats> {
+        self.snapshot()?.stats()
+    }
+}
+
+impl Snapshot {
+    /// Sealed blocks, by id.
+    pub fn blocks(&self) -> impl Iterator<Item = &Arc<BlockReader>> {
+        self.version.blocks.values().map(|b| &b.reader)
+    }
+
+    /// Blocks the catalog lists but that failed to open (id, error).
+    pub fn broken_blocks(&self) -> impl Iterator<Item = (u64, &str)> {
+        self.version.broken.iter().map(|(id, e)| (*id, e.as_str()))
+    }
+
+    /// The `Corruption` error of broken block `id`.
+    fn broken_block_error(&self, id: u64, err: &str) -> Error {
+        Error::corruption(
+            self.inner.blocks_dir.join(BlockEntry::file_name(id)),
+            err.to_owned(),
+        )
+    }
+
+    /// Fails with `Corruption` when a catalogued block could not be opened: an answer without
+    /// it would be silently wrong.
+    pub fn require_all_blocks(&self) -> Result<()> {
+        match self.version.broken.iter().next() {
+            Some((id, err)) => Err(self.broken_block_error(*id, err)),
+            None => Ok(()),
+        }
+    }
+
+    /// Spans not yet sealed into a block (in frozen memtables and in the memtable).
+    pub fn unsealed_spans(&self) -> impl Iterator<Item = &Span> {
+        self.segments.iter().flat_map(|s| s.spans.iter())
+    }
+
+    /// Every span of `trace`: blocks found through the trace-id index, plus unsealed spans.
+    pub fn trace(&self, trace: &TraceId) -> Result<Vec<Span>> {
+        let mut out = Vec::new();
+        for id in self.inner.catalog.blocks_of_trace(trace)? {
+            if let Some(block) = self.version.blocks.get(&id) {
+                out.extend(block.reader.trace(trace)?);
+            } else if let Some(err) = self.version.broken.get(&id) {
+                return Err(self.broken_block_error(id, err));
+            }
+            // Otherwise the block was sealed after this snapshot: its spans are in `segments`.
+        }
+        let (frozen, active) = self.segments.split_at(self.frozen_segments);
+        let mut at = 0;
+        for f in &self.version.frozen {
+            let n = f.segments.len();
+            out.extend(
+                f.memtable
+                    .trace(trace, frozen.get(at..at + n).unwrap_or_default()),
+            );
+            at += n;
+        }
+        out.extend(self.version.memtable.trace(trace, active));
+        Ok(out)
+    }
+
+    pub fn stats(&self) -> Result<Stats> {
+        let mut st = Stats::default();
+        let mut services: BTreeMap<String, u64> = BTreeMap::new();
+        let mut min_start = u64::MAX;
+        let mut max_end = 0;
+        for b in self.blocks() {
+            let f = b.footer();
+            st.blocks += 1;
+            st.sealed_spans += u64::from(f.rows);
+            st.block_bytes += b.file_len();
+            min_start = min_start.min(f.min_start_ns);
+            max_end = max_end.max(f.max_end_ns);
+            for (id, rows) in &f.service_rows {
+                *services.entry(b.string(*id)?.to_owned()).or_default() += rows.len();
+            }
+        }
+        let mut traces: HashSet<TracePrefix> = HashSet::new();
+        for s in self.unsealed_spans() {
+            st.unsealed_spans += 1;
+            *services.entry(s.service().to_owned()).or_default() += 1;
+            min_start = min_start.min(s.start_ns);
+            max_end = max_end.max(s.end_ns);
+            traces.insert(trace_prefix(&s.trace_id));
+        }
+        let mut sealed_traces = 0u64;
+        let mut prev: Option<TracePrefix> = None;
+        for (t, b) in self.inner.catalog.trace_index()? {
+            if self.version.blocks.contains_key(&b) && prev != Some(t) {
+                prev = Some(t);
+                if !traces.contains(&t) {
+                    sealed_traces += 1;
+                }
+            }
+        }
+        st.spans = st.sealed_spans + st.unsealed_spans;
+        st.traces = sealed_traces + traces.len() as u64;
+        st.bytes_on_disk = dir_size(&self.inner.dir)?;
+        let mut services: Vec<_> = services.into_iter().collect();
+        services.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        st.services = services;
+        if st.spans > 0 {
+            st.min_start_ns = Some(min_start);
+            st.max_end_ns = Some(max_end);
+        }
+        Ok(st)
+    }
+}
+
+/// Total size of the files under `dir`.
+pub fn dir_size(dir: &Path) -> Result<u64> {
+    let mut total = 0;
+    for item in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let item = item.map_err(|e| Error::io(dir, e))?;
+        let meta = match item.metadata() {
+            Ok(m) => m,
+            // RocksDB deletes obsolete files in the background: gone since the listing.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(Error::io(item.path(), e)),
+        };
+        total += if meta.is_dir() {
+            dir_size(&item.path())?
+        } else {
+            meta.len()
+        };
+    }
+    Ok(total)
+}
+
+/// Rows of a block as a bitmap covering all of them.
+pub fn all_rows(block: &BlockReader) -> RoaringBitmap {
+    let mut b = RoaringBitmap::new();
+    b.insert_range(0..block.footer().rows);
+    b
+}

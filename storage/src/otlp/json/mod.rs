@@ -1,0 +1,21 @@
+//! OTLP JSON, as the OpenTelemetry Collector `file` exporter writes it: one
+//! `ExportTraceServiceRequest` object a line, hex ids, 64-bit integers as decimal strings
+//! (numbers accepted too), enums as integers (names accepted too), unknown fields ignored.
+//!
+//! - `schema`: the serde structs of the OTLP JSON mapping
+//! - `decode`: a request object into spans
+//! - `encode`: spans into a request object
+//! - `lines`: reading a JSON lines file in batches
+
+mod decode;
+mod encode;
+mod lines;
+mod schema;
+
+pub use decode::decode_json_request;
+pub use encode::encode_json_request;
+pub use lines::{read_json_lines, JsonLinesReport};
+
+/// One well-formed request line, for the unit tests.
+#[cfg(test)]
+const GOOD: &str = r#"{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"checkout"}}]},"scopeSpans":[{"scope":{"name":"lib"},"spans":[{"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174","name":"GET /x","kind":2,"startTimeUnixNano":"1544712660000000000","endTimeUnixNano":"1544712661000000000","attributes":[{"key":"n","value":{"intValue":"42"}},{"key":"d","value":{"doubleValue":1.5}}],"status":{"code":2,"message":"boom"}}]}]}]}"#;
