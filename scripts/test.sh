@@ -11,6 +11,8 @@ export SPANDB_PROFILE=release   # the C and Go tests link the release build the 
 step() { echo; echo "== $*"; }
 step "cargo fmt --check"
 cargo fmt --all -- --check
+step "cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets --release -- -D warnings
 step "cargo test --workspace --release"
 cargo test --workspace --release
 step "C header is current"

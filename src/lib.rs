@@ -1,19 +1,48 @@
 //! spandb: an embedded, column-oriented database for distributed-tracing spans.
 //!
+//! [`Db`] is the whole API: write spans, look up a trace, search with TraceQL, run metrics
+//! pipelines, check and maintain the store. [`Snapshot`] runs several reads on one
+//! consistent view. Every failure is one [`Error`].
+//!
 //! ```no_run
-//! use spandb::{Db, Options, Durability};
+//! use spandb::{Durability, Options, TimeRange};
+//!
 //! let db = Options::new().durability(Durability::Sync).open("./spandb-data")?;
 //! let mut spans = Vec::new();
 //! spandb::otlp::json::decode_json_request(br#"{"resourceSpans":[]}"#, &mut spans)?;
 //! db.write(spans)?;
-//! db.flush()?;
+//! let slow = db.search("{ duration > 500ms }", TimeRange::ALL, 20)?;
+//! for t in &slow {
+//!     let tree = db.trace_tree(&t.trace_id)?;
+//!     println!("{}", spandb::render::table::trace_tree(&tree));
+//! }
+//! db.close()?;
 //! # Ok::<(), spandb::Error>(())
 //! ```
-#![deny(unsafe_code)]
 
-pub use spandb_query as query;
-pub use spandb_storage::{
-    block, model, otlp, rollup, BlockReader, CheckReport, CompactReport, Db, Durability, Error,
-    Event, KeyValue, Link, Options, Resource, Result, RetainReport, ScanFilter, Scope, Snapshot,
-    Span, SpanId, SpanKind, Stats, StatusCode, TraceId, Value,
+mod db;
+mod error;
+pub mod format;
+pub mod import;
+pub mod otlp;
+pub mod render;
+
+pub use db::{AsQuery, Db, Options, Snapshot, SpanIter};
+pub use error::{Error, Position, Result};
+pub use spandb_query::{
+    LabelValue, MatchedSpan, MetricsRequest, MetricsResult, Node, Query, Series, TimeRange,
+    TraceSummary, TraceTree,
 };
+pub use spandb_storage::{
+    CheckReport, CompactReport, Durability, Event, KeyValue, Link, Problem, QuarantinedBlock,
+    RepairReport, Resource, RetainReport, ScanFilter, Scope, ServiceSpans, Span, SpanId, SpanKind,
+    Stats, StatusCode, TraceId, Value,
+};
+
+/// TraceQL: the parser, the typed builder, and the syntax tree they produce.
+pub mod query {
+    pub use spandb_query::{
+        builder, parse, Cond, Field, Literal, MetricsFn, MetricsPath, Op, Pipeline, Query,
+        SpansetExpr, MAX_FILTERS, QUANTILE_RELATIVE_ERROR,
+    };
+}

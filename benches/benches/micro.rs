@@ -19,10 +19,11 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use roaring::RoaringBitmap;
-use spandb::block::{encode_block, BlockLayout, BlockReader};
-use spandb::query::{self, MetricsRequest, TimeRange};
-use spandb::rollup::{RollupCell, Sketch};
+use spandb::format::rollup::{RollupCell, Sketch};
+use spandb::format::{encode_block, BlockLayout, BlockReader};
+use spandb::query;
 use spandb::{Db, Durability, Options, Span, TraceId};
+use spandb::{MetricsRequest, TimeRange};
 use spandb_benches::generated_spans;
 use spandb_storage::codec::buf::{Decoder, Encoder};
 use spandb_storage::codec::value::{get_attrs, put_attrs, StringPolicy};
@@ -424,7 +425,7 @@ fn bench_trace_lookup(c: &mut Criterion) {
     grp.bench_function("assembled_tree", |b| {
         b.iter(|| {
             i = (i + 1) % ids.len();
-            query::trace(&snap, &ids[i]).map(|t| t.map(|t| t.spans.len()))
+            snap.trace_tree(&ids[i]).map(|t| t.spans.len())
         })
     });
     grp.finish();
@@ -462,10 +463,10 @@ fn bench_traceql(c: &mut Criterion) {
     for (name, text) in &QUERIES[..3] {
         let q = query::parse(text).expect("parse");
         grp.bench_function(BenchmarkId::new("search_top20", name), |b| {
-            b.iter(|| query::search(&snap, &q, TimeRange::ALL, 20).map(|r| r.len()))
+            b.iter(|| snap.search(&q, TimeRange::ALL, 20).map(|r| r.len()))
         });
     }
-    let range = query::data_time_range(&snap).expect("data");
+    let range = snap.time_range().expect("data");
     let req = MetricsRequest::aligned(range.start_ns, range.end_ns, 60_000_000_000);
     for (name, text) in [
         (
@@ -483,7 +484,7 @@ fn bench_traceql(c: &mut Criterion) {
     ] {
         let q = query::parse(text).expect("parse");
         grp.bench_function(BenchmarkId::new("metrics", name), |b| {
-            b.iter(|| query::metrics(&snap, &q, req).map(|r| r.series.len()))
+            b.iter(|| snap.metrics(&q, req).map(|r| r.series.len()))
         });
     }
     grp.finish();

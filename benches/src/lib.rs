@@ -1,6 +1,5 @@
 //! Helpers shared by the criterion micro-benchmarks and the macro-suite driver: generated
 //! input data, span loading, and memory figures from `/proc`.
-#![deny(unsafe_code)]
 
 use std::fs::File;
 use std::io::BufReader;
@@ -52,7 +51,7 @@ pub fn generated_spans_file(spans: usize, seed: u64) -> PathBuf {
 pub fn load_spans(path: &Path) -> Vec<Span> {
     let file = File::open(path).unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
     let mut out = Vec::new();
-    spandb::otlp::json::read_json_lines(BufReader::new(file), false, 4096, |batch| {
+    spandb::import::read_json_lines(BufReader::new(file), false, 4096, |batch| {
         out.extend(batch);
         Ok(())
     })

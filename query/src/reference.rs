@@ -188,8 +188,8 @@ pub fn metrics(spans: &[Span], query: &Query, req: MetricsRequest) -> Result<Vec
     };
     let range = TimeRange::new(req.start_ns, req.end_ns);
     // (labels as text, labels) -> step -> durations
-    let mut groups: BTreeMap<String, (Vec<(String, LabelValue)>, HashMap<u64, Vec<u64>>)> =
-        BTreeMap::new();
+    type Labels = Vec<(String, LabelValue)>;
+    let mut groups: BTreeMap<String, (Labels, HashMap<u64, Vec<u64>>)> = BTreeMap::new();
     for (_, trace) in by_trace(spans) {
         let ctx = ctx_of(&trace);
         let sel = select(&query.spans, &trace, &ctx, range);

@@ -92,9 +92,9 @@ impl TraceTree {
                 skew_adjust_ns: 0,
             })
             .collect();
-        for i in 0..n {
-            if let Some(p) = parent[i] {
-                nodes[p].children.push(i);
+        for (i, p) in parent.iter().enumerate() {
+            if let Some(node) = p.and_then(|p| nodes.get_mut(p)) {
+                node.children.push(i);
             }
         }
         let mut roots: Vec<usize> = (0..n).filter(|&i| parent[i].is_none()).collect();

@@ -1,73 +1,15 @@
 //! A small shop: searches over sealed blocks and the unsealed builder, structural operators,
-//! trace assembly through the store, and the Tempo JSON / table renderings.
+//! and trace assembly through the store (the facade's tests render the same shop).
 
 mod common;
 
 use common::*;
 use spandb_query::builder::{attr, field, spanset};
-use spandb_query::{cli, json, metrics, parse, search, trace, MetricsRequest, TimeRange};
-use spandb_storage::{KeyValue, SpanKind, StatusCode, Value};
-
-const S: u64 = 1_000_000_000;
-
-/// Trace t: web GET /checkout -> api POST /pay -> db SELECT; trace 2's db call fails.
-fn shop() -> Vec<spandb_storage::Span> {
-    let web = resource(Some("web"), "eu");
-    let api = resource(Some("api"), "eu");
-    let db = resource(Some("db"), "us");
-    let mut spans = Vec::new();
-    for t in 0..4u32 {
-        let base = BASE_NS + u64::from(t) * 60 * S;
-        let id = t * 10;
-        let err = if t == 2 {
-            StatusCode::Error
-        } else {
-            StatusCode::Ok
-        };
-        let route = vec![KeyValue::new("http.route", Value::Str("/checkout".into()))];
-        spans.push(span(
-            t,
-            id,
-            None,
-            &web,
-            "GET /checkout",
-            SpanKind::Server,
-            StatusCode::Ok,
-            base,
-            900_000_000,
-            route,
-        ));
-        spans.push(span(
-            t,
-            id + 1,
-            Some(id),
-            &api,
-            "POST /pay",
-            SpanKind::Server,
-            err,
-            base + 10_000_000,
-            800_000_000,
-            vec![],
-        ));
-        let code = vec![KeyValue::new("db.rows", Value::Int(i64::from(t)))];
-        spans.push(span(
-            t,
-            id + 2,
-            Some(id + 1),
-            &db,
-            "SELECT",
-            SpanKind::Client,
-            err,
-            base + 20_000_000,
-            700_000_000 + u64::from(t),
-            code,
-        ));
-    }
-    spans
-}
+use spandb_query::{metrics, parse, search, trace, MetricsRequest, TimeRange};
+use spandb_storage::StatusCode;
 
 #[test]
-fn search_trace_and_render() {
+fn search_and_trace_assembly() {
     let spans = shop();
     let dir = tempfile::tempdir().unwrap();
     let db = db_with(dir.path(), &spans, 9, 3); // traces 0-2 sealed, trace 3 in the builder
@@ -188,55 +130,6 @@ fn search_trace_and_render() {
         );
         assert_eq!(tree.services.len(), 3);
     }
-
-    // Tempo JSON shape.
-    let j = json::search_json(&hits);
-    let t0 = &j["traces"][0];
-    assert_eq!(t0["traceID"], hits[0].trace_id.to_string());
-    assert_eq!(t0["rootServiceName"], "web");
-    assert_eq!(t0["rootTraceName"], "GET /checkout");
-    assert_eq!(t0["startTimeUnixNano"], (BASE_NS + 120 * S).to_string());
-    assert_eq!(t0["durationMs"], 900);
-    assert_eq!(t0["spanSet"]["matched"], 1);
-
-    // Table: a header, one aligned row per trace, a count.
-    let table = cli::render_search_table(&all);
-    let lines: Vec<&str> = table.lines().collect();
-    assert!(lines[0].starts_with("TRACE ID"), "{table}");
-    assert_eq!(lines.len(), 6, "{table}");
-    let col = lines[0].find("ROOT SERVICE").unwrap();
-    assert!(
-        lines[1..5].iter().all(|l| &l[col..col + 3] == "web"),
-        "{table}"
-    );
-
-    // Metrics JSON and table.
-    let req = MetricsRequest::aligned(BASE_NS, BASE_NS + 240 * S, 60 * S);
-    let m = metrics(
-        &snap,
-        &parse("{ status = error } | count_over_time() by (resource.service.name)").unwrap(),
-        req,
-    )
-    .unwrap();
-    let mj = json::metrics_json(&m);
-    let series = mj["series"].as_array().unwrap();
-    assert_eq!(series.len(), 2);
-    assert_eq!(series[0]["labels"][0]["key"], "resource.service.name");
-    assert_eq!(series[0]["labels"][0]["value"]["stringValue"], "api");
-    let samples = series[0]["samples"].as_array().unwrap();
-    assert_eq!(samples.len(), 4);
-    assert_eq!(
-        samples[2]["timestampMs"],
-        ((BASE_NS + 120 * S) / 1_000_000).to_string()
-    );
-    assert_eq!(samples[2]["value"], 1.0);
-    assert_eq!(samples[1]["value"], 0.0);
-    let mt = cli::render_metrics_table(&m);
-    assert!(
-        mt.lines().next().unwrap().contains("resource.service.name"),
-        "{mt}"
-    );
-    assert_eq!(mt.lines().count(), 1 + 8, "{mt}");
 }
 
 #[test]

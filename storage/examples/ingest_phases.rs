@@ -9,19 +9,13 @@ use std::time::Instant;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use spandb_storage::block::{encode_block, BlockLayout};
-use spandb_storage::otlp::json::read_json_lines;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = std::env::args()
         .nth(1)
         .ok_or("usage: ingest_phases <file.jsonl>")?;
-    let file = std::io::BufReader::new(std::fs::File::open(&path)?);
     let t = Instant::now();
-    let mut spans = Vec::new();
-    read_json_lines(file, false, 4096, |b| {
-        spans.extend(b);
-        Ok(())
-    })?;
+    let spans = spandb_testkit::load_json_lines(path.as_ref())?;
     let n = spans.len() as f64;
     println!(
         "json decode   {:>8.0} ns/span ({} spans)",

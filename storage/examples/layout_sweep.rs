@@ -6,22 +6,12 @@
 use std::time::Instant;
 
 use spandb_storage::block::{encode_block, BlockLayout};
-use spandb_storage::otlp::json::read_json_lines;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = std::env::args()
         .nth(1)
         .ok_or("usage: layout_sweep <file.jsonl>")?;
-    let mut spans = Vec::new();
-    read_json_lines(
-        std::io::BufReader::new(std::fs::File::open(&path)?),
-        false,
-        4096,
-        |b| {
-            spans.extend(b);
-            Ok(())
-        },
-    )?;
+    let spans = spandb_testkit::load_json_lines(path.as_ref())?;
     let n = spans.len() as f64;
     println!(
         "{:>10} {:>8} {:>5} {:>10} {:>10}",

@@ -29,9 +29,6 @@ pub enum Error {
     /// Input from the caller that cannot be accepted (malformed OTLP, bad id, bad option).
     #[error("invalid input: {0}")]
     InvalidInput(String),
-    /// A malformed line of an OTLP JSON lines file.
-    #[error("line {line}: {message}")]
-    BadLine { line: u64, message: String },
     /// RocksDB reported an error.
     #[error("RocksDB: {0}")]
     RocksDb(String),

@@ -4,7 +4,6 @@
 //! that readers already see, and are sealed into immutable column-oriented block files
 //! (zstd-compressed, checksummed, mmapped) with roaring-bitmap indexes and rollups in their
 //! footers. RocksDB holds the log of unsealed spans, the block catalog and the trace-id index.
-#![deny(unsafe_code)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing))]
 
 pub mod block;
@@ -30,6 +29,6 @@ pub use scan::ScanFilter;
 pub use block::BlockReader;
 pub use catalog::BlockEntry;
 pub use db::{
-    all_rows, dir_size, CheckReport, CompactReport, Db, Durability, Options, RepairReport,
-    RetainReport, Snapshot, Stats,
+    dir_size, CheckReport, CompactReport, Db, Durability, Options, Problem, QuarantinedBlock,
+    RepairReport, RetainReport, ServiceSpans, Snapshot, Stats,
 };

@@ -78,6 +78,21 @@ impl SpanId {
     }
 }
 
+impl std::str::FromStr for TraceId {
+    type Err = Error;
+    /// 32 hex characters, either case.
+    fn from_str(text: &str) -> Result<Self> {
+        TraceId::from_hex(text)
+    }
+}
+impl std::str::FromStr for SpanId {
+    type Err = Error;
+    /// 16 hex characters, either case.
+    fn from_str(text: &str) -> Result<Self> {
+        SpanId::from_hex(text)
+    }
+}
+
 impl fmt::Display for TraceId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write_hex(f, &self.0)

@@ -70,23 +70,28 @@ impl ScanFilter {
     }
 }
 
+impl ScanFilter {
+    /// The spans of `block` that match (unordered).
+    pub fn block_spans(&self, block: &BlockReader) -> Result<Vec<Span>> {
+        if !self.overlaps(block) {
+            return Ok(Vec::new());
+        }
+        let Some(rows) = self.candidate_rows(block) else {
+            return Ok(Vec::new());
+        };
+        let mut spans = block.spans_at(&rows)?;
+        spans.retain(|(_, span)| self.matches(span));
+        Ok(spans.into_iter().map(|(_, span)| span).collect())
+    }
+}
+
 impl Snapshot {
     /// Every span matching `filter`, from blocks and the builder (unordered).
     pub fn scan(&self, filter: &ScanFilter) -> Result<Vec<Span>> {
         self.require_all_blocks()?;
         let mut out = Vec::new();
         for block in self.blocks() {
-            if !filter.overlaps(block) {
-                continue;
-            }
-            let Some(rows) = filter.candidate_rows(block) else {
-                continue;
-            };
-            for (_, span) in block.spans_at(&rows)? {
-                if filter.matches(&span) {
-                    out.push(span);
-                }
-            }
+            out.extend(filter.block_spans(block)?);
         }
         out.extend(self.unsealed_spans().filter(|s| filter.matches(s)).cloned());
         Ok(out)

@@ -16,7 +16,8 @@ fn batches(n: usize, per: usize) -> Vec<Vec<Span>> {
                 .unwrap()
                 .current();
             for (j, s) in b.iter_mut().enumerate() {
-                s.span_id = spandb_storage::SpanId(((i as u64) << 32 | j as u64 + 1).to_be_bytes());
+                s.span_id =
+                    spandb_storage::SpanId((((i as u64) << 32) | (j as u64 + 1)).to_be_bytes());
                 // Later batches are later in time, as blocks of a live store are.
                 s.start_ns += i as u64 * 3_600_000_000_000;
                 s.end_ns += i as u64 * 3_600_000_000_000;

@@ -223,7 +223,7 @@ fn stats_reader(sh: &Shared) {
         assert_eq!(st.spans % PER, 0, "a torn batch in stats: {st:?}");
         assert!(st.spans >= sh.new_batches_below(acked) * PER, "{st:?}");
         assert!(st.spans <= started * PER, "{st:?}");
-        let svc: u64 = st.services.iter().map(|s| s.1).sum();
+        let svc: u64 = st.services.iter().map(|s| s.spans).sum();
         assert_eq!(svc, st.spans, "service counts add up");
         sh.tick(3);
         std::thread::sleep(Duration::from_millis(2));
@@ -272,7 +272,8 @@ fn readers_see_consistent_snapshots_under_writes_compaction_and_retention() {
         ops: Default::default(),
         merges: AtomicU64::new(0),
     });
-    let workers: [(&str, fn(&Shared)); N] = [
+    type Worker = (&'static str, fn(&Shared));
+    let workers: [Worker; N] = [
         ("writer", writer),
         ("trace reader", trace_reader),
         ("scan reader", scan_reader),

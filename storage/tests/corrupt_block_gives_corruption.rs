@@ -167,9 +167,12 @@ fn block_truncated_at_any_length_is_corruption() {
     }
 }
 
+/// Per cut file: its name, what `check` and a scan said (or why opening failed), and a size.
+type Cut = (String, Result<(bool, usize), String>, usize);
+
 /// Cuts each of RocksDB's files (catalog, log, trace index) in half, each in a fresh copy of
 /// the database, and returns per file: open failed, or what `check` and a scan said.
-fn cut_rocksdb_files() -> Vec<(String, Result<(bool, usize), String>, usize)> {
+fn cut_rocksdb_files() -> Vec<Cut> {
     let (dir, _spans, _block) = setup();
     let names: Vec<String> = std::fs::read_dir(dir.path().join("catalog"))
         .unwrap()

@@ -22,7 +22,7 @@ fn repair_quarantines_the_corrupt_block_only() {
             .unwrap()
             .current();
         for (j, s) in b.iter_mut().enumerate() {
-            s.span_id = SpanId((i << 32 | j as u64 + 1).to_be_bytes());
+            s.span_id = SpanId(((i << 32) | (j as u64 + 1)).to_be_bytes());
             s.trace_id.0[1] = i as u8 + 1; // traces do not cross blocks
         }
         db.write(b.clone()).unwrap();
@@ -42,7 +42,7 @@ fn repair_quarantines_the_corrupt_block_only() {
     assert!(!db.check().unwrap().is_ok());
     let report = db.repair().unwrap();
     assert_eq!(report.quarantined.len(), 1, "{report:?}");
-    assert_eq!(report.quarantined[0].0, 2);
+    assert_eq!(report.quarantined[0].block, 2);
     assert!(dir.path().join("quarantine/000000000002.blk").exists());
     assert!(!bad.exists());
     assert_eq!(report.spans_lost, parts[1].len() as u64);

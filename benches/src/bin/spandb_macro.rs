@@ -24,8 +24,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value as Json};
-use spandb::query::{self, LabelValue, MetricsRequest, TimeRange};
+use spandb::query;
 use spandb::{Durability, Options, TraceId};
+use spandb::{LabelValue, MetricsRequest, TimeRange};
 use spandb_benches::{percentile, rss_bytes};
 use spandb_storage::dir_size;
 
@@ -78,7 +79,7 @@ fn ingest(input: &str, dir: &str, rest: &[String]) -> BoxResult<Json> {
     let mut spans = 0u64;
     // Sample RSS while importing (the builder's size is what bounds it).
     let mut rss_samples = Vec::new();
-    let report = spandb::otlp::json::read_json_lines(reader, false, batch, |b| {
+    let report = spandb::import::read_json_lines(reader, false, batch, |b| {
         spans += b.len() as u64;
         if spans % (batch as u64 * 64) < batch as u64 {
             rss_samples.push(rss_bytes().0);
@@ -191,7 +192,7 @@ fn run_queries(dir: &str, spec_path: &str) -> BoxResult<Json> {
         let mut top = Vec::new();
         for _ in 0..repeats {
             let t = Instant::now();
-            let res = query::search(&snap, &q, range, limit)?;
+            let res = snap.search(&q, range, limit)?;
             times.push(ms(t.elapsed()));
             top = res;
         }
@@ -200,7 +201,7 @@ fn run_queries(dir: &str, spec_path: &str) -> BoxResult<Json> {
         let mut all = Vec::new();
         for _ in 0..repeats.min(3) {
             let t = Instant::now();
-            all = query::search(&snap, &q, range, usize::MAX)?;
+            all = snap.search(&q, range, usize::MAX)?;
             all_times.push(ms(t.elapsed()));
         }
         let matched: usize = all.iter().map(|t| t.matched.len()).sum();
@@ -256,7 +257,7 @@ fn run_queries(dir: &str, spec_path: &str) -> BoxResult<Json> {
         let t = Instant::now();
         let results: Vec<_> = parsed
             .iter()
-            .map(|(k, q)| query::metrics(&snap, q, req).map(|r| (*k, r)))
+            .map(|(k, q)| snap.metrics(q, req).map(|r| (*k, r)))
             .collect::<Result<_, _>>()?;
         red_times.push(ms(t.elapsed()));
         cells.clear();
@@ -308,13 +309,13 @@ fn run_queries(dir: &str, spec_path: &str) -> BoxResult<Json> {
 }
 
 fn columns(dir: &str) -> BoxResult<Json> {
-    use spandb::block::Column;
+    use spandb::format::Column;
     let db = Options::new().open(dir)?;
     let snap = db.snapshot()?;
     let mut stored = [0u64; Column::ALL.len()];
     let mut raw = [0u64; Column::ALL.len()];
     let (mut rows, mut files, mut chunks_total) = (0u64, 0u64, 0u64);
-    for b in snap.blocks() {
+    for b in snap.storage().blocks() {
         let f = b.footer();
         rows += u64::from(f.rows);
         files += b.file_len();

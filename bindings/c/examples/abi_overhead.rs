@@ -4,6 +4,8 @@
 //! runs (the call itself is a plain function call).
 //!
 //! `cargo run -p spandb-c --release --example abi_overhead [batches] [batch_size]`
+// Calls the C ABI from Rust, as a C program would: `unsafe` is the point here.
+#![allow(unsafe_code)]
 use std::ffi::CString;
 use std::ptr;
 use std::sync::Arc;

@@ -71,24 +71,13 @@ impl From<spandb_api::Error> for CError {
         let status = match &e {
             E::Io { .. } => SPANDB_ERR_IO,
             E::Corruption { .. } | E::UnsupportedVersion { .. } => SPANDB_ERR_CORRUPTION,
-            E::InvalidInput(_) | E::BadLine { .. } => SPANDB_ERR_INVALID_INPUT,
+            E::InvalidInput { .. } | E::NotFound { .. } => SPANDB_ERR_INVALID_INPUT,
+            E::Query { .. } => SPANDB_ERR_QUERY_SYNTAX,
             E::Poisoned(_) => SPANDB_ERR_POISONED,
             E::Closed => SPANDB_ERR_CLOSED,
             _ => SPANDB_ERR_INTERNAL,
         };
         CError::new(status, e.to_string())
-    }
-}
-
-impl From<spandb_api::query::Error> for CError {
-    fn from(e: spandb_api::query::Error) -> Self {
-        use spandb_api::query::Error as E;
-        match e {
-            E::Storage(inner) => inner.into(),
-            E::Query { .. } => CError::new(SPANDB_ERR_QUERY_SYNTAX, e.to_string()),
-            E::InvalidInput(_) => CError::new(SPANDB_ERR_INVALID_INPUT, e.to_string()),
-            _ => CError::new(SPANDB_ERR_INTERNAL, e.to_string()),
-        }
     }
 }
 

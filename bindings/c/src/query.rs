@@ -2,15 +2,15 @@
 
 use std::ffi::c_char;
 
-use spandb_api::query::{
-    self, LabelValue, MetricsPath, MetricsRequest, MetricsResult, TimeRange, TraceSummary,
-};
+use spandb_api::query::MetricsPath;
+use spandb_api::render::tempo;
+use spandb_api::{LabelValue, MetricsRequest, MetricsResult, TimeRange, TraceSummary};
 
 use crate::args::{c_text, out_param, store};
 use crate::db::{db, spandb_db};
-use crate::error::{guard, spandb_status, CError, CResult, SPANDB_ERR_INTERNAL};
+use crate::error::{guard, spandb_status, CError, CResult};
 use crate::handle::{hand_out, take_back, ViewKind};
-use crate::read::bytes_out;
+use crate::read::{json_bytes, return_bytes};
 use crate::types::*;
 use crate::view::str_of;
 
@@ -110,14 +110,6 @@ fn ptr_or_null<T>(v: &[T]) -> *const T {
     }
 }
 
-/// # Safety
-/// `text` must be NULL or NUL-terminated.
-unsafe fn parse(text: *const c_char) -> CResult<query::Query> {
-    // SAFETY: this function's contract.
-    let text = unsafe { c_text(text, "query") }?;
-    Ok(query::parse(text)?)
-}
-
 fn range(start_ns: u64, end_ns: u64) -> CResult<TimeRange> {
     let end = if end_ns == 0 { u64::MAX } else { end_ns };
     if start_ns >= end {
@@ -138,10 +130,9 @@ unsafe fn run_search(
     limit: usize,
 ) -> CResult<Vec<TraceSummary>> {
     // SAFETY: the caller's contract.
-    let q = unsafe { parse(text) }?;
+    let text = unsafe { c_text(text, "query") }?;
     let range = range(start_ns, end_ns)?;
-    let snapshot = db(handle)?.snapshot()?;
-    Ok(query::search(&snapshot, &q, range, limit)?)
+    Ok(db(handle)?.search(text, range, limit)?)
 }
 
 /// Runs a TraceQL search (`{ resource.service.name = "api" && status = error }`): traces with
@@ -233,16 +224,14 @@ pub unsafe extern "C" fn spandb_search_json(
     limit: usize,
     out: *mut *mut spandb_bytes,
 ) -> spandb_status {
-    guard(|| {
-        out_param(out, "out")?;
-        // SAFETY: the contract above.
-        let found = unsafe { run_search(db, query, start_ns, end_ns, limit) }?;
-        let data = serde_json::to_vec(&query::json::search_json(&found))
-            .map_err(|e| CError::new(SPANDB_ERR_INTERNAL, e.to_string()))?;
-        // SAFETY: `out` checked non-NULL; valid for writes per the contract.
-        unsafe { store(out, bytes_out(data)) };
-        Ok(())
-    })
+    // SAFETY: `out` is NULL or valid for a pointer, per the contract above.
+    unsafe {
+        return_bytes(out, || {
+            // SAFETY: the contract above.
+            let found = run_search(db, query, start_ns, end_ns, limit)?;
+            json_bytes(&tempo::SearchResponse::new(&found))
+        })
+    }
 }
 
 /// Releases search results. Freeing twice, or freeing something else, returns
@@ -271,19 +260,19 @@ unsafe fn run_metrics(
     step_ns: u64,
 ) -> CResult<MetricsResult> {
     // SAFETY: the caller's contract.
-    let q = unsafe { parse(text) }?;
+    let text = unsafe { c_text(text, "query") }?;
     if step_ns == 0 {
         return Err(CError::invalid("`step_ns` must be at least 1"));
     }
     let snapshot = db(handle)?.snapshot()?;
     let window = if start_ns == 0 && end_ns == 0 {
         // No data: an empty window, still run so that the query is validated.
-        query::data_time_range(&snapshot).unwrap_or(TimeRange::new(0, step_ns))
+        snapshot.time_range().unwrap_or(TimeRange::new(0, step_ns))
     } else {
         range(start_ns, end_ns)?
     };
     let req = MetricsRequest::aligned(window.start_ns, window.end_ns, step_ns);
-    Ok(query::metrics(&snapshot, &q, req)?)
+    Ok(snapshot.metrics(text, req)?)
 }
 
 /// Runs a TraceQL metrics query (`{ status = error } | rate() by (resource.service.name)`,
@@ -397,16 +386,14 @@ pub unsafe extern "C" fn spandb_metrics_json(
     step_ns: u64,
     out: *mut *mut spandb_bytes,
 ) -> spandb_status {
-    guard(|| {
-        out_param(out, "out")?;
-        // SAFETY: the contract above.
-        let result = unsafe { run_metrics(db, query, start_ns, end_ns, step_ns) }?;
-        let data = serde_json::to_vec(&query::json::metrics_json(&result))
-            .map_err(|e| CError::new(SPANDB_ERR_INTERNAL, e.to_string()))?;
-        // SAFETY: `out` checked non-NULL; valid for writes per the contract.
-        unsafe { store(out, bytes_out(data)) };
-        Ok(())
-    })
+    // SAFETY: `out` is NULL or valid for a pointer, per the contract above.
+    unsafe {
+        return_bytes(out, || {
+            // SAFETY: the contract above.
+            let result = run_metrics(db, query, start_ns, end_ns, step_ns)?;
+            json_bytes(&tempo::QueryRangeResponse::new(&result))
+        })
+    }
 }
 
 /// Releases metrics results. Freeing twice, or freeing something else, returns

@@ -6,7 +6,7 @@ use spandb_api::{Span, TraceId};
 
 use crate::args::{id, out_param, store};
 use crate::db::{db, spandb_db};
-use crate::error::{guard, spandb_status, CResult};
+use crate::error::{guard, spandb_status, CError, CResult, SPANDB_ERR_INTERNAL};
 use crate::handle::{hand_out, take_back, ViewKind};
 use crate::types::{spandb_bytes, spandb_span};
 use crate::view::Arena;
@@ -45,7 +45,31 @@ struct BytesView {
 }
 
 /// Hands `data` to C as a `spandb_bytes`.
-pub(crate) fn bytes_out(data: Vec<u8>) -> *mut spandb_bytes {
+/// The one shape of every "run, encode, hand the bytes to C" entry point: checks `out`, runs
+/// `produce` inside the panic guard, and stores the bytes only on success (so `*out` stays
+/// untouched on failure).
+///
+/// # Safety
+/// `out` must be NULL or valid for writing a pointer.
+pub(crate) unsafe fn return_bytes(
+    out: *mut *mut spandb_bytes,
+    produce: impl FnOnce() -> CResult<Vec<u8>>,
+) -> spandb_status {
+    guard(|| {
+        out_param(out, "out")?;
+        let data = produce()?;
+        // SAFETY: `out` checked non-NULL; valid for writes per this function's contract.
+        unsafe { store(out, bytes_out(data)) };
+        Ok(())
+    })
+}
+
+/// A `Serialize` value as JSON bytes.
+pub(crate) fn json_bytes(value: &impl serde::Serialize) -> CResult<Vec<u8>> {
+    serde_json::to_vec(value).map_err(|e| CError::new(SPANDB_ERR_INTERNAL, e.to_string()))
+}
+
+fn bytes_out(data: Vec<u8>) -> *mut spandb_bytes {
     let view = Box::new(BytesView {
         public: spandb_bytes {
             data: data.as_ptr(),
@@ -73,11 +97,15 @@ pub unsafe extern "C" fn spandb_bytes_free(bytes: *mut spandb_bytes) -> spandb_s
 unsafe fn lookup(handle: *const spandb_db, trace_id: *const u8) -> CResult<Vec<Span>> {
     // SAFETY: this function's contract.
     let tid = unsafe { id::<16>(trace_id, "trace_id") }?;
-    Ok(db(handle)?.trace(&TraceId(tid))?)
+    match db(handle)?.trace(&TraceId(tid)) {
+        // The C contract: a trace that is not stored is an empty result, not an error.
+        Err(spandb_api::Error::NotFound { .. }) => Ok(Vec::new()),
+        other => Ok(other?),
+    }
 }
 
 fn ordered(mut spans: Vec<Span>) -> Vec<Span> {
-    spans.sort_by(|a, b| (a.start_ns, a.span_id).cmp(&(b.start_ns, b.span_id)));
+    spans.sort_by_key(|s| (s.start_ns, s.span_id));
     spans
 }
 
@@ -169,15 +197,12 @@ pub unsafe extern "C" fn spandb_trace_otlp_proto(
     trace_id: *const u8,
     out: *mut *mut spandb_bytes,
 ) -> spandb_status {
-    guard(|| {
-        out_param(out, "out")?;
-        // SAFETY: `trace_id` is NULL or 16 readable bytes per the contract above.
-        let spans = ordered(unsafe { lookup(db, trace_id) }?);
-        let data = spandb_api::otlp::proto::encode_proto_request(&spans);
-        // SAFETY: `out` checked non-NULL; valid for writes per the contract.
-        unsafe { store(out, bytes_out(data)) };
-        Ok(())
-    })
+    // SAFETY: the contract above is `trace_bytes`'s.
+    unsafe {
+        trace_bytes(db, trace_id, out, |spans| {
+            Ok(spandb_api::otlp::proto::encode_proto_request(spans))
+        })
+    }
 }
 
 /// Looks up a trace and encodes it as an OTLP JSON `ExportTraceServiceRequest` (UTF-8, not
@@ -195,18 +220,32 @@ pub unsafe extern "C" fn spandb_trace_otlp_json(
     trace_id: *const u8,
     out: *mut *mut spandb_bytes,
 ) -> spandb_status {
-    guard(|| {
-        out_param(out, "out")?;
-        // SAFETY: `trace_id` is NULL or 16 readable bytes per the contract above.
-        let spans = ordered(unsafe { lookup(db, trace_id) }?);
-        let json = spandb_api::otlp::json::encode_json_request(&spans);
-        let data = serde_json::to_vec(&json).map_err(|e| {
-            crate::error::CError::new(crate::error::SPANDB_ERR_INTERNAL, e.to_string())
-        })?;
-        // SAFETY: `out` checked non-NULL; valid for writes per the contract.
-        unsafe { store(out, bytes_out(data)) };
-        Ok(())
-    })
+    // SAFETY: the contract above is `trace_bytes`'s.
+    unsafe {
+        trace_bytes(db, trace_id, out, |spans| {
+            json_bytes(&spandb_api::otlp::json::encode_json_request(spans))
+        })
+    }
+}
+
+/// A trace's spans, by start, encoded by `encode` into bytes handed to C.
+///
+/// # Safety
+/// `trace_id` must be NULL or point to 16 readable bytes; `out` NULL or valid for a pointer.
+unsafe fn trace_bytes(
+    db: *const spandb_db,
+    trace_id: *const u8,
+    out: *mut *mut spandb_bytes,
+    encode: impl FnOnce(&[Span]) -> CResult<Vec<u8>>,
+) -> spandb_status {
+    // SAFETY: `out` is NULL or valid for a pointer, per this function's contract.
+    unsafe {
+        return_bytes(out, || {
+            // SAFETY: `trace_id` is NULL or 16 readable bytes per this function's contract.
+            let spans = ordered(lookup(db, trace_id)?);
+            encode(&spans)
+        })
+    }
 }
 
 /// Parses 32 hex characters (NUL-terminated) into the 16 bytes at `out`. On failure `out` is
@@ -223,7 +262,7 @@ pub unsafe extern "C" fn spandb_trace_id_from_hex(
         // SAFETY: the caller's contract above.
         let text = unsafe { crate::args::c_text(hex, "hex") }?;
         out_param(out, "out")?;
-        let tid = TraceId::from_hex(text)?;
+        let tid = TraceId::from_hex(text).map_err(spandb_api::Error::from)?;
         // SAFETY: `out` is non-NULL and valid for 16 bytes per the contract; `tid.0` is a
         // distinct local array.
         unsafe { std::ptr::copy_nonoverlapping(tid.0.as_ptr(), out, 16) };

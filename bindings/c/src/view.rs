@@ -10,6 +10,9 @@ use crate::types::*;
 
 /// Owns every array a view's structs point to. Inner `Vec`s are never touched after their
 /// pointer is taken, so their buffers never move.
+// Resources and scopes are boxed one by one: spans point at them while more are pushed, and
+// a `Vec<spandb_resource>` would move them when it grows.
+#[allow(clippy::vec_box)]
 #[derive(Default)]
 pub struct Arena {
     kv_lists: Vec<Vec<spandb_key_value>>,

@@ -9,7 +9,7 @@ use spandb_api::{
 
 use crate::args::{bytes, slice, text};
 use crate::db::spandb_db;
-use crate::error::{guard, spandb_status, CError, CResult, SPANDB_ERR_INVALID_INPUT};
+use crate::error::{guard, spandb_status, CError, CResult};
 use crate::types::*;
 
 /// Converts C spans into the Rust model, checking every pointer, length and string.
@@ -323,13 +323,7 @@ pub unsafe extern "C" fn spandb_write_otlp_json(
         let data = unsafe { slice(data, len, "data") }?;
         crate::args::utf8(data, "data")?;
         let mut spans = Vec::new();
-        spandb_api::otlp::json::decode_json_request(data, &mut spans).map_err(|e| {
-            let m = match e {
-                spandb_api::Error::InvalidInput(m) => m,
-                other => other.to_string(),
-            };
-            CError::new(SPANDB_ERR_INVALID_INPUT, format!("invalid OTLP JSON: {m}"))
-        })?;
+        spandb_api::otlp::json::decode_json_request(data, &mut spans)?;
         Ok(db.write(spans)?)
     })
 }

@@ -7,6 +7,9 @@ use spandb_storage::{
     Db, KeyValue, Options, Resource, Span, SpanId, SpanKind, StatusCode, TraceId, Value,
 };
 
+/// A second in nanoseconds.
+pub const S: u64 = 1_000_000_000;
+
 /// Minute-aligned base time for generated spans.
 pub const BASE_NS: u64 = 1_700_000_040_000_000_000;
 
@@ -81,4 +84,60 @@ pub fn db_with(dir: &std::path::Path, spans: &[Span], block_spans: usize, batch:
     // Sealing runs in the background: wait for it (`check` does) so the layout is settled.
     assert!(db.check().unwrap().is_ok());
     db
+}
+
+/// Trace t: web GET /checkout -> api POST /pay -> db SELECT; trace 2's db call fails.
+pub fn shop() -> Vec<Span> {
+    let web = resource(Some("web"), "eu");
+    let api = resource(Some("api"), "eu");
+    let db = resource(Some("db"), "us");
+    let mut spans = Vec::new();
+    for t in 0..4u32 {
+        let base = BASE_NS + u64::from(t) * 60 * S;
+        let id = t * 10;
+        let err = if t == 2 {
+            StatusCode::Error
+        } else {
+            StatusCode::Ok
+        };
+        let route = vec![KeyValue::new("http.route", Value::Str("/checkout".into()))];
+        spans.push(span(
+            t,
+            id,
+            None,
+            &web,
+            "GET /checkout",
+            SpanKind::Server,
+            StatusCode::Ok,
+            base,
+            900_000_000,
+            route,
+        ));
+        spans.push(span(
+            t,
+            id + 1,
+            Some(id),
+            &api,
+            "POST /pay",
+            SpanKind::Server,
+            err,
+            base + 10_000_000,
+            800_000_000,
+            vec![],
+        ));
+        let code = vec![KeyValue::new("db.rows", Value::Int(i64::from(t)))];
+        spans.push(span(
+            t,
+            id + 2,
+            Some(id + 1),
+            &db,
+            "SELECT",
+            SpanKind::Client,
+            err,
+            base + 20_000_000,
+            700_000_000 + u64::from(t),
+            code,
+        ));
+    }
+    spans
 }

@@ -1,12 +1,13 @@
 //! `spandb check`: like SQLite's `PRAGMA integrity_check`. Exit status 0 when everything
-//! agrees, 1 when a problem was found.
+//! agrees, 4 (corruption) when a problem was found.
 
 use std::path::Path;
 use std::process::ExitCode;
 
-use serde_json::json;
-use spandb::Result;
+use serde::Serialize;
+use spandb::{CheckReport, RepairReport, Result};
 
+use crate::output::json;
 use crate::Format;
 
 #[derive(clap::Args)]
@@ -17,36 +18,47 @@ pub struct Args {
     repair: bool,
 }
 
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CheckOutput<'a> {
+    ok: bool,
+    #[serde(flatten)]
+    report: &'a CheckReport,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RepairOutput<'a> {
+    #[serde(flatten)]
+    repair: &'a RepairReport,
+    ok_after_repair: bool,
+    problems_after_repair: &'a [spandb::Problem],
+}
+
+fn status(ok: bool) -> ExitCode {
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(crate::exit::CORRUPTION)
+    }
+}
+
 pub fn run(db_dir: &Path, format: Format, args: Args) -> Result<ExitCode> {
     let db = crate::open_existing(db_dir)?;
     if args.repair {
         return repair(&db, format);
     }
     let report = db.check()?;
-    let broken: Vec<String> = db
-        .snapshot()?
-        .broken_blocks()
-        .map(|(id, e)| format!("block {id}: {e}"))
-        .collect();
-    let mut problems = report.problems.clone();
-    for b in broken {
-        if !problems.contains(&b) {
-            problems.push(b);
-        }
-    }
     match format {
         Format::Json => outln!(
             "{}",
-            json!({
-                "ok": problems.is_empty(),
-                "blocksChecked": report.blocks_checked,
-                "spansChecked": report.spans_checked,
-                "walRecordsChecked": report.wal_records_checked,
-                "problems": problems,
+            json(&CheckOutput {
+                ok: report.is_ok(),
+                report: &report,
             })
         ),
         Format::Table => {
-            if problems.is_empty() {
+            if report.is_ok() {
                 outln!(
                     "ok: {} blocks, {} spans, {} log records checked",
                     report.blocks_checked,
@@ -54,18 +66,14 @@ pub fn run(db_dir: &Path, format: Format, args: Args) -> Result<ExitCode> {
                     report.wal_records_checked
                 );
             } else {
-                for p in &problems {
+                for p in &report.problems {
                     outln!("{p}");
                 }
-                outln!("{} problems found", problems.len());
+                outln!("{} problems found", report.problems.len());
             }
         }
     }
-    Ok(if problems.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(status(report.is_ok()))
 }
 
 fn repair(db: &spandb::Db, format: Format) -> Result<ExitCode> {
@@ -74,20 +82,23 @@ fn repair(db: &spandb::Db, format: Format) -> Result<ExitCode> {
     match format {
         Format::Json => outln!(
             "{}",
-            json!({
-                "quarantined": r.quarantined.iter().map(|(id, why, to)| json!({"block": id, "reason": why, "movedTo": to.display().to_string()})).collect::<Vec<_>>(),
-                "spansLost": r.spans_lost,
-                "affectedTraces": r.affected_traces,
-                "okAfterRepair": after.is_ok(),
-                "problemsAfterRepair": after.problems,
+            json(&RepairOutput {
+                repair: &r,
+                ok_after_repair: after.is_ok(),
+                problems_after_repair: &after.problems,
             })
         ),
         Format::Table => {
             if r.quarantined.is_empty() {
                 outln!("no bad blocks found");
             }
-            for (id, why, to) in &r.quarantined {
-                outln!("quarantined block {id} -> {}: {why}", to.display());
+            for q in &r.quarantined {
+                outln!(
+                    "quarantined block {} -> {}: {}",
+                    q.block,
+                    q.moved_to.display(),
+                    q.reason
+                );
             }
             if !r.quarantined.is_empty() {
                 outln!(
@@ -104,9 +115,5 @@ fn repair(db: &spandb::Db, format: Format) -> Result<ExitCode> {
             }
         }
     }
-    Ok(if after.is_ok() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(status(after.is_ok()))
 }

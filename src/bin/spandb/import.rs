@@ -7,8 +7,10 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use spandb::otlp::{json, proto};
-use spandb::{Durability, Error, Options, Result, Span};
+use serde::Serialize;
+use spandb::{import, Durability, Error, Options, Result, Span};
+
+use crate::output::json;
 
 use crate::Format;
 
@@ -31,6 +33,15 @@ pub struct Args {
     /// Leave the last spans unsealed in the log instead of sealing them into a block.
     #[arg(long)]
     no_flush: bool,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ImportOutput {
+    spans: u64,
+    skipped_lines: u64,
+    seconds: f64,
+    spans_per_second: f64,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -71,21 +82,15 @@ pub fn run(db_dir: &Path, format: Format, args: Args) -> Result<ExitCode> {
     for path in &args.files {
         let file = File::open(path).map_err(|e| Error::io(path, e))?;
         let mut reader = BufReader::with_capacity(1 << 20, bar.wrap_read(file));
-        let is_json = is_json_file(path, &mut reader)?;
         let mut sink = |batch: Vec<Span>| {
             spans_total += batch.len() as u64;
             bar.set_message(format!("{spans_total} spans"));
             db.write(batch)
         };
-        if is_json {
+        if is_json(path, &mut reader)? {
             let report =
-                json::read_json_lines(&mut reader, args.skip_bad_lines, args.batch, &mut sink)
-                    .map_err(|e| match e {
-                        Error::BadLine { line, message } => {
-                            Error::InvalidInput(format!("{}:{line}: {message}", path.display()))
-                        }
-                        other => other,
-                    })?;
+                import::read_json_lines(&mut reader, args.skip_bad_lines, args.batch, &mut sink)
+                    .map_err(|e| in_file(path, e))?;
             skipped += report.skipped_lines;
             notes.extend(
                 report
@@ -95,10 +100,8 @@ pub fn run(db_dir: &Path, format: Format, args: Args) -> Result<ExitCode> {
             );
         } else {
             let len = path.metadata().map_err(|e| Error::io(path, e))?.len();
-            read_proto(&mut reader, len, args.batch.max(1), &mut sink).map_err(|e| match e {
-                Error::InvalidInput(m) => Error::InvalidInput(format!("{}: {m}", path.display())),
-                other => other,
-            })?;
+            import::read_proto(&mut reader, len, args.batch, &mut sink)
+                .map_err(|e| in_file(path, e))?;
         }
     }
     if !args.no_flush {
@@ -112,7 +115,12 @@ pub fn run(db_dir: &Path, format: Format, args: Args) -> Result<ExitCode> {
     match format {
         Format::Json => outln!(
             "{}",
-            serde_json::json!({ "spans": spans_total, "skippedLines": skipped, "seconds": secs, "spansPerSecond": rate })
+            json(&ImportOutput {
+                spans: spans_total,
+                skipped_lines: skipped,
+                seconds: secs,
+                spans_per_second: rate,
+            })
         ),
         Format::Table => {
             outln!("imported {spans_total} spans in {secs:.2} s ({rate:.0} spans/s)");
@@ -127,71 +135,22 @@ pub fn run(db_dir: &Path, format: Format, args: Args) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn is_json_file(path: &Path, reader: &mut BufReader<impl Read>) -> Result<bool> {
-    use std::io::BufRead;
+fn is_json(path: &Path, reader: &mut BufReader<impl Read>) -> Result<bool> {
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
     if ext == "jsonl" || ext == "json" {
         return Ok(true);
     }
-    let head = reader.fill_buf().map_err(|e| Error::io(path, e))?;
-    Ok(head.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{'))
+    import::looks_like_json(reader).map_err(|e| in_file(path, e))
 }
 
-/// Reads OTLP protobuf: the Collector's `file` exporter writes a stream of requests, each
-/// prefixed by its 4-byte big-endian length; a plain file holds one request. A request starts
-/// with field 1's tag (0x0a), which read as a length exceeds any file under 167 MB, so the
-/// first four bytes tell the two apart.
-fn read_proto(
-    reader: &mut impl Read,
-    file_len: u64,
-    batch: usize,
-    sink: &mut impl FnMut(Vec<Span>) -> Result<()>,
-) -> Result<()> {
-    let mut head = [0u8; 4];
-    let n = read_up_to(reader, &mut head)?;
-    let first = u32::from_be_bytes(head) as u64;
-    let mut message = Vec::new();
-    let mut send = |message: &[u8]| -> Result<()> {
-        let mut spans = Vec::new();
-        proto::decode_proto_request(message, &mut spans)?;
-        while spans.len() > batch {
-            let rest = spans.split_off(batch);
-            sink(std::mem::replace(&mut spans, rest))?;
-        }
-        sink(spans)
-    };
-    if n < 4 || first + 4 > file_len {
-        message.extend_from_slice(&head[..n]);
-        reader.read_to_end(&mut message)?;
-        return send(&message);
+/// Names the file in an error about its contents.
+fn in_file(path: &Path, e: Error) -> Error {
+    match e {
+        Error::InvalidInput { message, position } => Error::InvalidInput {
+            message: format!("{}: {message}", path.display()),
+            position,
+        },
+        Error::Io { path: None, source } => Error::io(path, source),
+        other => other,
     }
-    let mut len = first;
-    loop {
-        message.resize(len as usize, 0);
-        reader.read_exact(&mut message).map_err(|_| {
-            Error::InvalidInput(format!("truncated stream: a {len}-byte request ends early"))
-        })?;
-        send(&message)?;
-        match read_up_to(reader, &mut head)? {
-            0 => return Ok(()),
-            4 => len = u64::from(u32::from_be_bytes(head)),
-            _ => {
-                return Err(Error::InvalidInput(
-                    "truncated stream: a length prefix ends early".into(),
-                ))
-            }
-        }
-    }
-}
-
-/// Reads until `buf` is full or the input ends; returns how many bytes were read.
-fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match reader.read(&mut buf[n..])? {
-            0 => break,
-            k => n += k,
-        }
-    }
-    Ok(n)
 }

@@ -2,19 +2,20 @@
 
 use std::path::Path;
 use std::process::ExitCode;
+use std::time::Duration;
 
-use serde_json::json;
+use spandb::render::table::format_bytes;
 use spandb::Result;
 
-use crate::output::bytes;
-use crate::range::parse_duration;
+use crate::output::json;
+use crate::range::duration_ns;
 use crate::Format;
 
 #[derive(clap::Args)]
 pub struct RetainArgs {
     /// Drop blocks whose spans all started longer ago than this (e.g. 7d, 12h).
-    #[arg(long)]
-    older_than: String,
+    #[arg(long, value_parser = duration_ns)]
+    older_than: u64,
 }
 
 pub fn compact(db_dir: &Path, format: Format) -> Result<ExitCode> {
@@ -22,39 +23,31 @@ pub fn compact(db_dir: &Path, format: Format) -> Result<ExitCode> {
     let r = db.compact()?;
     db.flush()?;
     match format {
-        Format::Json => outln!(
-            "{}",
-            json!({"blocksBefore": r.blocks_before, "blocksAfter": r.blocks_after, "merges": r.merges,
-                   "spansRewritten": r.spans_rewritten, "bytesBefore": r.bytes_before, "bytesAfter": r.bytes_after})
-        ),
+        Format::Json => outln!("{}", json(&r)),
         Format::Table => outln!(
             "compacted {} blocks into {} ({} merges, {} spans rewritten): {} -> {}",
             r.blocks_before,
             r.blocks_after,
             r.merges,
             r.spans_rewritten,
-            bytes(r.bytes_before),
-            bytes(r.bytes_after)
+            format_bytes(r.bytes_before),
+            format_bytes(r.bytes_after)
         ),
     }
     Ok(ExitCode::SUCCESS)
 }
 
 pub fn retain(db_dir: &Path, format: Format, args: RetainArgs) -> Result<ExitCode> {
-    let age = parse_duration(&args.older_than)?;
     let db = crate::open_existing(db_dir)?;
-    let r = db.retain(std::time::Duration::from_nanos(age))?;
+    let r = db.retain(Duration::from_nanos(args.older_than))?;
     db.flush()?;
     match format {
-        Format::Json => outln!(
-            "{}",
-            json!({"blocksDropped": r.blocks_dropped, "spansDropped": r.spans_dropped, "bytesDropped": r.bytes_dropped})
-        ),
+        Format::Json => outln!("{}", json(&r)),
         Format::Table => outln!(
             "dropped {} blocks ({} spans, {})",
             r.blocks_dropped,
             r.spans_dropped,
-            bytes(r.bytes_dropped)
+            format_bytes(r.bytes_dropped)
         ),
     }
     Ok(ExitCode::SUCCESS)

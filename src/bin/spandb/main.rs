@@ -1,4 +1,15 @@
-//! `spandb`: the command-line tool. Each command lives in its own module.
+//! `spandb`: the command-line tool. Each command lives in its own module; all of them go
+//! through the `spandb` facade and print through `spandb::render`.
+//!
+//! Exit status, for scripts:
+//!
+//! | code | meaning |
+//! |---|---|
+//! | 0 | success |
+//! | 1 | failure: I/O, a poisoned or closed database, an internal error |
+//! | 2 | usage: bad arguments, a query that does not parse, input that cannot be accepted |
+//! | 3 | not found: the trace id, or no database in `--db` |
+//! | 4 | corruption: stored bytes failed validation (also `check` finding a problem) |
 
 /// `println!` to stdout, where a closed pipe (`spandb stats | head`) ends the program quietly.
 macro_rules! outln {
@@ -80,6 +91,14 @@ enum Command {
     Retain(lifecycle::RetainArgs),
 }
 
+/// Exit statuses (see the module docs).
+pub mod exit {
+    pub const FAILURE: u8 = 1;
+    pub const USAGE: u8 = 2;
+    pub const NOT_FOUND: u8 = 3;
+    pub const CORRUPTION: u8 = 4;
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -96,28 +115,24 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("spandb: {e}");
-            ExitCode::FAILURE
+            ExitCode::from(exit_status(&e))
         }
     }
 }
 
-/// Opens an existing database for reading commands; a missing directory is an error rather
-/// than a silently created empty database.
-pub fn open_existing(dir: &std::path::Path) -> spandb::Result<spandb::Db> {
-    if !dir.join("catalog").exists() {
-        return Err(spandb::Error::InvalidInput(format!(
-            "no spandb database at {} (import some spans first, or pass --db)",
-            dir.display()
-        )));
+/// The exit status a shell user can test for an error.
+fn exit_status(e: &spandb::Error) -> u8 {
+    use spandb::Error as E;
+    match e {
+        E::NotFound { .. } => exit::NOT_FOUND,
+        E::Corruption { .. } | E::UnsupportedVersion { .. } => exit::CORRUPTION,
+        E::InvalidInput { .. } | E::Query { .. } => exit::USAGE,
+        _ => exit::FAILURE,
     }
-    spandb::Options::new().open(dir)
 }
 
-/// Query errors carry their own kinds (a parse error says where); storage errors inside them
-/// keep theirs.
-pub fn query_error(e: spandb::query::Error) -> spandb::Error {
-    match e {
-        spandb::query::Error::Storage(inner) => inner,
-        other => spandb::Error::InvalidInput(other.to_string()),
-    }
+/// Opens an existing database for reading commands; a missing directory is "not found"
+/// rather than a silently created empty database.
+pub fn open_existing(dir: &std::path::Path) -> spandb::Result<spandb::Db> {
+    spandb::Db::open_existing(dir, spandb::Options::new())
 }

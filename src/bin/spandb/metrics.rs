@@ -3,10 +3,11 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use spandb::query::{self, cli::render_metrics_table, json::metrics_json, MetricsRequest};
-use spandb::{Error, Result};
+use spandb::render::{table, tempo};
+use spandb::{Error, MetricsRequest, Result};
 
-use crate::range::{parse_duration, RangeArgs};
+use crate::output::json;
+use crate::range::{duration_ns, RangeArgs};
 use crate::Format;
 
 #[derive(clap::Args)]
@@ -14,32 +15,27 @@ pub struct Args {
     /// A TraceQL metrics query, e.g. '{ } | rate() by (resource.service.name)'.
     query: String,
     /// Bucket width.
-    #[arg(long, default_value = "1m")]
-    step: String,
+    #[arg(long, default_value = "1m", value_parser = duration_ns)]
+    step: u64,
     #[command(flatten)]
     range: RangeArgs,
 }
 
 pub fn run(db_dir: &Path, format: Format, args: Args) -> Result<ExitCode> {
-    let q = query::parse(&args.query).map_err(|e| Error::InvalidInput(e.to_string()))?;
-    let step = parse_duration(&args.step)?;
-    if step == 0 {
-        return Err(Error::InvalidInput("--step must be positive".into()));
-    }
+    let q = spandb::query::parse(&args.query)?;
     let db = crate::open_existing(db_dir)?;
     let snap = db.snapshot()?;
     let range = match args.range.range()? {
         Some(r) => r,
-        None => match query::data_time_range(&snap) {
-            Some(r) => r,
-            None => return Err(Error::InvalidInput("the database holds no spans".into())),
-        },
+        None => snap.time_range().ok_or_else(|| Error::NotFound {
+            what: "spans: the database holds none".into(),
+        })?,
     };
-    let req = MetricsRequest::aligned(range.start_ns, range.end_ns, step);
-    let result = query::metrics(&snap, &q, req).map_err(crate::query_error)?;
+    let req = MetricsRequest::aligned(range.start_ns, range.end_ns, args.step);
+    let result = snap.metrics(&q, req)?;
     match format {
-        Format::Json => outln!("{}", metrics_json(&result)),
-        Format::Table => out!("{}", render_metrics_table(&result)),
+        Format::Json => outln!("{}", json(&tempo::QueryRangeResponse::new(&result))),
+        Format::Table => out!("{}", table::metrics_table(&result)),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,69 +1,4 @@
-//! Small helpers for human-readable output.
-
-/// `12.3 MiB` for a byte count.
-pub fn bytes(n: u64) -> String {
-    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u + 1 < units.len() {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", units[u])
-    }
-}
-
-/// An aligned text table: columns padded to their widest cell; numeric-looking cells right-aligned.
-pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for r in rows {
-        for (i, c) in r.iter().enumerate() {
-            if i < widths.len() {
-                widths[i] = widths[i].max(c.chars().count());
-            }
-        }
-    }
-    let numeric = |s: &str| {
-        !s.is_empty()
-            && s.chars()
-                .next()
-                .is_some_and(|c| c.is_ascii_digit() || c == '-')
-            && s.chars()
-                .all(|c| c.is_ascii_digit() || ".,%- kKMGiBmnsu/".contains(c))
-    };
-    let mut out = String::new();
-    let line = |cells: &[String], out: &mut String| {
-        let parts: Vec<String> = cells
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                let w = widths.get(i).copied().unwrap_or(0);
-                if numeric(c) {
-                    format!("{c:>w$}")
-                } else {
-                    format!("{c:<w$}")
-                }
-            })
-            .collect();
-        out.push_str(parts.join("  ").trim_end());
-        out.push('\n');
-    };
-    line(
-        &header.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
-        &mut out,
-    );
-    line(
-        &widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>(),
-        &mut out,
-    );
-    for r in rows {
-        line(r, &mut out);
-    }
-    out
-}
+//! Writing to stdout. What is written comes from `spandb::render`.
 
 /// Stdout is gone: a closed pipe is a normal way to stop reading; anything else is reported.
 pub fn stdout_failed(e: std::io::Error) -> ! {
@@ -71,5 +6,11 @@ pub fn stdout_failed(e: std::io::Error) -> ! {
         std::process::exit(0);
     }
     eprintln!("spandb: cannot write to stdout: {e}");
-    std::process::exit(1);
+    std::process::exit(i32::from(crate::exit::FAILURE));
+}
+
+/// A `Serialize` value as one line of JSON (one document per command; `jq` pretty-prints).
+pub fn json(value: &impl serde::Serialize) -> String {
+    // Our output types hold no maps with non-string keys, the one thing serde_json refuses.
+    serde_json::to_string(value).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
 }

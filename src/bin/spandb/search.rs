@@ -3,9 +3,10 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use spandb::query::{self, cli::render_search_table, json::search_json, TimeRange};
-use spandb::{Error, Result};
+use spandb::render::{table, tempo};
+use spandb::{Result, TimeRange};
 
+use crate::output::json;
 use crate::range::RangeArgs;
 use crate::Format;
 
@@ -21,14 +22,13 @@ pub struct Args {
 }
 
 pub fn run(db_dir: &Path, format: Format, args: Args) -> Result<ExitCode> {
-    let q = query::parse(&args.query).map_err(|e| Error::InvalidInput(e.to_string()))?;
+    let q = spandb::query::parse(&args.query)?;
     let range = args.range.range()?.unwrap_or(TimeRange::ALL);
     let db = crate::open_existing(db_dir)?;
-    let traces =
-        query::search(&db.snapshot()?, &q, range, args.limit).map_err(crate::query_error)?;
+    let traces = db.search(&q, range, args.limit)?;
     match format {
-        Format::Json => outln!("{}", search_json(&traces)),
-        Format::Table => out!("{}", render_search_table(&traces)),
+        Format::Json => outln!("{}", json(&tempo::SearchResponse::new(&traces))),
+        Format::Table => out!("{}", table::search_table(&traces)),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -3,11 +3,21 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use serde_json::json;
-use spandb::Result;
+use serde::Serialize;
+use spandb::render::table::{format_bytes, table};
+use spandb::{Result, Stats};
 
-use crate::output::{bytes, table};
+use crate::output::json;
 use crate::Format;
+
+/// The JSON of `stats`: the report and the figure people ask for first.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StatsOutput<'a> {
+    #[serde(flatten)]
+    stats: &'a Stats,
+    bytes_per_span: f64,
+}
 
 pub fn run(db_dir: &Path, format: Format) -> Result<ExitCode> {
     let db = crate::open_existing(db_dir)?;
@@ -20,20 +30,10 @@ pub fn run(db_dir: &Path, format: Format) -> Result<ExitCode> {
     match format {
         Format::Json => outln!(
             "{}",
-            serde_json::to_string_pretty(&json!({
-                "spans": st.spans,
-                "traces": st.traces,
-                "blocks": st.blocks,
-                "sealedSpans": st.sealed_spans,
-                "unsealedSpans": st.unsealed_spans,
-                "blockBytes": st.block_bytes,
-                "bytesOnDisk": st.bytes_on_disk,
-                "bytesPerSpan": per_span,
-                "minStartTimeUnixNano": st.min_start_ns.map(|v| v.to_string()),
-                "maxEndTimeUnixNano": st.max_end_ns.map(|v| v.to_string()),
-                "services": st.services.iter().map(|(s, n)| json!({"service": s, "spans": n})).collect::<Vec<_>>(),
-            }))
-            .unwrap_or_default()
+            json(&StatsOutput {
+                stats: &st,
+                bytes_per_span: per_span,
+            })
         ),
         Format::Table => {
             let rows = vec![
@@ -41,14 +41,17 @@ pub fn run(db_dir: &Path, format: Format) -> Result<ExitCode> {
                 vec!["traces".into(), st.traces.to_string()],
                 vec!["blocks".into(), st.blocks.to_string()],
                 vec!["unsealed spans".into(), st.unsealed_spans.to_string()],
-                vec!["bytes on disk".into(), bytes(st.bytes_on_disk)],
+                vec!["bytes on disk".into(), format_bytes(st.bytes_on_disk)],
                 vec!["bytes per span".into(), format!("{per_span:.1}")],
             ];
-            out!("{}", table(&["figure", "value"], &rows));
+            out!("{}", table(&["FIGURE", "VALUE"], &rows, &[1]));
             outln!();
-            let rows: Vec<Vec<String>> =
-                st.services.iter().map(|(s, n)| vec![s.clone(), n.to_string()]).collect();
-            out!("{}", table(&["service", "spans"], &rows));
+            let rows: Vec<Vec<String>> = st
+                .services
+                .iter()
+                .map(|s| vec![s.service.clone(), s.spans.to_string()])
+                .collect();
+            out!("{}", table(&["SERVICE", "SPANS"], &rows, &[1]));
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -1,6 +1,10 @@
 //! Integrity check (`check`) and repair (`repair`), and their reports.
 
 use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
 
 use super::open::open_block;
 use super::{lock, Db};
@@ -10,12 +14,51 @@ use crate::model::TraceId;
 use crate::wal_codec::decode_record;
 
 /// What `check` found.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct CheckReport {
     pub blocks_checked: u64,
     pub spans_checked: u64,
     pub wal_records_checked: u64,
-    pub problems: Vec<String>,
+    pub problems: Vec<Problem>,
+}
+
+/// One thing `check` found wrong.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Problem {
+    /// The block it concerns, when it concerns one.
+    pub block: Option<u64>,
+    /// The file it concerns, when it concerns one.
+    pub file: Option<PathBuf>,
+    /// What is wrong, for a person.
+    pub detail: String,
+}
+
+impl Problem {
+    fn in_block(block: u64, file: &Path, detail: impl fmt::Display) -> Problem {
+        Problem {
+            block: Some(block),
+            file: Some(file.to_path_buf()),
+            detail: detail.to_string(),
+        }
+    }
+    fn other(detail: impl fmt::Display) -> Problem {
+        Problem {
+            block: None,
+            file: None,
+            detail: detail.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.block {
+            Some(b) => write!(f, "block {b}: {}", self.detail),
+            None => f.write_str(&self.detail),
+        }
+    }
 }
 
 impl CheckReport {
@@ -25,14 +68,25 @@ impl CheckReport {
 }
 
 /// What `repair` did: the blocks moved aside and the traces that lost spans with them.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct RepairReport {
-    /// (block id, why it was bad, where the file went).
-    pub quarantined: Vec<(u64, String, std::path::PathBuf)>,
+    pub quarantined: Vec<QuarantinedBlock>,
     /// Ids of the traces that had spans in quarantined blocks: full hex ids when the block's
     /// trace table was readable, else the 16-hex-digit prefix the trace index keeps.
     pub affected_traces: Vec<String>,
     pub spans_lost: u64,
+}
+
+/// A block `repair` moved aside.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QuarantinedBlock {
+    pub block: u64,
+    /// Why it failed verification.
+    pub reason: String,
+    /// Where the file went (under `<db>/quarantine/`).
+    pub moved_to: PathBuf,
 }
 
 impl Db {
@@ -56,35 +110,37 @@ impl Db {
             let reader = match open_block(&path, e) {
                 Ok(r) => r,
                 Err(err) => {
-                    report.problems.push(format!("block {}: {err}", e.id));
+                    report.problems.push(Problem::in_block(e.id, &path, err));
                     continue;
                 }
             };
             match std::fs::read(&path) {
                 Ok(bytes) if crc32c::crc32c(&bytes) != e.file_crc32c => {
-                    report.problems.push(format!(
-                        "block {}: file checksum mismatch (catalog {:08x}, file {:08x})",
+                    report.problems.push(Problem::in_block(
                         e.id,
-                        e.file_crc32c,
-                        crc32c::crc32c(&bytes)
+                        &path,
+                        format!(
+                            "file checksum mismatch (catalog {:08x}, file {:08x})",
+                            e.file_crc32c,
+                            crc32c::crc32c(&bytes)
+                        ),
                     ))
                 }
                 Ok(_) => {}
                 Err(err) => {
                     report
                         .problems
-                        .push(format!("block {}: {}", e.id, Error::io(&path, err)))
+                        .push(Problem::in_block(e.id, &path, Error::io(&path, err)))
                 }
             }
             match reader.all_spans() {
                 Ok(spans) => {
                     report.spans_checked += spans.len() as u64;
                     if spans.len() as u64 != u64::from(e.rows) {
-                        report.problems.push(format!(
-                            "block {}: {} rows decoded, catalog says {}",
+                        report.problems.push(Problem::in_block(
                             e.id,
-                            spans.len(),
-                            e.rows
+                            &path,
+                            format!("{} rows decoded, catalog says {}", spans.len(), e.rows),
                         ));
                     }
                     block_traces.insert(
@@ -92,7 +148,7 @@ impl Db {
                         spans.iter().map(|s| trace_prefix(&s.trace_id)).collect(),
                     );
                 }
-                Err(err) => report.problems.push(format!("block {}: {err}", e.id)),
+                Err(err) => report.problems.push(Problem::in_block(e.id, &path, err)),
             }
         }
         // Retired blocks (replaced or dropped, still read by some snapshot) keep their index
@@ -104,10 +160,10 @@ impl Db {
                 continue;
             }
             if !entries.iter().any(|e| e.id == b) {
-                report.problems.push(format!(
+                report.problems.push(Problem::other(format!(
                     "trace index entry {} -> block {b}: no such block",
                     hex(&t)
-                ));
+                )));
             }
             indexed.entry(b).or_default().insert(t);
         }
@@ -118,17 +174,21 @@ impl Db {
                 .filter(|t| !idx.is_some_and(|i| i.contains(*t)))
                 .count();
             if missing > 0 {
-                report.problems.push(format!(
-                    "block {b}: {missing} traces missing from the trace index"
-                ));
+                report.problems.push(Problem {
+                    block: Some(*b),
+                    file: None,
+                    detail: format!("{missing} traces missing from the trace index"),
+                });
             }
             let extra = idx
                 .map(|i| i.iter().filter(|t| !traces.contains(*t)).count())
                 .unwrap_or(0);
             if extra > 0 {
-                report.problems.push(format!(
-                    "block {b}: {extra} trace index entries with no spans in the block"
-                ));
+                report.problems.push(Problem {
+                    block: Some(*b),
+                    file: None,
+                    detail: format!("{extra} trace index entries with no spans in the block"),
+                });
             }
         }
         for item in
@@ -138,15 +198,29 @@ impl Db {
             let name = item.file_name().to_string_lossy().into_owned();
             let is_retired = retired.iter().any(|id| BlockEntry::file_name(*id) == name);
             if !is_retired && !entries.iter().any(|e| BlockEntry::file_name(e.id) == name) {
-                report
-                    .problems
-                    .push(format!("file blocks/{name} is not in the catalog"));
+                report.problems.push(Problem {
+                    block: None,
+                    file: Some(item.path()),
+                    detail: format!("file blocks/{name} is not in the catalog"),
+                });
             }
         }
         for (seq, payload) in inner.catalog.wal_records()? {
             report.wal_records_checked += 1;
             if let Err(e) = decode_record(&payload) {
-                report.problems.push(format!("log record {seq}: {e}"));
+                report
+                    .problems
+                    .push(Problem::other(format!("log record {seq}: {e}")));
+            }
+        }
+        // Catalogued blocks that failed to open when this handle loaded them.
+        for (id, why) in snap.broken_blocks() {
+            if !report.problems.iter().any(|p| p.block == Some(id)) {
+                report.problems.push(Problem {
+                    block: Some(id),
+                    file: Some(inner.blocks_dir.join(BlockEntry::file_name(id))),
+                    detail: why.to_string(),
+                });
             }
         }
         drop(snap);
@@ -213,7 +287,11 @@ impl Db {
             }
             inner.swap_blocks_with(None, &[entry.id], writer.next_block_id)?;
             inner.catalog.forget_block(entry.id, traces.as_deref())?;
-            report.quarantined.push((entry.id, why.to_string(), target));
+            report.quarantined.push(QuarantinedBlock {
+                block: entry.id,
+                reason: why.to_string(),
+                moved_to: target,
+            });
         }
         Ok(report)
     }

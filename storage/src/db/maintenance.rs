@@ -92,7 +92,8 @@ pub(crate) fn finish_retirements(
 }
 
 /// What a compaction did.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct CompactReport {
     pub blocks_before: u64,
     pub blocks_after: u64,
@@ -103,7 +104,8 @@ pub struct CompactReport {
 }
 
 /// What a retention pass did.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct RetainReport {
     pub blocks_dropped: u64,
     pub spans_dropped: u64,

@@ -25,10 +25,10 @@ mod snapshot;
 mod worker;
 mod write;
 
-pub use check::{CheckReport, RepairReport};
+pub use check::{CheckReport, Problem, QuarantinedBlock, RepairReport};
 pub use maintenance::{CompactReport, RetainReport};
 pub use options::{Durability, Options};
-pub use snapshot::{all_rows, dir_size, Snapshot, Stats};
+pub use snapshot::{dir_size, ServiceSpans, Snapshot, Stats};
 
 use snapshot::Version;
 use worker::Worker;

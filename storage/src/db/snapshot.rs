@@ -6,8 +6,6 @@ use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use roaring::RoaringBitmap;
-
 use super::maintenance::LiveBlock;
 use super::write::Frozen;
 use super::{Db, Inner};
@@ -37,7 +35,8 @@ pub struct Snapshot {
 }
 
 /// Figures `stats` reports.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Stats {
     pub spans: u64,
     /// Distinct traces (told apart by the first 8 bytes of their ids, as the index does).
@@ -48,9 +47,17 @@ pub struct Stats {
     pub block_bytes: u64,
     /// Everything in the database directory, RocksDB's files included.
     pub bytes_on_disk: u64,
-    pub services: Vec<(String, u64)>,
+    /// Spans per service, most first.
+    pub services: Vec<ServiceSpans>,
     pub min_start_ns: Option<u64>,
     pub max_end_ns: Option<u64>,
+}
+
+/// A service and how many spans it has.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ServiceSpans {
+    pub service: String,
+    pub spans: u64,
 }
 
 impl Db {
@@ -180,8 +187,11 @@ impl Snapshot {
         st.spans = st.sealed_spans + st.unsealed_spans;
         st.traces = sealed_traces + traces.len() as u64;
         st.bytes_on_disk = dir_size(&self.inner.dir)?;
-        let mut services: Vec<_> = services.into_iter().collect();
-        services.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        let mut services: Vec<ServiceSpans> = services
+            .into_iter()
+            .map(|(service, spans)| ServiceSpans { service, spans })
+            .collect();
+        services.sort_by(|a, b| b.spans.cmp(&a.spans).then(a.service.cmp(&b.service)));
         st.services = services;
         if st.spans > 0 {
             st.min_start_ns = Some(min_start);
@@ -209,11 +219,4 @@ pub fn dir_size(dir: &Path) -> Result<u64> {
         };
     }
     Ok(total)
-}
-
-/// Rows of a block as a bitmap covering all of them.
-pub fn all_rows(block: &BlockReader) -> RoaringBitmap {
-    let mut b = RoaringBitmap::new();
-    b.insert_range(0..block.footer().rows);
-    b
 }

@@ -61,3 +61,19 @@ impl Rng {
         self.0 % below.max(1)
     }
 }
+
+/// Every span of an OTLP JSON lines file (the measurement examples' input). Blank lines are
+/// skipped; a malformed line is an error naming its number.
+pub fn load_json_lines(path: &std::path::Path) -> Result<Vec<Span>, Box<dyn std::error::Error>> {
+    use std::io::BufRead;
+    let file = std::io::BufReader::new(std::fs::File::open(path)?);
+    let mut spans = Vec::new();
+    for (n, line) in file.lines().enumerate() {
+        let line = line?;
+        if !line.trim().is_empty() {
+            spandb_storage::otlp::json::decode_json_request(line.as_bytes(), &mut spans)
+                .map_err(|e| format!("{}:{}: {e}", path.display(), n + 1))?;
+        }
+    }
+    Ok(spans)
+}

@@ -92,6 +92,9 @@ pub fn scopes() -> impl Strategy<Value = Vec<Arc<Scope>>> {
 }
 
 /// Raw material for one span; ids and times are filled in by `spans`.
+/// A link: (trace id, span id, trace state, flags, attributes).
+pub type LinkSpec = ([u8; 16], [u8; 8], String, u32, Vec<KeyValue>);
+
 #[derive(Clone, Debug)]
 pub struct SpanSeed {
     pub trace: u8,
@@ -106,7 +109,7 @@ pub struct SpanSeed {
     pub scope: usize,
     pub attributes: Vec<KeyValue>,
     pub events: Vec<(u64, String, Vec<KeyValue>, u32)>,
-    pub links: Vec<([u8; 16], [u8; 8], String, u32, Vec<KeyValue>)>,
+    pub links: Vec<LinkSpec>,
     pub trace_state: String,
     pub flags: u32,
     pub dropped: (u32, u32, u32),

@@ -5,16 +5,16 @@
 //! - `schema`: the serde structs of the OTLP JSON mapping
 //! - `decode`: a request object into spans
 //! - `encode`: spans into a request object
-//! - `lines`: reading a JSON lines file in batches
+//!
+//! Reading whole files (JSON lines, framing, batching) is the `spandb` facade's `import`
+//! module: storage decodes one request at a time.
 
 mod decode;
 mod encode;
-mod lines;
 mod schema;
 
 pub use decode::decode_json_request;
 pub use encode::encode_json_request;
-pub use lines::{read_json_lines, JsonLinesReport};
 
 /// One well-formed request line, for the unit tests.
 #[cfg(test)]

@@ -1,10 +1,12 @@
-//! Human-readable tables for the `spandb search` and `spandb metrics` commands.
+//! Text for people: aligned tables, times, durations and byte counts, and the tables of
+//! search results, metrics series and trace trees. The one text renderer of spandb (the CLI
+//! prints what it returns).
 
 use std::fmt::Write as _;
 
-use crate::exec::metrics::MetricsResult;
-use crate::exec::search::TraceSummary;
-use crate::json::ROOT_NOT_RECEIVED;
+use spandb_query::{MetricsResult, TraceSummary, TraceTree};
+
+use super::tempo::ROOT_NOT_RECEIVED;
 
 /// Formats nanoseconds since the epoch as RFC 3339 UTC with milliseconds.
 pub fn format_time(ns: u64) -> String {
@@ -36,7 +38,7 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 }
 
 /// Human duration: `1.23s`, `45.6ms`, `789us`, `12ns`.
-pub fn format_duration_ns(ns: u64) -> String {
+pub fn format_duration(ns: u64) -> String {
     let x = ns as f64;
     if ns >= 60_000_000_000 {
         format!("{:.1}m", x / 60e9)
@@ -52,7 +54,7 @@ pub fn format_duration_ns(ns: u64) -> String {
 }
 
 /// Left-aligned columns, two spaces apart; numeric columns (by index) right-aligned.
-fn table(header: &[&str], rows: &[Vec<String>], right: &[usize]) -> String {
+pub fn table(header: &[&str], rows: &[Vec<String>], right: &[usize]) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for r in rows {
         for (i, c) in r.iter().enumerate() {
@@ -86,7 +88,7 @@ fn table(header: &[&str], rows: &[Vec<String>], right: &[usize]) -> String {
 }
 
 /// The search results as an aligned table, newest first.
-pub fn render_search_table(traces: &[TraceSummary]) -> String {
+pub fn search_table(traces: &[TraceSummary]) -> String {
     if traces.is_empty() {
         return "no matching traces\n".into();
     }
@@ -96,7 +98,7 @@ pub fn render_search_table(traces: &[TraceSummary]) -> String {
             vec![
                 t.trace_id.to_string(),
                 format_time(t.start_ns),
-                format_duration_ns(t.duration_ns),
+                format_duration(t.duration_ns),
                 t.root_service
                     .clone()
                     .unwrap_or_else(|| ROOT_NOT_RECEIVED.into()),
@@ -129,7 +131,7 @@ pub fn render_search_table(traces: &[TraceSummary]) -> String {
 }
 
 /// The metrics series as a table: one row per series and step with a value.
-pub fn render_metrics_table(result: &MetricsResult) -> String {
+pub fn metrics_table(result: &MetricsResult) -> String {
     if result.series.is_empty() {
         return "no matching spans\n".into();
     }
@@ -165,6 +167,68 @@ fn format_value(v: f64) -> String {
     }
 }
 
+/// `12.3 MiB` for a byte count.
+pub fn format_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut unit = UNITS[0];
+    for next in &UNITS[1..] {
+        if v < 1024.0 {
+            break;
+        }
+        v /= 1024.0;
+        unit = next;
+    }
+    if unit == "B" {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {unit}")
+    }
+}
+
+/// A trace as an indented tree: service, name, kind, offset from the trace start, duration,
+/// marks for errors and for spans whose parent is missing (shown as extra roots).
+pub fn trace_tree(tree: &TraceTree) -> String {
+    let mut out = format!(
+        "trace {}: {} spans, {} services, {}\n",
+        tree.trace_id,
+        tree.spans.len(),
+        tree.services.len(),
+        format_duration(tree.duration_ns())
+    );
+    for i in tree.depth_first() {
+        let Some(node) = tree.nodes.get(i) else {
+            continue;
+        };
+        let Some(s) = tree.spans.get(node.span) else {
+            continue;
+        };
+        let mut marks = String::new();
+        if s.is_error() {
+            marks.push_str("  ERROR");
+            if !s.status_message.is_empty() {
+                let _ = write!(marks, " ({})", s.status_message);
+            }
+        }
+        if node.orphan {
+            marks.push_str("  (parent missing)");
+        }
+        let _ = writeln!(
+            out,
+            "{:indent$}{} {} [{}] +{} {}{}",
+            "",
+            s.service(),
+            s.name,
+            s.kind.as_str(),
+            format_duration(s.start_ns.saturating_sub(tree.start_ns)),
+            format_duration(s.duration_ns()),
+            marks,
+            indent = node.depth as usize * 2
+        );
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,9 +248,16 @@ mod tests {
 
     #[test]
     fn durations_pick_a_readable_unit() {
-        assert_eq!(format_duration_ns(12), "12ns");
-        assert_eq!(format_duration_ns(1_500), "2us");
-        assert_eq!(format_duration_ns(45_600_000), "45.6ms");
-        assert_eq!(format_duration_ns(1_234_000_000), "1.23s");
+        assert_eq!(format_duration(12), "12ns");
+        assert_eq!(format_duration(1_500), "2us");
+        assert_eq!(format_duration(45_600_000), "45.6ms");
+        assert_eq!(format_duration(1_234_000_000), "1.23s");
+    }
+
+    #[test]
+    fn bytes_pick_a_binary_unit() {
+        assert_eq!(format_bytes(512), "512 B");
+        assert_eq!(format_bytes(1536), "1.5 KiB");
+        assert_eq!(format_bytes(5 * 1024 * 1024 * 1024), "5.0 GiB");
     }
 }

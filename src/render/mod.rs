@@ -1,0 +1,6 @@
+//! Presentation, kept out of the engine: text tables for people ([`table`]) and Grafana
+//! Tempo's JSON shapes for tools ([`tempo`]). The CLI, the C ABI and (later) the server all
+//! render through here.
+
+pub mod table;
+pub mod tempo;
