@@ -83,53 +83,42 @@ impl Converter {
 
     /// One `Arc` per distinct resource pointer in the batch.
     unsafe fn resource(&mut self, ptr: *const spandb_resource) -> CResult<Arc<Resource>> {
-        if ptr.is_null() {
-            return Ok(self.empty_resource.clone());
+        // SAFETY: the caller guarantees `ptr` is NULL or points to a valid `spandb_resource`,
+        // and so are the pointers inside it.
+        unsafe {
+            interned(
+                &mut self.resources,
+                &self.empty_resource,
+                ptr,
+                "resource",
+                |r| {
+                    Ok(Resource {
+                        attributes: attrs(r.attributes, r.attributes_len, "attributes", 0)
+                            .map_err(|e| e.at("resource"))?,
+                        dropped_attributes_count: r.dropped_attributes_count,
+                        schema_url: text(&r.schema_url, "resource.schema_url")?.to_owned(),
+                    })
+                },
+            )
         }
-        if let Some(r) = self.resources.get(&(ptr as usize)) {
-            return Ok(r.clone());
-        }
-        // SAFETY: non-NULL; the caller guarantees it points to a valid `spandb_resource`.
-        let r = unsafe { slice(ptr, 1, "resource") }?;
-        let r = &r[0];
-        // SAFETY: pointers inside a valid `spandb_resource`, per the caller's contract.
-        let resource = unsafe {
-            Resource {
-                attributes: attrs(r.attributes, r.attributes_len, "attributes", 0)
-                    .map_err(|e| e.at("resource"))?,
-                dropped_attributes_count: r.dropped_attributes_count,
-                schema_url: text(&r.schema_url, "resource.schema_url")?.to_owned(),
-            }
-        };
-        let resource = Arc::new(resource);
-        self.resources.insert(ptr as usize, resource.clone());
-        Ok(resource)
     }
 
+    /// One `Arc` per distinct scope pointer in the batch.
     unsafe fn scope(&mut self, ptr: *const spandb_scope) -> CResult<Arc<Scope>> {
-        if ptr.is_null() {
-            return Ok(self.empty_scope.clone());
+        // SAFETY: the caller guarantees `ptr` is NULL or points to a valid `spandb_scope`,
+        // and so are the pointers inside it.
+        unsafe {
+            interned(&mut self.scopes, &self.empty_scope, ptr, "scope", |s| {
+                Ok(Scope {
+                    name: text(&s.name, "scope.name")?.to_owned(),
+                    version: text(&s.version, "scope.version")?.to_owned(),
+                    attributes: attrs(s.attributes, s.attributes_len, "attributes", 0)
+                        .map_err(|e| e.at("scope"))?,
+                    dropped_attributes_count: s.dropped_attributes_count,
+                    schema_url: text(&s.schema_url, "scope.schema_url")?.to_owned(),
+                })
+            })
         }
-        if let Some(s) = self.scopes.get(&(ptr as usize)) {
-            return Ok(s.clone());
-        }
-        // SAFETY: non-NULL; the caller guarantees it points to a valid `spandb_scope`.
-        let s = unsafe { slice(ptr, 1, "scope") }?;
-        let s = &s[0];
-        // SAFETY: pointers inside a valid `spandb_scope`, per the caller's contract.
-        let scope = unsafe {
-            Scope {
-                name: text(&s.name, "scope.name")?.to_owned(),
-                version: text(&s.version, "scope.version")?.to_owned(),
-                attributes: attrs(s.attributes, s.attributes_len, "attributes", 0)
-                    .map_err(|e| e.at("scope"))?,
-                dropped_attributes_count: s.dropped_attributes_count,
-                schema_url: text(&s.schema_url, "scope.schema_url")?.to_owned(),
-            }
-        };
-        let scope = Arc::new(scope);
-        self.scopes.insert(ptr as usize, scope.clone());
-        Ok(scope)
     }
 }
 
@@ -252,6 +241,31 @@ pub unsafe fn spans_from_c(spans: *const spandb_span, count: usize) -> CResult<V
         out.push(unsafe { conv.span(s) }.map_err(|e| e.at(format_args!("spans[{i}]")))?);
     }
     Ok(out)
+}
+
+/// The `Arc` for the C struct at `ptr`: `empty` for NULL, the cached one for a pointer seen
+/// before in the batch, else `build` from the struct (and cached).
+///
+/// # Safety
+/// `ptr` must be NULL or point to a valid `C` whose own pointers are valid for `build`.
+unsafe fn interned<C, T>(
+    cache: &mut HashMap<usize, Arc<T>>,
+    empty: &Arc<T>,
+    ptr: *const C,
+    what: &str,
+    build: impl FnOnce(&C) -> CResult<T>,
+) -> CResult<Arc<T>> {
+    if ptr.is_null() {
+        return Ok(empty.clone());
+    }
+    if let Some(v) = cache.get(&(ptr as usize)) {
+        return Ok(v.clone());
+    }
+    // SAFETY: non-NULL; valid for one `C` per this function's contract.
+    let c = unsafe { slice(ptr, 1, what) }?;
+    let value = Arc::new(build(c.first().ok_or_else(|| CError::null(what))?)?);
+    cache.insert(ptr as usize, value.clone());
+    Ok(value)
 }
 
 /// Writes `count` spans given as C structs, copying them (no serialization); the caller's
