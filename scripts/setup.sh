@@ -9,7 +9,7 @@ for pkg in librocksdb-dev libclang-dev pkg-config; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ "${1:-}" = "--all" ]; then
-  for pkg in golang-go valgrind; do
+  for pkg in golang-go valgrind zstd; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
   done
 fi

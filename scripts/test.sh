@@ -15,6 +15,8 @@ step "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --release -- -D warnings
 step "cargo test --workspace --release"
 cargo test --workspace --release
+step "import/export end to end (gzip, zstd, json.tool, OpenTelemetry SDK, stdin, rotation)"
+scripts/test_import_formats.sh
 step "C header is current"
 bindings/c/check-header.sh
 step "C programs (round trip, bad input) under valgrind"

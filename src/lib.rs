@@ -22,6 +22,7 @@
 
 mod db;
 mod error;
+pub mod export;
 pub mod format;
 pub mod import;
 pub mod otlp;

@@ -1,27 +1,32 @@
-//! `spandb import`: OTLP JSON lines or protobuf files into the database.
+//! `spandb import`: span files of any supported format into the database.
 
 use std::fs::File;
-use std::io::{BufReader, IsTerminal, Read};
+use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
-use spandb::{import, Durability, Error, Options, Result, Span};
+use spandb::import::{self, ImportOptions, ImportReport};
+use spandb::{Durability, Error, Options, Result};
 
 use crate::output::json;
-
 use crate::Format;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Files to import. `.jsonl`/`.json` are OTLP JSON lines; anything else is sniffed: a file
-    /// starting with `{` is JSON lines, otherwise OTLP protobuf (one request, or a stream of
-    /// 4-byte big-endian length-prefixed requests as the Collector file exporter writes).
+    /// Files to import, detected from their bytes: OTLP JSON (JSON lines, or whole documents,
+    /// pretty-printed or concatenated), OTLP protobuf (one request, or the Collector file
+    /// exporter's length-prefixed stream), Jaeger JSON, Zipkin v2 JSON; each plain, zstd or
+    /// gzip. `-` reads standard input; a directory imports its files in name order (the
+    /// Collector's rotated files).
     #[arg(required = true)]
     files: Vec<PathBuf>,
-    /// Skip malformed lines (counted and reported) instead of stopping at the first.
+    /// The format, when detection cannot tell.
+    #[arg(long, value_enum)]
+    format: Option<FormatArg>,
+    /// Skip malformed JSON lines (counted and reported) instead of stopping at the first.
     #[arg(long)]
     skip_bad_lines: bool,
     /// fsync every write (`sync`) or fsync the log every 50 ms (`group`).
@@ -35,6 +40,20 @@ pub struct Args {
     no_flush: bool,
 }
 
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum FormatArg {
+    OtlpJson,
+    OtlpProto,
+    Jaeger,
+    Zipkin,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum DurabilityArg {
+    Sync,
+    Group,
+}
+
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct ImportOutput {
@@ -42,12 +61,34 @@ struct ImportOutput {
     skipped_lines: u64,
     seconds: f64,
     spans_per_second: f64,
+    files: Vec<FileOutput>,
 }
 
-#[derive(Clone, Copy, Debug, clap::ValueEnum)]
-enum DurabilityArg {
-    Sync,
-    Group,
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct FileOutput {
+    path: String,
+    #[serde(flatten)]
+    report: ImportReport,
+}
+
+/// The inputs: `-` is standard input, a directory its regular files by name.
+fn inputs(args: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for path in args {
+        if path.is_dir() {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+                .map_err(|e| Error::io(path, e))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_file())
+                .collect();
+            files.sort();
+            out.extend(files);
+        } else {
+            out.push(path.clone());
+        }
+    }
+    Ok(out)
 }
 
 pub fn run(db_dir: &Path, format: Format, args: Args) -> Result<ExitCode> {
@@ -57,10 +98,10 @@ pub fn run(db_dir: &Path, format: Format, args: Args) -> Result<ExitCode> {
             interval: Duration::from_millis(50),
         },
     };
+    let files = inputs(&args.files)?;
     let db = Options::new().durability(durability).open(db_dir)?;
     let started = Instant::now();
-    let total_bytes: u64 = args
-        .files
+    let total_bytes: u64 = files
         .iter()
         .filter_map(|f| f.metadata().ok())
         .map(|m| m.len())
@@ -76,33 +117,34 @@ pub fn run(db_dir: &Path, format: Format, args: Args) -> Result<ExitCode> {
     } else {
         ProgressBar::hidden()
     };
+    let opts = ImportOptions {
+        format: args.format.map(|f| match f {
+            FormatArg::OtlpJson => import::Format::OtlpJson,
+            FormatArg::OtlpProto => import::Format::OtlpProto,
+            FormatArg::Jaeger => import::Format::Jaeger,
+            FormatArg::Zipkin => import::Format::Zipkin,
+        }),
+        skip_bad_records: args.skip_bad_lines,
+        batch_spans: args.batch,
+    };
     let mut spans_total = 0u64;
-    let mut skipped = 0u64;
-    let mut notes = Vec::new();
-    for path in &args.files {
-        let file = File::open(path).map_err(|e| Error::io(path, e))?;
-        let mut reader = BufReader::with_capacity(1 << 20, bar.wrap_read(file));
-        let mut sink = |batch: Vec<Span>| {
+    let mut reports = Vec::new();
+    for path in &files {
+        let input: Box<dyn Read> = if path.as_os_str() == "-" {
+            Box::new(std::io::stdin().lock())
+        } else {
+            Box::new(bar.wrap_read(File::open(path).map_err(|e| Error::io(path, e))?))
+        };
+        let report = import::read_spans(input, &opts, |batch| {
             spans_total += batch.len() as u64;
             bar.set_message(format!("{spans_total} spans"));
             db.write(batch)
-        };
-        if is_json(path, &mut reader)? {
-            let report =
-                import::read_json_lines(&mut reader, args.skip_bad_lines, args.batch, &mut sink)
-                    .map_err(|e| in_file(path, e))?;
-            skipped += report.skipped_lines;
-            notes.extend(
-                report
-                    .first_errors
-                    .iter()
-                    .map(|e| format!("{}: {e}", path.display())),
-            );
-        } else {
-            let len = path.metadata().map_err(|e| Error::io(path, e))?.len();
-            import::read_proto(&mut reader, len, args.batch, &mut sink)
-                .map_err(|e| in_file(path, e))?;
-        }
+        })
+        .map_err(|e| in_file(path, e))?;
+        reports.push(FileOutput {
+            path: path.display().to_string(),
+            report,
+        });
     }
     if !args.no_flush {
         bar.set_message("sealing");
@@ -112,6 +154,7 @@ pub fn run(db_dir: &Path, format: Format, args: Args) -> Result<ExitCode> {
     bar.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
     let rate = spans_total as f64 / secs.max(1e-9);
+    let skipped: u64 = reports.iter().map(|f| f.report.skipped_records).sum();
     match format {
         Format::Json => outln!(
             "{}",
@@ -120,27 +163,22 @@ pub fn run(db_dir: &Path, format: Format, args: Args) -> Result<ExitCode> {
                 skipped_lines: skipped,
                 seconds: secs,
                 spans_per_second: rate,
+                files: reports,
             })
         ),
         Format::Table => {
             outln!("imported {spans_total} spans in {secs:.2} s ({rate:.0} spans/s)");
             if skipped > 0 {
                 outln!("skipped {skipped} malformed lines; first errors:");
-                for n in &notes {
-                    outln!("  {n}");
+                for f in &reports {
+                    for e in &f.report.first_errors {
+                        outln!("  {}: {e}", f.path);
+                    }
                 }
             }
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn is_json(path: &Path, reader: &mut BufReader<impl Read>) -> Result<bool> {
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
-    if ext == "jsonl" || ext == "json" {
-        return Ok(true);
-    }
-    import::looks_like_json(reader).map_err(|e| in_file(path, e))
 }
 
 /// Names the file in an error about its contents.

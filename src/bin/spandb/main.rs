@@ -32,6 +32,7 @@ macro_rules! out {
 }
 
 mod check;
+mod export;
 mod import;
 mod lifecycle;
 mod metrics;
@@ -73,8 +74,10 @@ pub enum Format {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Import OTLP files: JSON lines (Collector file exporter) or protobuf.
+    /// Import span files: OTLP JSON or protobuf, Jaeger or Zipkin JSON; plain, zstd or gzip.
     Import(import::Args),
+    /// Export spans (a time range, or the traces a search finds) as OTLP JSON lines or protobuf.
+    Export(export::Args),
     /// Show one trace as an indented tree (or OTLP JSON with --output json).
     Trace(trace::Args),
     /// Traces matching a TraceQL query, newest first.
@@ -103,6 +106,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Import(args) => import::run(&cli.db, cli.output, args),
+        Command::Export(args) => export::run(&cli.db, args),
         Command::Trace(args) => trace::run(&cli.db, cli.output, args),
         Command::Search(args) => search::run(&cli.db, cli.output, args),
         Command::Metrics(args) => metrics::run(&cli.db, cli.output, args),
