@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${CARGO_TARGET_DIR:-target}/release/spandb
 [ -x "$bin" ] || cargo build --release --bin spandb
-python3 -m pip install --quiet --disable-pip-version-check \
+python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
   opentelemetry-sdk opentelemetry-exporter-otlp-proto-common
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -336,6 +336,9 @@ pub fn read_proto(
             let rest = spans.split_off(batch);
             sink(std::mem::replace(&mut spans, rest))?;
         }
+        if spans.is_empty() {
+            return Ok(());
+        }
         sink(spans)
     };
     let mut message = Vec::new();
@@ -359,10 +362,17 @@ pub fn read_proto(
             }
         }
         let len = u32::from_be_bytes(head);
-        message.resize(len as usize, 0);
-        reader.read_exact(&mut message).map_err(|_| {
-            Error::invalid(format!("truncated stream: a {len}-byte request ends early"))
-        })?;
+        // Grow with the bytes that arrive, not with what an untrusted prefix announces.
+        message.clear();
+        (&mut *reader)
+            .take(u64::from(len))
+            .read_to_end(&mut message)?;
+        if message.len() != len as usize {
+            return Err(Error::invalid(format!(
+                "truncated stream: a {len}-byte request ends after {} bytes",
+                message.len()
+            )));
+        }
         send(&message, sink)?;
     }
 }
