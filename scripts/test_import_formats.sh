@@ -45,6 +45,18 @@ sdk=$(python3 scripts/otel_sdk_spans.py --single "$work/sdk.pb" --stream "$work/
 check otel-sdk-protobuf "$sdk" "$work/sdk.pb"
 check otel-sdk-protobuf-stream "$sdk" "$work/sdk-stream.pb"
 
+# Lenient by default: a span whose only fault is a link with an all-zero trace id is kept
+# without the link (and counted); --strict refuses the request, exit status 2.
+cat > "$work/bad-link.json" <<'JSON'
+{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"web"}}]},"scopeSpans":[{"spans":[{"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174","name":"GET /","links":[{"traceId":"00000000000000000000000000000000","spanId":"0000000000000000"}],"startTimeUnixNano":"1700000000000000000","endTimeUnixNano":"1700000000100000000"}]}]}]}
+JSON
+check lenient-bad-link 1 "$work/bad-link.json"
+dropped=$("$bin" --db "$work/db-lenient-again" import "$work/bad-link.json" --output json | python3 -c 'import json,sys; print(json.load(sys.stdin)["files"][0]["dropped"]["invalidLinks"])')
+if [ "$dropped" != 1 ]; then echo "FAIL lenient import reports $dropped invalid links, want 1"; exit 1; fi
+status=0; "$bin" --db "$work/db-strict" import --strict "$work/bad-link.json" >/dev/null 2>&1 || status=$?
+if [ "$status" != 2 ]; then echo "FAIL --strict exit status $status, want 2"; exit 1; fi
+echo "ok   --strict refuses what the default drops and counts"; passed=$((passed + 1))
+
 # Export and import back: the same spans and the same search answers.
 "$bin" --db "$work/db-zstd" export --zstd -o "$work/export.jsonl.zst" 2>/dev/null
 check export-roundtrip "$total" "$work/export.jsonl.zst"

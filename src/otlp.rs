@@ -2,8 +2,11 @@
 //! and protobuf, one `ExportTraceServiceRequest` at a time, with spandb's errors. Reading
 //! whole files is [`crate::import`]'s job.
 
+pub use spandb_storage::otlp::Dropped;
+
 /// OTLP JSON.
 pub mod json {
+    use super::Dropped;
     use crate::error::{Error, Result};
     use crate::Span;
 
@@ -23,6 +26,26 @@ pub mod json {
         })
     }
 
+    /// Like [`decode_json_request`], but keeps every span it can: a span without valid ids
+    /// is skipped, an invalid link or parent id is removed, an out-of-range enum becomes
+    /// unspecified, each counted in `dropped`. Malformed JSON still fails the request.
+    pub fn decode_json_request_lenient(
+        bytes: &[u8],
+        out: &mut Vec<Span>,
+        dropped: &mut Dropped,
+    ) -> Result<()> {
+        let before = out.len();
+        spandb_storage::otlp::json::decode_json_request_lenient(bytes, out, dropped).map_err(|e| {
+            out.truncate(before);
+            match e {
+                spandb_storage::Error::InvalidInput(m) => {
+                    Error::invalid(format!("invalid OTLP JSON: {m}"))
+                }
+                other => other.into(),
+            }
+        })
+    }
+
     /// `spans` as one OTLP JSON `ExportTraceServiceRequest`, grouped by resource and scope.
     pub fn encode_json_request(spans: &[Span]) -> serde_json::Value {
         spandb_storage::otlp::json::encode_json_request(spans)
@@ -31,6 +54,7 @@ pub mod json {
 
 /// OTLP protobuf.
 pub mod proto {
+    use super::Dropped;
     use crate::error::Result;
     use crate::Span;
 
@@ -38,6 +62,18 @@ pub mod proto {
     pub fn decode_proto_request(bytes: &[u8], out: &mut Vec<Span>) -> Result<()> {
         Ok(spandb_storage::otlp::proto::decode_proto_request(
             bytes, out,
+        )?)
+    }
+
+    /// Like [`decode_proto_request`], keeping what it can and counting what it drops (see
+    /// [`super::json::decode_json_request_lenient`]).
+    pub fn decode_proto_request_lenient(
+        bytes: &[u8],
+        out: &mut Vec<Span>,
+        dropped: &mut Dropped,
+    ) -> Result<()> {
+        Ok(spandb_storage::otlp::proto::decode_proto_request_lenient(
+            bytes, out, dropped,
         )?)
     }
 

@@ -23,7 +23,7 @@ use std::io::{BufRead, BufReader, Read};
 use serde::Serialize;
 
 use crate::error::{Error, Position, Result};
-use crate::otlp::{json, proto};
+use crate::otlp::{json, proto, Dropped};
 use crate::Span;
 
 /// A span file format.
@@ -56,6 +56,9 @@ pub struct ImportOptions {
     pub format: Option<Format>,
     /// Skip (and count) malformed JSON lines instead of stopping at the first.
     pub skip_bad_records: bool,
+    /// Refuse a whole OTLP request for one bad part (an invalid link, parent id or span id)
+    /// instead of dropping that part and counting it in [`ImportReport::dropped`].
+    pub strict: bool,
     /// Spans per batch handed to the sink (about).
     pub batch_spans: usize,
 }
@@ -65,6 +68,7 @@ impl Default for ImportOptions {
         ImportOptions {
             format: None,
             skip_bad_records: false,
+            strict: false,
             batch_spans: 4096,
         }
     }
@@ -81,6 +85,8 @@ pub struct ImportReport {
     pub skipped_records: u64,
     /// The first few skipped records' errors, for the user.
     pub first_errors: Vec<String>,
+    /// Parts of OTLP requests dropped, per reason (never with `strict`).
+    pub dropped: Dropped,
 }
 
 /// Reads every span of `input` (any supported format and compression) into `sink`.
@@ -96,6 +102,8 @@ pub fn read_spans(
     };
     let mut spans_read = 0u64;
     let mut skipped = JsonLinesReport::default();
+    let mut dropped = Dropped::default();
+    let mut lenience = (!opts.strict).then_some(&mut dropped);
     let batch = opts.batch_spans.max(1);
     let mut counted = |spans: Vec<Span>| {
         spans_read += spans.len() as u64;
@@ -103,9 +111,15 @@ pub fn read_spans(
     };
     match format {
         Format::OtlpJson => {
-            skipped = otlp_json(&mut reader, opts.skip_bad_records, batch, &mut counted)?;
+            skipped = otlp_json(
+                &mut reader,
+                opts.skip_bad_records,
+                batch,
+                &mut lenience,
+                &mut counted,
+            )?;
         }
-        Format::OtlpProto => read_proto(&mut reader, batch, &mut counted)?,
+        Format::OtlpProto => read_proto_with(&mut reader, batch, &mut lenience, &mut counted)?,
         Format::Jaeger => {
             let doc: jaeger::Document = serde_json::from_reader(reader).map_err(json_error)?;
             let mut spans = Vec::new();
@@ -126,6 +140,7 @@ pub fn read_spans(
         spans: spans_read,
         skipped_records: skipped.skipped_lines,
         first_errors: skipped.first_errors,
+        dropped,
     })
 }
 
@@ -220,6 +235,7 @@ fn otlp_json(
     reader: &mut dyn BufRead,
     skip_bad_records: bool,
     batch: usize,
+    lenience: &mut Option<&mut Dropped>,
     sink: &mut impl FnMut(Vec<Span>) -> Result<()>,
 ) -> Result<JsonLinesReport> {
     let mut first = Vec::new();
@@ -230,13 +246,13 @@ fn otlp_json(
     };
     let rest = std::io::Cursor::new(first).chain(reader);
     if whole_line {
-        return read_json_lines(rest, skip_bad_records, batch, sink);
+        return json_lines(rest, skip_bad_records, batch, lenience, sink);
     }
     let mut batch_spans = Vec::new();
     for doc in serde_json::Deserializer::from_reader(rest).into_iter::<serde_json::Value>() {
         let doc = doc.map_err(json_error)?;
         let bytes = serde_json::to_vec(&doc).map_err(json_error)?;
-        json::decode_json_request(&bytes, &mut batch_spans)?;
+        decode_json(&bytes, &mut batch_spans, lenience)?;
         if batch_spans.len() >= batch {
             sink(std::mem::take(&mut batch_spans))?;
         }
@@ -263,10 +279,32 @@ pub struct JsonLinesReport {
 /// position, unless `skip_bad_lines` is set, in which case it is counted and reported. Blank
 /// lines are ignored. Spans decoded before a bad line are delivered, never dropped.
 pub fn read_json_lines(
-    mut reader: impl BufRead,
+    reader: impl BufRead,
     skip_bad_lines: bool,
     batch_spans: usize,
     mut sink: impl FnMut(Vec<Span>) -> Result<()>,
+) -> Result<JsonLinesReport> {
+    json_lines(reader, skip_bad_lines, batch_spans, &mut None, &mut sink)
+}
+
+/// One OTLP JSON request, strictly or (with a `Dropped` to count in) leniently.
+fn decode_json(
+    bytes: &[u8],
+    out: &mut Vec<Span>,
+    lenience: &mut Option<&mut Dropped>,
+) -> Result<()> {
+    match lenience {
+        Some(dropped) => json::decode_json_request_lenient(bytes, out, dropped),
+        None => json::decode_json_request(bytes, out),
+    }
+}
+
+fn json_lines(
+    mut reader: impl BufRead,
+    skip_bad_lines: bool,
+    batch_spans: usize,
+    lenience: &mut Option<&mut Dropped>,
+    sink: &mut impl FnMut(Vec<Span>) -> Result<()>,
 ) -> Result<JsonLinesReport> {
     let mut report = JsonLinesReport::default();
     let mut batch = Vec::new();
@@ -281,7 +319,7 @@ pub fn read_json_lines(
         if trimmed.is_empty() {
             continue;
         }
-        if let Err(e) = json::decode_json_request(trimmed, &mut batch) {
+        if let Err(e) = decode_json(trimmed, &mut batch, lenience) {
             let message = match e {
                 Error::InvalidInput { message, .. } => message,
                 other => other.to_string(),
@@ -328,10 +366,22 @@ pub fn read_proto(
     batch_spans: usize,
     sink: &mut impl FnMut(Vec<Span>) -> Result<()>,
 ) -> Result<()> {
+    read_proto_with(reader, batch_spans, &mut None, sink)
+}
+
+fn read_proto_with(
+    reader: &mut dyn BufRead,
+    batch_spans: usize,
+    lenience: &mut Option<&mut Dropped>,
+    sink: &mut impl FnMut(Vec<Span>) -> Result<()>,
+) -> Result<()> {
     let batch = batch_spans.max(1);
-    let send = |message: &[u8], sink: &mut dyn FnMut(Vec<Span>) -> Result<()>| -> Result<()> {
+    let mut send = |message: &[u8], sink: &mut dyn FnMut(Vec<Span>) -> Result<()>| -> Result<()> {
         let mut spans = Vec::new();
-        proto::decode_proto_request(message, &mut spans)?;
+        match lenience {
+            Some(dropped) => proto::decode_proto_request_lenient(message, &mut spans, dropped)?,
+            None => proto::decode_proto_request(message, &mut spans)?,
+        }
         while spans.len() > batch {
             let rest = spans.split_off(batch);
             sink(std::mem::replace(&mut spans, rest))?;

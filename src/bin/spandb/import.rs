@@ -29,6 +29,11 @@ pub struct Args {
     /// Skip malformed JSON lines (counted and reported) instead of stopping at the first.
     #[arg(long)]
     skip_bad_lines: bool,
+    /// Refuse a whole OTLP request for one bad part. By default a span without valid ids is
+    /// skipped, an invalid link or parent id dropped from its span, an out-of-range kind or
+    /// status made unspecified, and each counted in the summary.
+    #[arg(long)]
+    strict: bool,
     /// fsync every write (`sync`) or fsync the log every 50 ms (`group`).
     #[arg(long, value_enum, default_value_t = DurabilityArg::Group)]
     durability: DurabilityArg,
@@ -125,6 +130,7 @@ pub fn run(db_dir: &Path, format: Format, args: Args) -> Result<ExitCode> {
             FormatArg::Zipkin => import::Format::Zipkin,
         }),
         skip_bad_records: args.skip_bad_lines,
+        strict: args.strict,
         batch_spans: args.batch,
     };
     let mut spans_total = 0u64;
@@ -168,6 +174,19 @@ pub fn run(db_dir: &Path, format: Format, args: Args) -> Result<ExitCode> {
         ),
         Format::Table => {
             outln!("imported {spans_total} spans in {secs:.2} s ({rate:.0} spans/s)");
+            let mut dropped = spandb::otlp::Dropped::default();
+            for f in &reports {
+                dropped.add(&f.report.dropped);
+            }
+            if dropped.total() > 0 {
+                outln!(
+                    "dropped (use --strict to refuse instead): {} spans without valid ids, {} invalid links, {} invalid parent ids, {} out-of-range kinds or statuses",
+                    dropped.spans_without_ids,
+                    dropped.invalid_links,
+                    dropped.invalid_parent_ids,
+                    dropped.out_of_range_enums
+                );
+            }
             if skipped > 0 {
                 outln!("skipped {skipped} malformed lines; first errors:");
                 for f in &reports {

@@ -3,6 +3,58 @@
 pub mod json;
 pub mod proto;
 
+/// What lenient decoding dropped, per reason. Strict decoding refuses the whole request
+/// instead; lenient decoding keeps every span it can, without the bad part, and counts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Dropped {
+    /// Spans skipped: no valid trace id or span id (missing, malformed or all zeros).
+    pub spans_without_ids: u64,
+    /// Links removed from kept spans: an invalid or all-zero trace or span id.
+    pub invalid_links: u64,
+    /// Parent ids removed from kept spans (malformed): the span becomes a root or orphan.
+    pub invalid_parent_ids: u64,
+    /// Kinds or status codes out of range, kept as unspecified / unset.
+    pub out_of_range_enums: u64,
+}
+
+impl Dropped {
+    /// Everything dropped, whatever the reason.
+    pub fn total(&self) -> u64 {
+        self.spans_without_ids
+            + self.invalid_links
+            + self.invalid_parent_ids
+            + self.out_of_range_enums
+    }
+    /// Adds `other`'s counts to these.
+    pub fn add(&mut self, other: &Dropped) {
+        self.spans_without_ids += other.spans_without_ids;
+        self.invalid_links += other.invalid_links;
+        self.invalid_parent_ids += other.invalid_parent_ids;
+        self.out_of_range_enums += other.out_of_range_enums;
+    }
+}
+
+/// Strict (`None`: a bad part fails the request) or lenient (bad parts dropped and counted).
+pub(crate) struct Lenience<'a>(pub(crate) Option<&'a mut Dropped>);
+
+impl Lenience<'_> {
+    /// Counts a dropped part and returns true when lenient; false when strict (the caller
+    /// then fails the request).
+    pub(crate) fn drop_part(&mut self, reason: fn(&mut Dropped) -> &mut u64) -> bool {
+        match &mut self.0 {
+            Some(d) => {
+                *reason(d) += 1;
+                true
+            }
+            None => false,
+        }
+    }
+    pub(crate) fn is_lenient(&self) -> bool {
+        self.0.is_some()
+    }
+}
+
 use std::sync::Arc;
 
 use crate::model::{Resource, Scope, Span};

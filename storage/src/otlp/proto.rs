@@ -12,14 +12,30 @@ use crate::error::{Error, Result};
 use crate::model::{
     Event, KeyValue, Link, Resource, Scope, Span, SpanId, SpanKind, StatusCode, TraceId, Value,
 };
+use crate::otlp::{Dropped, Lenience};
 
 /// Decodes an OTLP protobuf `ExportTraceServiceRequest` (or `TracesData`), appending its
 /// spans to `out`. On error nothing is appended.
 pub fn decode_proto_request(bytes: &[u8], out: &mut Vec<Span>) -> Result<()> {
+    decode(bytes, out, &mut Lenience(None))
+}
+
+/// Like [`decode_proto_request`], but keeps what it can (as
+/// [`crate::otlp::json::decode_json_request_lenient`] does), counting what it drops.
+pub fn decode_proto_request_lenient(
+    bytes: &[u8],
+    out: &mut Vec<Span>,
+    dropped: &mut Dropped,
+) -> Result<()> {
+    let saved = *dropped;
+    decode(bytes, out, &mut Lenience(Some(dropped))).inspect_err(|_| *dropped = saved)
+}
+
+fn decode(bytes: &[u8], out: &mut Vec<Span>, lenience: &mut Lenience<'_>) -> Result<()> {
     let data = pt::TracesData::decode(bytes)
         .map_err(|e| Error::InvalidInput(format!("not an OTLP protobuf request: {e}")))?;
     let before = out.len();
-    from_proto(data, out).inspect_err(|_| out.truncate(before))
+    from_proto(data, out, lenience).inspect_err(|_| out.truncate(before))
 }
 
 /// Encodes spans as an OTLP protobuf `ExportTraceServiceRequest`.
@@ -30,6 +46,20 @@ pub fn encode_proto_request(spans: &[Span]) -> Vec<u8> {
 fn bytes_id<const N: usize>(b: &[u8], path: &str) -> Result<[u8; N]> {
     <[u8; N]>::try_from(b)
         .map_err(|_| Error::InvalidInput(format!("{path}: must be {N} bytes, got {}", b.len())))
+}
+
+/// A trace id (never all zeros) and a span id (all zeros refused when `lenient`: strict
+/// decoding has always accepted them).
+fn ids(trace: &[u8], span: &[u8], path: &str, lenient: bool) -> Result<(TraceId, SpanId)> {
+    let trace_id = TraceId(bytes_id(trace, &format!("{path}.traceId"))?);
+    if trace_id.is_zero() {
+        return Err(Error::InvalidInput(format!("{path}.traceId: all zeros")));
+    }
+    let span_id = SpanId(bytes_id(span, &format!("{path}.spanId"))?);
+    if lenient && span_id.is_zero() {
+        return Err(Error::InvalidInput(format!("{path}.spanId: all zeros")));
+    }
+    Ok((trace_id, span_id))
 }
 
 fn attrs_from(attrs: Vec<pc::KeyValue>) -> Vec<KeyValue> {
@@ -56,7 +86,11 @@ fn value_from(v: pc::AnyValue) -> Value {
     }
 }
 
-fn from_proto(data: pt::TracesData, out: &mut Vec<Span>) -> Result<()> {
+fn from_proto(
+    data: pt::TracesData,
+    out: &mut Vec<Span>,
+    lenience: &mut Lenience<'_>,
+) -> Result<()> {
     for (ri, rs) in data.resource_spans.into_iter().enumerate() {
         let r = rs.resource.unwrap_or_default();
         let resource = Arc::new(Resource {
@@ -75,29 +109,33 @@ fn from_proto(data: pt::TracesData, out: &mut Vec<Span>) -> Result<()> {
             });
             for (pi, s) in ss.spans.into_iter().enumerate() {
                 let path = format!("resourceSpans[{ri}].scopeSpans[{si}].spans[{pi}]");
-                let trace_id = TraceId(bytes_id(&s.trace_id, &format!("{path}.traceId"))?);
-                if trace_id.is_zero() {
-                    return Err(Error::InvalidInput(format!("{path}.traceId: all zeros")));
-                }
+                let span_ids = ids(&s.trace_id, &s.span_id, &path, lenience.is_lenient());
+                let (trace_id, span_id) = match span_ids {
+                    Ok(ids) => ids,
+                    Err(_) if lenience.drop_part(|d| &mut d.spans_without_ids) => continue,
+                    Err(e) => return Err(e),
+                };
                 let parent_span_id = if s.parent_span_id.is_empty() {
                     None
                 } else {
-                    Some(SpanId(bytes_id(
-                        &s.parent_span_id,
-                        &format!("{path}.parentSpanId"),
-                    )?))
+                    match bytes_id(&s.parent_span_id, &format!("{path}.parentSpanId")) {
+                        Ok(p) => Some(SpanId(p)),
+                        Err(_) if lenience.drop_part(|d| &mut d.invalid_parent_ids) => None,
+                        Err(e) => return Err(e),
+                    }
                 };
                 let mut links = Vec::with_capacity(s.links.len());
                 for (li, l) in s.links.into_iter().enumerate() {
+                    let lpath = format!("{path}.links[{li}]");
+                    let (link_trace_id, link_span_id) =
+                        match ids(&l.trace_id, &l.span_id, &lpath, lenience.is_lenient()) {
+                            Ok(ids) => ids,
+                            Err(_) if lenience.drop_part(|d| &mut d.invalid_links) => continue,
+                            Err(e) => return Err(e),
+                        };
                     links.push(Link {
-                        trace_id: TraceId(bytes_id(
-                            &l.trace_id,
-                            &format!("{path}.links[{li}].traceId"),
-                        )?),
-                        span_id: SpanId(bytes_id(
-                            &l.span_id,
-                            &format!("{path}.links[{li}].spanId"),
-                        )?),
+                        trace_id: link_trace_id,
+                        span_id: link_span_id,
                         trace_state: l.trace_state,
                         flags: l.flags,
                         attributes: attrs_from(l.attributes),
@@ -105,23 +143,42 @@ fn from_proto(data: pt::TracesData, out: &mut Vec<Span>) -> Result<()> {
                     });
                 }
                 let status = s.status.unwrap_or_default();
+                let kind = match u8::try_from(s.kind).ok().and_then(SpanKind::from_u8) {
+                    Some(k) => k,
+                    None if lenience.drop_part(|d| &mut d.out_of_range_enums) => {
+                        SpanKind::default()
+                    }
+                    None => {
+                        return Err(Error::InvalidInput(format!(
+                            "{path}.kind: {} is not a valid span kind",
+                            s.kind
+                        )))
+                    }
+                };
+                let status_code = match u8::try_from(status.code).ok().and_then(StatusCode::from_u8)
+                {
+                    Some(c) => c,
+                    None if lenience.drop_part(|d| &mut d.out_of_range_enums) => {
+                        StatusCode::default()
+                    }
+                    None => {
+                        return Err(Error::InvalidInput(format!(
+                            "{path}.status.code: {} is not a valid status code",
+                            status.code
+                        )))
+                    }
+                };
                 out.push(Span {
                     trace_id,
-                    span_id: SpanId(bytes_id(&s.span_id, &format!("{path}.spanId"))?),
+                    span_id,
                     parent_span_id,
                     trace_state: s.trace_state,
                     flags: s.flags,
                     name: s.name,
-                    kind: u8::try_from(s.kind)
-                        .ok()
-                        .and_then(SpanKind::from_u8)
-                        .unwrap_or_default(),
+                    kind,
                     start_ns: s.start_time_unix_nano,
                     end_ns: s.end_time_unix_nano,
-                    status_code: u8::try_from(status.code)
-                        .ok()
-                        .and_then(StatusCode::from_u8)
-                        .unwrap_or_default(),
+                    status_code,
                     status_message: status.message,
                     resource: resource.clone(),
                     scope: scope.clone(),

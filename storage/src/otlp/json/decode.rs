@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::model::{
     Event, KeyValue, Link, Resource, Scope, Span, SpanId, SpanKind, StatusCode, TraceId, Value,
 };
+use crate::otlp::{Dropped, Lenience};
 
 fn bad(path: &str, what: String) -> String {
     format!("{path}: {what}")
@@ -75,7 +76,11 @@ fn span_id(text: &str, path: &str, field: &str) -> Result<SpanId, String> {
     SpanId::from_hex(text).map_err(|e| bad(&format!("{path}.{field}"), e.to_string()))
 }
 
-fn convert(req: JRequest<'_>, out: &mut Vec<Span>) -> Result<(), String> {
+fn convert(
+    req: JRequest<'_>,
+    out: &mut Vec<Span>,
+    lenience: &mut Lenience<'_>,
+) -> Result<(), String> {
     for (ri, rs) in req.resource_spans.into_iter().enumerate() {
         let rpath = format!("resourceSpans[{ri}]");
         let resource = match rs.resource {
@@ -108,10 +113,26 @@ fn convert(req: JRequest<'_>, out: &mut Vec<Span>) -> Result<(), String> {
             let scope = Arc::new(scope);
             for (pi, s) in ss.spans.into_iter().enumerate() {
                 let path = format!("{spath}.spans[{pi}]");
+                let ids = trace_id(&s.trace_id, &path, "traceId").and_then(|t| {
+                    let sid = span_id(&s.span_id, &path, "spanId")?;
+                    if sid.is_zero() && lenience.is_lenient() {
+                        return Err(bad(&format!("{path}.spanId"), "all zeros".into()));
+                    }
+                    Ok((t, sid))
+                });
+                let (span_trace_id, span_span_id) = match ids {
+                    Ok(ids) => ids,
+                    Err(_) if lenience.drop_part(|d| &mut d.spans_without_ids) => continue,
+                    Err(e) => return Err(e),
+                };
                 let parent_span_id = if s.parent_span_id.is_empty() {
                     None
                 } else {
-                    Some(span_id(&s.parent_span_id, &path, "parentSpanId")?)
+                    match span_id(&s.parent_span_id, &path, "parentSpanId") {
+                        Ok(p) => Some(p),
+                        Err(_) if lenience.drop_part(|d| &mut d.invalid_parent_ids) => None,
+                        Err(e) => return Err(e),
+                    }
                 };
                 let status = s.status.unwrap_or(JStatus {
                     message: Cow::Borrowed(""),
@@ -129,26 +150,59 @@ fn convert(req: JRequest<'_>, out: &mut Vec<Span>) -> Result<(), String> {
                 let mut links = Vec::with_capacity(s.links.len());
                 for (li, l) in s.links.into_iter().enumerate() {
                     let lpath = format!("{path}.links[{li}]");
+                    let ids = trace_id(&l.trace_id, &lpath, "traceId").and_then(|t| {
+                        let sid = span_id(&l.span_id, &lpath, "spanId")?;
+                        if sid.is_zero() && lenience.is_lenient() {
+                            return Err(bad(&format!("{lpath}.spanId"), "all zeros".into()));
+                        }
+                        Ok((t, sid))
+                    });
+                    let (link_trace_id, link_span_id) = match ids {
+                        Ok(ids) => ids,
+                        Err(_) if lenience.drop_part(|d| &mut d.invalid_links) => continue,
+                        Err(e) => return Err(e),
+                    };
                     links.push(Link {
-                        trace_id: trace_id(&l.trace_id, &lpath, "traceId")?,
-                        span_id: span_id(&l.span_id, &lpath, "spanId")?,
+                        trace_id: link_trace_id,
+                        span_id: link_span_id,
                         trace_state: l.trace_state.into_owned(),
                         flags: l.flags,
                         attributes: conv_attrs(l.attributes, &lpath)?,
                         dropped_attributes_count: l.dropped_attributes_count,
                     });
                 }
+                let kind = match SpanKind::from_u8(s.kind) {
+                    Some(k) => k,
+                    None if lenience.drop_part(|d| &mut d.out_of_range_enums) => {
+                        SpanKind::default()
+                    }
+                    None => {
+                        return Err(bad(&format!("{path}.kind"), "not a valid span kind".into()))
+                    }
+                };
+                let status_code = match StatusCode::from_u8(status.code) {
+                    Some(c) => c,
+                    None if lenience.drop_part(|d| &mut d.out_of_range_enums) => {
+                        StatusCode::default()
+                    }
+                    None => {
+                        return Err(bad(
+                            &format!("{path}.status.code"),
+                            "not a valid status code".into(),
+                        ))
+                    }
+                };
                 out.push(Span {
-                    trace_id: trace_id(&s.trace_id, &path, "traceId")?,
-                    span_id: span_id(&s.span_id, &path, "spanId")?,
+                    trace_id: span_trace_id,
+                    span_id: span_span_id,
                     parent_span_id,
                     trace_state: s.trace_state.into_owned(),
                     flags: s.flags,
                     name: s.name.into_owned(),
-                    kind: SpanKind::from_u8(s.kind).unwrap_or_default(),
+                    kind,
                     start_ns: s.start_time_unix_nano,
                     end_ns: s.end_time_unix_nano,
-                    status_code: StatusCode::from_u8(status.code).unwrap_or_default(),
+                    status_code,
                     status_message: status.message.into_owned(),
                     resource: resource.clone(),
                     scope: scope.clone(),
@@ -167,11 +221,31 @@ fn convert(req: JRequest<'_>, out: &mut Vec<Span>) -> Result<(), String> {
 /// Decodes one line (one `ExportTraceServiceRequest` JSON object), appending its spans to `out`.
 /// On error (`Error::InvalidInput`) nothing is appended, and the message names the field.
 pub fn decode_json_request(line: &[u8], out: &mut Vec<Span>) -> Result<()> {
-    decode_request(line, out).map_err(Error::InvalidInput)
+    decode_request(line, out, &mut Lenience(None)).map_err(Error::InvalidInput)
+}
+
+/// Like [`decode_json_request`], but keeps what it can: a span without valid ids is skipped,
+/// an invalid link or parent id is removed from its span, an out-of-range enum becomes
+/// unspecified, each counted in `dropped`. Malformed JSON still fails the request (and then
+/// neither `out` nor `dropped` changes).
+pub fn decode_json_request_lenient(
+    line: &[u8],
+    out: &mut Vec<Span>,
+    dropped: &mut Dropped,
+) -> Result<()> {
+    let saved = *dropped;
+    decode_request(line, out, &mut Lenience(Some(dropped))).map_err(|e| {
+        *dropped = saved;
+        Error::InvalidInput(e)
+    })
 }
 
 /// [`decode_json_request`] with the bare message as its error.
-pub(super) fn decode_request(line: &[u8], out: &mut Vec<Span>) -> Result<(), String> {
+fn decode_request(
+    line: &[u8],
+    out: &mut Vec<Span>,
+    lenience: &mut Lenience<'_>,
+) -> Result<(), String> {
     let req: JRequest<'_> = match serde_json::from_slice(line) {
         Ok(r) => r,
         Err(e) => {
@@ -189,13 +263,51 @@ pub(super) fn decode_request(line: &[u8], out: &mut Vec<Span>) -> Result<(), Str
         }
     };
     let before = out.len();
-    convert(req, out).inspect_err(|_| out.truncate(before))
+    convert(req, out, lenience).inspect_err(|_| out.truncate(before))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::otlp::json::GOOD;
+
+    #[test]
+    fn lenient_decoding_keeps_spans_without_their_bad_parts() {
+        let line = r#"{"resourceSpans":[{"scopeSpans":[{"spans":[
+            {"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174","name":"kept",
+             "parentSpanId":"xyz","kind":9,
+             "links":[{"traceId":"00000000000000000000000000000000","spanId":"eee19b7ec3c1b175"},
+                      {"traceId":"5b8efff798038103d269b633813fc60d","spanId":"eee19b7ec3c1b176"}]},
+            {"traceId":"00000000000000000000000000000000","spanId":"eee19b7ec3c1b177","name":"no trace id"},
+            {"traceId":"5b8efff798038103d269b633813fc60c","spanId":"0000000000000000","name":"zero span id"}]}]}]}"#;
+        let mut strict = Vec::new();
+        assert!(decode_json_request(line.as_bytes(), &mut strict).is_err());
+        assert!(strict.is_empty(), "strict is all or nothing");
+        let mut out = Vec::new();
+        let mut dropped = Dropped::default();
+        decode_json_request_lenient(line.as_bytes(), &mut out, &mut dropped).unwrap();
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].name, "kept");
+        assert_eq!(out[0].parent_span_id, None);
+        assert_eq!(out[0].kind, SpanKind::Unspecified);
+        assert_eq!(out[0].links.len(), 1);
+        assert_eq!(
+            dropped,
+            Dropped {
+                spans_without_ids: 2,
+                invalid_links: 1,
+                invalid_parent_ids: 1,
+                out_of_range_enums: 1,
+            }
+        );
+        let before = dropped;
+        assert!(decode_json_request_lenient(b"{not json", &mut out, &mut dropped).is_err());
+        assert_eq!(
+            (out.len(), dropped),
+            (1, before),
+            "a failed request changes nothing"
+        );
+    }
 
     #[test]
     fn decodes_the_collector_file_exporter_shape() {

@@ -13,7 +13,7 @@ mod decode;
 mod encode;
 mod schema;
 
-pub use decode::decode_json_request;
+pub use decode::{decode_json_request, decode_json_request_lenient};
 pub use encode::encode_json_request;
 
 /// One well-formed request line, for the unit tests.

@@ -237,31 +237,36 @@ fn de_opt_f64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> 
     d.deserialize_any(F64Visitor).map(Some)
 }
 
-/// An enum as its number or its proto name.
+/// An enum as its number or its proto name. A number or name out of range becomes
+/// [`OUT_OF_RANGE`], which the decoder refuses (strict) or counts and defaults (lenient).
 struct EnumVisitor(&'static [&'static str], &'static str);
+
+/// The value an unknown enum number or name decodes to.
+pub(super) const OUT_OF_RANGE: u8 = u8::MAX;
+
 impl<'de> Visitor<'de> for EnumVisitor {
     type Value = u8;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "a {} number or name", self.1)
     }
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<u8, E> {
-        if (v as usize) < self.0.len() {
-            Ok(v as u8)
+        Ok(if (v as usize) < self.0.len() {
+            v as u8
         } else {
-            Err(E::custom(format!("{v} is not a valid {}", self.1)))
-        }
+            OUT_OF_RANGE
+        })
     }
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<u8, E> {
-        u64::try_from(v)
-            .map_err(|_| E::custom(format!("{v} is not a valid {}", self.1)))
-            .and_then(|v| self.visit_u64(v))
+        Ok(u64::try_from(v).map_or(OUT_OF_RANGE, |v| {
+            self.visit_u64::<E>(v).unwrap_or(OUT_OF_RANGE)
+        }))
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<u8, E> {
-        self.0
+        Ok(self
+            .0
             .iter()
             .position(|n| *n == v)
-            .map(|p| p as u8)
-            .ok_or_else(|| E::custom(format!("{v:?} is not a valid {}", self.1)))
+            .map_or(OUT_OF_RANGE, |p| p as u8))
     }
 }
 const KIND_NAMES: &[&str] = &[
