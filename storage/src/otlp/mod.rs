@@ -39,15 +39,20 @@ impl Dropped {
 pub(crate) struct Lenience<'a>(pub(crate) Option<&'a mut Dropped>);
 
 impl Lenience<'_> {
-    /// Counts a dropped part and returns true when lenient; false when strict (the caller
-    /// then fails the request).
-    pub(crate) fn drop_part(&mut self, reason: fn(&mut Dropped) -> &mut u64) -> bool {
-        match &mut self.0 {
-            Some(d) => {
+    /// A part of a request: `Ok(Some(v))` when good; when bad, `Ok(None)` if lenient (the
+    /// part is dropped and counted under `reason`), else the error.
+    pub(crate) fn part<T, E>(
+        &mut self,
+        r: Result<T, E>,
+        reason: fn(&mut Dropped) -> &mut u64,
+    ) -> Result<Option<T>, E> {
+        match (r, &mut self.0) {
+            (Ok(v), _) => Ok(Some(v)),
+            (Err(_), Some(d)) => {
                 *reason(d) += 1;
-                true
+                Ok(None)
             }
-            None => false,
+            (Err(e), None) => Err(e),
         }
     }
     pub(crate) fn is_lenient(&self) -> bool {

@@ -109,30 +109,34 @@ fn from_proto(
             });
             for (pi, s) in ss.spans.into_iter().enumerate() {
                 let path = format!("resourceSpans[{ri}].scopeSpans[{si}].spans[{pi}]");
-                let span_ids = ids(&s.trace_id, &s.span_id, &path, lenience.is_lenient());
-                let (trace_id, span_id) = match span_ids {
-                    Ok(ids) => ids,
-                    Err(_) if lenience.drop_part(|d| &mut d.spans_without_ids) => continue,
-                    Err(e) => return Err(e),
+                let lenient = lenience.is_lenient();
+                let Some((trace_id, span_id)) = lenience
+                    .part(ids(&s.trace_id, &s.span_id, &path, lenient), |d| {
+                        &mut d.spans_without_ids
+                    })?
+                else {
+                    continue;
                 };
                 let parent_span_id = if s.parent_span_id.is_empty() {
                     None
                 } else {
-                    match bytes_id(&s.parent_span_id, &format!("{path}.parentSpanId")) {
-                        Ok(p) => Some(SpanId(p)),
-                        Err(_) if lenience.drop_part(|d| &mut d.invalid_parent_ids) => None,
-                        Err(e) => return Err(e),
-                    }
+                    lenience
+                        .part(
+                            bytes_id(&s.parent_span_id, &format!("{path}.parentSpanId")),
+                            |d| &mut d.invalid_parent_ids,
+                        )?
+                        .map(SpanId)
                 };
                 let mut links = Vec::with_capacity(s.links.len());
                 for (li, l) in s.links.into_iter().enumerate() {
                     let lpath = format!("{path}.links[{li}]");
-                    let (link_trace_id, link_span_id) =
-                        match ids(&l.trace_id, &l.span_id, &lpath, lenience.is_lenient()) {
-                            Ok(ids) => ids,
-                            Err(_) if lenience.drop_part(|d| &mut d.invalid_links) => continue,
-                            Err(e) => return Err(e),
-                        };
+                    let Some((link_trace_id, link_span_id)) = lenience
+                        .part(ids(&l.trace_id, &l.span_id, &lpath, lenient), |d| {
+                            &mut d.invalid_links
+                        })?
+                    else {
+                        continue;
+                    };
                     links.push(Link {
                         trace_id: link_trace_id,
                         span_id: link_span_id,
@@ -143,31 +147,34 @@ fn from_proto(
                     });
                 }
                 let status = s.status.unwrap_or_default();
-                let kind = match u8::try_from(s.kind).ok().and_then(SpanKind::from_u8) {
-                    Some(k) => k,
-                    None if lenience.drop_part(|d| &mut d.out_of_range_enums) => {
-                        SpanKind::default()
-                    }
-                    None => {
-                        return Err(Error::InvalidInput(format!(
-                            "{path}.kind: {} is not a valid span kind",
-                            s.kind
-                        )))
-                    }
-                };
-                let status_code = match u8::try_from(status.code).ok().and_then(StatusCode::from_u8)
-                {
-                    Some(c) => c,
-                    None if lenience.drop_part(|d| &mut d.out_of_range_enums) => {
-                        StatusCode::default()
-                    }
-                    None => {
-                        return Err(Error::InvalidInput(format!(
-                            "{path}.status.code: {} is not a valid status code",
-                            status.code
-                        )))
-                    }
-                };
+                let kind = lenience
+                    .part(
+                        u8::try_from(s.kind)
+                            .ok()
+                            .and_then(SpanKind::from_u8)
+                            .ok_or_else(|| {
+                                Error::InvalidInput(format!(
+                                    "{path}.kind: {} is not a valid span kind",
+                                    s.kind
+                                ))
+                            }),
+                        |d| &mut d.out_of_range_enums,
+                    )?
+                    .unwrap_or_default();
+                let status_code = lenience
+                    .part(
+                        u8::try_from(status.code)
+                            .ok()
+                            .and_then(StatusCode::from_u8)
+                            .ok_or_else(|| {
+                                Error::InvalidInput(format!(
+                                    "{path}.status.code: {} is not a valid status code",
+                                    status.code
+                                ))
+                            }),
+                        |d| &mut d.out_of_range_enums,
+                    )?
+                    .unwrap_or_default();
                 out.push(Span {
                     trace_id,
                     span_id,

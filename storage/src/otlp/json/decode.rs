@@ -76,6 +76,17 @@ fn span_id(text: &str, path: &str, field: &str) -> Result<SpanId, String> {
     SpanId::from_hex(text).map_err(|e| bad(&format!("{path}.{field}"), e.to_string()))
 }
 
+/// A span's (or link's) trace id and span id. An all-zero span id is refused only when
+/// `lenient` (strict decoding has always accepted it).
+fn ids(trace: &str, span: &str, path: &str, lenient: bool) -> Result<(TraceId, SpanId), String> {
+    let t = trace_id(trace, path, "traceId")?;
+    let s = span_id(span, path, "spanId")?;
+    if lenient && s.is_zero() {
+        return Err(bad(&format!("{path}.spanId"), "all zeros".into()));
+    }
+    Ok((t, s))
+}
+
 fn convert(
     req: JRequest<'_>,
     out: &mut Vec<Span>,
@@ -113,26 +124,20 @@ fn convert(
             let scope = Arc::new(scope);
             for (pi, s) in ss.spans.into_iter().enumerate() {
                 let path = format!("{spath}.spans[{pi}]");
-                let ids = trace_id(&s.trace_id, &path, "traceId").and_then(|t| {
-                    let sid = span_id(&s.span_id, &path, "spanId")?;
-                    if sid.is_zero() && lenience.is_lenient() {
-                        return Err(bad(&format!("{path}.spanId"), "all zeros".into()));
-                    }
-                    Ok((t, sid))
-                });
-                let (span_trace_id, span_span_id) = match ids {
-                    Ok(ids) => ids,
-                    Err(_) if lenience.drop_part(|d| &mut d.spans_without_ids) => continue,
-                    Err(e) => return Err(e),
+                let lenient = lenience.is_lenient();
+                let Some((span_trace_id, span_span_id)) = lenience
+                    .part(ids(&s.trace_id, &s.span_id, &path, lenient), |d| {
+                        &mut d.spans_without_ids
+                    })?
+                else {
+                    continue;
                 };
                 let parent_span_id = if s.parent_span_id.is_empty() {
                     None
                 } else {
-                    match span_id(&s.parent_span_id, &path, "parentSpanId") {
-                        Ok(p) => Some(p),
-                        Err(_) if lenience.drop_part(|d| &mut d.invalid_parent_ids) => None,
-                        Err(e) => return Err(e),
-                    }
+                    lenience.part(span_id(&s.parent_span_id, &path, "parentSpanId"), |d| {
+                        &mut d.invalid_parent_ids
+                    })?
                 };
                 let status = s.status.unwrap_or(JStatus {
                     message: Cow::Borrowed(""),
@@ -150,17 +155,12 @@ fn convert(
                 let mut links = Vec::with_capacity(s.links.len());
                 for (li, l) in s.links.into_iter().enumerate() {
                     let lpath = format!("{path}.links[{li}]");
-                    let ids = trace_id(&l.trace_id, &lpath, "traceId").and_then(|t| {
-                        let sid = span_id(&l.span_id, &lpath, "spanId")?;
-                        if sid.is_zero() && lenience.is_lenient() {
-                            return Err(bad(&format!("{lpath}.spanId"), "all zeros".into()));
-                        }
-                        Ok((t, sid))
-                    });
-                    let (link_trace_id, link_span_id) = match ids {
-                        Ok(ids) => ids,
-                        Err(_) if lenience.drop_part(|d| &mut d.invalid_links) => continue,
-                        Err(e) => return Err(e),
+                    let Some((link_trace_id, link_span_id)) = lenience
+                        .part(ids(&l.trace_id, &l.span_id, &lpath, lenient), |d| {
+                            &mut d.invalid_links
+                        })?
+                    else {
+                        continue;
                     };
                     links.push(Link {
                         trace_id: link_trace_id,
@@ -171,27 +171,25 @@ fn convert(
                         dropped_attributes_count: l.dropped_attributes_count,
                     });
                 }
-                let kind = match SpanKind::from_u8(s.kind) {
-                    Some(k) => k,
-                    None if lenience.drop_part(|d| &mut d.out_of_range_enums) => {
-                        SpanKind::default()
-                    }
-                    None => {
-                        return Err(bad(&format!("{path}.kind"), "not a valid span kind".into()))
-                    }
-                };
-                let status_code = match StatusCode::from_u8(status.code) {
-                    Some(c) => c,
-                    None if lenience.drop_part(|d| &mut d.out_of_range_enums) => {
-                        StatusCode::default()
-                    }
-                    None => {
-                        return Err(bad(
-                            &format!("{path}.status.code"),
-                            "not a valid status code".into(),
-                        ))
-                    }
-                };
+                let kind = lenience
+                    .part(
+                        SpanKind::from_u8(s.kind).ok_or_else(|| {
+                            bad(&format!("{path}.kind"), "not a valid span kind".into())
+                        }),
+                        |d| &mut d.out_of_range_enums,
+                    )?
+                    .unwrap_or_default();
+                let status_code = lenience
+                    .part(
+                        StatusCode::from_u8(status.code).ok_or_else(|| {
+                            bad(
+                                &format!("{path}.status.code"),
+                                "not a valid status code".into(),
+                            )
+                        }),
+                        |d| &mut d.out_of_range_enums,
+                    )?
+                    .unwrap_or_default();
                 out.push(Span {
                     trace_id: span_trace_id,
                     span_id: span_span_id,
