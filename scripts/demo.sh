@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 cargo build --release --quiet --bin spandb
-bin=target/release/spandb
+bin=${CARGO_TARGET_DIR:-target}/release/spandb
 db=$(mktemp -d)/spandb-demo
 trap 'rm -rf "$(dirname "$db")"' EXIT
 
