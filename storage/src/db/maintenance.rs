@@ -58,13 +58,12 @@ impl Drop for LiveBlock {
             .iter()
             .map(|t| t.trace_id)
             .collect();
-        // On failure the retired mark stays and the next open finishes the job.
-        if self
-            .catalog
-            .forget_block(self.reader.id(), Some(&traces))
-            .is_ok()
-        {
-            let _ = self.fs.remove_file(self.reader.path());
+        // The file goes first, the retired mark (with the index entries) second: while the
+        // mark stands, `check` knows the block, so it never sees a file the catalog does not
+        // know (the other order left that window open). On failure the retired mark stays
+        // and the next open finishes the job, with or without the file.
+        if self.fs.remove_file(self.reader.path()).is_ok() {
+            let _ = self.catalog.forget_block(self.reader.id(), Some(&traces));
         }
     }
 }
