@@ -12,18 +12,9 @@ pub mod json {
 
     /// Decodes one `ExportTraceServiceRequest` in the OTLP/JSON mapping and appends its spans
     /// to `out`. Malformed input is [`Error::InvalidInput`] naming the field; `out` is then
-    /// left as it was.
+    /// left as it was (the storage decoder appends nothing on error).
     pub fn decode_json_request(bytes: &[u8], out: &mut Vec<Span>) -> Result<()> {
-        let before = out.len();
-        spandb_storage::otlp::json::decode_json_request(bytes, out).map_err(|e| {
-            out.truncate(before);
-            match e {
-                spandb_storage::Error::InvalidInput(m) => {
-                    Error::invalid(format!("invalid OTLP JSON: {m}"))
-                }
-                other => other.into(),
-            }
-        })
+        spandb_storage::otlp::json::decode_json_request(bytes, out).map_err(json_error)
     }
 
     /// Like [`decode_json_request`], but keeps every span it can: a span without valid ids
@@ -34,16 +25,17 @@ pub mod json {
         out: &mut Vec<Span>,
         dropped: &mut Dropped,
     ) -> Result<()> {
-        let before = out.len();
-        spandb_storage::otlp::json::decode_json_request_lenient(bytes, out, dropped).map_err(|e| {
-            out.truncate(before);
-            match e {
-                spandb_storage::Error::InvalidInput(m) => {
-                    Error::invalid(format!("invalid OTLP JSON: {m}"))
-                }
-                other => other.into(),
+        spandb_storage::otlp::json::decode_json_request_lenient(bytes, out, dropped)
+            .map_err(json_error)
+    }
+
+    fn json_error(e: spandb_storage::Error) -> Error {
+        match e {
+            spandb_storage::Error::InvalidInput(m) => {
+                Error::invalid(format!("invalid OTLP JSON: {m}"))
             }
-        })
+            other => other.into(),
+        }
     }
 
     /// `spans` as one OTLP JSON `ExportTraceServiceRequest`, grouped by resource and scope.

@@ -58,6 +58,21 @@ impl SpecialTags {
     pub(super) fn take(attrs: &mut Vec<KeyValue>) -> SpecialTags {
         let mut out = SpecialTags::default();
         attrs.retain(|kv| {
+            const SPECIAL: [&str; 9] = [
+                "span.kind",
+                "otel.status_code",
+                "otel.status_description",
+                "error",
+                "w3c.tracestate",
+                "otel.scope.name",
+                "otel.library.name",
+                "otel.scope.version",
+                "otel.library.version",
+            ];
+            if !SPECIAL.contains(&kv.key.as_str()) {
+                return true;
+            }
+            // Only special tags are rendered as text (ordinary attributes stay as they are).
             let text = match &kv.value {
                 Value::Str(s) => s.clone(),
                 other => other.to_string(),
@@ -72,15 +87,11 @@ impl SpecialTags {
                     }
                 }
                 "otel.status_description" => out.status_message = Some(text),
-                "error" => {
-                    if text != "false" {
-                        out.error = Some(text);
-                    }
-                }
+                "error" if text != "false" => out.error = Some(text),
                 "w3c.tracestate" => out.trace_state = Some(text),
                 "otel.scope.name" | "otel.library.name" => out.scope_name = Some(text),
                 "otel.scope.version" | "otel.library.version" => out.scope_version = Some(text),
-                _ => return true,
+                _ => {}
             }
             false
         });

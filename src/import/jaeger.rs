@@ -3,6 +3,9 @@
 //! the OpenTelemetry model as the OpenTelemetry Collector's Jaeger translator maps it
 //! (docs/IMPORT.md lists every rule).
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use serde::Deserialize;
 
 use super::foreign::{micros, span_id, trace_id, Shared, SpecialTags};
@@ -20,7 +23,7 @@ struct Trace {
     #[serde(default)]
     spans: Vec<JaegerSpan>,
     #[serde(default)]
-    processes: std::collections::HashMap<String, Process>,
+    processes: HashMap<String, Process>,
 }
 
 #[derive(Deserialize)]
@@ -57,7 +60,7 @@ struct Reference {
     span_id: String,
 }
 
-#[derive(Deserialize, Clone)]
+#[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Process {
     #[serde(default)]
@@ -66,7 +69,7 @@ struct Process {
     tags: Vec<Tag>,
 }
 
-#[derive(Deserialize, Clone)]
+#[derive(Deserialize)]
 struct Tag {
     key: String,
     #[serde(rename = "type", default)]
@@ -123,24 +126,32 @@ fn resource(p: &Process) -> Resource {
 pub(super) fn decode(doc: Document, out: &mut Vec<Span>) -> Result<()> {
     let mut shared = Shared::default();
     for trace in doc.data {
-        for s in trace.spans {
-            let process = s
-                .process
-                .clone()
-                .or_else(|| trace.processes.get(&s.process_id).cloned())
-                .ok_or_else(|| {
-                    Error::invalid(format!(
-                        "span {} names process {:?}, which the trace does not list",
-                        s.span_id, s.process_id
-                    ))
-                })?;
-            out.push(span(s, &process, &mut shared)?);
+        // One resource per process of the trace, built once, not per span.
+        let resources: HashMap<&str, Arc<Resource>> = trace
+            .processes
+            .iter()
+            .map(|(id, p)| (id.as_str(), shared.resource(resource(p))))
+            .collect();
+        for mut s in trace.spans {
+            let process = match s.process.take() {
+                Some(inline) => shared.resource(resource(&inline)),
+                None => resources
+                    .get(s.process_id.as_str())
+                    .cloned()
+                    .ok_or_else(|| {
+                        Error::invalid(format!(
+                            "span {} names process {:?}, which the trace does not list",
+                            s.span_id, s.process_id
+                        ))
+                    })?,
+            };
+            out.push(span(s, process, &mut shared)?);
         }
     }
     Ok(())
 }
 
-fn span(s: JaegerSpan, process: &Process, shared: &mut Shared) -> Result<Span> {
+fn span(s: JaegerSpan, resource: Arc<Resource>, shared: &mut Shared) -> Result<Span> {
     let trace = trace_id(&s.trace_id)?;
     let mut attributes: Vec<KeyValue> = s.tags.iter().map(attribute).collect();
     let special = SpecialTags::take(&mut attributes);
@@ -204,7 +215,7 @@ fn span(s: JaegerSpan, process: &Process, shared: &mut Shared) -> Result<Span> {
         end_ns,
         status_code,
         status_message,
-        resource: shared.resource(resource(process)),
+        resource,
         scope: shared.scope(special.scope_name, special.scope_version),
         attributes,
         events,

@@ -144,10 +144,11 @@ pub fn read_spans(
     })
 }
 
+/// Hands `spans` to `sink` in batches of at most `batch` (none for no spans).
 fn in_batches(
     mut spans: Vec<Span>,
     batch: usize,
-    sink: &mut impl FnMut(Vec<Span>) -> Result<()>,
+    sink: &mut dyn FnMut(Vec<Span>) -> Result<()>,
 ) -> Result<()> {
     while spans.len() > batch {
         let rest = spans.split_off(batch);
@@ -382,14 +383,7 @@ fn read_proto_with(
             Some(dropped) => proto::decode_proto_request_lenient(message, &mut spans, dropped)?,
             None => proto::decode_proto_request(message, &mut spans)?,
         }
-        while spans.len() > batch {
-            let rest = spans.split_off(batch);
-            sink(std::mem::replace(&mut spans, rest))?;
-        }
-        if spans.is_empty() {
-            return Ok(());
-        }
-        sink(spans)
+        in_batches(spans, batch, sink)
     };
     let mut message = Vec::new();
     match reader.fill_buf()?.first() {
