@@ -40,6 +40,12 @@ pub use spandb_storage::{
     Stats, StatusCode, TraceId, Value,
 };
 
+/// Analyses: critical path, self time, the service graph (and, through [`Db`], the queries
+/// that compute them over the store).
+pub mod analysis {
+    pub use spandb_query::analysis::*;
+}
+
 /// TraceQL: the parser, the typed builder, and the syntax tree they produce.
 pub mod query {
     pub use spandb_query::{

@@ -13,6 +13,7 @@
 //! Presentation (tables, Tempo's JSON shapes) lives in the `spandb` facade's `render`
 //! module; this crate returns typed results only.
 
+pub mod analysis;
 pub mod ast;
 pub mod builder;
 mod error;

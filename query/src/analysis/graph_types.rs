@@ -1,0 +1,103 @@
+//! The service graph's result types: what `Db::service_graph` returns and what the
+//! renderers (text, dot, SVG, HTML) draw.
+
+use serde::Serialize;
+
+/// What a node in the service graph stands for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeKind {
+    /// An instrumented service (`service.name`).
+    Service,
+    /// A database seen only from its clients (`db.system`, `db.namespace` / `db.name`).
+    Database,
+    /// A queue or topic seen only from producers/consumers (`messaging.destination.name`).
+    Messaging,
+    /// An uninstrumented peer named by a client (`peer.service`, `server.address`).
+    Peer,
+}
+
+/// How an edge was observed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EdgeKind {
+    /// A span and its child in another service (client → server, or any cross-service
+    /// parent → child).
+    Direct,
+    /// A producer and its consumer, by parent or by span link.
+    Messaging,
+    /// A client span to a database node.
+    Database,
+    /// A client or producer span to an uninstrumented peer or queue node.
+    VirtualPeer,
+}
+
+/// One node.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct GraphNode {
+    pub name: String,
+    pub kind: NodeKind,
+    /// Calls received (sum of the calls of incoming edges).
+    pub calls_in: u64,
+    /// Errors on incoming edges.
+    pub errors_in: u64,
+}
+
+/// Latency quantiles of one side of an edge, in ns.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct LatencySummary {
+    pub p50_ns: f64,
+    pub p90_ns: f64,
+    pub p99_ns: f64,
+}
+
+/// Calls and errors of an edge in one minute.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct EdgeMinute {
+    /// Start of the minute, unix ns.
+    pub minute_ns: u64,
+    pub calls: u64,
+    pub errors: u64,
+}
+
+/// One edge: `client` calls `server`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct GraphEdge {
+    pub client: String,
+    pub client_kind: NodeKind,
+    pub server: String,
+    pub server_kind: NodeKind,
+    pub kind: EdgeKind,
+    pub calls: u64,
+    /// Calls where the client or the server span has error status.
+    pub errors: u64,
+    /// Latency as the caller saw it (the client / producer / parent span).
+    pub client_latency: Option<LatencySummary>,
+    /// Latency as the callee saw it (the server / consumer / child span); `None` for
+    /// virtual nodes.
+    pub server_latency: Option<LatencySummary>,
+    /// Calls and errors per minute, in time order, minutes without calls left out.
+    pub per_minute: Vec<EdgeMinute>,
+}
+
+impl GraphEdge {
+    pub fn error_ratio(&self) -> f64 {
+        if self.calls == 0 {
+            0.0
+        } else {
+            self.errors as f64 / self.calls as f64
+        }
+    }
+}
+
+/// The service graph over a time range.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ServiceGraph {
+    /// The range the graph covers, minute-aligned, unix ns.
+    pub start_ns: u64,
+    pub end_ns: u64,
+    /// By kind, then name.
+    pub nodes: Vec<GraphNode>,
+    /// By client, then server, then kind.
+    pub edges: Vec<GraphEdge>,
+}
