@@ -8,7 +8,8 @@ use spandb_storage::block::Footer;
 use spandb_storage::codec::attr_columns::AttrColumnsDecoder;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = Footer::decode(data);
+    let _ = Footer::decode(data, 1);
+    let _ = Footer::decode(data, 2);
     if let Ok(mut attrs) = AttrColumnsDecoder::new(data) {
         let dict = vec![String::new(), "k".to_string(), "v".to_string()];
         for _ in 0..64 {

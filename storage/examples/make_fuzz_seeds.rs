@@ -26,14 +26,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let block = encode_block(few.iter().collect(), &layout)?;
     fs::write(format!("{}/small.blk", dir("block_decode")?), &block.bytes)?;
-    // The golden files of this format version (see storage/tests/golden_format_v1.rs): write
+    // The golden files of this format version (see storage/tests/golden_format.rs): write
     // them only when starting a new format version, never to make that test pass.
     if std::env::var_os("SPANDB_WRITE_GOLDEN").is_some() {
         let golden = format!("{root}/storage/tests/golden");
         fs::create_dir_all(&golden)?;
-        fs::write(format!("{golden}/block_v1.blk"), &block.bytes)?;
+        let v = spandb_storage::block::BLOCK_FORMAT_VERSION;
+        fs::write(format!("{golden}/block_v{v}.blk"), &block.bytes)?;
         fs::write(
-            format!("{golden}/block_v1.spans.json"),
+            format!("{golden}/block_v{v}.spans.json"),
             json::encode_json_request(few).to_string(),
         )?;
     }

@@ -8,6 +8,7 @@
 
 pub mod block;
 pub mod codec;
+pub mod edges;
 mod error;
 mod mmap;
 pub mod model;

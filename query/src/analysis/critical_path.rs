@@ -115,11 +115,15 @@ impl<'t> ClippedTree<'t> {
 }
 
 fn walk(clipped: &ClippedTree<'_>, root: usize, out: &mut Vec<CriticalSection>) {
-    let Some(_) = clipped.interval[root] else { return };
+    let Some(_) = clipped.interval[root] else {
+        return;
+    };
     let mut span = root;
     let mut horizon: Option<u64> = None;
     loop {
-        let Some((start, end)) = clipped.interval[span] else { return };
+        let Some((start, end)) = clipped.interval[span] else {
+            return;
+        };
         let section_end = horizon.unwrap_or(end);
         if let Some(child) = clipped.last_finishing_child(span, horizon) {
             let child_end = clipped.end(child).unwrap_or(section_end);

@@ -3,34 +3,7 @@
 
 use serde::Serialize;
 
-/// What a node in the service graph stands for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum NodeKind {
-    /// An instrumented service (`service.name`).
-    Service,
-    /// A database seen only from its clients (`db.system`, `db.namespace` / `db.name`).
-    Database,
-    /// A queue or topic seen only from producers/consumers (`messaging.destination.name`).
-    Messaging,
-    /// An uninstrumented peer named by a client (`peer.service`, `server.address`).
-    Peer,
-}
-
-/// How an edge was observed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EdgeKind {
-    /// A span and its child in another service (client → server, or any cross-service
-    /// parent → child).
-    Direct,
-    /// A producer and its consumer, by parent or by span link.
-    Messaging,
-    /// A client span to a database node.
-    Database,
-    /// A client or producer span to an uninstrumented peer or queue node.
-    VirtualPeer,
-}
+pub use spandb_storage::edges::{EdgeKind, NodeKind};
 
 /// One node.
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -9,9 +9,11 @@
 mod critical_path;
 mod graph_types;
 mod self_time;
+mod service_graph;
 
 pub use critical_path::{critical_path, critical_time_per_span, CriticalSection};
-pub use self_time::self_times;
 pub use graph_types::{
     EdgeKind, EdgeMinute, GraphEdge, GraphNode, LatencySummary, NodeKind, ServiceGraph,
 };
+pub use self_time::self_times;
+pub use service_graph::{minute_aligned, service_graph, service_graph_reference};

@@ -8,13 +8,16 @@ use roaring::RoaringBitmap;
 use crate::codec::buf::{DecodeError, DecodeResult, Decoder, Encoder};
 use crate::codec::chunk::ChunkRef;
 use crate::codec::value::{dict_str, get_attrs, put_attrs, StringPolicy};
+use crate::edges::EdgeRollup;
 use crate::model::{Resource, Scope, TraceId};
 use crate::rollup::Rollup;
 
 /// Magic bytes at the start and end of every block file.
 pub const BLOCK_MAGIC: [u8; 8] = *b"SPANBLK\0";
-/// The block format version this build writes and reads.
-pub const BLOCK_FORMAT_VERSION: u32 = 1;
+/// The block format version this build writes.
+pub const BLOCK_FORMAT_VERSION: u32 = 2;
+/// The oldest block format version this build reads (version 1 has no edge rollup).
+pub const OLDEST_READABLE_BLOCK_FORMAT_VERSION: u32 = 1;
 /// Header: magic (8) + version (4) + reserved (4).
 pub const HEADER_LEN: usize = 16;
 /// Trailer: footer offset (8) + stored len (4) + raw len (4) + crc32c (4) + version (4) + magic (8).
@@ -149,6 +152,9 @@ pub struct Footer {
     /// index; their string values are stored inline in the attribute column.
     pub unindexed_keys: Vec<u32>,
     pub rollup: Rollup,
+    /// The service-graph edge rollup (format version 2 on); `None` in version 1 blocks,
+    /// whose edges a reader computes from the spans.
+    pub edges: Option<EdgeRollup>,
 }
 
 /// Interns every string (used for resource and scope tables, which are small).
@@ -324,9 +330,13 @@ impl Footer {
             enc.put_varint(u64::from(*k));
         }
         self.rollup.encode(enc);
+        if let Some(edges) = &self.edges {
+            edges.encode(enc);
+        }
     }
 
-    pub fn decode(bytes: &[u8]) -> DecodeResult<Self> {
+    /// Decodes the footer of a block of format `version`.
+    pub fn decode(bytes: &[u8], version: u32) -> DecodeResult<Self> {
         let mut dec = Decoder::new(bytes);
         let d = &mut dec;
         let mut f = Footer {
@@ -472,6 +482,9 @@ impl Footer {
             f.unindexed_keys.push(d.get_varint32()?);
         }
         f.rollup = Rollup::decode(d)?;
+        if version >= 2 {
+            f.edges = Some(EdgeRollup::decode(d)?);
+        }
         if !d.is_empty() {
             return Err(DecodeError::new(format!(
                 "{} trailing bytes after the footer",

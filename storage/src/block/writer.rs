@@ -17,6 +17,7 @@ use crate::codec::attr_columns::AttrColumnsEncoder;
 use crate::codec::buf::Encoder;
 use crate::codec::chunk::{compress, ChunkRef};
 use crate::codec::value::{for_each_string, put_attrs, StringPolicy};
+use crate::edges::EdgeRollup;
 use crate::error::{Error, Result};
 use crate::model::{KeyValue, Resource, Scope, Span, TraceId, Value};
 use crate::rollup::{Rollup, RollupKey, ROLLUP_BUCKET_NS};
@@ -221,7 +222,8 @@ pub fn encode_block(mut spans: Vec<&Span>, layout: &BlockLayout) -> Result<Encod
         let row_group = block.encode_group(first_row, group, layout.zstd_level, &mut out)?;
         block.footer.groups.push(row_group);
     }
-    let (footer, trace_ids) = block.finish();
+    let (mut footer, trace_ids) = block.finish();
+    footer.edges = Some(EdgeRollup::of_spans(spans));
     write_footer(&mut out, &footer, layout.zstd_level)?;
     Ok(EncodedBlock {
         bytes: out,

@@ -126,6 +126,12 @@ impl Snapshot {
     }
 
     /// Every span of `trace`: blocks found through the trace-id index, plus unsealed spans.
+    /// Ids of the blocks holding spans of `trace`, from the trace index (which may already
+    /// list blocks sealed after this snapshot; their spans are still unsealed here).
+    pub fn blocks_of_trace(&self, trace: &TraceId) -> Result<Vec<u64>> {
+        self.inner.catalog.blocks_of_trace(trace)
+    }
+
     pub fn trace(&self, trace: &TraceId) -> Result<Vec<Span>> {
         let mut out = Vec::new();
         for id in self.inner.catalog.blocks_of_trace(trace)? {

@@ -4,7 +4,10 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use super::BlockReader;
-use crate::block::footer::{Footer, BLOCK_FORMAT_VERSION, BLOCK_MAGIC, HEADER_LEN, TRAILER_LEN};
+use crate::block::footer::{
+    Footer, BLOCK_FORMAT_VERSION, BLOCK_MAGIC, HEADER_LEN, OLDEST_READABLE_BLOCK_FORMAT_VERSION,
+    TRAILER_LEN,
+};
 use crate::codec::buf::{DecodeError, DecodeResult, Decoder};
 use crate::codec::chunk::{decompress, ChunkRef};
 use crate::error::{Error, Result};
@@ -55,7 +58,7 @@ impl BlockReader {
             return Err(corrupt("bad magic at the start: not a spandb block".into()));
         }
         let version = head.get_u32().map_err(|e| e.in_file(path))?;
-        if version != BLOCK_FORMAT_VERSION {
+        if !(OLDEST_READABLE_BLOCK_FORMAT_VERSION..=BLOCK_FORMAT_VERSION).contains(&version) {
             return Err(Error::UnsupportedVersion {
                 file: path.to_owned(),
                 found: version,
@@ -95,7 +98,8 @@ impl BlockReader {
         let stored = slice_chunk(bytes, &chunk, trailer_at)
             .map_err(|e| e.context("footer").in_file(path))?;
         let raw = decompress(stored, &chunk).map_err(|e| e.context("footer").in_file(path))?;
-        let footer = Footer::decode(&raw).map_err(|e| e.context("footer").in_file(path))?;
+        let footer =
+            Footer::decode(&raw, version).map_err(|e| e.context("footer").in_file(path))?;
         for g in &footer.groups {
             for c in &g.columns {
                 if c.offset < HEADER_LEN as u64
