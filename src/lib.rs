@@ -24,6 +24,7 @@ mod db;
 mod error;
 pub mod export;
 pub mod format;
+mod graph;
 pub mod import;
 pub mod otlp;
 pub mod render;

@@ -118,6 +118,23 @@ SELECT ServiceName, intDiv(toUnixTimestamp64Nano(Timestamp), {NS_PER_MIN}) AS mi
 FROM {table} GROUP BY ServiceName, minute"""
 
 
+def graph_sql(dialect, table):
+    """The service graph's cross-service calls (a span and its parent in another service):
+    calls and errors per (client service, server service). spandb's direct and messaging
+    edges are the same pairs; its database and peer edges have no SQL counterpart here."""
+    if dialect == "duckdb":
+        return f"""
+SELECT p.service AS client, c.service AS server, count(*) AS calls,
+       count(*) FILTER (WHERE p.status_code = 2 OR c.status_code = 2) AS errors
+FROM {table} c JOIN {table} p ON c.trace_id = p.trace_id AND c.parent_span_id = p.span_id
+WHERE c.service <> p.service GROUP BY ALL"""
+    return f"""
+SELECT p.ServiceName AS client, c.ServiceName AS server, count() AS calls,
+       countIf(p.StatusCode = 2 OR c.StatusCode = 2) AS errors
+FROM {table} AS c INNER JOIN {table} AS p ON c.TraceId = p.TraceId AND c.ParentSpanId = p.SpanId
+WHERE c.ServiceName != p.ServiceName GROUP BY client, server"""
+
+
 def run_queries(spec, lookup, query_rows):
     """Runs the spec's lookups, searches and RED query. `lookup(trace_id) -> rows`,
     `query_rows(kind, sql) -> list of tuples`."""
@@ -168,6 +185,13 @@ def run_queries(spec, lookup, query_rows):
     for service, minute, p99_s in query_rows("red", spec["sql_red_ref"]):
         ref.setdefault(service, {})[str(int(minute))] = float(p99_s)
     out["red"] = {"first_ms": times[0], "time": summary(times), "cells": cells, "p99_at_spandb_rank": ref}
+    times, rows = [], []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        rows = query_rows("graph", spec["sql_graph"])
+        times.append((time.perf_counter() - t) * 1e3)
+    edges = {f"{client}|{server}": [int(calls), int(errors)] for client, server, calls, errors in rows}
+    out["graph"] = {"first_ms": times[0], "time": summary(times), "edges": edges}
     return out
 
 
@@ -308,6 +332,7 @@ def duckdb_query(dbdir, spec):
         s["sql_all"] = search_sql("duckdb", "spans", pred, s["start_ns"], s["end_ns"], None)
     spec["sql_red"] = red_sql("duckdb", "spans")
     spec["sql_red_ref"] = red_ref_sql("duckdb", "spans")
+    spec["sql_graph"] = graph_sql("duckdb", "spans")
 
     def lookup(tid):
         return len(con.execute("SELECT * FROM spans WHERE trace_id = ?", [tid]).fetchall())
@@ -507,6 +532,7 @@ def chdb_query(dbdir, spec):
         s["sql_all"] = search_sql("chdb", tbl, pred, s["start_ns"], s["end_ns"], None)
     spec["sql_red"] = red_sql("chdb", tbl)
     spec["sql_red_ref"] = red_ref_sql("chdb", tbl)
+    spec["sql_graph"] = graph_sql("chdb", tbl)
 
     def lookup(tid):
         res = ch_check(sess.query(f"SELECT * FROM {tbl} WHERE TraceId = '{tid}'", "TabSeparated"))

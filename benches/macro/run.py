@@ -220,6 +220,10 @@ def verify(results, engines_run):
             for k in ("all_traces", "all_matched_spans"):
                 if sa[k] != sb[k]:
                     note(fig, f"{name}: {k} {sb[k]} vs {ref_name} {sa[k]}")
+        ga, gb = ref["graph"]["edges"], q["graph"]["edges"]
+        if ga != gb:
+            off = sorted(set(ga) ^ set(gb)) or [k for k in ga if ga[k] != gb.get(k)]
+            note("graph", f"{name}: {len(off)} edges differ from {ref_name} (e.g. {off[0]}: {ga.get(off[0])} vs {gb.get(off[0])})")
         ca, cb = ref["red"]["cells"], q["red"]["cells"]
         keys_a = {(s, m) for s in ca for m in ca[s]}
         keys_b = {(s, m) for s in cb for m in cb[s]}
@@ -273,6 +277,7 @@ def figures(res):
         rows.append((f"search: {s['name']} (top 20)", "ms", "lower", s["top"]["p50_ms"]))
         rows.append((f"search: {s['name']} (all)", "ms", "lower", s["all"]["p50_ms"]))
     rows.append(("RED per service per minute", "ms", "lower", q["red"]["time"]["p50_ms"]))
+    rows.append(("service graph, whole range", "ms", "lower", q["graph"]["time"]["p50_ms"]))
     rows.append(("RSS serving queries", "MiB", "lower", q["rss"]["end_bytes"] / 2**20))
     rows.append(("peak RSS serving queries", "MiB", "lower", q["rss"]["peak_bytes"] / 2**20))
     return rows
@@ -285,6 +290,8 @@ def verification_key(fig):
         return fig.rsplit(" (", 1)[0]
     if fig.startswith("RED"):
         return "red"
+    if fig.startswith("service graph"):
+        return "graph"
     return None
 
 

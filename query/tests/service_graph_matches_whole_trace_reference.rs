@@ -275,7 +275,14 @@ fn a_graph_with_every_kind_of_edge() {
     assert_eq!(
         edges,
         vec![
-            ("api", "shop", EdgeKind::Database, NodeKind::Database, 1, 0),
+            (
+                "api",
+                "postgresql/shop",
+                EdgeKind::Database,
+                NodeKind::Database,
+                1,
+                0
+            ),
             (
                 "api",
                 "worker",

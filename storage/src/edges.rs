@@ -209,17 +209,18 @@ fn str_attr<'s>(s: &'s Span, key: &str) -> Option<&'s str> {
     }
 }
 
-/// The database node a client span calls: named by `db.namespace` (or the older `db.name`),
-/// else by `db.system`.
-fn database_of(s: &Span) -> Option<&str> {
+/// The database node a client span calls: `system/namespace` (`db.namespace`, or the older
+/// `db.name`) when the span names a namespace, else the system (`db.system`).
+fn database_of(s: &Span) -> Option<String> {
     if s.kind != SpanKind::Client {
         return None;
     }
     let system = str_attr(s, "db.system").or_else(|| str_attr(s, "db.system.name"))?;
     Some(
-        str_attr(s, "db.namespace")
-            .or_else(|| str_attr(s, "db.name"))
-            .unwrap_or(system),
+        match str_attr(s, "db.namespace").or_else(|| str_attr(s, "db.name")) {
+            Some(ns) => format!("{system}/{ns}"),
+            None => system.to_owned(),
+        },
     )
 }
 
@@ -245,14 +246,14 @@ fn virtual_call(s: &Span) -> Option<(Observation, bool)> {
         (db, NodeKind::Database, EdgeKind::Database, true)
     } else {
         let (peer, node) = virtual_peer_of(s)?;
-        (peer, node, EdgeKind::VirtualPeer, false)
+        (peer.to_owned(), node, EdgeKind::VirtualPeer, false)
     };
     Some((
         Observation {
             edge: EdgeKey {
                 client: s.service().to_owned(),
                 client_kind: NodeKind::Service,
-                server: server.to_owned(),
+                server,
                 server_kind,
                 kind,
             },

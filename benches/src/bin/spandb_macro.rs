@@ -24,6 +24,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value as Json};
+use spandb::analysis::EdgeKind;
 use spandb::query;
 use spandb::{Durability, Options, TraceId};
 use spandb::{LabelValue, MetricsRequest, TimeRange};
@@ -286,6 +287,26 @@ fn run_queries(dir: &str, spec_path: &str) -> BoxResult<Json> {
         per.retain(|_, c| c[0] > 0.0);
     }
     let red_first = red_times.first().copied().unwrap_or(f64::NAN);
+    // The service graph over everything, from the edge rollups; compared with the SQL
+    // engines' parent/child self-join on the cross-service (direct and messaging) edges.
+    let mut graph_times = Vec::new();
+    let mut edges: BTreeMap<String, [u64; 2]> = BTreeMap::new();
+    for _ in 0..repeats {
+        let t = Instant::now();
+        let graph = snap.service_graph(TimeRange::ALL, None::<&str>)?;
+        graph_times.push(ms(t.elapsed()));
+        edges.clear();
+        for e in &graph.edges {
+            if matches!(e.kind, EdgeKind::Direct | EdgeKind::Messaging) {
+                let cell = edges
+                    .entry(format!("{}|{}", e.client, e.server))
+                    .or_default();
+                cell[0] += e.calls;
+                cell[1] += e.errors;
+            }
+        }
+    }
+    let graph_first = graph_times.first().copied().unwrap_or(f64::NAN);
     let (rss_end, peak) = rss_bytes();
     Ok(json!({
         "engine": "spandb",
@@ -297,6 +318,11 @@ fn run_queries(dir: &str, spec_path: &str) -> BoxResult<Json> {
             "time": summary(&mut red_times),
             "paths": paths,
             "cells": cells,
+        },
+        "graph": {
+            "first_ms": graph_first,
+            "time": summary(&mut graph_times),
+            "edges": edges,
         },
         "rss": {
             "before_open_bytes": rss_before_open,

@@ -33,6 +33,7 @@ macro_rules! out {
 
 mod check;
 mod export;
+mod graph;
 mod import;
 mod lifecycle;
 mod metrics;
@@ -84,6 +85,8 @@ enum Command {
     Search(search::Args),
     /// A TraceQL metrics pipeline (rate, count, avg, quantiles) as time series.
     Metrics(metrics::Args),
+    /// The service graph: services, databases, queues and peers, and the calls between them.
+    Graph(graph::Args),
     /// Spans, traces, blocks, bytes on disk and per-service counts.
     Stats,
     /// Verify every checksum and that catalog, trace index and blocks agree.
@@ -110,6 +113,7 @@ fn main() -> ExitCode {
         Command::Trace(args) => trace::run(&cli.db, cli.output, args),
         Command::Search(args) => search::run(&cli.db, cli.output, args),
         Command::Metrics(args) => metrics::run(&cli.db, cli.output, args),
+        Command::Graph(args) => graph::run(&cli.db, cli.output, args),
         Command::Stats => stats::run(&cli.db, cli.output),
         Command::Check(args) => check::run(&cli.db, cli.output, args),
         Command::Compact => lifecycle::compact(&cli.db, cli.output),
