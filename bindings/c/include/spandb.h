@@ -216,6 +216,15 @@ typedef struct spandb_db_stats {
 } spandb_db_stats;
 
 /**
+ * Bytes spandb allocated for the caller (an OTLP payload, a JSON document). Read `data[0..len)`;
+ * free with `spandb_bytes_free`.
+ */
+typedef struct spandb_bytes {
+  const uint8_t *data;
+  size_t len;
+} spandb_bytes;
+
+/**
  * A UTF-8 string (or, for `SPANDB_VALUE_BYTES`, raw bytes): `len` bytes at `ptr`, not
  * NUL-terminated. `ptr` may be NULL when `len` is 0.
  */
@@ -273,15 +282,6 @@ typedef struct spandb_search_result {
   const struct spandb_trace_summary *traces;
   size_t traces_len;
 } spandb_search_result;
-
-/**
- * Bytes spandb allocated for the caller (an OTLP payload, a JSON document). Read `data[0..len)`;
- * free with `spandb_bytes_free`.
- */
-typedef struct spandb_bytes {
-  const uint8_t *data;
-  size_t len;
-} spandb_bytes;
 
 /**
  * A typed attribute value. Only the field(s) named by `kind` are read; set the others to 0.
@@ -591,6 +591,24 @@ const char *spandb_last_error_message(void);
  * Ownership: static storage; never free it. Thread safety: any thread.
  */
 const char *spandb_status_name(int32_t status);
+
+/**
+ * The service graph of the calls starting in `[start_ns, end_ns)` (`end_ns == 0`: no upper
+ * bound; widened to whole minutes): services, databases, queues and peers, and per edge the
+ * calls, errors, client- and server-side latency quantiles and a per-minute series.
+ * `filter` is NULL (every trace counts) or a NUL-terminated TraceQL spanset such as
+ * `{ status = error }` restricting the traces that count. On success `*out` receives UTF-8
+ * JSON (not NUL-terminated) to release with `spandb_bytes_free`.
+ * Thread safety: any thread, concurrently with any call on the same `db`.
+ *
+ * # Safety
+ * `filter` must be NULL or NUL-terminated; `out` NULL or valid for writing a pointer.
+ */
+enum spandb_status spandb_service_graph_json(const struct spandb_db *db_handle,
+                                             const char *filter,
+                                             uint64_t start_ns,
+                                             uint64_t end_ns,
+                                             struct spandb_bytes **out);
 
 /**
  * Runs a TraceQL search (`{ resource.service.name = "api" && status = error }`): traces with

@@ -17,6 +17,7 @@
 mod args;
 mod db;
 mod error;
+mod graph;
 mod handle;
 mod query;
 mod read;
@@ -26,6 +27,7 @@ mod write;
 
 pub use db::*;
 pub use error::{spandb_last_error_message, spandb_status, spandb_status_name};
+pub use graph::*;
 pub use query::*;
 pub use read::*;
 pub use types::*;

@@ -110,7 +110,7 @@ fn ptr_or_null<T>(v: &[T]) -> *const T {
     }
 }
 
-fn range(start_ns: u64, end_ns: u64) -> CResult<TimeRange> {
+pub(crate) fn range(start_ns: u64, end_ns: u64) -> CResult<TimeRange> {
     let end = if end_ns == 0 { u64::MAX } else { end_ns };
     if start_ns >= end {
         return Err(CError::invalid(format!(

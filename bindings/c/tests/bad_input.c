@@ -154,6 +154,11 @@ int main(void) {
   EXPECT_STATUS(spandb_metrics(db, "{ } | rate()", 0, 0, 0, &mr), SPANDB_ERR_INVALID_ARGUMENT);
   CHECK(mr == SENTINEL);
   EXPECT_STATUS(spandb_stats(db, NULL), SPANDB_ERR_NULL_POINTER);
+  spandb_bytes *gb = SENTINEL;
+  EXPECT_STATUS(spandb_service_graph_json(db, "{ status = ", 0, 0, &gb), SPANDB_ERR_QUERY_SYNTAX);
+  EXPECT_STATUS(spandb_service_graph_json(db, NULL, 10, 5, &gb), SPANDB_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(spandb_service_graph_json(db, NULL, 0, 0, NULL), SPANDB_ERR_NULL_POINTER);
+  CHECK(gb == SENTINEL);
 
   /* Double frees and frees by the wrong function. */
   MUST(spandb_trace_get(db, TRACE, &t));

@@ -243,6 +243,17 @@ int main(void) {
   CHECK(bytes_contain(sj, "\"traces\"") && bytes_contain(sj, "a1010203040506070809"));
   MUST(spandb_bytes_free(sj));
 
+  /* Service graph: trace B's client span calls a PostgreSQL database; a filter that keeps only
+   * trace A (no call between nodes) leaves no edge. */
+  spandb_bytes *graph = NULL;
+  MUST(spandb_service_graph_json(db, NULL, 0, 0, &graph));
+  CHECK(bytes_contain(graph, "\"client\":\"inventory\"") && bytes_contain(graph, "\"server\":\"postgresql\"") &&
+        bytes_contain(graph, "\"kind\":\"database\"") && bytes_contain(graph, "\"calls\":1"));
+  MUST(spandb_bytes_free(graph));
+  MUST(spandb_service_graph_json(db, "{ resource.service.name = \"checkout\" }", 0, 0, &graph));
+  CHECK(!bytes_contain(graph, "postgresql") && bytes_contain(graph, "\"edges\":[]"));
+  MUST(spandb_bytes_free(graph));
+
   /* Metrics: spans per service over the data's time range, one 60 s step. */
   spandb_metrics_result *m = NULL;
   MUST(spandb_metrics(db, "{ } | count_over_time() by (resource.service.name)", 0, 0, 60000000000ull, &m));

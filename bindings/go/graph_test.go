@@ -1,0 +1,47 @@
+package spandb
+
+import (
+	"context"
+	"errors"
+	"testing"
+)
+
+func TestServiceGraph(t *testing.T) {
+	ctx := context.Background()
+	db, _ := openTemp(t, Options{BlockMaxSpans: 2})
+	defer db.Close()
+	spans := checkoutTrace()
+	// The client span calls a service that answers in another block: payments' server span.
+	server := spans[1]
+	server.SpanID = SpanID{0, 0, 0, 0, 0, 0, 0, 0xa3}
+	server.ParentSpanID = spans[1].SpanID
+	server.Kind = KindServer
+	server.StatusCode = StatusError
+	server.Resource = &Resource{Attributes: []KeyValue{String("service.name", "payments")}}
+	server.Attributes, server.Links = nil, nil
+	if err := db.Write(ctx, append(spans, server)); err != nil {
+		t.Fatal(err)
+	}
+	g, err := db.ServiceGraph(ctx, GraphOptions{})
+	if err != nil {
+		t.Fatalf("ServiceGraph: %v", err)
+	}
+	if len(g.Edges) != 1 {
+		t.Fatalf("edges = %+v", g.Edges)
+	}
+	e := g.Edges[0]
+	if e.Client != "checkout" || e.Server != "payments" || e.Kind != "direct" || e.Calls != 1 || e.Errors != 1 ||
+		e.ServerLatency == nil || e.ClientLatency.P50 < 99e6 || e.ClientLatency.P50 > 101e6 || len(e.PerMinute) != 1 {
+		t.Fatalf("edge = %+v", e)
+	}
+	if len(g.Nodes) != 2 || g.Nodes[1].Name != "payments" || g.Nodes[1].CallsIn != 1 {
+		t.Fatalf("nodes = %+v", g.Nodes)
+	}
+	g, err = db.ServiceGraph(ctx, GraphOptions{Filter: `{ name = "nothing" }`})
+	if err != nil || len(g.Edges) != 0 {
+		t.Fatalf("filtered graph: %v %+v", err, g)
+	}
+	if _, err := db.ServiceGraph(ctx, GraphOptions{Filter: `{ status = `}); !errors.Is(err, ErrQuerySyntax) {
+		t.Fatalf("bad filter: got %v", err)
+	}
+}
