@@ -11,7 +11,7 @@ mod graph_types;
 mod self_time;
 
 pub use critical_path::{critical_path, critical_time_per_span, CriticalSection};
-pub use self_time::self_times;
 pub use graph_types::{
     EdgeKind, EdgeMinute, GraphEdge, GraphNode, LatencySummary, NodeKind, ServiceGraph,
 };
+pub use self_time::self_times;
