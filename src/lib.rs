@@ -21,6 +21,7 @@
 //! ```
 
 mod db;
+mod db_analysis;
 mod error;
 pub mod export;
 pub mod format;
@@ -30,6 +31,7 @@ pub mod otlp;
 pub mod render;
 
 pub use db::{AsQuery, Db, Options, Snapshot, SpanIter};
+pub use db_analysis::DEFAULT_BREAKDOWN_TRACES;
 pub use error::{Error, Position, Result};
 pub use spandb_query::{
     LabelValue, MatchedSpan, MetricsRequest, MetricsResult, Node, Query, Series, TimeRange,

@@ -2,6 +2,7 @@
 //! Tempo's JSON shapes for tools ([`tempo`]). The CLI, the C ABI and (later) the server all
 //! render through here.
 
+pub mod analysis;
 pub mod graph_table;
 pub mod table;
 pub mod tempo;

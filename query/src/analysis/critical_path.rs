@@ -2,10 +2,13 @@
 //! latency, computed as Jaeger UI computes it (jaeger-ui, `TracePage/CriticalPath`,
 //! Apache-2.0), so the two tools agree on the same trace:
 //!
-//! 1. Non-blocking children are dropped with their subtrees: a producer or consumer span
-//!    that ends after its parent ran asynchronously and cannot have delayed it.
+//! 1. Non-blocking children are dropped with their subtrees: a consumer span whose parent
+//!    is a producer ran asynchronously and cannot have delayed it (jaeger-ui's
+//!    `utils/cpspan.ts`, `isBlockingSpan`; whatever the timing, as Jaeger UI decides it).
 //! 2. Children are clipped to their parent (top-down, so a parent is clipped before its
-//!    children are held against it); a child wholly outside its parent is dropped.
+//!    children are held against it); a child wholly outside its parent is dropped, in the
+//!    order of `utils/sanitizeOverFlowingChildren.ts` (a zero-length child at its parent's
+//!    start is kept).
 //! 3. From the root, repeatedly descend into the last-finishing child; when a span has no
 //!    child left that ends before the point we came back from, its section runs from its
 //!    start, and the walk returns to its parent with that start as the new horizon.
@@ -75,18 +78,17 @@ impl<'t> ClippedTree<'t> {
             let Some((p_start, p_end)) = interval[parent] else {
                 continue;
             };
-            let parent_end_raw = spans[parent].end_ns;
+            let parent_kind = spans[parent].kind;
             for &child in &tree.nodes[parent].children {
                 let c = &spans[child];
-                let (c_start, c_end) = (c.start_ns, c.end_ns.max(c.start_ns));
-                let async_kind = matches!(c.kind, SpanKind::Producer | SpanKind::Consumer);
-                if async_kind && c.end_ns > parent_end_raw {
+                if parent_kind == SpanKind::Producer && c.kind == SpanKind::Consumer {
                     continue; // non-blocking: dropped with its subtree
                 }
-                if c_start >= p_end || c_end <= p_start {
+                let Some(clipped) = clip(c.start_ns, c.end_ns.max(c.start_ns), p_start, p_end)
+                else {
                     continue; // wholly outside its parent
-                }
-                interval[child] = Some((c_start.max(p_start), c_end.min(p_end)));
+                };
+                interval[child] = Some(clipped);
                 stack.push(child);
             }
         }
@@ -111,6 +113,17 @@ impl<'t> ClippedTree<'t> {
             }
         }
         best.map(|(child, _)| child)
+    }
+}
+
+/// A child's interval clipped to its parent's, `None` when it lies wholly outside. The
+/// comparisons are jaeger-ui's: a child starting inside (or at the start of) its parent is
+/// kept even when it has no length.
+fn clip(c_start: u64, c_end: u64, p_start: u64, p_end: u64) -> Option<(u64, u64)> {
+    if c_start >= p_start {
+        (c_start < p_end).then_some((c_start, c_end.min(p_end)))
+    } else {
+        (c_end > p_start).then_some((p_start, c_end.min(p_end)))
     }
 }
 
@@ -155,3 +168,7 @@ fn push_section(out: &mut Vec<CriticalSection>, span: usize, start_ns: u64, end_
         });
     }
 }
+
+#[cfg(test)]
+#[path = "critical_path_tests.rs"]
+mod tests;

@@ -31,9 +31,13 @@ macro_rules! out {
     }};
 }
 
+mod breakdown;
 mod check;
+mod critical_path;
+mod errors;
 mod export;
 mod graph;
+mod health;
 mod import;
 mod lifecycle;
 mod metrics;
@@ -95,6 +99,14 @@ enum Command {
     Compact,
     /// Drop blocks whose spans are all older than a horizon.
     Retain(lifecycle::RetainArgs),
+    /// The critical path of a trace: the spans its latency waited on.
+    CriticalPath(critical_path::Args),
+    /// Where the time of matching traces goes: critical-path and self time per operation.
+    Breakdown(breakdown::Args),
+    /// Exceptions and error spans grouped by service, type and message template.
+    Errors(errors::Args),
+    /// Health of a trace: orphans, missing root, duplicate ids, clock skew, links.
+    Health(health::Args),
 }
 
 /// Exit statuses (see the module docs).
@@ -118,6 +130,10 @@ fn main() -> ExitCode {
         Command::Check(args) => check::run(&cli.db, cli.output, args),
         Command::Compact => lifecycle::compact(&cli.db, cli.output),
         Command::Retain(args) => lifecycle::retain(&cli.db, cli.output, args),
+        Command::CriticalPath(args) => critical_path::run(&cli.db, cli.output, args),
+        Command::Breakdown(args) => breakdown::run(&cli.db, cli.output, args),
+        Command::Errors(args) => errors::run(&cli.db, cli.output, args),
+        Command::Health(args) => health::run(&cli.db, cli.output, args),
     };
     match result {
         Ok(code) => code,

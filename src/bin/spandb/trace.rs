@@ -19,7 +19,13 @@ pub fn run(db_dir: &Path, format: Format, args: Args) -> Result<ExitCode> {
     let tree = db.trace_tree(&args.trace_id)?;
     match format {
         Format::Json => outln!("{}", spandb::otlp::json::encode_json_request(&tree.spans)),
-        Format::Table => out!("{}", render::table::trace_tree(&tree)),
+        Format::Table => {
+            out!("{}", render::table::trace_tree(&tree));
+            out!(
+                "{}",
+                render::analysis::health_lines(&db.trace_health(&args.trace_id)?)
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

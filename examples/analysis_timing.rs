@@ -1,0 +1,48 @@
+//! Times the analyses on an existing database (docs/ANALYSIS.md, "Figures"):
+//! `cargo run --release --example analysis_timing -- <db> [traceql]`.
+//! Error groups over the whole data range, and the time breakdown of the newest 1,000
+//! traces matching the query (default `{ }`), each run five times (the best and the median
+//! are printed: the first run pays for page faults).
+
+use std::time::Instant;
+
+fn main() -> spandb::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let dir = args.next().unwrap_or_else(|| "./spandb-data".into());
+    let query = args.next().unwrap_or_else(|| "{ }".into());
+    let db = spandb::Db::open_existing(&dir, spandb::Options::new())?;
+    let snap = db.snapshot()?;
+    let range = snap.time_range().unwrap_or(spandb::TimeRange::ALL);
+    let time = |what: &str, f: &mut dyn FnMut() -> spandb::Result<String>| -> spandb::Result<()> {
+        let mut ms = Vec::new();
+        let mut note = String::new();
+        for _ in 0..5 {
+            let t = Instant::now();
+            note = f()?;
+            ms.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+        ms.sort_by(f64::total_cmp);
+        println!(
+            "{what}: best {:.1} ms, median {:.1} ms ({note})",
+            ms[0], ms[2]
+        );
+        Ok(())
+    };
+    time("error groups over the data range", &mut || {
+        let g = snap.error_groups(range, None)?;
+        Ok(format!(
+            "{} error spans, {} groups",
+            g.error_spans,
+            g.groups.len()
+        ))
+    })?;
+    time("breakdown of 1000 traces", &mut || {
+        let b = snap.time_breakdown(&query, spandb::TimeRange::ALL, 1000)?;
+        Ok(format!(
+            "{} traces, {} operations",
+            b.traces,
+            b.critical_path.len()
+        ))
+    })?;
+    Ok(())
+}

@@ -1,0 +1,511 @@
+//! Exception tracking: error spans of a time range grouped by service, exception type and
+//! message template, each group with where its failures started.
+//!
+//! Error spans come from each block's error-status bitmap, so only row groups holding an
+//! error are decoded, and only for those rows. An occurrence is an `exception` event of an
+//! error span (`exception.type`, `exception.message`, `exception.stacktrace`), or the error
+//! span itself (its status message) when it has none. Exception events on spans whose status
+//! is not error were handled by the application and are not counted.
+//!
+//! Messages are mined into templates per (service, exception type) with
+//! [`super::template::TemplateMiner`], in sorted order so the answer is deterministic.
+//! Stack traces are fingerprinted by their top [`TOP_FRAMES`] frames (digits dropped, so line
+//! numbers do not split a fingerprint); fingerprints describe a group, they do not split it.
+//!
+//! **Origin**: in each trace, the error spans form a forest by parent; an error span none
+//! of whose children failed is where a failure started. Each error span is attributed to
+//! the deepest origin below it, and the services of the error spans above an occurrence are
+//! the services the failure propagated to.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::hash::Hasher;
+
+use rustc_hash::{FxHashMap, FxHasher};
+use serde::Serialize;
+use spandb_storage::{Snapshot, Span, SpanId, TraceId, Value};
+
+use super::template::TemplateMiner;
+use crate::error::Result;
+use crate::exec::scan::parallel_blocks;
+use crate::plan::TimeRange;
+
+/// Frames of a stack trace that make its fingerprint.
+pub const TOP_FRAMES: usize = 3;
+/// Sample trace ids kept per group.
+pub const SAMPLE_TRACES: usize = 5;
+/// Entries kept in a group's operation, origin, stack and propagation lists.
+pub const TOP_ENTRIES: usize = 10;
+
+const MINUTE_NS: u64 = 60_000_000_000;
+
+/// A name and how often it occurred.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct NameCount {
+    pub name: String,
+    pub count: u64,
+}
+
+/// Occurrences in one minute.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct MinuteCount {
+    /// Start of the minute, unix ns.
+    pub minute_ns: u64,
+    pub count: u64,
+}
+
+/// A stack-trace fingerprint: its top frames as written (digits dropped).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct StackCount {
+    /// 16 hex characters.
+    pub fingerprint: String,
+    pub top_frames: Vec<String>,
+    pub count: u64,
+}
+
+/// Where the failures of a group started.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct OriginCount {
+    pub service: String,
+    pub operation: String,
+    pub count: u64,
+}
+
+/// One group of errors.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ErrorGroup {
+    pub service: String,
+    /// `exception.type`; `None` for error spans without an exception event.
+    pub exception_type: Option<String>,
+    /// The message template (`<*>` for variable parts); the status message for error spans
+    /// without an exception event.
+    pub template: String,
+    /// One message of the group as it was recorded.
+    pub sample_message: String,
+    pub count: u64,
+    /// Distinct traces with an occurrence.
+    pub traces: u64,
+    /// Occurrence times (the exception event's time, or the span's end), unix ns.
+    pub first_seen_ns: u64,
+    pub last_seen_ns: u64,
+    /// Minutes without occurrences are left out.
+    pub per_minute: Vec<MinuteCount>,
+    /// Span names the group occurs in, most first.
+    pub operations: Vec<NameCount>,
+    /// Newest first (32 hex characters each).
+    pub sample_trace_ids: Vec<String>,
+    /// Most first; empty when no occurrence had a stack trace.
+    pub stacks: Vec<StackCount>,
+    /// Where the failures started, most first.
+    pub origins: Vec<OriginCount>,
+    /// Share of occurrences that are their own origin (0 to 1).
+    pub origin_share: f64,
+    /// Services the failures propagated to (error spans above the occurrences), most first.
+    pub propagated_to: Vec<NameCount>,
+    /// Not seen in the baseline window (always false without a baseline).
+    pub new: bool,
+}
+
+/// The error groups of a range.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ErrorGroups {
+    pub start_ns: u64,
+    pub end_ns: u64,
+    pub baseline: Option<(u64, u64)>,
+    /// Error spans in the range.
+    pub error_spans: u64,
+    /// Most occurrences first.
+    pub groups: Vec<ErrorGroup>,
+}
+
+/// Error groups of spans starting in `range`; groups whose key never occurs in `baseline`
+/// are flagged `new`.
+pub fn error_groups(
+    snapshot: &Snapshot,
+    range: TimeRange,
+    baseline: Option<TimeRange>,
+) -> Result<ErrorGroups> {
+    let current = error_spans(snapshot, range)?;
+    let before = match baseline {
+        Some(b) => error_spans(snapshot, b)?,
+        None => Vec::new(),
+    };
+    Ok(group_errors(&current, &before, range, baseline))
+}
+
+/// Every error span starting in `range`: the error bitmap of each block whose spans may
+/// start in it, then the unsealed spans.
+pub fn error_spans(snapshot: &Snapshot, range: TimeRange) -> Result<Vec<Span>> {
+    snapshot.require_all_blocks()?;
+    let blocks: Vec<_> = snapshot
+        .blocks()
+        .filter(|b| {
+            let f = b.footer();
+            f.rows > 0 && range.overlaps(f.min_start_ns, f.max_start_ns)
+        })
+        .cloned()
+        .collect();
+    let parts = parallel_blocks(&blocks, Vec::<Span>::new, |block, acc| {
+        let rows = block.error_rows();
+        if !rows.is_empty() {
+            acc.extend(
+                block
+                    .spans_at(rows)?
+                    .into_iter()
+                    .map(|(_, s)| s)
+                    .filter(|s| range.contains(s.start_ns)),
+            );
+        }
+        Ok(())
+    })?;
+    let mut out: Vec<Span> = parts.into_iter().flatten().collect();
+    out.extend(
+        snapshot
+            .unsealed_spans()
+            .filter(|s| s.is_error() && range.contains(s.start_ns))
+            .cloned(),
+    );
+    Ok(out)
+}
+
+/// One exception (or bare error span).
+struct Occurrence<'s> {
+    span: usize,
+    exception_type: Option<&'s str>,
+    message: &'s str,
+    stack: Option<&'s str>,
+    time_ns: u64,
+}
+
+fn occurrences(spans: &[Span]) -> Vec<Occurrence<'_>> {
+    let mut out = Vec::new();
+    for (i, s) in spans.iter().enumerate() {
+        let mut found = false;
+        for e in s.events.iter().filter(|e| e.name == "exception") {
+            let attr = |k: &str| {
+                e.attributes
+                    .iter()
+                    .find(|kv| kv.key == k)
+                    .and_then(|kv| match &kv.value {
+                        Value::Str(v) => Some(v.as_str()),
+                        _ => None,
+                    })
+            };
+            found = true;
+            out.push(Occurrence {
+                span: i,
+                exception_type: attr("exception.type"),
+                message: attr("exception.message").unwrap_or(""),
+                stack: attr("exception.stacktrace"),
+                time_ns: e.time_ns,
+            });
+        }
+        if !found {
+            out.push(Occurrence {
+                span: i,
+                exception_type: None,
+                message: &s.status_message,
+                stack: None,
+                time_ns: s.end_ns.max(s.start_ns),
+            });
+        }
+    }
+    out
+}
+
+type GroupKey<'s> = (&'s str, Option<&'s str>, String);
+
+#[derive(Default)]
+struct Acc<'s> {
+    count: u64,
+    traces: BTreeSet<TraceId>,
+    first: u64,
+    last: u64,
+    per_minute: BTreeMap<u64, u64>,
+    operations: HashMap<&'s str, u64>,
+    samples: Vec<(u64, TraceId)>,
+    stacks: HashMap<u64, (Vec<String>, u64)>,
+    origins: HashMap<(&'s str, &'s str), u64>,
+    own_origin: u64,
+    propagated: HashMap<&'s str, u64>,
+    sample_message: &'s str,
+}
+
+/// Groups the occurrences of `current`; `baseline` spans only decide which groups are new.
+pub fn group_errors<'s>(
+    current: &'s [Span],
+    baseline: &'s [Span],
+    range: TimeRange,
+    baseline_range: Option<TimeRange>,
+) -> ErrorGroups {
+    let occ = occurrences(current);
+    let base_occ = occurrences(baseline);
+    // One miner per (service, type), fed every distinct message of both windows in sorted
+    // order so templates agree between them and do not depend on block order.
+    let mut messages: BTreeMap<(&str, Option<&str>), BTreeSet<&str>> = BTreeMap::new();
+    for (spans, list) in [(current, &occ), (baseline, &base_occ)] {
+        for o in list.iter() {
+            messages
+                .entry((spans[o.span].service(), o.exception_type))
+                .or_default()
+                .insert(o.message);
+        }
+    }
+    let mut templates: Templates<'s> = HashMap::new();
+    for (key, msgs) in &messages {
+        let mut miner = TemplateMiner::default();
+        let ids: Vec<_> = msgs.iter().map(|m| (*m, miner.add(m))).collect();
+        for (m, c) in ids {
+            templates.insert((key.0, key.1, m), miner.template(c));
+        }
+    }
+    let key_of = |spans: &'s [Span], o: &Occurrence<'s>| key_of(&templates, spans, o);
+    let baseline_keys: BTreeSet<(&str, Option<&str>, String)> =
+        base_occ.iter().map(|o| key_of(baseline, o)).collect();
+    let chains = ErrorForest::new(current);
+    let mut groups: BTreeMap<GroupKey<'_>, Acc<'_>> = BTreeMap::new();
+    for o in &occ {
+        let span = &current[o.span];
+        let a = groups.entry(key_of(current, o)).or_insert_with(|| Acc {
+            first: u64::MAX,
+            sample_message: o.message,
+            ..Acc::default()
+        });
+        a.count += 1;
+        a.traces.insert(span.trace_id);
+        a.first = a.first.min(o.time_ns);
+        a.last = a.last.max(o.time_ns);
+        *a.per_minute
+            .entry(o.time_ns / MINUTE_NS * MINUTE_NS)
+            .or_default() += 1;
+        *a.operations.entry(span.name.as_str()).or_default() += 1;
+        a.samples.push((o.time_ns, span.trace_id));
+        if let Some(stack) = o.stack {
+            let (fp, frames) = fingerprint(stack);
+            a.stacks.entry(fp).or_insert((frames, 0)).1 += 1;
+        }
+        let origin = chains.origin(o.span);
+        if origin == o.span {
+            a.own_origin += 1;
+        }
+        let os = &current[origin];
+        *a.origins
+            .entry((os.service(), os.name.as_str()))
+            .or_default() += 1;
+        let mut seen: BTreeSet<&str> = BTreeSet::new();
+        for up in chains.ancestors(o.span) {
+            let svc = current[up].service();
+            if svc != span.service() && seen.insert(svc) {
+                *a.propagated.entry(svc).or_default() += 1;
+            }
+        }
+    }
+    let mut out: Vec<ErrorGroup> = groups
+        .into_iter()
+        .map(|((service, exception_type, template), mut a)| {
+            a.samples.sort_by(|x, y| y.cmp(x));
+            a.samples.dedup_by_key(|s| s.1);
+            let mut sample_trace_ids: Vec<String> = Vec::new();
+            for (_, t) in &a.samples {
+                let t = t.to_string();
+                if !sample_trace_ids.contains(&t) {
+                    sample_trace_ids.push(t);
+                }
+                if sample_trace_ids.len() == SAMPLE_TRACES {
+                    break;
+                }
+            }
+            let new = baseline_range.is_some()
+                && !baseline_keys.contains(&(service, exception_type, template.clone()));
+            let mut stacks: Vec<StackCount> = a
+                .stacks
+                .into_iter()
+                .map(|(fp, (top_frames, count))| StackCount {
+                    fingerprint: format!("{fp:016x}"),
+                    top_frames,
+                    count,
+                })
+                .collect();
+            stacks.sort_by(|x, y| {
+                y.count
+                    .cmp(&x.count)
+                    .then(x.fingerprint.cmp(&y.fingerprint))
+            });
+            stacks.truncate(TOP_ENTRIES);
+            let mut origins: Vec<OriginCount> = a
+                .origins
+                .into_iter()
+                .map(|((s, op), count)| OriginCount {
+                    service: s.to_owned(),
+                    operation: op.to_owned(),
+                    count,
+                })
+                .collect();
+            origins.sort_by(|x, y| {
+                y.count
+                    .cmp(&x.count)
+                    .then_with(|| (&x.service, &x.operation).cmp(&(&y.service, &y.operation)))
+            });
+            origins.truncate(TOP_ENTRIES);
+            ErrorGroup {
+                service: service.to_owned(),
+                exception_type: exception_type.map(str::to_owned),
+                template,
+                sample_message: a.sample_message.to_owned(),
+                count: a.count,
+                traces: a.traces.len() as u64,
+                first_seen_ns: a.first,
+                last_seen_ns: a.last,
+                per_minute: a
+                    .per_minute
+                    .into_iter()
+                    .map(|(minute_ns, count)| MinuteCount { minute_ns, count })
+                    .collect(),
+                operations: top(a.operations),
+                sample_trace_ids,
+                stacks,
+                origins,
+                origin_share: a.own_origin as f64 / a.count.max(1) as f64,
+                propagated_to: top(a.propagated),
+                new,
+            }
+        })
+        .collect();
+    out.sort_by(|x, y| {
+        y.count.cmp(&x.count).then_with(|| {
+            (&x.service, &x.exception_type, &x.template).cmp(&(
+                &y.service,
+                &y.exception_type,
+                &y.template,
+            ))
+        })
+    });
+    ErrorGroups {
+        start_ns: range.start_ns,
+        end_ns: range.end_ns,
+        baseline: baseline_range.map(|b| (b.start_ns, b.end_ns)),
+        error_spans: current.len() as u64,
+        groups: out,
+    }
+}
+
+type Templates<'s> = HashMap<(&'s str, Option<&'s str>, &'s str), String>;
+
+fn key_of<'s>(templates: &Templates<'s>, spans: &'s [Span], o: &Occurrence<'s>) -> GroupKey<'s> {
+    let svc = spans[o.span].service();
+    let template = templates
+        .get(&(svc, o.exception_type, o.message))
+        .cloned()
+        .unwrap_or_default();
+    (svc, o.exception_type, template)
+}
+
+fn top(map: HashMap<&str, u64>) -> Vec<NameCount> {
+    let mut v: Vec<NameCount> = map
+        .into_iter()
+        .map(|(name, count)| NameCount {
+            name: name.to_owned(),
+            count,
+        })
+        .collect();
+    v.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.name.cmp(&b.name)));
+    v.truncate(TOP_ENTRIES);
+    v
+}
+
+/// The error spans of each trace as a forest by parent id.
+struct ErrorForest {
+    parent: Vec<Option<usize>>,
+    origin: Vec<usize>,
+}
+
+impl ErrorForest {
+    fn new(spans: &[Span]) -> Self {
+        let n = spans.len();
+        let by_id: FxHashMap<(TraceId, SpanId), usize> = spans
+            .iter()
+            .enumerate()
+            .map(|(i, s)| ((s.trace_id, s.span_id), i))
+            .collect();
+        let parent: Vec<Option<usize>> = spans
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                s.parent_span_id
+                    .and_then(|p| by_id.get(&(s.trace_id, p)).copied())
+                    .filter(|&p| p != i)
+            })
+            .collect();
+        let mut has_error_child = vec![false; n];
+        for p in parent.iter().flatten() {
+            has_error_child[*p] = true;
+        }
+        // Depth of each origin below its topmost error ancestor decides between origins;
+        // walks stop after n steps so a parent cycle cannot loop.
+        let mut origin: Vec<usize> = (0..n).collect();
+        let mut origin_depth: Vec<usize> = vec![0; n];
+        for leaf in (0..n).filter(|&i| !has_error_child[i]) {
+            let mut chain = vec![leaf];
+            let mut cur = leaf;
+            while let Some(p) = parent[cur] {
+                if chain.len() > n {
+                    break;
+                }
+                chain.push(p);
+                cur = p;
+            }
+            let depth = chain.len();
+            for &up in &chain[1..] {
+                if origin[up] == up || depth > origin_depth[up] {
+                    origin[up] = leaf;
+                    origin_depth[up] = depth;
+                }
+            }
+        }
+        ErrorForest { parent, origin }
+    }
+
+    /// The error span where the failure of error span `i` started (`i` itself when none
+    /// of its children failed).
+    fn origin(&self, i: usize) -> usize {
+        self.origin.get(i).copied().unwrap_or(i)
+    }
+
+    /// The error spans above `i`, nearest first.
+    fn ancestors(&self, i: usize) -> impl Iterator<Item = usize> + '_ {
+        let mut cur = i;
+        let mut steps = 0;
+        std::iter::from_fn(move || {
+            steps += 1;
+            if steps > self.parent.len() {
+                return None;
+            }
+            let p = self.parent.get(cur).copied().flatten()?;
+            cur = p;
+            Some(p)
+        })
+    }
+}
+
+/// The fingerprint of a stack trace and its top frames. Frames are the lines after the
+/// first (the `Type: message` line) that name code: Python tracebacks list the innermost
+/// call last, so theirs are read from the end; Go's file-and-line lines are skipped.
+pub fn fingerprint(stack: &str) -> (u64, Vec<String>) {
+    let mut lines = stack.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines.next().unwrap_or("");
+    let python = first.starts_with("Traceback");
+    let mut frames: Vec<String> = lines
+        .filter(|l| !l.starts_with('/') && !l.starts_with("...") && !l.starts_with("goroutine"))
+        .filter(|l| !python || l.starts_with("File "))
+        .map(|l| l.chars().filter(|c| !c.is_ascii_digit()).collect())
+        .collect();
+    if python {
+        frames.reverse();
+    }
+    frames.truncate(TOP_FRAMES);
+    let mut h = FxHasher::default();
+    for f in &frames {
+        h.write(f.as_bytes());
+        h.write_u8(0xff);
+    }
+    (h.finish(), frames)
+}

@@ -1,0 +1,225 @@
+//! Critical path, time breakdown, error groups and trace health through `Db`, on spans
+//! written to a real database: some sealed into blocks (one trace split across two), some
+//! still unsealed.
+
+use std::sync::Arc;
+
+use spandb::{
+    Durability, Event, KeyValue, Link, Options, Resource, Span, SpanId, SpanKind, StatusCode,
+    TimeRange, TraceId, Value,
+};
+
+const T0: u64 = 1_750_000_000_000_000_000;
+const MS: u64 = 1_000_000;
+
+fn res(service: &str) -> Arc<Resource> {
+    Arc::new(Resource {
+        attributes: vec![KeyValue::new("service.name", Value::Str(service.into()))],
+        ..Resource::default()
+    })
+}
+
+fn span(
+    t: u8,
+    id: u8,
+    parent: Option<u8>,
+    service: &str,
+    name: &str,
+    start_ms: u64,
+    end_ms: u64,
+) -> Span {
+    Span {
+        trace_id: TraceId([t; 16]),
+        span_id: SpanId([t, id, 0, 0, 0, 0, 0, 1]),
+        parent_span_id: parent.map(|p| SpanId([t, p, 0, 0, 0, 0, 0, 1])),
+        name: name.into(),
+        kind: SpanKind::Server,
+        start_ns: T0 + start_ms * MS,
+        end_ns: T0 + end_ms * MS,
+        resource: res(service),
+        ..Span::default()
+    }
+}
+
+fn failing(mut s: Span, exception: Option<(&str, &str)>) -> Span {
+    s.status_code = StatusCode::Error;
+    if let Some((ty, msg)) = exception {
+        s.events.push(Event {
+            time_ns: s.end_ns - MS,
+            name: "exception".into(),
+            attributes: vec![
+                KeyValue::new("exception.type", Value::Str(ty.into())),
+                KeyValue::new("exception.message", Value::Str(msg.into())),
+                KeyValue::new(
+                    "exception.stacktrace",
+                    Value::Str(format!("{ty}: {msg}\n\tat com.shop.Db.query(Db.java:42)\n\tat com.shop.Api.get(Api.java:7)")),
+                ),
+            ],
+            ..Event::default()
+        });
+    } else {
+        s.status_message = "upstream failed".into();
+    }
+    s
+}
+
+/// Trace `t`: checkout [0,100] -> cart [10,90] -> db [20,80 + t]; the db span fails with
+/// `order <t> not found`, cart propagates it.
+fn checkout_trace(t: u8) -> Vec<Span> {
+    vec![
+        span(t, 1, None, "checkout", "POST /checkout", 0, 100),
+        failing(span(t, 2, Some(1), "cart", "GET /cart", 10, 90), None),
+        failing(
+            span(t, 3, Some(2), "db", "SELECT", 20, 80 + u64::from(t)),
+            Some((
+                "SQLException",
+                &format!("order {} not found", 1000 + u64::from(t)),
+            )),
+        ),
+    ]
+}
+
+#[test]
+fn analyses_agree_on_sealed_split_and_unsealed_traces() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Options::new()
+        .durability(Durability::Sync)
+        .maintenance_interval(None)
+        .open(dir.path())
+        .unwrap();
+    // Traces 1..=3 sealed; trace 4's root sealed, its children unsealed (split); trace 5
+    // wholly unsealed.
+    let mut first: Vec<Span> = (1..=3).flat_map(checkout_trace).collect();
+    let t4 = checkout_trace(4);
+    first.push(t4[0].clone());
+    db.write(first).unwrap();
+    db.flush().unwrap();
+    let mut later: Vec<Span> = t4[1..].to_vec();
+    later.extend(checkout_trace(5));
+    db.write(later).unwrap();
+
+    // Critical path of the split trace: checkout, cart, db, cart, checkout.
+    let cp = db.critical_path(&TraceId([4; 16])).unwrap();
+    let services: Vec<&str> = cp.sections.iter().map(|s| s.service.as_str()).collect();
+    assert_eq!(services, ["checkout", "cart", "db", "cart", "checkout"]);
+    assert_eq!(cp.sections[0].end_ns, T0 + 100 * MS);
+    assert_eq!(cp.sections[2].end_ns - cp.sections[2].start_ns, 64 * MS);
+    let on_path: u64 = cp.sections.iter().map(|s| s.end_ns - s.start_ns).sum();
+    assert_eq!(on_path, 100 * MS);
+
+    // Breakdown over all five traces: db holds 60+t ms of each trace's path.
+    let b = db
+        .time_breakdown(
+            "{ resource.service.name = \"checkout\" }",
+            TimeRange::ALL,
+            1000,
+        )
+        .unwrap();
+    assert_eq!(b.traces, 5);
+    assert_eq!(b.critical_path_ns, 500 * MS);
+    let db_row = b.critical_path.iter().find(|s| s.service == "db").unwrap();
+    assert_eq!(db_row.total_ns, (61 + 62 + 63 + 64 + 65) * MS);
+    assert_eq!(db_row.p50_ns, 63 * MS);
+    assert_eq!(db_row.traces, 5);
+    assert_eq!(b.critical_path[0].service, "db", "largest first");
+    // The limit keeps the newest matches only.
+    let two = db
+        .time_breakdown(
+            "{ resource.service.name = \"checkout\" }",
+            TimeRange::ALL,
+            2,
+        )
+        .unwrap();
+    assert_eq!(two.traces, 2);
+
+    // Error groups: one SQLException template in db (origin), one bare-status group in
+    // cart whose origin is db.
+    let g = db.error_groups(TimeRange::ALL, None).unwrap();
+    assert_eq!(g.error_spans, 10);
+    assert_eq!(g.groups.len(), 2, "{:#?}", g.groups);
+    let sql = g
+        .groups
+        .iter()
+        .find(|e| e.exception_type.as_deref() == Some("SQLException"))
+        .unwrap();
+    assert_eq!(sql.template, "order <*> not found");
+    assert_eq!((sql.count, sql.traces), (5, 5));
+    assert_eq!(sql.origin_share, 1.0);
+    assert_eq!(sql.origins[0].service, "db");
+    assert_eq!(sql.propagated_to[0].name, "cart");
+    assert_eq!(sql.stacks.len(), 1);
+    assert_eq!(
+        sql.stacks[0].top_frames[0],
+        "at com.shop.Db.query(Db.java:)"
+    );
+    assert_eq!(sql.operations[0].name, "SELECT");
+    assert_eq!(sql.sample_trace_ids.len(), 5);
+    assert!(!sql.new);
+    let cart = g.groups.iter().find(|e| e.service == "cart").unwrap();
+    assert_eq!(cart.exception_type, None);
+    assert_eq!(cart.template, "upstream failed");
+    assert_eq!(cart.origin_share, 0.0);
+    assert_eq!(
+        (cart.origins[0].service.as_str(), cart.origins[0].count),
+        ("db", 5)
+    );
+
+    // A baseline before the data: every group is new; one that saw the same spans: none.
+    let early = TimeRange::new(T0 - 3_600_000 * MS, T0);
+    let g = db
+        .error_groups(TimeRange::new(T0, T0 + 3_600_000 * MS), Some(early))
+        .unwrap();
+    assert!(g.groups.iter().all(|e| e.new));
+    let g = db
+        .error_groups(
+            TimeRange::new(T0, T0 + 3_600_000 * MS),
+            Some(TimeRange::new(T0, T0 + 50 * MS)),
+        )
+        .unwrap();
+    assert!(
+        g.groups.iter().all(|e| !e.new),
+        "the baseline saw the same groups"
+    );
+
+    // Health: trace 4 is whole but still has unsealed spans.
+    let h = db.trace_health(&TraceId([4; 16])).unwrap();
+    assert!(h.is_healthy(), "{h:?}");
+    assert_eq!(h.unsealed_spans, 2);
+    assert!(db.trace_health(&TraceId([9; 16])).is_err());
+    db.close().unwrap();
+}
+
+#[test]
+fn health_follows_links_and_reports_orphans() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Options::new()
+        .maintenance_interval(None)
+        .open(dir.path())
+        .unwrap();
+    let mut consumer = span(7, 1, None, "worker", "consume", 0, 10);
+    consumer.links.push(Link {
+        trace_id: TraceId([6; 16]),
+        span_id: SpanId([6, 1, 0, 0, 0, 0, 0, 1]),
+        ..Link::default()
+    });
+    consumer.links.push(Link {
+        trace_id: TraceId([8; 16]),
+        span_id: SpanId([8, 1, 0, 0, 0, 0, 0, 1]),
+        ..Link::default()
+    });
+    db.write(vec![
+        span(6, 1, None, "api", "publish", 0, 5),
+        consumer,
+        span(7, 2, Some(9), "worker", "lost", 2, 3),
+    ])
+    .unwrap();
+    db.flush().unwrap();
+    let h = db.trace_health(&TraceId([7; 16])).unwrap();
+    assert_eq!(h.orphans.len(), 1);
+    assert_eq!(h.links.len(), 2);
+    assert!(h.links[0].span_found && h.links[0].linked_trace_spans == 1);
+    assert!(!h.links[1].trace_found);
+    assert_eq!(h.unsealed_spans, 0);
+    assert!(!h.is_healthy());
+    db.close().unwrap();
+}
