@@ -17,6 +17,8 @@ step "cargo test --workspace --release"
 cargo test --workspace --release
 step "import/export end to end (gzip, zstd, json.tool, OpenTelemetry SDK, stdin, rotation)"
 scripts/test_import_formats.sh
+step "anomaly detection on generated incidents (every one found and localized, <= 1 false per hour)"
+python3 benches/anomalies/evaluate.py --check
 step "C header is current"
 bindings/c/check-header.sh
 step "C programs (round trip, bad input) under valgrind"

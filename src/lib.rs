@@ -20,6 +20,7 @@
 //! # Ok::<(), spandb::Error>(())
 //! ```
 
+mod anomalies;
 mod db;
 mod db_analysis;
 mod error;

@@ -3,6 +3,7 @@
 //! render through here.
 
 pub mod analysis;
+pub mod anomalies;
 pub mod graph_table;
 pub mod table;
 pub mod tempo;

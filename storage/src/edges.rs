@@ -488,7 +488,7 @@ impl EdgeRollup {
             let next = names.len() as u64;
             names.entry(s).or_insert(next);
         }
-        for ((k, _), _) in &self.cells {
+        for (k, _) in self.cells.keys() {
             note(&mut names, &k.client);
             note(&mut names, &k.server);
         }
@@ -764,7 +764,7 @@ mod tests {
         let resolved = resolve_loose_end(&r.loose[0], &mut no, &mut |_, _, _| false);
         assert_eq!(resolved.as_ref(), Some(o));
         assert_eq!(
-            trace_observations(&[call.clone()], &mut no),
+            trace_observations(std::slice::from_ref(&call), &mut no),
             vec![o.clone()]
         );
     }

@@ -10,6 +10,7 @@
 //! - [`trace_health`]: orphans, missing root, duplicate ids, clock skew, links.
 //! - [`ServiceGraph`]: services, databases, queues and peers and the calls between them.
 
+mod anomalies;
 mod critical_path;
 mod critical_path_report;
 mod errors;
@@ -21,6 +22,10 @@ mod service_graph;
 mod template;
 mod time_breakdown;
 
+pub use anomalies::{
+    anomalies, Anomalies, AttributeShift, Deviation, Incident, Metric, Origin,
+    MIN_BASELINE_MINUTES, Z_THRESHOLD,
+};
 pub use critical_path::{critical_path, critical_time_per_span, CriticalSection};
 pub use critical_path_report::{
     critical_path_report, CriticalPathReport, PathSection, SpanPathTime,

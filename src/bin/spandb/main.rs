@@ -31,6 +31,7 @@ macro_rules! out {
     }};
 }
 
+mod anomalies;
 mod breakdown;
 mod check;
 mod critical_path;
@@ -89,6 +90,9 @@ enum Command {
     Search(search::Args),
     /// A TraceQL metrics pipeline (rate, count, avg, quantiles) as time series.
     Metrics(metrics::Args),
+    /// Incidents in a window (default: the data's last hour): rate, errors and latency of
+    /// every service, operation and edge against a baseline, localized to their origin.
+    Anomalies(anomalies::Args),
     /// The service graph: services, databases, queues and peers, and the calls between them.
     Graph(graph::Args),
     /// Spans, traces, blocks, bytes on disk and per-service counts.
@@ -125,6 +129,7 @@ fn main() -> ExitCode {
         Command::Trace(args) => trace::run(&cli.db, cli.output, args),
         Command::Search(args) => search::run(&cli.db, cli.output, args),
         Command::Metrics(args) => metrics::run(&cli.db, cli.output, args),
+        Command::Anomalies(args) => anomalies::run(&cli.db, cli.output, args),
         Command::Graph(args) => graph::run(&cli.db, cli.output, args),
         Command::Stats => stats::run(&cli.db, cli.output),
         Command::Check(args) => check::run(&cli.db, cli.output, args),
