@@ -1,4 +1,5 @@
-//! Anomaly detection through the facade: `Db::anomalies` and its snapshot form.
+//! Anomaly detection and trace explanations through the facade: `Db::anomalies`,
+//! `Db::explain` and their snapshot forms.
 
 use crate::analysis::Anomalies;
 use crate::{Db, Result, Snapshot, TimeRange};
@@ -21,5 +22,25 @@ impl Snapshot {
             window,
             baseline,
         )?)
+    }
+}
+
+impl Db {
+    /// A short, deterministic account of one trace (duration and rank, critical path,
+    /// failure origin and propagation, unusual spans, health), as data and sentences;
+    /// [`crate::Error::NotFound`] when the trace has no spans.
+    pub fn explain(&self, trace_id: &crate::TraceId) -> Result<crate::analysis::Explanation> {
+        self.snapshot()?.explain(trace_id)
+    }
+}
+
+impl Snapshot {
+    /// See [`Db::explain`].
+    pub fn explain(&self, trace_id: &crate::TraceId) -> Result<crate::analysis::Explanation> {
+        spandb_query::analysis::explain(self.storage(), trace_id)?.ok_or_else(|| {
+            crate::Error::NotFound {
+                what: format!("trace {trace_id}"),
+            }
+        })
     }
 }

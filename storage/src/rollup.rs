@@ -162,6 +162,22 @@ impl Sketch {
         quantile_of(self.zero_count, self.buckets.iter().copied(), q)
     }
 
+    /// Values at most `value`, counting whole buckets: exact but for values in `value`'s own
+    /// bucket (within the sketch's relative accuracy of it), which count as at most.
+    pub fn count_at_most(&self, value: u64) -> u64 {
+        if value == 0 {
+            return self.zero_count;
+        }
+        let top = bucket_of(value);
+        self.zero_count
+            + self
+                .buckets
+                .iter()
+                .take_while(|(i, _)| *i <= top)
+                .map(|(_, c)| c)
+                .sum::<u64>()
+    }
+
     pub fn encode(&self, enc: &mut Encoder) {
         enc.put_varint(self.zero_count);
         enc.put_varint(self.buckets.len() as u64);

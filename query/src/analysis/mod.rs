@@ -14,6 +14,7 @@ mod anomalies;
 mod critical_path;
 mod critical_path_report;
 mod errors;
+mod explain;
 pub mod fetch;
 mod graph_types;
 mod health;
@@ -34,6 +35,7 @@ pub use errors::{
     error_groups, error_spans, fingerprint, group_errors, ErrorGroup, ErrorGroups, MinuteCount,
     NameCount, OriginCount, StackCount, SAMPLE_TRACES, TOP_FRAMES,
 };
+pub use explain::{explain, CriticalShare, DurationRank, Explanation, FailureStory, UnusualSpan};
 pub use graph_types::{
     EdgeKind, EdgeMinute, GraphEdge, GraphNode, LatencySummary, NodeKind, ServiceGraph,
 };

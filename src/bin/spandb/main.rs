@@ -36,6 +36,7 @@ mod breakdown;
 mod check;
 mod critical_path;
 mod errors;
+mod explain;
 mod export;
 mod graph;
 mod health;
@@ -93,6 +94,8 @@ enum Command {
     /// Incidents in a window (default: the data's last hour): rate, errors and latency of
     /// every service, operation and edge against a baseline, localized to their origin.
     Anomalies(anomalies::Args),
+    /// A short account of one trace: duration and rank, critical path, failure, unusual spans.
+    Explain(explain::Args),
     /// The service graph: services, databases, queues and peers, and the calls between them.
     Graph(graph::Args),
     /// Spans, traces, blocks, bytes on disk and per-service counts.
@@ -130,6 +133,7 @@ fn main() -> ExitCode {
         Command::Search(args) => search::run(&cli.db, cli.output, args),
         Command::Metrics(args) => metrics::run(&cli.db, cli.output, args),
         Command::Anomalies(args) => anomalies::run(&cli.db, cli.output, args),
+        Command::Explain(args) => explain::run(&cli.db, cli.output, args),
         Command::Graph(args) => graph::run(&cli.db, cli.output, args),
         Command::Stats => stats::run(&cli.db, cli.output),
         Command::Check(args) => check::run(&cli.db, cli.output, args),
