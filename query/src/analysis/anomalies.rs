@@ -10,7 +10,7 @@
 //!    against the window's own minutes instead.
 //! 3. **Scores** per window minute (robust z = deviation / (1.4826 · MAD), with floors so a
 //!    flat baseline does not make noise look huge):
-//!    - errors: excess errors over the baseline ratio (pooled, the worst tenth of minutes
+//!    - errors: excess errors over the baseline ratio (pooled, the worst quarter of minutes
 //!      left out) as a Poisson z scaled by the baseline's dispersion (errors come in bursts),
 //!      over the minute and the two before it; needs ≥ 5 errors and twice the baseline
 //!      ratio (at least +1 point);
@@ -159,12 +159,14 @@ pub fn anomalies(
     for (entity, minutes) in &series {
         deviations.extend(score_entity(entity, minutes, window, baseline));
     }
+    // A whole service mixes its operations' error bursts, so it must deviate twice as far.
     for (service, minutes) in service_totals(&series) {
         let entity = (service, "*".to_owned());
         deviations.extend(
             score_entity(&entity, &minutes, window, baseline)
                 .into_iter()
-                .filter(|d| matches!(d.metric, Metric::ErrorRatio | Metric::Rate)),
+                .filter(|d| matches!(d.metric, Metric::ErrorRatio | Metric::Rate))
+                .filter(|d| d.score >= 2.0 * Z_THRESHOLD),
         );
     }
     deviations.extend(edge_deviations(&graph, window, baseline));
@@ -353,18 +355,19 @@ fn score_entity(
         .map(|(_, s)| s.errors as f64 / s.count.max(1) as f64)
         .collect();
     ratios.sort_by(f64::total_cmp);
-    let cut = ratios.get(ratios.len() * 9 / 10).copied().unwrap_or(0.0);
-    let (mut e, mut n) = (0u64, 0u64);
-    for (_, s) in &base {
-        if (s.errors as f64 / s.count.max(1) as f64) <= cut {
-            e += s.errors;
-            n += s.count;
-        }
-    }
+    let cut = ratios.get(ratios.len() * 3 / 4).copied().unwrap_or(0.0);
+    let kept: Vec<&MinuteStats> = base
+        .iter()
+        .map(|(_, s)| *s)
+        .filter(|s| (s.errors as f64 / s.count.max(1) as f64) <= cut)
+        .collect();
+    let (e, n) = kept
+        .iter()
+        .fold((0u64, 0u64), |(e, n), s| (e + s.errors, n + s.count));
     let base_ratio = e as f64 / n.max(1) as f64;
     let dispersion = {
         let (mut var, mut mean) = (0.0, 0.0);
-        for (_, s) in &base {
+        for s in &kept {
             let expected = s.count as f64 * base_ratio;
             var += (s.errors as f64 - expected).powi(2);
             mean += expected;
