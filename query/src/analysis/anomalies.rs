@@ -23,7 +23,8 @@
 //!    interval of at least two minutes (four for latency, whose windows overlap; one minute
 //!    alone counts only for errors with a z ≥ 4 × threshold); intervals
 //!    of one family (errors, latency, rate) that overlap (2 minutes of slack) form one
-//!    incident. Services are entities too (all their operations' counts and errors). An
+//!    incident, unless it holds only p99 deviations (a heavy tail moves a p99 on a few slow
+//!    requests: it supports an incident, it does not make one). Services are entities too (all their operations' counts and errors). An
 //!    entity deviating in four or more separate stretches of the window is noisy by nature
 //!    (one span name over calls of very different cost) and its deviations are dropped.
 //! 5. **Origin**: among the incident's anomalous services, the ones none of whose callees
@@ -172,6 +173,9 @@ pub fn anomalies(
     deviations.extend(edge_deviations(&graph, window, baseline));
     let mut incidents: Vec<Incident> = cluster(deviations)
         .into_iter()
+        // A p99 moves with a few slow requests of a heavy tail: it supports an incident,
+        // it does not make one alone.
+        .filter(|devs| devs.iter().any(|d| d.metric != Metric::LatencyP99))
         .map(|devs| incident_of(devs, &graph, &series))
         .collect();
     for inc in &mut incidents {
@@ -775,7 +779,8 @@ fn over_represented(anomalous: &[&Span], baseline: &[&Span]) -> Vec<AttributeShi
     let (na, nb) = (anomalous.len() as f64, baseline.len().max(1) as f64);
     let mut shifts: Vec<(f64, AttributeShift)> = a
         .into_iter()
-        .filter(|(_, c)| *c as f64 / na >= 0.2)
+        // Values seen on a single anomalous span (ids) say nothing.
+        .filter(|(_, c)| *c >= 2 && *c as f64 / na >= 0.2)
         .map(|((key, value), c)| {
             let base = b.get(&(key.clone(), value.clone())).copied().unwrap_or(0) as f64;
             let (sa, sb) = (c as f64 / na, base / nb);
