@@ -25,5 +25,17 @@ echo
 echo "== spandb metrics '{ kind = server } | quantile_over_time(duration, .5, .99) by (resource.service.name)' --step 10m"
 $bin --db "$db" metrics '{ kind = server } | quantile_over_time(duration, .5, .99) by (resource.service.name)' --step 10m | awk 'NR <= 30'
 echo
+echo "== spandb explain $trace"
+$bin --db "$db" explain "$trace"
+echo
+echo "== spandb graph (the service graph, from the blocks' edge rollups)"
+$bin --db "$db" graph | awk 'NR <= 15'
+echo
+echo "== spandb errors (exception groups)"
+$bin --db "$db" errors | awk 'NR <= 12'
+echo
+echo "== spandb anomalies"
+$bin --db "$db" anomalies | awk 'NR <= 20'
+echo
 echo "== spandb check"
 $bin --db "$db" check

@@ -309,7 +309,7 @@ fn sentences(e: &Explanation) -> Vec<String> {
     );
     if let Some(r) = &e.rank {
         first.push_str(&format!(
-            " That is slower than {:.0}% of the {} requests to this operation (typical p50 {}, p99 {}).",
+            " That is at percentile {:.0} of the {} requests to this operation (typical p50 {}, p99 {}).",
             100.0 * r.percentile,
             r.requests,
             dur(r.typical_p50_ns),
