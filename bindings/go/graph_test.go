@@ -45,3 +45,27 @@ func TestServiceGraph(t *testing.T) {
 		t.Fatalf("bad filter: got %v", err)
 	}
 }
+
+func TestAnomaliesAndExplain(t *testing.T) {
+	ctx := context.Background()
+	db, _ := openTemp(t, Options{})
+	defer db.Close()
+	if err := db.Write(ctx, checkoutTrace()); err != nil {
+		t.Fatal(err)
+	}
+	a, err := db.Anomalies(ctx, AnomalyOptions{})
+	if err != nil || len(a.Incidents) != 0 || a.EndNs <= a.StartNs {
+		t.Fatalf("Anomalies: %v %+v", err, a)
+	}
+	e, err := db.Explain(ctx, traceA)
+	if err != nil {
+		t.Fatalf("Explain: %v", err)
+	}
+	if e.RootService == nil || *e.RootService != "checkout" || e.Failure == nil || e.Failure.Operation != "reserve" ||
+		e.Failure.ExceptionType != "TimeoutError" || len(e.Summary) < 3 || len(e.CriticalPath) == 0 {
+		t.Fatalf("explanation = %+v", e)
+	}
+	if _, err := db.Explain(ctx, TraceID{0x77}); !errors.Is(err, ErrInvalidInput) {
+		t.Fatalf("unknown trace: got %v", err)
+	}
+}

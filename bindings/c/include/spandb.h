@@ -611,6 +611,41 @@ enum spandb_status spandb_service_graph_json(const struct spandb_db *db_handle,
                                              struct spandb_bytes **out);
 
 /**
+ * Incidents among the spans starting in `[start_ns, end_ns)` (`end_ns == 0`: no upper bound;
+ * widened to whole minutes): the rate, error ratio and latency of every service, operation
+ * and edge held against the baseline `[baseline_start_ns, baseline_end_ns)` (both 0: the
+ * window itself), merged into incidents, each with its origin, the attribute values that
+ * set its spans apart and sample trace ids. On success `*out` receives UTF-8 JSON (the shape
+ * of `spandb anomalies --output json`, docs/ANALYSIS.md) to release with `spandb_bytes_free`.
+ * Thread safety: any thread, concurrently with any call on the same `db`.
+ *
+ * # Safety
+ * `out` must be NULL or valid for writing a pointer.
+ */
+enum spandb_status spandb_anomalies_json(const struct spandb_db *db_handle,
+                                         uint64_t start_ns,
+                                         uint64_t end_ns,
+                                         uint64_t baseline_start_ns,
+                                         uint64_t baseline_end_ns,
+                                         struct spandb_bytes **out);
+
+/**
+ * A short, deterministic account of the trace `trace_id` (16 bytes): duration and rank,
+ * critical path, failure origin and propagation, unusual spans, health, and `summary`
+ * sentences. On success `*out` receives UTF-8 JSON (the shape of `spandb explain --output
+ * json`) to release with `spandb_bytes_free`; a trace with no spans is
+ * `SPANDB_ERR_INVALID_INPUT` ("trace … not found").
+ * Thread safety: any thread, concurrently with any call on the same `db`.
+ *
+ * # Safety
+ * `trace_id` must be NULL or point to 16 readable bytes; `out` NULL or valid for writing a
+ * pointer.
+ */
+enum spandb_status spandb_explain_json(const struct spandb_db *db_handle,
+                                       const uint8_t *trace_id,
+                                       struct spandb_bytes **out);
+
+/**
  * Runs a TraceQL search (`{ resource.service.name = "api" && status = error }`): traces with
  * spans matching `query` (NUL-terminated UTF-8) among spans starting in `[start_ns, end_ns)`
  * (`end_ns == 0` means no upper bound), newest trace first, at most `limit` of them.

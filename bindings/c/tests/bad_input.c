@@ -159,6 +159,12 @@ int main(void) {
   EXPECT_STATUS(spandb_service_graph_json(db, NULL, 10, 5, &gb), SPANDB_ERR_INVALID_ARGUMENT);
   EXPECT_STATUS(spandb_service_graph_json(db, NULL, 0, 0, NULL), SPANDB_ERR_NULL_POINTER);
   CHECK(gb == SENTINEL);
+  EXPECT_STATUS(spandb_anomalies_json(db, 10, 5, 0, 0, &gb), SPANDB_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(spandb_anomalies_json(db, 0, 0, 0, 0, NULL), SPANDB_ERR_NULL_POINTER);
+  EXPECT_STATUS(spandb_explain_json(db, NULL, &gb), SPANDB_ERR_NULL_POINTER);
+  uint8_t unknown[16] = {0x77};
+  EXPECT_STATUS(spandb_explain_json(db, unknown, &gb), SPANDB_ERR_INVALID_INPUT);
+  CHECK(gb == SENTINEL);
 
   /* Double frees and frees by the wrong function. */
   MUST(spandb_trace_get(db, TRACE, &t));

@@ -254,6 +254,16 @@ int main(void) {
   CHECK(!bytes_contain(graph, "postgresql") && bytes_contain(graph, "\"edges\":[]"));
   MUST(spandb_bytes_free(graph));
 
+  /* Anomalies over two spans: nothing to call an incident. Explain trace A: its error span. */
+  spandb_bytes *doc = NULL;
+  MUST(spandb_anomalies_json(db, 0, 0, 0, 0, &doc));
+  CHECK(bytes_contain(doc, "\"incidents\":[]"));
+  MUST(spandb_bytes_free(doc));
+  MUST(spandb_explain_json(db, TRACE_A, &doc));
+  CHECK(bytes_contain(doc, "\"root_service\":\"checkout\"") && bytes_contain(doc, "\"summary\"") &&
+        bytes_contain(doc, "\"operation\":\"reserve\""));
+  MUST(spandb_bytes_free(doc));
+
   /* Metrics: spans per service over the data's time range, one 60 s step. */
   spandb_metrics_result *m = NULL;
   MUST(spandb_metrics(db, "{ } | count_over_time() by (resource.service.name)", 0, 0, 60000000000ull, &m));
