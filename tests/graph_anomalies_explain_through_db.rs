@@ -10,7 +10,8 @@ use spandb::{
     Value,
 };
 
-const T0: u64 = 1_750_000_020_000_000_000 - 1_750_000_020_000_000_000 % 60_000_000_000;
+/// A whole minute (unix ns).
+const T0: u64 = 1_750_000_020_000_000_000;
 const MIN: u64 = 60_000_000_000;
 const MS: u64 = 1_000_000;
 /// Minutes of the hour in which pay fails half its requests.

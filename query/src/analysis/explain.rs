@@ -191,7 +191,7 @@ fn critical_shares(tree: &TraceTree) -> Vec<CriticalShare> {
             share: critical_ns as f64 / total.max(1) as f64,
         })
         .collect();
-    shares.sort_by(|a, b| b.critical_ns.cmp(&a.critical_ns));
+    shares.sort_by_key(|s| std::cmp::Reverse(s.critical_ns));
     shares.truncate(TOP_CRITICAL);
     shares
 }
