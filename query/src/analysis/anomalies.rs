@@ -201,52 +201,72 @@ fn operation_series(
     snapshot: &Snapshot,
     range: TimeRange,
 ) -> Result<HashMap<Entity, BTreeMap<u64, MinuteStats>>> {
-    let mut cells: HashMap<Entity, BTreeMap<u64, RollupCell>> = HashMap::new();
+    // Entities are numbered once per block (dictionary ids -> index), so the cells of a
+    // block cost no string work.
+    let mut series = EntitySeries::default();
     for block in snapshot.blocks() {
         let f = block.footer();
         if !range.overlaps(f.min_start_ns, f.max_start_ns) {
             continue;
         }
-        let mut names: HashMap<(u32, u32), Entity> = HashMap::new();
+        let mut local: HashMap<(u32, u32), usize> = HashMap::new();
         for (key, cell) in &f.rollup.cells {
             let minute = key.minute.saturating_mul(ROLLUP_BUCKET_NS);
             if !range.contains(minute) {
                 continue;
             }
-            let entity = match names.get(&(key.service, key.name)) {
-                Some(e) => e.clone(),
+            let i = match local.get(&(key.service, key.name)) {
+                Some(i) => *i,
                 None => {
-                    let e = (
-                        block.string(key.service)?.to_owned(),
-                        block.string(key.name)?.to_owned(),
-                    );
-                    names.insert((key.service, key.name), e.clone());
-                    e
+                    let i = series.entity(block.string(key.service)?, block.string(key.name)?);
+                    local.insert((key.service, key.name), i);
+                    i
                 }
             };
-            cells
-                .entry(entity)
-                .or_default()
-                .entry(minute)
-                .or_default()
-                .merge(cell);
+            series.merge(i, minute, cell);
         }
     }
     for s in snapshot.unsealed_spans() {
         let minute = s.start_ns - s.start_ns % ROLLUP_BUCKET_NS;
         if range.contains(minute) {
-            cells
-                .entry((s.service().to_owned(), s.name.clone()))
-                .or_default()
-                .entry(minute)
-                .or_default()
-                .add(s.duration_ns(), s.is_error());
+            let mut cell = RollupCell::default();
+            cell.add(s.duration_ns(), s.is_error());
+            let i = series.entity(s.service(), &s.name);
+            series.merge(i, minute, &cell);
         }
     }
-    Ok(cells
+    Ok(series
+        .index
         .into_iter()
-        .map(|(entity, minutes)| (entity, rolled_stats(&minutes)))
+        .filter_map(|(entity, i)| Some((entity, rolled_stats(series.cells.get(i)?))))
         .collect())
+}
+
+/// Rollup cells per entity and minute, entities numbered in order of appearance.
+#[derive(Default)]
+struct EntitySeries {
+    index: HashMap<Entity, usize>,
+    cells: Vec<BTreeMap<u64, RollupCell>>,
+}
+
+impl EntitySeries {
+    fn entity(&mut self, service: &str, name: &str) -> usize {
+        let next = self.index.len();
+        let i = *self
+            .index
+            .entry((service.to_owned(), name.to_owned()))
+            .or_insert(next);
+        if i == self.cells.len() {
+            self.cells.push(BTreeMap::new());
+        }
+        i
+    }
+
+    fn merge(&mut self, entity: usize, minute: u64, cell: &RollupCell) {
+        if let Some(minutes) = self.cells.get_mut(entity) {
+            minutes.entry(minute).or_default().merge(cell);
+        }
+    }
 }
 
 /// Per minute: its own count and errors, and the quantiles of the three minutes ending
