@@ -22,7 +22,7 @@ use spandb_storage::edges::{
     minute_of, resolve_loose_end, span_half, trace_observations, EdgeCell, EdgeKey, EdgeRollup,
     LooseEnd, NodeKind, Observation, SpanHalf,
 };
-use spandb_storage::rollup::ROLLUP_BUCKET_NS;
+use spandb_storage::rollup::{DenseSketch, ROLLUP_BUCKET_NS};
 use spandb_storage::{Snapshot, Span, SpanId, TraceId};
 
 use super::graph_types::{EdgeMinute, GraphEdge, GraphNode, LatencySummary, ServiceGraph};
@@ -200,29 +200,50 @@ impl<'s> StoreLookup<'s> {
     }
 }
 
+/// One edge's totals. Dense sketches: a graph merges thousands of per-minute sketches.
 #[derive(Default)]
 struct EdgeAgg {
-    cell: EdgeCell,
+    calls: u64,
+    errors: u64,
+    client: DenseSketch,
+    server: DenseSketch,
     minutes: BTreeMap<u64, (u64, u64)>,
 }
 
 #[derive(Default)]
 struct GraphBuilder {
-    edges: BTreeMap<EdgeKey, EdgeAgg>,
+    edges: HashMap<EdgeKey, EdgeAgg>,
 }
 
 impl GraphBuilder {
+    /// The edge's totals, cloning its key only the first time it is seen.
+    fn edge(&mut self, key: &EdgeKey) -> &mut EdgeAgg {
+        if !self.edges.contains_key(key) {
+            self.edges.insert(key.clone(), EdgeAgg::default());
+        }
+        // Present: inserted just above when it was missing.
+        self.edges.get_mut(key).expect("edge inserted above")
+    }
+
     fn add(&mut self, o: &Observation) {
-        let agg = self.edges.entry(o.edge.clone()).or_default();
-        agg.cell.add(o);
+        let agg = self.edge(&o.edge);
+        agg.calls += 1;
+        agg.errors += u64::from(o.error);
+        agg.client.add(o.client_ns);
+        if let Some(s) = o.server_ns {
+            agg.server.add(s);
+        }
         let m = agg.minutes.entry(minute_of(o.time_ns)).or_default();
         m.0 += 1;
         m.1 += u64::from(o.error);
     }
 
     fn add_cell(&mut self, key: &EdgeKey, minute: u64, cell: &EdgeCell) {
-        let agg = self.edges.entry(key.clone()).or_default();
-        agg.cell.merge(cell);
+        let agg = self.edge(key);
+        agg.calls += cell.calls;
+        agg.errors += cell.errors;
+        agg.client.merge_sketch(&cell.client);
+        agg.server.merge_sketch(&cell.server);
         let m = agg.minutes.entry(minute).or_default();
         m.0 += cell.calls;
         m.1 += cell.errors;
@@ -271,26 +292,28 @@ impl GraphBuilder {
 
     fn finish(self, range: TimeRange) -> ServiceGraph {
         let mut nodes: BTreeMap<(NodeKind, String), GraphNode> = BTreeMap::new();
-        let mut edges = Vec::with_capacity(self.edges.len());
-        for (key, agg) in self.edges {
+        let mut sorted: Vec<(EdgeKey, EdgeAgg)> = self.edges.into_iter().collect();
+        sorted.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut edges = Vec::with_capacity(sorted.len());
+        for (key, agg) in sorted {
             nodes
                 .entry((key.client_kind, key.client.clone()))
                 .or_insert_with(|| node(&key.client, key.client_kind));
             let server = nodes
                 .entry((key.server_kind, key.server.clone()))
                 .or_insert_with(|| node(&key.server, key.server_kind));
-            server.calls_in += agg.cell.calls;
-            server.errors_in += agg.cell.errors;
+            server.calls_in += agg.calls;
+            server.errors_in += agg.errors;
             edges.push(GraphEdge {
                 client: key.client,
                 client_kind: key.client_kind,
                 server: key.server,
                 server_kind: key.server_kind,
                 kind: key.kind,
-                calls: agg.cell.calls,
-                errors: agg.cell.errors,
-                client_latency: latency(&agg.cell.client),
-                server_latency: latency(&agg.cell.server),
+                calls: agg.calls,
+                errors: agg.errors,
+                client_latency: latency(&agg.client),
+                server_latency: latency(&agg.server),
                 per_minute: agg
                     .minutes
                     .into_iter()
@@ -320,7 +343,7 @@ fn node(name: &str, kind: NodeKind) -> GraphNode {
     }
 }
 
-fn latency(sketch: &spandb_storage::rollup::Sketch) -> Option<LatencySummary> {
+fn latency(sketch: &DenseSketch) -> Option<LatencySummary> {
     Some(LatencySummary {
         p50_ns: sketch.quantile(0.5)?,
         p90_ns: sketch.quantile(0.9)?,
