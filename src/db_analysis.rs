@@ -1,6 +1,8 @@
 //! The analyses of [`crate::analysis`] as [`Db`] and [`Snapshot`] methods (docs/ANALYSIS.md).
 
-use spandb_query::analysis::{self, CriticalPathReport, ErrorGroups, TimeBreakdown, TraceHealth};
+use spandb_query::analysis::{
+    self, CriticalPathReport, ErrorGroups, HealthScan, TimeBreakdown, TraceHealth,
+};
 use spandb_query::TimeRange;
 use spandb_storage::TraceId;
 
@@ -43,6 +45,17 @@ impl Db {
     pub fn trace_health(&self, trace_id: &TraceId) -> Result<TraceHealth> {
         self.snapshot()?.trace_health(trace_id)
     }
+
+    /// The unhealthy traces (orphans, missing or several roots, duplicate span ids, spans
+    /// outside their parent) among the newest `limit` traces matching `query` in `range`.
+    pub fn health_scan(
+        &self,
+        query: &(impl AsQuery + ?Sized),
+        range: TimeRange,
+        limit: usize,
+    ) -> Result<HealthScan> {
+        self.snapshot()?.health_scan(query, range, limit)
+    }
 }
 
 impl Snapshot {
@@ -83,5 +96,20 @@ impl Snapshot {
         analysis::trace_health(self.storage(), trace_id)?.ok_or_else(|| Error::NotFound {
             what: format!("trace {trace_id}"),
         })
+    }
+
+    /// See [`Db::health_scan`].
+    pub fn health_scan(
+        &self,
+        query: &(impl AsQuery + ?Sized),
+        range: TimeRange,
+        limit: usize,
+    ) -> Result<HealthScan> {
+        Ok(analysis::health_scan(
+            self.storage(),
+            query.as_query()?.as_ref(),
+            range,
+            limit,
+        )?)
     }
 }

@@ -221,5 +221,17 @@ fn health_follows_links_and_reports_orphans() {
     assert!(!h.links[1].trace_found);
     assert_eq!(h.unsealed_spans, 0);
     assert!(!h.is_healthy());
+
+    // A scan finds trace 7 (an orphan) and not trace 6, and a query narrows it.
+    let scan = db.health_scan("{ }", TimeRange::ALL, 100).unwrap();
+    assert_eq!(scan.examined, 2);
+    assert_eq!(scan.with_orphans, 1);
+    assert_eq!(scan.unhealthy.len(), 1);
+    assert_eq!(scan.unhealthy[0].trace_id, TraceId([7; 16]).to_string());
+    let scan = db
+        .health_scan("{ resource.service.name = \"api\" }", TimeRange::ALL, 100)
+        .unwrap();
+    assert_eq!((scan.examined, scan.unhealthy.len()), (1, 0));
+    assert!(db.health_scan("{ status = ", TimeRange::ALL, 100).is_err());
     db.close().unwrap();
 }

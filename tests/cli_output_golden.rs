@@ -108,6 +108,19 @@ fn every_command_prints_its_golden_table_and_json() {
         .collect();
     golden("stats.txt", &stats_table);
 
+    // The sample's traces are whole: a health scan over all of them finds nothing.
+    let scan: serde_json::Value = serde_json::from_str(&stdout(&spandb(
+        db,
+        &["health", "--limit", "5000", "--output", "json"],
+    )))
+    .unwrap();
+    assert!(scan["examined"].as_u64().unwrap() > 50, "{scan}");
+    assert_eq!(scan["unhealthy"], serde_json::json!([]), "{scan}");
+    golden(
+        "health_scan.txt",
+        &stdout(&spandb(db, &["health", "--limit", "5000"])),
+    );
+
     golden("check.txt", &stdout(&spandb(db, &["check"])));
     golden(
         "check.json",

@@ -69,3 +69,48 @@ func TestAnomaliesAndExplain(t *testing.T) {
 		t.Fatalf("unknown trace: got %v", err)
 	}
 }
+
+func TestCriticalPathHealthBreakdownAndErrorGroups(t *testing.T) {
+	ctx := context.Background()
+	db, _ := openTemp(t, Options{})
+	defer db.Close()
+	if err := db.Write(ctx, checkoutTrace()); err != nil {
+		t.Fatal(err)
+	}
+	p, err := db.CriticalPath(ctx, traceA)
+	if err != nil {
+		t.Fatalf("CriticalPath: %v", err)
+	}
+	var onPath uint64
+	for _, s := range p.Sections {
+		if s.EndNs <= s.StartNs || s.SpanID == "" {
+			t.Fatalf("section = %+v", s)
+		}
+		onPath += s.EndNs - s.StartNs
+	}
+	if len(p.Sections) == 0 || onPath != p.EndNs-p.StartNs || len(p.Spans) != len(checkoutTrace()) {
+		t.Fatalf("critical path = %+v", p)
+	}
+	h, err := db.TraceHealth(ctx, traceA)
+	if err != nil || h.MissingRoot || len(h.Orphans) != 0 || h.Spans != len(checkoutTrace()) {
+		t.Fatalf("TraceHealth: %v %+v", err, h)
+	}
+	b, err := db.TimeBreakdown(ctx, BreakdownOptions{})
+	if err != nil || b.Traces != 1 || len(b.CriticalPath) == 0 || b.CriticalPathNs != p.EndNs-p.StartNs {
+		t.Fatalf("TimeBreakdown: %v %+v", err, b)
+	}
+	if _, err := db.TimeBreakdown(ctx, BreakdownOptions{Query: "{ status = "}); !errors.Is(err, ErrQuerySyntax) {
+		t.Fatalf("bad query: got %v", err)
+	}
+	g, err := db.ErrorGroups(ctx, ErrorGroupOptions{})
+	if err != nil || len(g.Groups) != 1 {
+		t.Fatalf("ErrorGroups: %v %+v", err, g)
+	}
+	if e := g.Groups[0]; e.ExceptionType == nil || *e.ExceptionType != "TimeoutError" || e.Count != 1 ||
+		len(e.Origins) != 1 || e.Origins[0].Operation != "reserve" {
+		t.Fatalf("group = %+v", e)
+	}
+	if _, err := db.CriticalPath(ctx, TraceID{0x77}); !errors.Is(err, ErrInvalidInput) {
+		t.Fatalf("unknown trace: got %v", err)
+	}
+}

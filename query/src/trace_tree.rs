@@ -4,10 +4,54 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use spandb_storage::{Snapshot, Span, SpanId, TraceId};
+use spandb_storage::{Snapshot, Span, SpanId, SpanKind, TraceId};
 
 use crate::error::Result;
 use crate::eval::TraceCtx;
+
+/// Cuts every loop in the parent links, in time linear in the number of spans: each span's
+/// ancestor chain is walked once, and a loop found on the walk is cut at its earliest span
+/// (lowest index = earliest start), which becomes an orphan. A quadratic check (walking up
+/// from every span) lets one 100,000-span chain sent by a client stall a query for seconds.
+fn break_parent_cycles(parent: &mut [Option<usize>]) {
+    const UNSEEN: u8 = 0;
+    const ON_PATH: u8 = 1;
+    const DONE: u8 = 2;
+    let n = parent.len();
+    let mut state = vec![UNSEEN; n];
+    let mut path: Vec<usize> = Vec::new();
+    for start in 0..n {
+        if state[start] != UNSEEN {
+            continue;
+        }
+        path.clear();
+        let mut cur = start;
+        loop {
+            match state[cur] {
+                DONE => break,
+                ON_PATH => {
+                    // `cur` was reached again: the path from its first visit loops.
+                    let from = path.iter().rposition(|&s| s == cur).unwrap_or(0);
+                    if let Some(&cut) = path[from..].iter().min() {
+                        parent[cut] = None;
+                    }
+                    break;
+                }
+                _ => {
+                    state[cur] = ON_PATH;
+                    path.push(cur);
+                    match parent[cur] {
+                        Some(p) => cur = p,
+                        None => break,
+                    }
+                }
+            }
+        }
+        for &s in &path {
+            state[s] = DONE;
+        }
+    }
+}
 
 /// One span in the tree.
 #[derive(Clone, Debug, PartialEq)]
@@ -68,19 +112,7 @@ impl TraceTree {
                     .filter(|&p| p != i)
             })
             .collect();
-        // Break cycles: walk up from each span; a walk longer than n steps loops.
-        for i in 0..n {
-            let mut cur = i;
-            let mut steps = 0;
-            while let Some(p) = parent[cur] {
-                steps += 1;
-                if steps > n {
-                    parent[i] = None;
-                    break;
-                }
-                cur = p;
-            }
-        }
+        break_parent_cycles(&mut parent);
         let mut nodes: Vec<Node> = (0..n)
             .map(|i| Node {
                 span: i,
@@ -175,13 +207,24 @@ impl TraceTree {
     }
 }
 
+/// Whether `child` runs asynchronously from `parent` (a message consumed, or work a
+/// producer handed off): it may start and end after its parent, so only starting before
+/// the parent is a sign of clock skew.
+pub fn is_async_child(parent: &Span, child: &Span) -> bool {
+    parent.kind == SpanKind::Producer || child.kind == SpanKind::Consumer
+}
+
 /// How far to move a child (timed on another host) so it sits inside its parent: centred
-/// when it fits, aligned to the parent's start otherwise; 0 when it is already inside.
+/// when it fits, aligned to the parent's start otherwise; 0 when it is already inside. An
+/// asynchronous child is only moved when it starts before its parent, to the parent's start.
 fn skew_shift(parent: &Span, parent_adjust: i64, child: &Span, child_adjust: i64) -> i64 {
     let p_start = parent.start_ns as i128 + i128::from(parent_adjust);
     let p_dur = parent.duration_ns() as i128;
     let c_start = child.start_ns as i128 + i128::from(child_adjust);
     let c_dur = child.duration_ns() as i128;
+    if is_async_child(parent, child) {
+        return i64::try_from((p_start - c_start).max(0)).unwrap_or(0);
+    }
     if c_start >= p_start && c_start + c_dur <= p_start + p_dur {
         return 0;
     }
@@ -284,6 +327,56 @@ mod tests {
     }
 
     #[test]
+    fn a_cycle_is_cut_at_its_earliest_span_and_a_tail_into_it_keeps_its_parent() {
+        // 1 -> 2 -> 3 -> 2 (a loop of 2 and 3), and 4 hangs below 3.
+        let t = TraceTree::from_spans(vec![
+            span(1, None, "a", 0, 100),
+            span(2, Some(3), "a", 10, 50),
+            span(3, Some(2), "a", 20, 40),
+            span(4, Some(3), "a", 25, 30),
+        ])
+        .unwrap();
+        let at = |name: &str| t.spans.iter().position(|s| s.name == name).unwrap();
+        assert!(t.nodes[at("op2")].orphan, "the loop's earliest span is cut");
+        assert_eq!(t.nodes[at("op3")].parent, Some(at("op2")));
+        assert_eq!(t.nodes[at("op4")].parent, Some(at("op3")));
+        assert_eq!(t.orphan_count(), 1);
+        assert_eq!(t.depth_first().len(), 4);
+    }
+
+    #[test]
+    fn a_hundred_thousand_span_chain_assembles_in_linear_time() {
+        // Deep chains come from clients (recursion, retries); a quadratic parent check made
+        // this take seconds. Ids are the chain position; the last span closes a loop to 1.
+        let n: u64 = 100_000;
+        let id = |i: u64| SpanId((i + 1).to_be_bytes());
+        let mut spans: Vec<Span> = (0..n)
+            .map(|i| Span {
+                trace_id: TraceId([7; 16]),
+                span_id: id(i),
+                parent_span_id: (i > 0).then(|| id(i - 1)),
+                name: format!("op{i}"),
+                start_ns: i,
+                end_ns: 2 * n - i,
+                ..Span::default()
+            })
+            .collect();
+        spans[0].parent_span_id = Some(id(n - 1));
+        let t = TraceTree::from_spans(spans).unwrap();
+        assert_eq!(t.orphan_count(), 1);
+        assert!(t.nodes[0].orphan);
+        assert_eq!(t.nodes[(n - 1) as usize].depth, (n - 1) as u32);
+        assert_eq!(t.depth_first().len(), n as usize);
+        // The analyses over the tree are iterative too (no recursion to overflow the stack),
+        // and on nested spans the critical path and the self times each cover the trace.
+        let total = |v: &[u64]| v.iter().sum::<u64>();
+        let path = crate::analysis::critical_path(&t);
+        let on_path: Vec<u64> = path.iter().map(|s| s.duration_ns()).collect();
+        assert_eq!(total(&on_path), t.duration_ns());
+        assert_eq!(total(&crate::analysis::self_times(&t)), t.duration_ns());
+    }
+
+    #[test]
     fn clock_skew_between_services_is_adjusted_not_fatal() {
         // The api host's clock is 1000ns behind: its server span starts before the client span.
         let t = TraceTree::from_spans(vec![
@@ -307,5 +400,33 @@ mod tests {
         ])
         .unwrap();
         assert!(t.nodes.iter().all(|n| n.skew_adjust_ns == 0));
+    }
+
+    #[test]
+    fn a_consumer_running_after_its_producer_is_not_skew() {
+        let mut producer = span(2, Some(1), "web", 10, 20);
+        producer.kind = SpanKind::Producer;
+        let mut consumer = span(3, Some(2), "worker", 500, 900);
+        consumer.kind = SpanKind::Consumer;
+        let mut early = span(4, Some(2), "worker", 5, 30);
+        early.kind = SpanKind::Consumer;
+        let t = TraceTree::from_spans(vec![
+            span(1, None, "web", 0, 100),
+            producer,
+            consumer,
+            early,
+        ])
+        .unwrap();
+        let at = |name: &str| t.spans.iter().position(|s| s.name == name).unwrap();
+        assert_eq!(
+            t.nodes[at("op3")].skew_adjust_ns,
+            0,
+            "late is normal for a consumer"
+        );
+        assert_eq!(
+            t.nodes[at("op4")].skew_adjust_ns,
+            5,
+            "starting before the producer is not"
+        );
     }
 }

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use spandb_query::analysis::{
-    CriticalPathReport, ErrorGroups, TimeBreakdown, TimeShare, TraceHealth,
+    CriticalPathReport, ErrorGroups, HealthScan, TimeBreakdown, TimeShare, TraceHealth,
 };
 
 use super::table::{format_duration, format_time, table};
@@ -249,6 +249,49 @@ pub fn health_lines(h: &TraceHealth) -> String {
             h.unsealed_spans
         );
     }
+    out
+}
+
+/// A health scan: counts per problem, then one row per unhealthy trace.
+pub fn health_scan_table(scan: &HealthScan) -> String {
+    let mut out = format!(
+        "{} of {} traces unhealthy: {} without a root, {} with several roots, {} with orphans, \
+         {} with duplicate span ids, {} with spans outside their parent\n",
+        scan.unhealthy.len(),
+        scan.examined,
+        scan.missing_root,
+        scan.several_roots,
+        scan.with_orphans,
+        scan.with_duplicate_ids,
+        scan.with_spans_outside_parent
+    );
+    if scan.unhealthy.is_empty() {
+        return out;
+    }
+    let rows: Vec<Vec<String>> = scan
+        .unhealthy
+        .iter()
+        .map(|h| {
+            let mut problems = Vec::new();
+            if h.missing_root {
+                problems.push("no root".to_owned());
+            } else if h.roots > 1 {
+                problems.push(format!("{} roots", h.roots));
+            }
+            if !h.orphans.is_empty() {
+                problems.push(format!("{} orphans", h.orphans.len()));
+            }
+            if !h.duplicate_span_ids.is_empty() {
+                problems.push(format!("{} duplicate ids", h.duplicate_span_ids.len()));
+            }
+            if !h.outside_parent.is_empty() {
+                problems.push(format!("{} outside parent", h.outside_parent.len()));
+            }
+            vec![h.trace_id.clone(), h.spans.to_string(), problems.join(", ")]
+        })
+        .collect();
+    out.push('\n');
+    out.push_str(&table(&["trace", "spans", "problems"], &rows, &[1]));
     out
 }
 

@@ -27,7 +27,7 @@ mod scan;
 pub mod wal_codec;
 pub use scan::ScanFilter;
 
-pub use block::BlockReader;
+pub use block::{BlockReader, SpanParts};
 pub use catalog::BlockEntry;
 pub use db::{
     dir_size, CheckReport, CompactReport, Db, Durability, Options, Problem, QuarantinedBlock,

@@ -187,6 +187,15 @@ typedef struct spandb_db spandb_db;
 typedef struct spandb_options spandb_options;
 
 /**
+ * Bytes spandb allocated for the caller (an OTLP payload, a JSON document). Read `data[0..len)`;
+ * free with `spandb_bytes_free`.
+ */
+typedef struct spandb_bytes {
+  const uint8_t *data;
+  size_t len;
+} spandb_bytes;
+
+/**
  * Figures `spandb_stats` reports.
  */
 typedef struct spandb_db_stats {
@@ -214,15 +223,6 @@ typedef struct spandb_db_stats {
   uint64_t min_start_ns;
   uint64_t max_end_ns;
 } spandb_db_stats;
-
-/**
- * Bytes spandb allocated for the caller (an OTLP payload, a JSON document). Read `data[0..len)`;
- * free with `spandb_bytes_free`.
- */
-typedef struct spandb_bytes {
-  const uint8_t *data;
-  size_t len;
-} spandb_bytes;
 
 /**
  * A UTF-8 string (or, for `SPANDB_VALUE_BYTES`, raw bytes): `len` bytes at `ptr`, not
@@ -471,6 +471,72 @@ const char *spandb_version(void);
  * header to detect a header/library mismatch. Thread safety: any thread.
  */
 uint32_t spandb_abi_version(void);
+
+/**
+ * The critical path of the trace `trace_id` (16 bytes), Jaeger UI's algorithm: the sections
+ * in order (span id, start and end in unix ns) and each span's time on the path. On success
+ * `*out` receives UTF-8 JSON to release with `spandb_bytes_free`; a trace with no spans is
+ * `SPANDB_ERR_INVALID_INPUT` ("trace … not found").
+ * Thread safety: any thread, concurrently with any call on the same `db`.
+ *
+ * # Safety
+ * `trace_id` must be NULL or point to 16 readable bytes; `out` NULL or valid for writing a
+ * pointer.
+ */
+enum spandb_status spandb_critical_path_json(const struct spandb_db *db_handle,
+                                             const uint8_t *trace_id,
+                                             struct spandb_bytes **out);
+
+/**
+ * The health of the trace `trace_id` (16 bytes): orphans, a missing root, duplicate span
+ * ids, clock skew per service pair, links to other traces, and whether spans are still
+ * arriving. On success `*out` receives UTF-8 JSON to release with `spandb_bytes_free`; a
+ * trace with no spans is `SPANDB_ERR_INVALID_INPUT`.
+ * Thread safety: any thread, concurrently with any call on the same `db`.
+ *
+ * # Safety
+ * `trace_id` must be NULL or point to 16 readable bytes; `out` NULL or valid for writing a
+ * pointer.
+ */
+enum spandb_status spandb_trace_health_json(const struct spandb_db *db_handle,
+                                            const uint8_t *trace_id,
+                                            struct spandb_bytes **out);
+
+/**
+ * Where the time goes: critical-path time and self time per (service, operation), with
+ * shares and percentiles, over the newest `limit` traces (0: 1000) matching `query` (NULL:
+ * every trace; otherwise a NUL-terminated TraceQL spanset) in `[start_ns, end_ns)`
+ * (`end_ns == 0`: no upper bound). On success `*out` receives UTF-8 JSON to release with
+ * `spandb_bytes_free`.
+ * Thread safety: any thread, concurrently with any call on the same `db`.
+ *
+ * # Safety
+ * `query` must be NULL or NUL-terminated; `out` NULL or valid for writing a pointer.
+ */
+enum spandb_status spandb_time_breakdown_json(const struct spandb_db *db_handle,
+                                              const char *query,
+                                              uint64_t start_ns,
+                                              uint64_t end_ns,
+                                              uint32_t limit,
+                                              struct spandb_bytes **out);
+
+/**
+ * Exception groups among the error spans starting in `[start_ns, end_ns)` (`end_ns == 0`: no
+ * upper bound): grouped by service, exception type and message template, each with counts,
+ * traces, first/last seen, a per-minute series, operations, stack fingerprints and its
+ * origin; groups absent from `[baseline_start_ns, baseline_end_ns)` (both 0: no baseline)
+ * are flagged new. On success `*out` receives UTF-8 JSON to release with `spandb_bytes_free`.
+ * Thread safety: any thread, concurrently with any call on the same `db`.
+ *
+ * # Safety
+ * `out` must be NULL or valid for writing a pointer.
+ */
+enum spandb_status spandb_error_groups_json(const struct spandb_db *db_handle,
+                                            uint64_t start_ns,
+                                            uint64_t end_ns,
+                                            uint64_t baseline_start_ns,
+                                            uint64_t baseline_end_ns,
+                                            struct spandb_bytes **out);
 
 /**
  * Creates options holding the defaults (group commit every 50 ms, 131072 spans per block).

@@ -14,6 +14,7 @@
 #![allow(unsafe_code)]
 #![allow(non_camel_case_types)]
 
+mod analysis;
 mod args;
 mod db;
 mod error;

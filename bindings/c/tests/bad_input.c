@@ -164,6 +164,14 @@ int main(void) {
   EXPECT_STATUS(spandb_explain_json(db, NULL, &gb), SPANDB_ERR_NULL_POINTER);
   uint8_t unknown[16] = {0x77};
   EXPECT_STATUS(spandb_explain_json(db, unknown, &gb), SPANDB_ERR_INVALID_INPUT);
+  EXPECT_STATUS(spandb_critical_path_json(db, NULL, &gb), SPANDB_ERR_NULL_POINTER);
+  EXPECT_STATUS(spandb_critical_path_json(db, unknown, &gb), SPANDB_ERR_INVALID_INPUT);
+  EXPECT_STATUS(spandb_trace_health_json(db, unknown, &gb), SPANDB_ERR_INVALID_INPUT);
+  EXPECT_STATUS(spandb_trace_health_json(NULL, unknown, &gb), SPANDB_ERR_NULL_POINTER);
+  EXPECT_STATUS(spandb_time_breakdown_json(db, "{ status = ", 0, 0, 0, &gb), SPANDB_ERR_QUERY_SYNTAX);
+  EXPECT_STATUS(spandb_time_breakdown_json(db, NULL, 10, 5, 0, &gb), SPANDB_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(spandb_error_groups_json(db, 10, 5, 0, 0, &gb), SPANDB_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(spandb_error_groups_json(db, 0, 0, 0, 0, NULL), SPANDB_ERR_NULL_POINTER);
   CHECK(gb == SENTINEL);
 
   /* Double frees and frees by the wrong function. */

@@ -264,6 +264,25 @@ int main(void) {
         bytes_contain(doc, "\"operation\":\"reserve\""));
   MUST(spandb_bytes_free(doc));
 
+  /* Critical path and health of trace A; breakdown over every trace; error groups: the
+   * reserve failure is its own origin. */
+  MUST(spandb_critical_path_json(db, TRACE_A, &doc));
+  CHECK(bytes_contain(doc, "\"sections\":[{") && bytes_contain(doc, "\"critical_ns\"") &&
+        bytes_contain(doc, "\"trace_id\":\"a1010203040506070809"));
+  MUST(spandb_bytes_free(doc));
+  MUST(spandb_trace_health_json(db, TRACE_A, &doc));
+  CHECK(bytes_contain(doc, "\"missing_root\":false") && bytes_contain(doc, "\"orphans\":[]"));
+  MUST(spandb_bytes_free(doc));
+  MUST(spandb_time_breakdown_json(db, NULL, 0, 0, 0, &doc));
+  CHECK(bytes_contain(doc, "\"traces\":2") && bytes_contain(doc, "\"operation\":\"GET /checkout\""));
+  MUST(spandb_bytes_free(doc));
+  MUST(spandb_time_breakdown_json(db, "{ resource.service.name = \"inventory\" }", 0, 0, 10, &doc));
+  CHECK(bytes_contain(doc, "\"traces\":1"));
+  MUST(spandb_bytes_free(doc));
+  MUST(spandb_error_groups_json(db, 0, 0, 0, 0, &doc));
+  CHECK(bytes_contain(doc, "\"error_spans\":1") && bytes_contain(doc, "\"operations\":[{\"name\":\"reserve\""));
+  MUST(spandb_bytes_free(doc));
+
   /* Metrics: spans per service over the data's time range, one 60 s step. */
   spandb_metrics_result *m = NULL;
   MUST(spandb_metrics(db, "{ } | count_over_time() by (resource.service.name)", 0, 0, 60000000000ull, &m));

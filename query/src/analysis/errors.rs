@@ -22,7 +22,7 @@ use std::hash::Hasher;
 
 use rustc_hash::{FxHashMap, FxHasher};
 use serde::Serialize;
-use spandb_storage::{Snapshot, Span, SpanId, TraceId, Value};
+use spandb_storage::{Snapshot, Span, SpanId, SpanParts, TraceId, Value};
 
 use super::template::TemplateMiner;
 use crate::error::Result;
@@ -133,7 +133,9 @@ pub fn error_groups(
 }
 
 /// Every error span starting in `range`: the error bitmap of each block whose spans may
-/// start in it, then the unsealed spans.
+/// start in it, then the unsealed spans. Sealed spans are rebuilt with their core and events
+/// only (attributes, links and extras stay empty): grouping reads nothing else, and skipping
+/// the attribute columns is most of the decode.
 pub fn error_spans(snapshot: &Snapshot, range: TimeRange) -> Result<Vec<Span>> {
     snapshot.require_all_blocks()?;
     let blocks: Vec<_> = snapshot
@@ -149,7 +151,7 @@ pub fn error_spans(snapshot: &Snapshot, range: TimeRange) -> Result<Vec<Span>> {
         if !rows.is_empty() {
             acc.extend(
                 block
-                    .spans_at(rows)?
+                    .spans_at_with(rows, SpanParts::EVENTS_ONLY)?
                     .into_iter()
                     .map(|(_, s)| s)
                     .filter(|s| range.contains(s.start_ns)),

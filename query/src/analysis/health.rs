@@ -9,8 +9,10 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
 use spandb_storage::{Snapshot, SpanId, TraceId};
 
+use crate::ast::Query;
 use crate::error::Result;
-use crate::trace_tree::TraceTree;
+use crate::plan::TimeRange;
+use crate::trace_tree::{is_async_child, TraceTree};
 
 /// Links followed at most per trace (each is one trace lookup).
 pub const MAX_LINKS_FOLLOWED: usize = 100;
@@ -158,6 +160,53 @@ pub fn trace_health(snapshot: &Snapshot, trace_id: &TraceId) -> Result<Option<Tr
     Ok(Some(health))
 }
 
+/// Traces with structural problems among the newest matches of a query.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct HealthScan {
+    /// Traces examined (the newest matches, at most the limit asked for).
+    pub examined: usize,
+    /// Of those, traces with no root span, with several, with orphans, with duplicate span
+    /// ids, with spans outside their parent's time.
+    pub missing_root: usize,
+    pub several_roots: usize,
+    pub with_orphans: usize,
+    pub with_duplicate_ids: usize,
+    pub with_spans_outside_parent: usize,
+    /// The unhealthy traces, newest first (links are not followed in a scan).
+    pub unhealthy: Vec<TraceHealth>,
+}
+
+/// Finds the unhealthy traces among the newest `limit` traces matching `query` in `range`.
+/// Each candidate is assembled once, with the batched fetch of [`super::fetch::traces`], so
+/// the cost is that of reading `limit` traces; what a trace is missing cannot be indexed at
+/// write time, since a parent may arrive later or in another block.
+pub fn health_scan(
+    snapshot: &Snapshot,
+    query: &Query,
+    range: TimeRange,
+    limit: usize,
+) -> Result<HealthScan> {
+    let found = crate::exec::search::search(snapshot, query, range, limit)?;
+    let ids: Vec<TraceId> = found.iter().map(|t| t.trace_id).collect();
+    let trees = super::fetch::traces(snapshot, &ids)?;
+    let mut scan = HealthScan {
+        examined: trees.len(),
+        ..HealthScan::default()
+    };
+    for tree in &trees {
+        let h = health_of(tree);
+        scan.missing_root += usize::from(h.missing_root);
+        scan.several_roots += usize::from(h.roots > 1);
+        scan.with_orphans += usize::from(!h.orphans.is_empty());
+        scan.with_duplicate_ids += usize::from(!h.duplicate_span_ids.is_empty());
+        scan.with_spans_outside_parent += usize::from(!h.outside_parent.is_empty());
+        if !h.is_healthy() {
+            scan.unhealthy.push(h);
+        }
+    }
+    Ok(scan)
+}
+
 /// What the assembled tree alone tells (links unfollowed, unsealed spans not counted).
 pub fn health_of(tree: &TraceTree) -> TraceHealth {
     let spans = &tree.spans;
@@ -194,7 +243,11 @@ pub fn health_of(tree: &TraceTree) -> TraceHealth {
         let Some(p) = node.parent else { continue };
         let (c, ps) = (&spans[node.span], &spans[p]);
         let early = ps.start_ns.saturating_sub(c.start_ns);
-        let late = c.end_ns.saturating_sub(ps.end_ns.max(ps.start_ns));
+        // A consumer (or work a producer handed off) may outlive its parent.
+        let late = match is_async_child(ps, c) {
+            true => 0,
+            false => c.end_ns.saturating_sub(ps.end_ns.max(ps.start_ns)),
+        };
         let outside = early > 0 || late > 0;
         if outside {
             outside_parent.push(OutsideParent {
@@ -312,5 +365,18 @@ mod tests {
         assert_eq!((api.pairs, api.outside), (2, 2));
         assert!(api.estimated_skew_ns > 900, "{api:?}");
         assert!(h.skew.iter().all(|s| s.child_service != "db"));
+    }
+
+    #[test]
+    fn a_consumer_outliving_its_producer_is_healthy() {
+        let mut producer = span(2, Some(1), "web", 10, 20);
+        producer.kind = spandb_storage::SpanKind::Producer;
+        let mut consumer = span(3, Some(2), "worker", 500, 900);
+        consumer.kind = spandb_storage::SpanKind::Consumer;
+        let t =
+            TraceTree::from_spans(vec![span(1, None, "web", 0, 100), producer, consumer]).unwrap();
+        let h = health_of(&t);
+        assert!(h.is_healthy(), "{h:?}");
+        assert!(h.skew.is_empty());
     }
 }

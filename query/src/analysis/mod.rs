@@ -40,8 +40,8 @@ pub use graph_types::{
     EdgeKind, EdgeMinute, GraphEdge, GraphNode, LatencySummary, NodeKind, ServiceGraph,
 };
 pub use health::{
-    health_of, trace_health, DuplicateId, LinkTarget, Orphan, OutsideParent, ServiceSkew,
-    TraceHealth, MAX_LINKS_FOLLOWED,
+    health_of, health_scan, trace_health, DuplicateId, HealthScan, LinkTarget, Orphan,
+    OutsideParent, ServiceSkew, TraceHealth, MAX_LINKS_FOLLOWED,
 };
 pub use self_time::self_times;
 pub use service_graph::{minute_aligned, service_graph, service_graph_reference};

@@ -112,7 +112,8 @@ enum Command {
     Breakdown(breakdown::Args),
     /// Exceptions and error spans grouped by service, type and message template.
     Errors(errors::Args),
-    /// Health of a trace: orphans, missing root, duplicate ids, clock skew, links.
+    /// Health of a trace (orphans, missing root, duplicate ids, clock skew, links), or which
+    /// of the newest matching traces are unhealthy.
     Health(health::Args),
 }
 

@@ -7,5 +7,5 @@ pub mod writer;
 
 pub use footer::{AttrIndex, Column, Footer, IndexedValue, RowGroup, BLOCK_FORMAT_VERSION};
 pub use index::{IndexRows, IndexedScalar};
-pub use reader::{BlockReader, GroupLight};
+pub use reader::{BlockReader, GroupLight, SpanParts};
 pub use writer::{encode_block, BlockLayout, EncodedBlock, INDEX_MAX_DISTINCT};

@@ -21,6 +21,8 @@ mod columns;
 mod open;
 mod rebuild;
 
+pub use rebuild::SpanParts;
+
 use open::slice_chunk;
 
 /// An open, validated block.

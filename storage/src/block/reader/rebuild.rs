@@ -13,6 +13,47 @@ use crate::codec::value::{dict_str, get_attrs, skip_attrs};
 use crate::error::Result;
 use crate::model::{Event, Link, Resource, Scope, Span, SpanId, TraceId};
 
+/// Which of a span's heavy parts a decode rebuilds. The core (ids, parent, times, name, kind,
+/// status, status message, resource, scope) is always rebuilt; a part left out is not even
+/// decompressed and stays empty (`Vec::new()`, zero counts) in the returned spans. Attributes
+/// are most of a block's bytes, so an analysis that reads only events (exception groups)
+/// skips most of the decompression.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SpanParts {
+    pub attributes: bool,
+    pub events: bool,
+    pub links: bool,
+    /// Trace state, flags and the dropped counts.
+    pub extra: bool,
+}
+
+impl SpanParts {
+    /// Everything: the span as it was written.
+    pub const ALL: SpanParts = SpanParts {
+        attributes: true,
+        events: true,
+        links: true,
+        extra: true,
+    };
+    /// The core and the events: what exception grouping reads.
+    pub const EVENTS_ONLY: SpanParts = SpanParts {
+        attributes: false,
+        events: true,
+        links: false,
+        extra: false,
+    };
+
+    fn wants(self, c: Column) -> bool {
+        match c {
+            Column::Attributes => self.attributes,
+            Column::Events => self.events,
+            Column::Links => self.links,
+            Column::Extra => self.extra,
+            _ => true,
+        }
+    }
+}
+
 impl BlockReader {
     /// Every span of `trace_id` in this block: the trace table gives its rows, so only the
     /// row groups holding them are decoded.
@@ -81,6 +122,15 @@ impl BlockReader {
 
     /// Spans at the given block-wide rows (sorted or not), with their row numbers, in row order.
     pub fn spans_at(&self, rows: &roaring::RoaringBitmap) -> Result<Vec<(u32, Span)>> {
+        self.spans_at_with(rows, SpanParts::ALL)
+    }
+
+    /// [`BlockReader::spans_at`], rebuilding only `parts` of each span.
+    pub fn spans_at_with(
+        &self,
+        rows: &roaring::RoaringBitmap,
+        parts: SpanParts,
+    ) -> Result<Vec<(u32, Span)>> {
         let mut out = Vec::new();
         if rows.max().is_some_and(|m| m >= self.footer.rows) {
             return Err(self.corrupt(DecodeError::new("index refers to a row past the end")));
@@ -91,7 +141,7 @@ impl BlockReader {
             if rows.range_cardinality(lo..hi) == 0 {
                 continue;
             }
-            let spans = self.decode_group(g, |i| rows.contains(lo + i as u32))?;
+            let spans = self.decode_group_with(g, parts, |i| rows.contains(lo + i as u32))?;
             out.extend(spans.into_iter().map(|(i, s)| (lo + i as u32, s)));
         }
         Ok(out)
@@ -121,13 +171,27 @@ impl BlockReader {
         g: usize,
         select: impl Fn(usize) -> bool,
     ) -> Result<Vec<(usize, Span)>> {
+        self.decode_group_with(g, SpanParts::ALL, select)
+    }
+
+    /// [`BlockReader::decode_group`], decompressing and rebuilding only `parts`.
+    pub fn decode_group_with(
+        &self,
+        g: usize,
+        parts: SpanParts,
+        select: impl Fn(usize) -> bool,
+    ) -> Result<Vec<(usize, Span)>> {
         let group = self.group(g)?;
         let runs = self.trace_runs(group)?;
         let mut cols: Vec<Vec<u8>> = Vec::with_capacity(Column::ALL.len());
         for c in Column::ALL {
-            cols.push(self.column(group, c)?);
+            cols.push(if parts.wants(c) {
+                self.column(group, c)?
+            } else {
+                Vec::new()
+            });
         }
-        self.decode_rows(group, &runs, &cols, select)
+        self.decode_rows(group, &runs, &cols, parts, select)
             .map_err(|e| self.corrupt(e))
     }
 
@@ -136,6 +200,7 @@ impl BlockReader {
         group: &RowGroup,
         runs: &[(TraceId, usize)],
         cols: &[Vec<u8>],
+        parts: SpanParts,
         select: impl Fn(usize) -> bool,
     ) -> DecodeResult<Vec<(usize, Span)>> {
         let col =
@@ -173,7 +238,10 @@ impl BlockReader {
             .get(Column::Attributes as usize)
             .map(Vec::as_slice)
             .unwrap_or_default();
-        let mut attrs = AttrColumnsDecoder::new(attr_bytes)?;
+        let mut attrs = match parts.attributes {
+            true => Some(AttrColumnsDecoder::new(attr_bytes)?),
+            false => None,
+        };
         let (mut events, mut links, mut extra) =
             (col(Column::Events), col(Column::Links), col(Column::Extra));
         let mut out = Vec::new();
@@ -207,22 +275,30 @@ impl BlockReader {
                 let res_id = res.get_varint()? as usize;
                 let scope_id = scope.get_varint()? as usize;
                 if !want {
-                    attrs.skip_row()?;
-                    for _ in 0..events.get_count()? {
-                        events.get_varint()?;
-                        events.get_varint()?;
-                        skip_attrs(&mut events)?;
-                        events.get_varint()?;
+                    if let Some(attrs) = attrs.as_mut() {
+                        attrs.skip_row()?;
                     }
-                    for _ in 0..links.get_count()? {
-                        links.get_raw(24)?;
-                        links.get_varint()?;
-                        links.get_varint()?;
-                        skip_attrs(&mut links)?;
-                        links.get_varint()?;
+                    if parts.events {
+                        for _ in 0..events.get_count()? {
+                            events.get_varint()?;
+                            events.get_varint()?;
+                            skip_attrs(&mut events)?;
+                            events.get_varint()?;
+                        }
                     }
-                    for _ in 0..5 {
-                        extra.get_varint()?;
+                    if parts.links {
+                        for _ in 0..links.get_count()? {
+                            links.get_raw(24)?;
+                            links.get_varint()?;
+                            links.get_varint()?;
+                            skip_attrs(&mut links)?;
+                            links.get_varint()?;
+                        }
+                    }
+                    if parts.extra {
+                        for _ in 0..5 {
+                            extra.get_varint()?;
+                        }
                     }
                     continue;
                 }
@@ -234,8 +310,11 @@ impl BlockReader {
                     self.footer.scopes.get(scope_id).cloned().ok_or_else(|| {
                         DecodeError::new(format!("scope id {scope_id} out of range"))
                     })?;
-                let attributes = attrs.next_row(dict)?;
-                let n_events = events.get_count()?;
+                let attributes = match attrs.as_mut() {
+                    Some(attrs) => attrs.next_row(dict)?,
+                    None => Vec::new(),
+                };
+                let n_events = if parts.events { events.get_count()? } else { 0 };
                 let mut evs = Vec::with_capacity(n_events);
                 for _ in 0..n_events {
                     evs.push(Event {
@@ -245,7 +324,7 @@ impl BlockReader {
                         dropped_attributes_count: events.get_varint32()?,
                     });
                 }
-                let n_links = links.get_count()?;
+                let n_links = if parts.links { links.get_count()? } else { 0 };
                 let mut lks = Vec::with_capacity(n_links);
                 for _ in 0..n_links {
                     lks.push(Link {
@@ -257,7 +336,24 @@ impl BlockReader {
                         dropped_attributes_count: links.get_varint32()?,
                     });
                 }
-                let trace_state = dict_str(dict, extra.get_varint()?)?.to_owned();
+                // The column's order: trace state, flags, then the three dropped counts.
+                let (
+                    trace_state,
+                    flags,
+                    dropped_attributes_count,
+                    dropped_events_count,
+                    dropped_links_count,
+                ) = if parts.extra {
+                    (
+                        dict_str(dict, extra.get_varint()?)?.to_owned(),
+                        extra.get_varint32()?,
+                        extra.get_varint32()?,
+                        extra.get_varint32()?,
+                        extra.get_varint32()?,
+                    )
+                } else {
+                    (String::new(), 0, 0, 0, 0)
+                };
                 out.push((
                     i,
                     Span {
@@ -265,7 +361,7 @@ impl BlockReader {
                         span_id: span_id_at(i),
                         parent_span_id: parent_id,
                         trace_state,
-                        flags: extra.get_varint32()?,
+                        flags,
                         name: dict_str(dict, name_id)?.to_owned(),
                         kind,
                         start_ns,
@@ -275,11 +371,11 @@ impl BlockReader {
                         resource,
                         scope,
                         attributes,
-                        dropped_attributes_count: extra.get_varint32()?,
+                        dropped_attributes_count,
                         events: evs,
-                        dropped_events_count: extra.get_varint32()?,
+                        dropped_events_count,
                         links: lks,
-                        dropped_links_count: extra.get_varint32()?,
+                        dropped_links_count,
                     },
                 ));
             }
