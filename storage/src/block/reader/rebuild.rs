@@ -77,7 +77,8 @@ impl BlockReader {
                 rows.start.max(group.first_row) - group.first_row,
                 rows.end.min(group.first_row + group.rows) - group.first_row,
             );
-            let spans = self.decode_group(g, |i| (i as u32) >= lo && (i as u32) < hi)?;
+            let spans =
+                self.decode_group_until(g, SpanParts::ALL, hi as usize, |i| (i as u32) >= lo)?;
             out.extend(spans.into_iter().map(|(_, s)| s));
         }
         Ok(out)
@@ -141,7 +142,16 @@ impl BlockReader {
             if rows.range_cardinality(lo..hi) == 0 {
                 continue;
             }
-            let spans = self.decode_group_with(g, parts, |i| rows.contains(lo + i as u32))?;
+            // The group's selected rows as flags, and the last one: rows after it are not
+            // decoded at all.
+            let mut wanted = vec![false; group.rows as usize];
+            let mut until = 0;
+            for r in rows.range(lo..hi) {
+                let i = (r - lo) as usize;
+                wanted[i] = true;
+                until = i + 1;
+            }
+            let spans = self.decode_group_until(g, parts, until, |i| wanted[i])?;
             out.extend(spans.into_iter().map(|(i, s)| (lo + i as u32, s)));
         }
         Ok(out)
@@ -181,6 +191,17 @@ impl BlockReader {
         parts: SpanParts,
         select: impl Fn(usize) -> bool,
     ) -> Result<Vec<(usize, Span)>> {
+        self.decode_group_until(g, parts, usize::MAX, select)
+    }
+
+    /// [`BlockReader::decode_group_with`], stopping before in-group row `until`.
+    fn decode_group_until(
+        &self,
+        g: usize,
+        parts: SpanParts,
+        until: usize,
+        select: impl Fn(usize) -> bool,
+    ) -> Result<Vec<(usize, Span)>> {
         let group = self.group(g)?;
         let runs = self.trace_runs(group)?;
         let mut cols: Vec<Vec<u8>> = Vec::with_capacity(Column::ALL.len());
@@ -191,7 +212,7 @@ impl BlockReader {
                 Vec::new()
             });
         }
-        self.decode_rows(group, &runs, &cols, parts, select)
+        self.decode_rows(group, &runs, &cols, parts, until, select)
             .map_err(|e| self.corrupt(e))
     }
 
@@ -201,6 +222,7 @@ impl BlockReader {
         runs: &[(TraceId, usize)],
         cols: &[Vec<u8>],
         parts: SpanParts,
+        until: usize,
         select: impl Fn(usize) -> bool,
     ) -> DecodeResult<Vec<(usize, Span)>> {
         let col =
@@ -247,9 +269,12 @@ impl BlockReader {
         let mut out = Vec::new();
         let mut prev_start = self.footer.min_start_ns;
         let mut row = 0usize;
-        for (trace_id, run_len) in runs {
+        'runs: for (trace_id, run_len) in runs {
             let run_start = row;
             for _ in 0..*run_len {
+                if row >= until {
+                    break 'runs;
+                }
                 let i = row;
                 row += 1;
                 let want = select(i);
