@@ -148,10 +148,13 @@ impl BlockReader {
             let mut until = 0;
             for r in rows.range(lo..hi) {
                 let i = (r - lo) as usize;
-                wanted[i] = true;
+                if let Some(w) = wanted.get_mut(i) {
+                    *w = true;
+                }
                 until = i + 1;
             }
-            let spans = self.decode_group_until(g, parts, until, |i| wanted[i])?;
+            let spans = self
+                .decode_group_until(g, parts, until, |i| wanted.get(i).copied().unwrap_or(false))?;
             out.extend(spans.into_iter().map(|(i, s)| (lo + i as u32, s)));
         }
         Ok(out)
