@@ -18,12 +18,13 @@
 //! rollups are tested against.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::OnceLock;
 
 use serde::Serialize;
 
 use crate::codec::buf::{DecodeError, DecodeResult, Decoder, Encoder};
 use crate::model::{Span, SpanId, SpanKind, TraceId, Value};
-use crate::rollup::{Sketch, ROLLUP_BUCKET_NS};
+use crate::rollup::{DenseSketch, Sketch, ROLLUP_BUCKET_NS};
 
 /// What a node of the service graph stands for. Stored: never renumber.
 #[repr(u8)]
@@ -191,10 +192,32 @@ impl LooseEnd {
 }
 
 /// A block's edges: complete observations per (edge, minute) and the loose ends.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default)]
 pub struct EdgeRollup {
     pub cells: BTreeMap<(EdgeKey, u64), EdgeCell>,
     pub loose: Vec<LooseEnd>,
+    /// [`EdgeRollup::totals`], computed on first use and kept while the block is open.
+    totals: OnceLock<(Vec<EdgeTotal>, Option<(u64, u64)>)>,
+}
+
+impl PartialEq for EdgeRollup {
+    /// The rollup's content; whether its totals were computed yet does not matter.
+    fn eq(&self, other: &Self) -> bool {
+        self.cells == other.cells && self.loose == other.loose
+    }
+}
+
+/// One edge's complete calls over a whole block: what a graph over a range covering the
+/// block adds, with one dense merge per edge instead of one per (edge, minute).
+#[derive(Clone, Debug, PartialEq)]
+pub struct EdgeTotal {
+    pub key: EdgeKey,
+    pub calls: u64,
+    pub errors: u64,
+    pub client: DenseSketch,
+    pub server: DenseSketch,
+    /// (minute start, calls, errors), by minute.
+    pub minutes: Vec<(u64, u64, u64)>,
 }
 
 /// The minute bucket (start, unix ns) of a time.
@@ -398,6 +421,45 @@ fn link_calls(
 }
 
 impl EdgeRollup {
+    /// The first and the last minute with complete calls; `None` without any.
+    pub fn minute_span(&self) -> Option<(u64, u64)> {
+        self.summary().1
+    }
+
+    /// The complete calls per edge over all the block's minutes (computed once, then kept).
+    pub fn totals(&self) -> &[EdgeTotal] {
+        &self.summary().0
+    }
+
+    fn summary(&self) -> &(Vec<EdgeTotal>, Option<(u64, u64)>) {
+        self.totals.get_or_init(|| {
+            let mut out: Vec<EdgeTotal> = Vec::new();
+            let (mut lo, mut hi) = (u64::MAX, 0);
+            // Cells are ordered by edge, then minute: one run of cells per edge.
+            for ((key, minute), cell) in &self.cells {
+                (lo, hi) = (lo.min(*minute), hi.max(*minute));
+                if out.last().is_none_or(|t| t.key != *key) {
+                    out.push(EdgeTotal {
+                        key: key.clone(),
+                        calls: 0,
+                        errors: 0,
+                        client: DenseSketch::new(),
+                        server: DenseSketch::new(),
+                        minutes: Vec::new(),
+                    });
+                }
+                if let Some(t) = out.last_mut() {
+                    t.calls += cell.calls;
+                    t.errors += cell.errors;
+                    t.client.merge_sketch(&cell.client);
+                    t.server.merge_sketch(&cell.server);
+                    t.minutes.push((*minute, cell.calls, cell.errors));
+                }
+            }
+            (out, (lo <= hi).then_some((lo, hi)))
+        })
+    }
+
     /// The rollup of a block's spans (any order).
     pub fn of_spans(spans: &[&Span]) -> Self {
         let mut by_trace: HashMap<TraceId, Vec<&Span>> = HashMap::new();

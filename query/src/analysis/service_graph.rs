@@ -18,12 +18,13 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use rustc_hash::FxHashMap;
 use spandb_storage::edges::{
     minute_of, resolve_loose_end, span_half, trace_observations, EdgeCell, EdgeKey, EdgeRollup,
-    LooseEnd, NodeKind, Observation, SpanHalf,
+    EdgeTotal, LooseEnd, NodeKind, Observation, SpanHalf,
 };
 use spandb_storage::rollup::{DenseSketch, ROLLUP_BUCKET_NS};
-use spandb_storage::{Snapshot, Span, SpanId, TraceId};
+use spandb_storage::{Snapshot, Span, SpanId, SpanParts, TraceId};
 
 use super::graph_types::{EdgeMinute, GraphEdge, GraphNode, LatencySummary, ServiceGraph};
 use crate::ast::Query;
@@ -123,7 +124,7 @@ pub fn service_graph_reference(spans: &[Span], range: TimeRange) -> ServiceGraph
 /// Whole traces fetched from the store while resolving loose ends, each fetched once.
 struct StoreLookup<'s> {
     snapshot: &'s Snapshot,
-    traces: HashMap<TraceId, Vec<Span>>,
+    traces: FxHashMap<TraceId, Vec<Span>>,
     unsealed_traces: Option<HashSet<TraceId>>,
     error: Option<crate::error::Error>,
 }
@@ -132,7 +133,7 @@ impl<'s> StoreLookup<'s> {
     fn new(snapshot: &'s Snapshot) -> Self {
         StoreLookup {
             snapshot,
-            traces: HashMap::new(),
+            traces: FxHashMap::default(),
             unsealed_traces: None,
             error: None,
         }
@@ -140,7 +141,9 @@ impl<'s> StoreLookup<'s> {
 
     fn trace(&mut self, trace: &TraceId) -> &[Span] {
         if !self.traces.contains_key(trace) {
-            let mut spans = match self.snapshot.trace(trace) {
+            // Resolution reads span halves (service, kind, times, status) and parent ids:
+            // no attribute, event or link is decoded.
+            let mut spans = match self.snapshot.trace_with(trace, SpanParts::CORE) {
                 Ok(s) => s,
                 Err(e) => {
                     self.error.get_or_insert(e.into());
@@ -212,7 +215,7 @@ struct EdgeAgg {
 
 #[derive(Default)]
 struct GraphBuilder {
-    edges: HashMap<EdgeKey, EdgeAgg>,
+    edges: FxHashMap<EdgeKey, EdgeAgg>,
 }
 
 impl GraphBuilder {
@@ -249,6 +252,19 @@ impl GraphBuilder {
         m.1 += cell.errors;
     }
 
+    fn add_total(&mut self, total: &EdgeTotal) {
+        let agg = self.edge(&total.key);
+        agg.calls += total.calls;
+        agg.errors += total.errors;
+        agg.client.merge(&total.client);
+        agg.server.merge(&total.server);
+        for &(minute, calls, errors) in &total.minutes {
+            let m = agg.minutes.entry(minute).or_default();
+            m.0 += calls;
+            m.1 += errors;
+        }
+    }
+
     fn add_rollup(
         &mut self,
         rollup: &EdgeRollup,
@@ -256,9 +272,18 @@ impl GraphBuilder {
         range: TimeRange,
         store: &mut StoreLookup<'_>,
     ) -> Result<()> {
-        for ((key, minute), cell) in &rollup.cells {
-            if range.contains(*minute) {
-                self.add_cell(key, *minute, cell);
+        let covered = rollup
+            .minute_span()
+            .is_some_and(|(lo, hi)| range.contains(lo) && range.contains(hi));
+        if covered {
+            for total in rollup.totals() {
+                self.add_total(total);
+            }
+        } else {
+            for ((key, minute), cell) in &rollup.cells {
+                if range.contains(*minute) {
+                    self.add_cell(key, *minute, cell);
+                }
             }
         }
         for end in &rollup.loose {

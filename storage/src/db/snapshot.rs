@@ -9,7 +9,7 @@ use std::sync::Arc;
 use super::maintenance::LiveBlock;
 use super::write::Frozen;
 use super::{Db, Inner};
-use crate::block::BlockReader;
+use crate::block::{BlockReader, SpanParts};
 use crate::catalog::{trace_prefix, BlockEntry, TracePrefix};
 use crate::error::{Error, Result};
 use crate::memtable::{Memtable, Segment};
@@ -133,10 +133,16 @@ impl Snapshot {
     }
 
     pub fn trace(&self, trace: &TraceId) -> Result<Vec<Span>> {
+        self.trace_with(trace, SpanParts::ALL)
+    }
+
+    /// [`Snapshot::trace`] with only `parts` of the sealed spans rebuilt (unsealed spans come
+    /// whole: they are in memory already).
+    pub fn trace_with(&self, trace: &TraceId, parts: SpanParts) -> Result<Vec<Span>> {
         let mut out = Vec::new();
         for id in self.inner.catalog.blocks_of_trace(trace)? {
             if let Some(block) = self.version.blocks.get(&id) {
-                out.extend(block.reader.trace(trace)?);
+                out.extend(block.reader.trace_with(trace, parts)?);
             } else if let Some(err) = self.version.broken.get(&id) {
                 return Err(self.broken_block_error(id, err));
             }

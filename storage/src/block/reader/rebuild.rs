@@ -35,6 +35,13 @@ impl SpanParts {
         links: true,
         extra: true,
     };
+    /// The core alone: ids, times, name, kind, status, resource and scope.
+    pub const CORE: SpanParts = SpanParts {
+        attributes: false,
+        events: false,
+        links: false,
+        extra: false,
+    };
     /// The core and the events: what exception grouping reads.
     pub const EVENTS_ONLY: SpanParts = SpanParts {
         attributes: false,
@@ -58,6 +65,11 @@ impl BlockReader {
     /// Every span of `trace_id` in this block: the trace table gives its rows, so only the
     /// row groups holding them are decoded.
     pub fn trace(&self, trace_id: &TraceId) -> Result<Vec<Span>> {
+        self.trace_with(trace_id, SpanParts::ALL)
+    }
+
+    /// [`BlockReader::trace`], rebuilding only `parts` of each span.
+    pub fn trace_with(&self, trace_id: &TraceId, parts: SpanParts) -> Result<Vec<Span>> {
         let f = &self.footer;
         let Ok(t) = f.traces.binary_search_by(|e| e.trace_id.cmp(trace_id)) else {
             return Ok(Vec::new());
@@ -77,8 +89,7 @@ impl BlockReader {
                 rows.start.max(group.first_row) - group.first_row,
                 rows.end.min(group.first_row + group.rows) - group.first_row,
             );
-            let spans =
-                self.decode_group_until(g, SpanParts::ALL, hi as usize, |i| (i as u32) >= lo)?;
+            let spans = self.decode_group_until(g, parts, hi as usize, |i| (i as u32) >= lo)?;
             out.extend(spans.into_iter().map(|(_, s)| s));
         }
         Ok(out)
