@@ -197,7 +197,7 @@ pub struct EdgeRollup {
     pub cells: BTreeMap<(EdgeKey, u64), EdgeCell>,
     pub loose: Vec<LooseEnd>,
     /// [`EdgeRollup::totals`], computed on first use and kept while the block is open.
-    totals: OnceLock<(Vec<EdgeTotal>, Option<(u64, u64)>)>,
+    totals: OnceLock<RollupSummary>,
 }
 
 impl PartialEq for EdgeRollup {
@@ -206,6 +206,9 @@ impl PartialEq for EdgeRollup {
         self.cells == other.cells && self.loose == other.loose
     }
 }
+
+/// Per-edge totals and the first and last minute of a rollup's cells.
+type RollupSummary = (Vec<EdgeTotal>, Option<(u64, u64)>);
 
 /// One edge's complete calls over a whole block: what a graph over a range covering the
 /// block adds, with one dense merge per edge instead of one per (edge, minute).
@@ -431,7 +434,7 @@ impl EdgeRollup {
         &self.summary().0
     }
 
-    fn summary(&self) -> &(Vec<EdgeTotal>, Option<(u64, u64)>) {
+    fn summary(&self) -> &RollupSummary {
         self.totals.get_or_init(|| {
             let mut out: Vec<EdgeTotal> = Vec::new();
             let (mut lo, mut hi) = (u64::MAX, 0);
