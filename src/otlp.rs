@@ -69,6 +69,24 @@ pub mod proto {
         )?)
     }
 
+    /// [`decode_proto_request_lenient`] for a request a gRPC server has already decoded
+    /// into `opentelemetry-proto`'s types (`ExportTraceServiceRequest` converts to
+    /// `TracesData` by moving its `resource_spans`).
+    pub fn decode_traces_data_lenient(
+        data: opentelemetry_proto::tonic::trace::v1::TracesData,
+        out: &mut Vec<Span>,
+        dropped: &mut Dropped,
+    ) -> Result<()> {
+        Ok(spandb_storage::otlp::proto::from_traces_data_lenient(
+            data, out, dropped,
+        )?)
+    }
+
+    /// `spans` in `opentelemetry-proto`'s types, grouped by resource and scope.
+    pub fn to_traces_data(spans: &[Span]) -> opentelemetry_proto::tonic::trace::v1::TracesData {
+        spandb_storage::otlp::proto::to_proto(spans)
+    }
+
     /// `spans` as one protobuf `ExportTraceServiceRequest`.
     pub fn encode_proto_request(spans: &[Span]) -> Vec<u8> {
         spandb_storage::otlp::proto::encode_proto_request(spans)

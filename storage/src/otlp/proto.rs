@@ -38,6 +38,20 @@ fn decode(bytes: &[u8], out: &mut Vec<Span>, lenience: &mut Lenience<'_>) -> Res
     from_proto(data, out, lenience).inspect_err(|_| out.truncate(before))
 }
 
+/// [`decode_proto_request_lenient`] for a request already decoded into `opentelemetry-proto`'s
+/// types (what a gRPC server receives).
+pub fn from_traces_data_lenient(
+    data: pt::TracesData,
+    out: &mut Vec<Span>,
+    dropped: &mut Dropped,
+) -> Result<()> {
+    let (saved, before) = (*dropped, out.len());
+    from_proto(data, out, &mut Lenience(Some(dropped))).inspect_err(|_| {
+        *dropped = saved;
+        out.truncate(before);
+    })
+}
+
 /// Encodes spans as an OTLP protobuf `ExportTraceServiceRequest`.
 pub fn encode_proto_request(spans: &[Span]) -> Vec<u8> {
     to_proto(spans).encode_to_vec()

@@ -1,0 +1,178 @@
+//! `spandb serve`: one process that takes spans in over OTLP (HTTP and gRPC) and answers
+//! Grafana Tempo's and Jaeger's query APIs, over a [`spandb::Db`] (docs/HTTP.md).
+//!
+//! Layers, each in its own module:
+//! - [`config`]: addresses, limits and tokens, checked before anything listens (a
+//!   non-loopback address without a token is refused).
+//! - [`ingest`]: the bounded write queue. Requests wait for their spans to be durable; a full
+//!   queue is an immediate "try later" (HTTP 429, gRPC `Unavailable`), never an unbounded
+//!   buffer and never a silent drop.
+//! - [`otlp_http`] and [`otlp_grpc`]: the OTLP receivers.
+//! - [`tempo`] and [`jaeger`]: the query APIs.
+//! - [`metrics`]: `/metrics` in Prometheus' text format.
+//! - [`http`]: the router, authentication, limits and error bodies shared by the HTTP APIs.
+
+pub mod config;
+mod http;
+pub mod ingest;
+mod jaeger;
+pub mod metrics;
+mod otlp_grpc;
+mod otlp_http;
+mod tempo;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+pub use config::{ConfigError, ServerConfig};
+use spandb::Db;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// A running server: its bound addresses and a handle to stop it.
+pub struct Server {
+    pub query_addr: SocketAddr,
+    pub otlp_http_addr: SocketAddr,
+    pub otlp_grpc_addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    ingest: ingest::Ingest,
+}
+
+impl Server {
+    /// Binds every listener and starts serving `db` on the current tokio runtime.
+    pub async fn start(db: Arc<Db>, config: ServerConfig) -> Result<Server, StartError> {
+        config.validate()?;
+        let config = Arc::new(config);
+        let metrics = Arc::new(metrics::Metrics::default());
+        let ingest = ingest::Ingest::start(db.clone(), &config, metrics.clone());
+        let state = http::AppState {
+            db,
+            config: config.clone(),
+            ingest: ingest.clone(),
+            metrics: metrics.clone(),
+            queries: Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_queries)),
+        };
+        let (stop, stopped) = watch::channel(false);
+        let bind = |addr: SocketAddr| async move {
+            TcpListener::bind(addr)
+                .await
+                .map_err(|e| StartError::Bind { addr, source: e })
+        };
+        let query_listener = bind(config.query_addr).await?;
+        let otlp_http_listener = bind(config.otlp_http_addr).await?;
+        let otlp_grpc_listener = bind(config.otlp_grpc_addr).await?;
+        let addr = |l: &TcpListener, a| {
+            l.local_addr()
+                .map_err(|e| StartError::Bind { addr: a, source: e })
+        };
+        let query_addr = addr(&query_listener, config.query_addr)?;
+        let otlp_http_addr = addr(&otlp_http_listener, config.otlp_http_addr)?;
+        let otlp_grpc_addr = addr(&otlp_grpc_listener, config.otlp_grpc_addr)?;
+
+        let mut tasks = Vec::new();
+        for (listener, router) in [
+            (query_listener, http::query_router(state.clone())),
+            (otlp_http_listener, http::otlp_router(state.clone())),
+        ] {
+            let mut stopped = stopped.clone();
+            tasks.push(tokio::spawn(async move {
+                let shutdown = async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                };
+                if let Err(e) = axum::serve(listener, router)
+                    .with_graceful_shutdown(shutdown)
+                    .await
+                {
+                    tracing::error!(error = %e, "http server stopped");
+                }
+            }));
+        }
+        let mut grpc_stopped = stopped.clone();
+        tasks.push(tokio::spawn(otlp_grpc::serve(
+            otlp_grpc_listener,
+            state,
+            async move {
+                let _ = grpc_stopped.wait_for(|s| *s).await;
+            },
+        )));
+        tracing::info!(%query_addr, %otlp_http_addr, %otlp_grpc_addr, "spandb serving");
+        Ok(Server {
+            query_addr,
+            otlp_http_addr,
+            otlp_grpc_addr,
+            stop,
+            tasks,
+            ingest,
+        })
+    }
+
+    /// Stops accepting, lets in-flight requests finish, makes every acknowledged span
+    /// durable (the queue drains into the database) and returns.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+        self.ingest.close().await;
+    }
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// Runs a server until SIGINT or SIGTERM, then shuts it down gracefully: what `spandb serve`
+/// calls. Builds its own multi-threaded runtime.
+pub fn run_until_signal(db: Arc<Db>, config: ServerConfig) -> Result<(), StartError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("spandb-serve")
+        .build()
+        .map_err(|e| StartError::Bind {
+            addr: config.query_addr,
+            source: e,
+        })?;
+    runtime.block_on(async move {
+        let server = Server::start(db, config).await?;
+        eprintln!(
+            "spandb: query API on http://{}, OTLP/HTTP on http://{}, OTLP/gRPC on {}",
+            server.query_addr, server.otlp_http_addr, server.otlp_grpc_addr
+        );
+        wait_for_signal().await;
+        eprintln!("spandb: shutting down (finishing requests, flushing)");
+        server.shutdown().await;
+        Ok(())
+    })
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(t) => t,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

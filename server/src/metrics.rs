@@ -1,0 +1,154 @@
+//! `/metrics` in Prometheus' text exposition format: counters, the queue depth, the store's
+//! size, and request latency histograms per endpoint.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// A monotonically increasing count.
+#[derive(Default)]
+pub struct Counter(AtomicU64);
+
+impl Counter {
+    pub fn add(&self, n: u64) {
+        self.0.fetch_add(n, Ordering::Relaxed);
+    }
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Upper bounds (seconds) of the latency histogram buckets.
+const BUCKETS_S: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+];
+
+#[derive(Clone, Default)]
+struct Histogram {
+    counts: [u64; BUCKETS_S.len()],
+    count: u64,
+    sum_s: f64,
+}
+
+/// Everything the server counts.
+#[derive(Default)]
+pub struct Metrics {
+    pub spans_received: Counter,
+    pub spans_rejected: Counter,
+    pub spans_written: Counter,
+    pub write_errors: Counter,
+    pub requests_refused_full: Counter,
+    /// (endpoint, status class) -> latency histogram.
+    requests: Mutex<BTreeMap<(String, u16), Histogram>>,
+}
+
+impl Metrics {
+    pub fn observe_request(&self, endpoint: &str, status: u16, took: Duration) {
+        let Ok(mut map) = self.requests.lock() else {
+            return;
+        };
+        let h = map.entry((endpoint.to_owned(), status)).or_default();
+        let s = took.as_secs_f64();
+        for (i, le) in BUCKETS_S.iter().enumerate() {
+            if s <= *le {
+                h.counts[i] += 1;
+            }
+        }
+        h.count += 1;
+        h.sum_s += s;
+    }
+
+    /// The exposition text; `queued` and `stats` are read by the caller at scrape time.
+    pub fn render(&self, queued: usize, stats: Option<&spandb::Stats>) -> String {
+        let mut out = String::new();
+        let counter = |out: &mut String, name: &str, help: &str, v: u64| {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}"
+            );
+        };
+        counter(
+            &mut out,
+            "spandb_spans_received_total",
+            "Spans decoded from OTLP requests.",
+            self.spans_received.get(),
+        );
+        counter(
+            &mut out,
+            "spandb_spans_rejected_total",
+            "Spans refused (queue full, invalid, shutting down).",
+            self.spans_rejected.get(),
+        );
+        counter(
+            &mut out,
+            "spandb_spans_written_total",
+            "Spans written durably.",
+            self.spans_written.get(),
+        );
+        counter(
+            &mut out,
+            "spandb_write_errors_total",
+            "Group commits that failed.",
+            self.write_errors.get(),
+        );
+        counter(
+            &mut out,
+            "spandb_requests_refused_queue_full_total",
+            "Requests answered 429/Unavailable because the queue was full.",
+            self.requests_refused_full.get(),
+        );
+        let _ = writeln!(
+            out,
+            "# HELP spandb_queue_spans Spans waiting to be written.\n# TYPE spandb_queue_spans gauge\nspandb_queue_spans {queued}"
+        );
+        if let Some(st) = stats {
+            let _ = writeln!(
+                out,
+                "# HELP spandb_blocks Sealed blocks.\n# TYPE spandb_blocks gauge\nspandb_blocks {}",
+                st.blocks
+            );
+            let _ = writeln!(out, "# HELP spandb_block_bytes Bytes in sealed blocks.\n# TYPE spandb_block_bytes gauge\nspandb_block_bytes {}", st.block_bytes);
+            let _ = writeln!(out, "# HELP spandb_sealed_spans Spans in sealed blocks.\n# TYPE spandb_sealed_spans gauge\nspandb_sealed_spans {}", st.sealed_spans);
+        }
+        let _ = writeln!(
+            out,
+            "# HELP spandb_request_duration_seconds Request latency per endpoint and status.\n# TYPE spandb_request_duration_seconds histogram"
+        );
+        if let Ok(map) = self.requests.lock() {
+            for ((endpoint, status), h) in map.iter() {
+                let labels = format!("endpoint=\"{}\",status=\"{status}\"", escape(endpoint));
+                for (i, le) in BUCKETS_S.iter().enumerate() {
+                    let _ = writeln!(
+                        out,
+                        "spandb_request_duration_seconds_bucket{{{labels},le=\"{le}\"}} {}",
+                        h.counts[i]
+                    );
+                }
+                let _ = writeln!(
+                    out,
+                    "spandb_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
+                    h.count
+                );
+                let _ = writeln!(
+                    out,
+                    "spandb_request_duration_seconds_sum{{{labels}}} {}",
+                    h.sum_s
+                );
+                let _ = writeln!(
+                    out,
+                    "spandb_request_duration_seconds_count{{{labels}}} {}",
+                    h.count
+                );
+            }
+        }
+        out
+    }
+}
+
+fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
