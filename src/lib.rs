@@ -30,6 +30,7 @@ mod graph;
 pub mod import;
 pub mod otlp;
 pub mod render;
+mod tags;
 
 pub use db::{AsQuery, Db, Options, Snapshot, SpanIter};
 pub use db_analysis::DEFAULT_BREAKDOWN_TRACES;
@@ -43,6 +44,7 @@ pub use spandb_storage::{
     RepairReport, Resource, RetainReport, ScanFilter, Scope, ServiceSpans, Span, SpanId, SpanKind,
     Stats, StatusCode, TraceId, Value,
 };
+pub use tags::{TagNames, TagScope, TagValue};
 
 /// Analyses: critical path, self time, the service graph (and, through [`Db`], the queries
 /// that compute them over the store).

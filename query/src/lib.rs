@@ -27,6 +27,7 @@ mod plan;
 #[cfg(feature = "test-oracle")]
 #[doc(hidden)]
 pub mod reference;
+pub mod tags;
 mod trace_tree;
 
 pub use ast::{Cond, Field, Literal, MetricsFn, Op, Pipeline, Query, SpansetExpr};

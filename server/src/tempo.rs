@@ -12,7 +12,7 @@ use axum::{Json, Router};
 use opentelemetry_proto::tonic::trace::v1::TracesData;
 use prost::Message;
 use spandb::render::tempo::{QueryRangeResponse, SearchResponse};
-use spandb::{MetricsRequest, Span, TimeRange, TraceId};
+use spandb::{MetricsRequest, Span, TagScope, TagValue, TimeRange, TraceId};
 
 use crate::http::{query, ApiError, AppState};
 
@@ -27,6 +27,10 @@ pub fn routes() -> Router<AppState> {
         .route("/api/traces/{id}", get(trace_v1))
         .route("/api/v2/traces/{id}", get(trace_v2))
         .route("/api/search", get(search))
+        .route("/api/search/tags", get(tags_v1))
+        .route("/api/v2/search/tags", get(tags_v2))
+        .route("/api/search/tag/{tag}/values", get(tag_values_v1))
+        .route("/api/v2/search/tag/{tag}/values", get(tag_values_v2))
         .route("/api/metrics/query_range", get(query_range))
         .route("/api/metrics/query", get(instant_query))
 }
@@ -295,6 +299,132 @@ async fn search(
         }
     }
     Ok(Json(response))
+}
+
+/// Values a tag-values request returns at most (Tempo bounds them by bytes).
+const MAX_TAG_VALUES: usize = 1_000;
+
+/// The intrinsics a TraceQL query can name, as Tempo lists them.
+const INTRINSICS: [&str; 10] = [
+    "duration",
+    "kind",
+    "name",
+    "status",
+    "statusMessage",
+    "span:duration",
+    "span:kind",
+    "span:name",
+    "span:status",
+    "trace:rootService",
+];
+
+/// `GET /api/search/tags`: every attribute name, span and resource together.
+async fn tags_v1(
+    State(state): State<AppState>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let range = range_of(&params)?;
+    let names = query(&state, move |db| db.tag_names(range)).await?;
+    let mut all: Vec<String> = names.span.into_iter().chain(names.resource).collect();
+    all.sort();
+    all.dedup();
+    Ok(Json(serde_json::json!({ "tagNames": all })))
+}
+
+/// `GET /api/v2/search/tags?scope=span|resource|intrinsic`: names per scope.
+async fn tags_v2(
+    State(state): State<AppState>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let range = range_of(&params)?;
+    let scope = params.get("scope").map(String::as_str).unwrap_or("all");
+    if !matches!(scope, "all" | "" | "span" | "resource" | "intrinsic") {
+        return Err(ApiError::bad_request(format!("unknown scope {scope:?}")));
+    }
+    let names = query(&state, move |db| db.tag_names(range)).await?;
+    let mut scopes = Vec::new();
+    if matches!(scope, "all" | "" | "span") {
+        scopes.push(serde_json::json!({"name": "span", "tags": names.span}));
+    }
+    if matches!(scope, "all" | "" | "resource") {
+        scopes.push(serde_json::json!({"name": "resource", "tags": names.resource}));
+    }
+    if matches!(scope, "all" | "" | "intrinsic") {
+        scopes.push(serde_json::json!({"name": "intrinsic", "tags": INTRINSICS}));
+    }
+    Ok(Json(serde_json::json!({ "scopes": scopes })))
+}
+
+/// `GET /api/search/tag/{tag}/values`: values of an attribute in either scope, as text.
+async fn tag_values_v1(
+    State(state): State<AppState>,
+    Path(tag): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let range = range_of(&params)?;
+    let values = query(&state, move |db| {
+        db.tag_values(None, &tag, range, MAX_TAG_VALUES)
+    })
+    .await?;
+    let texts: Vec<String> = values.iter().map(TagValue::text).collect();
+    Ok(Json(serde_json::json!({ "tagValues": texts })))
+}
+
+/// `GET /api/v2/search/tag/{tag}/values`: `tag` as TraceQL names it (`resource.service.name`,
+/// `span.http.method`, `.x`, `name`, `status`, `kind`), values typed.
+async fn tag_values_v2(
+    State(state): State<AppState>,
+    Path(tag): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let range = range_of(&params)?;
+    let keyword = |values: &[&str]| -> Vec<serde_json::Value> {
+        values
+            .iter()
+            .map(|v| serde_json::json!({"type": "keyword", "value": v}))
+            .collect()
+    };
+    let typed: Vec<serde_json::Value> = match tag.as_str() {
+        "status" | "span:status" => keyword(&["error", "ok", "unset"]),
+        "kind" | "span:kind" => keyword(&[
+            "client",
+            "consumer",
+            "internal",
+            "producer",
+            "server",
+            "unspecified",
+        ]),
+        "name" | "span:name" => {
+            let names = query(&state, move |db| db.span_names(range, MAX_TAG_VALUES)).await?;
+            names
+                .into_iter()
+                .map(|n| serde_json::json!({"type": "string", "value": n}))
+                .collect()
+        }
+        _ => {
+            let (scope, key) = if let Some(k) = tag.strip_prefix("resource.") {
+                (Some(TagScope::Resource), k.to_owned())
+            } else if let Some(k) = tag.strip_prefix("span.") {
+                (Some(TagScope::Span), k.to_owned())
+            } else if let Some(k) = tag.strip_prefix('.') {
+                (None, k.to_owned())
+            } else {
+                return Err(ApiError::bad_request(format!(
+                    "{tag:?} is not a TraceQL attribute (resource.x, span.x, .x) or a known intrinsic"
+                )));
+            };
+            let key = key.trim_matches('"').to_owned();
+            let values = query(&state, move |db| {
+                db.tag_values(scope, &key, range, MAX_TAG_VALUES)
+            })
+            .await?;
+            values
+                .iter()
+                .map(|v| serde_json::json!({"type": v.type_name(), "value": v.text()}))
+                .collect()
+        }
+    };
+    Ok(Json(serde_json::json!({ "tagValues": typed })))
 }
 
 fn metrics_request(params: &HashMap<String, String>) -> Result<(String, MetricsRequest), ApiError> {

@@ -220,6 +220,62 @@ fn otlp_in_tempo_and_jaeger_out() {
     );
     assert_eq!(json_of(&body)["traces"].as_array().unwrap().len(), 4);
 
+    // Tags for completion: names per scope, values typed; the same from unsealed spans
+    // (memory) and from sealed blocks (footers and attribute streams).
+    for sealed in [false, true] {
+        if sealed {
+            s.db.flush().unwrap();
+            assert!(s.db.stats().unwrap().blocks > 0);
+        }
+        let (_, body) = send(http.get(&s.query_url("/api/v2/search/tags")), None);
+        let scopes = json_of(&body);
+        assert_eq!(
+            scopes["scopes"][0]["tags"],
+            serde_json::json!(["batch"]),
+            "{scopes}"
+        );
+        assert_eq!(
+            scopes["scopes"][1]["tags"],
+            serde_json::json!(["service.name"]),
+            "{scopes}"
+        );
+        let (_, body) = send(http.get(&s.query_url("/api/search/tags")), None);
+        assert_eq!(
+            json_of(&body)["tagNames"],
+            serde_json::json!(["batch", "service.name"])
+        );
+        let (_, body) = send(
+            http.get(&s.query_url("/api/v2/search/tag/resource.service.name/values")),
+            None,
+        );
+        let values = json_of(&body);
+        assert_eq!(values["tagValues"].as_array().unwrap().len(), 3, "{values}");
+        assert_eq!(
+            values["tagValues"][0],
+            serde_json::json!({"type": "string", "value": "svc-0"})
+        );
+        let (_, body) = send(
+            http.get(&s.query_url("/api/v2/search/tag/span.batch/values")),
+            None,
+        );
+        let values = json_of(&body);
+        assert_eq!(values["tagValues"].as_array().unwrap().len(), 4, "{values}");
+        assert_eq!(
+            values["tagValues"][0],
+            serde_json::json!({"type": "int", "value": "0"})
+        );
+        let (_, body) = send(http.get(&s.query_url("/api/search/tag/batch/values")), None);
+        assert_eq!(
+            json_of(&body)["tagValues"],
+            serde_json::json!(["0", "1", "2", "3"])
+        );
+        let (_, body) = send(
+            http.get(&s.query_url("/api/v2/search/tag/name/values")),
+            None,
+        );
+        assert_eq!(json_of(&body)["tagValues"].as_array().unwrap().len(), 5);
+    }
+
     // Metrics over the data: 80 spans per minute at most, all in one minute.
     let (status, body) = send(
         http.get(&s.query_url("/api/metrics/query_range"))
