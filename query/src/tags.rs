@@ -75,10 +75,10 @@ impl TagValue {
     }
 }
 
-fn blocks_in<'s>(
-    snapshot: &'s Snapshot,
+fn blocks_in(
+    snapshot: &Snapshot,
     range: TimeRange,
-) -> impl Iterator<Item = &'s std::sync::Arc<spandb_storage::BlockReader>> {
+) -> impl Iterator<Item = &std::sync::Arc<spandb_storage::BlockReader>> {
     snapshot.blocks().filter(move |b| {
         let f = b.footer();
         f.rows > 0 && range.overlaps(f.min_start_ns, f.max_end_ns)
