@@ -7,3 +7,5 @@ pub mod anomalies;
 pub mod graph_table;
 pub mod table;
 pub mod tempo;
+pub mod trace_view;
+pub mod waterfall;

@@ -32,6 +32,7 @@ pub fn run(db_dir: &Path, format: Format, args: Args) -> Result<ExitCode> {
     match format {
         Format::Json => outln!("{}", json(&graph)),
         Format::Table => out!("{}", service_graph_table(&graph)),
+        f => return Err(f.unsupported("graph")),
     }
     Ok(ExitCode::SUCCESS)
 }

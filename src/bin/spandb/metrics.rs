@@ -35,7 +35,11 @@ pub fn run(db_dir: &Path, format: Format, args: Args) -> Result<ExitCode> {
     let result = snap.metrics(&q, req)?;
     match format {
         Format::Json => outln!("{}", json(&tempo::QueryRangeResponse::new(&result))),
-        Format::Table => out!("{}", table::metrics_table(&result)),
+        Format::Table => out!(
+            "{}",
+            table::metrics_table(&result, table::ValueUnit::of(&q))
+        ),
+        f => return Err(f.unsupported("metrics")),
     }
     Ok(ExitCode::SUCCESS)
 }
