@@ -7,5 +7,6 @@ pub mod anomalies;
 pub mod graph_table;
 pub mod table;
 pub mod tempo;
+pub mod trace_html;
 pub mod trace_view;
 pub mod waterfall;

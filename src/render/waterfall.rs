@@ -116,8 +116,17 @@ pub fn waterfall(tree: &TraceTree, opts: &WaterfallOptions) -> String {
             String::new()
         }
     );
+    // The service legend, wrapped to the width.
     let mut legend = String::from("services:");
+    let mut legend_cols = legend.len();
     for (k, (name, count)) in tree.services.iter().enumerate() {
+        let item = format!(" ■ {name} ({count})");
+        let cols = item.chars().count();
+        if legend_cols + cols > width {
+            legend.push_str("\n         ");
+            legend_cols = 9;
+        }
+        legend_cols += cols;
         let _ = write!(
             legend,
             " {} {name} ({count})",

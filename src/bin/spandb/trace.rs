@@ -60,6 +60,7 @@ pub fn run(db_dir: &Path, format: Format, args: Args) -> Result<ExitCode> {
                 render::analysis::health_lines(&db.trace_health(&args.trace_id)?)
             );
         }
+        Format::Html => out!("{}", render::trace_html::trace_html(&tree)),
         f => return Err(f.unsupported("trace")),
     }
     Ok(ExitCode::SUCCESS)
