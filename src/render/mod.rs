@@ -5,8 +5,10 @@
 pub mod analysis;
 pub mod anomalies;
 pub mod graph_table;
+pub mod png;
 pub mod table;
 pub mod tempo;
 pub mod trace_html;
+pub mod trace_svg;
 pub mod trace_view;
 pub mod waterfall;

@@ -35,3 +35,18 @@ pub fn terminal_width(tty: bool) -> usize {
 pub fn color_allowed() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
+
+/// Writes an image's bytes to stdout; refuses a terminal (redirect to a file instead).
+pub fn binary(bytes: &[u8]) -> spandb::Result<()> {
+    use std::io::{IsTerminal as _, Write as _};
+    let mut stdout = std::io::stdout();
+    if stdout.is_terminal() {
+        return Err(spandb::Error::invalid(
+            "not writing a PNG to a terminal: redirect stdout to a file (> out.png)",
+        ));
+    }
+    if let Err(e) = stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+        stdout_failed(e)
+    }
+    Ok(())
+}

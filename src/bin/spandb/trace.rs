@@ -17,13 +17,14 @@ pub struct Args {
     /// Show spans down to this depth (the root is 0); deeper ones fold into their ancestor.
     #[arg(long)]
     depth: Option<u32>,
-    /// Show at most this many rows.
+    /// Show at most this many rows (images: default 2000).
     #[arg(long)]
     max_spans: Option<usize>,
     /// Show only the spans of these services (and their ancestors); repeat or comma-separate.
     #[arg(long, value_delimiter = ',')]
     service: Vec<String>,
-    /// Columns to fill (default: the terminal's width, or $COLUMNS, or 120 when piped).
+    /// Columns to fill (default: the terminal's width, or $COLUMNS, or 120 when piped);
+    /// pixels for --output svg/png (default 1200).
     #[arg(long)]
     width: Option<usize>,
     /// The indented list of earlier versions instead of the waterfall.
@@ -61,6 +62,21 @@ pub fn run(db_dir: &Path, format: Format, args: Args) -> Result<ExitCode> {
             );
         }
         Format::Html => out!("{}", render::trace_html::trace_html(&tree)),
+        Format::Svg | Format::Png => {
+            let mut opts = render::trace_svg::TraceSvgOptions::default();
+            if let Some(w) = args.width {
+                opts.width = u32::try_from(w).unwrap_or(u32::MAX);
+            }
+            if let Some(n) = args.max_spans {
+                opts.max_rows = n;
+            }
+            let svg = render::trace_svg::trace_svg(&tree, &opts);
+            if format == Format::Svg {
+                out!("{svg}");
+            } else {
+                crate::output::binary(&render::png::svg_to_png(&svg)?)?;
+            }
+        }
         f => return Err(f.unsupported("trace")),
     }
     Ok(ExitCode::SUCCESS)

@@ -1,0 +1,99 @@
+//! Every image renderer's output as a reader sees it: SVGs parse as XML with an `<svg>` root,
+//! PNGs decode to the size drawn and are not blank (many pixels differ from the white
+//! background, in more than one colour).
+
+use std::sync::Arc;
+
+use spandb::render::png::{decode_png, parse_svg, svg_to_png};
+use spandb::render::trace_svg::{trace_svg, TraceSvgOptions};
+use spandb::{KeyValue, Resource, Span, SpanId, StatusCode, TraceId, TraceTree, Value};
+
+fn resource(service: &str) -> Arc<Resource> {
+    Arc::new(Resource {
+        attributes: vec![KeyValue::new("service.name", Value::Str(service.into()))],
+        ..Resource::default()
+    })
+}
+
+/// A trace of `n` spans: a root and a chain of fan-outs over 5 services.
+fn trace(n: usize) -> TraceTree {
+    let services: Vec<Arc<Resource>> = ["web", "api", "db", "cache", "queue"]
+        .iter()
+        .map(|s| resource(s))
+        .collect();
+    let spans = (0..n)
+        .map(|i| {
+            let parent = if i == 0 { None } else { Some((i - 1) / 4) };
+            let start = i as u64 * 1_000_000;
+            Span {
+                trace_id: TraceId([9; 16]),
+                span_id: SpanId((i as u64 + 1).to_be_bytes()),
+                parent_span_id: parent.map(|p| SpanId((p as u64 + 1).to_be_bytes())),
+                name: format!("operation {i} <&>"),
+                start_ns: start,
+                end_ns: if i == 0 {
+                    n as u64 * 1_000_000 + 5_000_000
+                } else {
+                    start + 3_000_000
+                },
+                status_code: if i % 17 == 5 {
+                    StatusCode::Error
+                } else {
+                    StatusCode::Unset
+                },
+                resource: services[i % services.len()].clone(),
+                ..Span::default()
+            }
+        })
+        .collect();
+    TraceTree::from_spans(spans).unwrap()
+}
+
+/// (width, height, share of non-white pixels, distinct colours seen (capped)).
+fn look(png: &[u8]) -> (u32, u32, f64, usize) {
+    let (w, h, rgba) = decode_png(png).unwrap();
+    let mut colours = std::collections::HashSet::new();
+    let mut inked = 0usize;
+    for px in rgba.chunks_exact(4) {
+        if px[..3] != [255, 255, 255] {
+            inked += 1;
+        }
+        if colours.len() < 64 {
+            colours.insert([px[0], px[1], px[2]]);
+        }
+    }
+    (w, h, inked as f64 / (w as f64 * h as f64), colours.len())
+}
+
+#[test]
+fn trace_waterfall_svg_parses_and_png_has_ink() {
+    let tree = trace(40);
+    let svg = trace_svg(&tree, &TraceSvgOptions::default());
+    assert_eq!(parse_svg(&svg).unwrap(), "svg");
+    assert!(
+        svg.contains("operation 3 &lt;&amp;&gt;"),
+        "names are escaped"
+    );
+    let png = svg_to_png(&svg).unwrap();
+    let (w, h, ink, colours) = look(&png);
+    assert_eq!(w, 1200);
+    assert!(h > 40 * 18, "one row per span: {h}px");
+    assert!(ink > 0.05, "non-blank: {ink}");
+    assert!(colours > 8, "service colours: {colours}");
+}
+
+#[test]
+fn trace_images_cap_their_rows() {
+    let tree = trace(300);
+    let svg = trace_svg(
+        &tree,
+        &TraceSvgOptions {
+            width: 800,
+            max_rows: 50,
+        },
+    );
+    assert!(svg.contains("250 more spans not drawn"));
+    let (w, h, _, _) = look(&svg_to_png(&svg).unwrap());
+    assert_eq!(w, 800);
+    assert!(h < 60 * 18 + 120, "{h}");
+}
