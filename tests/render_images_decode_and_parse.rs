@@ -97,3 +97,79 @@ fn trace_images_cap_their_rows() {
     assert_eq!(w, 800);
     assert!(h < 60 * 18 + 120, "{h}");
 }
+
+fn graph() -> spandb::analysis::ServiceGraph {
+    use spandb::analysis::{
+        EdgeKind, EdgeMinute, GraphEdge, GraphNode, LatencySummary, NodeKind, ServiceGraph,
+    };
+    let node = |name: &str, kind| GraphNode {
+        name: name.into(),
+        kind,
+        calls_in: 10,
+        errors_in: 1,
+    };
+    let edge = |client: &str, server: &str, kind, calls, errors| GraphEdge {
+        client: client.into(),
+        client_kind: NodeKind::Service,
+        server: server.into(),
+        server_kind: if server == "postgres" {
+            NodeKind::Database
+        } else {
+            NodeKind::Service
+        },
+        kind,
+        calls,
+        errors,
+        client_latency: Some(LatencySummary {
+            p50_ns: 1e6,
+            p90_ns: 5e6,
+            p99_ns: 12.1e6,
+        }),
+        server_latency: None,
+        per_minute: vec![EdgeMinute {
+            minute_ns: 60_000_000_000,
+            calls,
+            errors,
+        }],
+    };
+    ServiceGraph {
+        start_ns: 0,
+        end_ns: 600_000_000_000,
+        nodes: vec![
+            node("web", NodeKind::Service),
+            node("api", NodeKind::Service),
+            node("auth", NodeKind::Service),
+            node("postgres", NodeKind::Database),
+        ],
+        edges: vec![
+            edge("web", "api", EdgeKind::Direct, 600, 0),
+            edge("api", "auth", EdgeKind::Direct, 120, 12),
+            edge("api", "postgres", EdgeKind::Database, 1200, 0),
+            edge("auth", "api", EdgeKind::Direct, 6, 0),
+        ],
+    }
+}
+
+#[test]
+fn service_map_dot_svg_png_and_html() {
+    use spandb::render::graph_map::{service_map_dot, service_map_html, service_map_svg};
+    let g = graph();
+    let dot = service_map_dot(&g);
+    assert!(dot.starts_with("digraph services {"), "{dot}");
+    assert!(
+        dot.contains(r#""service:web" -> "service:api" [label="10.0/s · 0.0% err · p99 12.1ms""#),
+        "{dot}"
+    );
+    assert!(dot.contains("shape=cylinder"), "{dot}");
+    let svg = service_map_svg(&g);
+    assert_eq!(parse_svg(&svg).unwrap(), "svg");
+    // The unhealthy edge (10 % errors) is red; the others green.
+    assert!(svg.contains("2.0/s · 10.0% err · p99 12.1ms"), "{svg}");
+    assert!(svg.contains(r##"stroke="#d62728""##), "{svg}");
+    let (w, h, ink, colours) = look(&svg_to_png(&svg).unwrap());
+    assert!(w >= 480 && h > 100, "{w}x{h}");
+    assert!(ink > 0.02 && colours > 8, "{ink} {colours}");
+    let html = service_map_html(&g);
+    assert!(html.starts_with("<!DOCTYPE html>") && html.contains("<svg"));
+    assert!(!html.contains("http://") && !html.contains("https://"));
+}

@@ -4,6 +4,8 @@
 
 pub mod analysis;
 pub mod anomalies;
+pub mod graph_layout;
+pub mod graph_map;
 pub mod graph_table;
 pub mod png;
 pub mod table;
