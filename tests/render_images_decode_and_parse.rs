@@ -173,3 +173,52 @@ fn service_map_dot_svg_png_and_html() {
     assert!(html.starts_with("<!DOCTYPE html>") && html.contains("<svg"));
     assert!(!html.contains("http://") && !html.contains("https://"));
 }
+
+#[test]
+fn metrics_chart_with_25_series_svg_png_and_html() {
+    use spandb::render::chart::{metrics_chart_html, metrics_chart_svg, ChartOptions};
+    use spandb::render::table::ValueUnit;
+    use spandb::{LabelValue, MetricsResult, Series};
+    let step = 60_000_000_000u64;
+    let series: Vec<Series> = (0..25)
+        .map(|k| Series {
+            labels: vec![(
+                "resource.service.name".into(),
+                LabelValue::Str(format!("service-{k:02}")),
+            )],
+            samples: (0..30u64)
+                // A gap at steps 10..12 for odd series: the line breaks there.
+                .filter(|i| k % 2 == 0 || !(10..12).contains(i))
+                .map(|i| {
+                    (
+                        i * step,
+                        0.001 * (1 + k) as f64 * (1.0 + (i as f64 / 3.0).sin()),
+                    )
+                })
+                .collect(),
+        })
+        .collect();
+    let result = MetricsResult {
+        series,
+        path: spandb::query::MetricsPath::Rollup,
+    };
+    let mut opts = ChartOptions::new(ValueUnit::Seconds, step);
+    opts.title = "{ } | avg_over_time(duration) by (resource.service.name)".into();
+    let svg = metrics_chart_svg(&result, &opts);
+    assert_eq!(parse_svg(&svg).unwrap(), "svg");
+    assert_eq!(
+        svg.matches(r#"class="legend""#).count(),
+        25,
+        "every series in the legend"
+    );
+    assert!(svg.contains("service-24"));
+    assert!(svg.contains(">50.0ms<"), "value axis with units: {svg}");
+    assert!(svg.contains(">00:10<"), "time axis: {svg}");
+    // Odd series break at the gap: two polylines each.
+    assert_eq!(svg.matches("<polyline").count(), 13 + 12 * 2);
+    let (w, h, ink, colours) = look(&svg_to_png(&svg).unwrap());
+    assert_eq!((w, h), (1100, 520));
+    assert!(ink > 0.02 && colours > 12, "{ink} {colours}");
+    let html = metrics_chart_html(&result, &opts);
+    assert!(html.contains("<svg") && !html.contains("http://"));
+}

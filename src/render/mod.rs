@@ -4,6 +4,7 @@
 
 pub mod analysis;
 pub mod anomalies;
+pub mod chart;
 pub mod graph_layout;
 pub mod graph_map;
 pub mod graph_table;
