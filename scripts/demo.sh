@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The main job on the built-in example: import sample spans, show a trace, stats and metrics.
+# The main job on the built-in example: import sample spans, show a trace, stats and metrics,
+# and write the pictures (HTML waterfall, service map SVG, latency chart PNG) to target/demo/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -36,6 +37,14 @@ $bin --db "$db" errors | awk 'NR <= 12'
 echo
 echo "== spandb anomalies"
 $bin --db "$db" anomalies | awk 'NR <= 20'
+echo
+echo "== pictures: an HTML waterfall, the service map, a latency chart"
+out=${SPANDB_DEMO_OUT:-target/demo}
+mkdir -p "$out"
+$bin --db "$db" trace "$trace" --output html > "$out/trace.html"
+$bin --db "$db" graph --output svg > "$out/service-map.svg"
+$bin --db "$db" metrics '{ kind = server } | quantile_over_time(duration, .99) by (resource.service.name)' --step 5m --output png > "$out/latency-p99.png"
+echo "wrote $out/trace.html (open it in a browser), $out/service-map.svg, $out/latency-p99.png"
 echo
 echo "== spandb check"
 $bin --db "$db" check

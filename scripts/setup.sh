@@ -9,7 +9,9 @@ for pkg in librocksdb-dev libclang-dev pkg-config; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ "${1:-}" = "--all" ]; then
-  for pkg in golang-go valgrind zstd; do
+  # chromium + chromium-driver: the HTML pages are tested in a real browser
+  # (scripts/test_html_in_browser.py); fonts-dejavu-core: the font SVG/PNG images are drawn in.
+  for pkg in golang-go valgrind zstd chromium chromium-driver fonts-dejavu-core; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
   done
 fi

@@ -17,6 +17,9 @@ step "cargo test --workspace --release"
 cargo test --workspace --release
 step "import/export end to end (gzip, zstd, json.tool, OpenTelemetry SDK, stdin, rotation)"
 scripts/test_import_formats.sh
+step "trace HTML in headless Chromium (rows, critical path, details, find, 10,000 spans)"
+python3 -m pip install --quiet --disable-pip-version-check selenium
+python3 scripts/test_html_in_browser.py
 step "anomaly detection on generated incidents (every one found and localized, <= 1 false per hour)"
 python3 benches/anomalies/evaluate.py --check
 step "C header is current"

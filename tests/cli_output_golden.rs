@@ -76,6 +76,17 @@ fn every_command_prints_its_golden_table_and_json() {
     let trace_id = parsed["traces"][0]["traceID"].as_str().unwrap().to_string();
 
     golden("trace.txt", &stdout(&spandb(db, &["trace", &trace_id])));
+    golden(
+        "trace_depth1_width80.txt",
+        &stdout(&spandb(
+            db,
+            &["trace", &trace_id, "--depth", "1", "--width", "80"],
+        )),
+    );
+    golden(
+        "trace_list.txt",
+        &stdout(&spandb(db, &["trace", &trace_id, "--list"])),
+    );
     let otlp = stdout(&spandb(db, &["trace", &trace_id, "--output", "json"]));
     golden("trace.json", &otlp);
 
@@ -89,6 +100,21 @@ fn every_command_prints_its_golden_table_and_json() {
         &stdout(&spandb(
             db,
             &[&["metrics", METRICS, "--output", "json"][..], &step].concat(),
+        )),
+    );
+
+    golden(
+        "metrics_p90.txt",
+        &stdout(&spandb(
+            db,
+            &[
+                &[
+                    "metrics",
+                    "{ kind = server } | quantile_over_time(duration, .9) by (resource.service.name)",
+                ][..],
+                &step,
+            ]
+            .concat(),
         )),
     );
 

@@ -85,7 +85,7 @@ fn search_and_metrics_render_as_tempo_json_and_tables() {
     );
     assert_eq!(samples[2]["value"], 1.0);
     assert_eq!(samples[1]["value"], 0.0);
-    let mt = table::metrics_table(&m);
+    let mt = table::metrics_table(&m, table::ValueUnit::Count);
     assert!(
         mt.lines().next().unwrap().contains("resource.service.name"),
         "{mt}"

@@ -4,6 +4,14 @@
 
 pub mod analysis;
 pub mod anomalies;
+pub mod chart;
+pub mod graph_layout;
+pub mod graph_map;
 pub mod graph_table;
+pub mod png;
 pub mod table;
 pub mod tempo;
+pub mod trace_html;
+pub mod trace_svg;
+pub mod trace_view;
+pub mod waterfall;

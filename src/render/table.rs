@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use spandb_query::{MetricsResult, TraceSummary, TraceTree};
+use spandb_query::{MetricsFn, MetricsResult, Query, TraceSummary, TraceTree};
 
 use super::tempo::ROOT_NOT_RECEIVED;
 
@@ -130,8 +130,50 @@ pub fn search_table(traces: &[TraceSummary]) -> String {
     out
 }
 
-/// The metrics series as a table: one row per series and step with a value.
-pub fn metrics_table(result: &MetricsResult) -> String {
+/// What the values of a metrics series measure, for units on axes and in tables.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ValueUnit {
+    /// Spans per step (`count_over_time`).
+    Count,
+    /// Spans per second (`rate`).
+    PerSecond,
+    /// Durations in seconds (`avg_over_time`, `quantile_over_time`).
+    Seconds,
+}
+
+impl ValueUnit {
+    /// The unit of `query`'s pipeline (a count when it has none).
+    pub fn of(query: &Query) -> ValueUnit {
+        match query.pipeline.as_ref().map(|p| &p.func) {
+            Some(MetricsFn::Rate) => ValueUnit::PerSecond,
+            Some(MetricsFn::AvgOverTime | MetricsFn::QuantileOverTime(_)) => ValueUnit::Seconds,
+            Some(MetricsFn::CountOverTime) | None => ValueUnit::Count,
+        }
+    }
+
+    /// `v` with its unit: `12.1ms`, `3.50/s`, `42`.
+    pub fn format(self, v: f64) -> String {
+        match self {
+            ValueUnit::Seconds if v.is_finite() && v >= 0.0 => {
+                format_duration((v * 1e9).round() as u64)
+            }
+            ValueUnit::PerSecond => {
+                let t = format!("{v:.3}");
+                let t = if t.contains('.') {
+                    t.trim_end_matches('0').trim_end_matches('.')
+                } else {
+                    &t
+                };
+                format!("{t}/s")
+            }
+            _ => format_value(v),
+        }
+    }
+}
+
+/// The metrics series as a table: one row per series and step with a value, the value
+/// with its unit.
+pub fn metrics_table(result: &MetricsResult, unit: ValueUnit) -> String {
     if result.series.is_empty() {
         return "no matching spans\n".into();
     }
@@ -148,11 +190,17 @@ pub fn metrics_table(result: &MetricsResult) -> String {
         for (t, v) in &s.samples {
             let mut row = vec![format_time(*t)];
             row.extend(s.labels.iter().map(|(_, v)| v.to_string()));
-            row.push(format_value(*v));
-            rows.push(row);
+            rows.push((row, *v));
         }
     }
-    rows.sort();
+    rows.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
+    let rows: Vec<Vec<String>> = rows
+        .into_iter()
+        .map(|(mut row, v)| {
+            row.push(unit.format(v));
+            row
+        })
+        .collect();
     let value_col = header.len() - 1;
     table(&header, &rows, &[value_col])
 }
@@ -252,6 +300,13 @@ mod tests {
         assert_eq!(format_duration(1_500), "2us");
         assert_eq!(format_duration(45_600_000), "45.6ms");
         assert_eq!(format_duration(1_234_000_000), "1.23s");
+    }
+
+    #[test]
+    fn metric_values_carry_their_unit() {
+        assert_eq!(ValueUnit::Seconds.format(0.0121), "12.1ms");
+        assert_eq!(ValueUnit::PerSecond.format(3.5), "3.5/s");
+        assert_eq!(ValueUnit::Count.format(42.0), "42");
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use spandb::render::graph_table::service_graph_table;
+use spandb::render::{graph_map, png};
 use spandb::{Result, TimeRange};
 
 use crate::output::json;
@@ -32,6 +33,12 @@ pub fn run(db_dir: &Path, format: Format, args: Args) -> Result<ExitCode> {
     match format {
         Format::Json => outln!("{}", json(&graph)),
         Format::Table => out!("{}", service_graph_table(&graph)),
+        Format::Dot => out!("{}", graph_map::service_map_dot(&graph)),
+        Format::Svg => out!("{}", graph_map::service_map_svg(&graph)),
+        Format::Png => {
+            crate::output::binary(&png::svg_to_png(&graph_map::service_map_svg(&graph))?)?
+        }
+        Format::Html => out!("{}", graph_map::service_map_html(&graph)),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -75,8 +75,29 @@ struct Cli {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Format {
+    /// Text for people: tables, the trace waterfall (`text` is the same).
+    #[value(alias = "text")]
     Table,
     Json,
+    /// One self-contained HTML file (trace, graph, metrics).
+    Html,
+    /// An SVG image (trace, graph, metrics).
+    Svg,
+    /// A PNG image (trace, graph, metrics); written to stdout, so redirect it to a file.
+    Png,
+    /// Graphviz dot (graph).
+    Dot,
+}
+
+impl Format {
+    /// The error for a format `command` cannot write.
+    pub fn unsupported(self, command: &str) -> spandb::Error {
+        let name = self
+            .to_possible_value()
+            .map(|v| v.get_name().to_owned())
+            .unwrap_or_default();
+        spandb::Error::invalid(format!("`spandb {command}` cannot write --output {name}"))
+    }
 }
 
 #[derive(Subcommand)]
@@ -85,7 +106,7 @@ enum Command {
     Import(import::Args),
     /// Export spans (a time range, or the traces a search finds) as OTLP JSON lines or protobuf.
     Export(export::Args),
-    /// Show one trace as an indented tree (or OTLP JSON with --output json).
+    /// Show one trace as a waterfall (terminal, HTML, SVG, PNG) or OTLP JSON.
     Trace(trace::Args),
     /// Traces matching a TraceQL query, newest first.
     Search(search::Args),
@@ -127,6 +148,19 @@ pub mod exit {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let draws = matches!(
+        cli.command,
+        Command::Trace(_) | Command::Graph(_) | Command::Metrics(_)
+    );
+    if !draws && !matches!(cli.output, Format::Table | Format::Json) {
+        let name = cli
+            .output
+            .to_possible_value()
+            .map(|v| v.get_name().to_owned())
+            .unwrap_or_default();
+        eprintln!("spandb: --output {name}: only trace, graph and metrics draw images and HTML");
+        return ExitCode::from(exit::USAGE);
+    }
     let result = match cli.command {
         Command::Import(args) => import::run(&cli.db, cli.output, args),
         Command::Export(args) => export::run(&cli.db, args),

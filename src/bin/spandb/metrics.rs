@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use spandb::render::{table, tempo};
+use spandb::render::{chart, png, table, tempo};
 use spandb::{Error, MetricsRequest, Result};
 
 use crate::output::json;
@@ -35,7 +35,22 @@ pub fn run(db_dir: &Path, format: Format, args: Args) -> Result<ExitCode> {
     let result = snap.metrics(&q, req)?;
     match format {
         Format::Json => outln!("{}", json(&tempo::QueryRangeResponse::new(&result))),
-        Format::Table => out!("{}", table::metrics_table(&result)),
+        Format::Table => out!(
+            "{}",
+            table::metrics_table(&result, table::ValueUnit::of(&q))
+        ),
+        Format::Svg | Format::Png | Format::Html => {
+            let mut opts = chart::ChartOptions::new(table::ValueUnit::of(&q), args.step);
+            opts.title = args.query.clone();
+            match format {
+                Format::Svg => out!("{}", chart::metrics_chart_svg(&result, &opts)),
+                Format::Html => out!("{}", chart::metrics_chart_html(&result, &opts)),
+                _ => crate::output::binary(&png::svg_to_png(&chart::metrics_chart_svg(
+                    &result, &opts,
+                ))?)?,
+            }
+        }
+        f => return Err(f.unsupported("metrics")),
     }
     Ok(ExitCode::SUCCESS)
 }

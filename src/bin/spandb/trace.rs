@@ -1,9 +1,11 @@
-//! `spandb trace <id>`: the trace as an indented tree, or OTLP JSON (the shape `import`
-//! takes).
+//! `spandb trace <id>`: the trace as a waterfall (terminal, HTML, SVG, PNG), the old indented
+//! list (`--list`), or OTLP JSON (the shape `import` takes).
 
+use std::io::IsTerminal as _;
 use std::path::Path;
 use std::process::ExitCode;
 
+use spandb::render::waterfall::{waterfall, WaterfallOptions};
 use spandb::{render, Result, TraceId};
 
 use crate::Format;
@@ -12,6 +14,22 @@ use crate::Format;
 pub struct Args {
     /// Trace id, 32 hex characters.
     trace_id: TraceId,
+    /// Show spans down to this depth (the root is 0); deeper ones fold into their ancestor.
+    #[arg(long)]
+    depth: Option<u32>,
+    /// Show at most this many rows (images: default 2000).
+    #[arg(long)]
+    max_spans: Option<usize>,
+    /// Show only the spans of these services (and their ancestors); repeat or comma-separate.
+    #[arg(long, value_delimiter = ',')]
+    service: Vec<String>,
+    /// Columns to fill (default: the terminal's width, or $COLUMNS, or 120 when piped);
+    /// pixels for --output svg/png (default 1200).
+    #[arg(long)]
+    width: Option<usize>,
+    /// The indented list of earlier versions instead of the waterfall.
+    #[arg(long)]
+    list: bool,
 }
 
 pub fn run(db_dir: &Path, format: Format, args: Args) -> Result<ExitCode> {
@@ -19,13 +37,47 @@ pub fn run(db_dir: &Path, format: Format, args: Args) -> Result<ExitCode> {
     let tree = db.trace_tree(&args.trace_id)?;
     match format {
         Format::Json => outln!("{}", spandb::otlp::json::encode_json_request(&tree.spans)),
-        Format::Table => {
+        Format::Table if args.list => {
             out!("{}", render::table::trace_tree(&tree));
             out!(
                 "{}",
                 render::analysis::health_lines(&db.trace_health(&args.trace_id)?)
             );
         }
+        Format::Table => {
+            let tty = std::io::stdout().is_terminal();
+            let opts = WaterfallOptions {
+                width: args
+                    .width
+                    .unwrap_or_else(|| crate::output::terminal_width(tty)),
+                color: tty && crate::output::color_allowed(),
+                max_depth: args.depth,
+                max_rows: args.max_spans,
+                services: args.service,
+            };
+            out!("{}", waterfall(&tree, &opts));
+            out!(
+                "{}",
+                render::analysis::health_lines(&db.trace_health(&args.trace_id)?)
+            );
+        }
+        Format::Html => out!("{}", render::trace_html::trace_html(&tree)),
+        Format::Svg | Format::Png => {
+            let mut opts = render::trace_svg::TraceSvgOptions::default();
+            if let Some(w) = args.width {
+                opts.width = u32::try_from(w).unwrap_or(u32::MAX);
+            }
+            if let Some(n) = args.max_spans {
+                opts.max_rows = n;
+            }
+            let svg = render::trace_svg::trace_svg(&tree, &opts);
+            if format == Format::Svg {
+                out!("{svg}");
+            } else {
+                crate::output::binary(&render::png::svg_to_png(&svg)?)?;
+            }
+        }
+        f => return Err(f.unsupported("trace")),
     }
     Ok(ExitCode::SUCCESS)
 }
