@@ -1,5 +1,5 @@
 //! The `spandb` binary on the built-in example: each command's table and JSON output against
-//! golden files in tests/golden/ (rewrite them with `SPANDB_UPDATE_GOLDEN=1 cargo test`),
+//! golden files in cli/tests/golden/ (rewrite them with `SPANDB_UPDATE_GOLDEN=1 cargo test`),
 //! and the exit statuses a shell user tests (0 ok, 2 usage, 3 not found, 4 corruption).
 
 use std::path::{Path, PathBuf};
@@ -46,7 +46,7 @@ fn golden(name: &str, actual: &str) {
 /// A database holding examples/sample.jsonl (2000 spans), sealed into one block.
 fn sample_db() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let sample = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/sample.jsonl");
+    let sample = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/sample.jsonl");
     let out = stdout(&spandb(
         dir.path(),
         &["import", sample.to_str().unwrap(), "--output", "json"],
