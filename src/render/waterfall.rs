@@ -25,6 +25,8 @@ use super::trace_view::TraceView;
 pub const RUN_MIN: usize = 5;
 /// Spans of a folded run still shown one by one.
 pub const RUN_KEEP: usize = 2;
+/// Beyond this many rows (and no folding asked for) the header suggests a `--depth`.
+pub const HINT_ROWS: usize = 500;
 
 /// How to draw the waterfall.
 #[derive(Clone, Debug)]
@@ -135,6 +137,31 @@ pub fn waterfall(tree: &TraceTree, opts: &WaterfallOptions) -> String {
     }
     out.push_str(&legend);
     out.push('\n');
+    let unfolded = opts.max_depth.is_none() && opts.max_rows.is_none() && opts.services.is_empty();
+    if unfolded && total_rows > HINT_ROWS {
+        // The deepest level that keeps the picture under HINT_ROWS spans.
+        let mut per_depth: Vec<usize> = Vec::new();
+        for node in &tree.nodes {
+            let d = node.depth as usize;
+            if per_depth.len() <= d {
+                per_depth.resize(d + 1, 0);
+            }
+            per_depth[d] += 1;
+        }
+        let mut total = 0;
+        let mut depth = 0;
+        for (d, n) in per_depth.iter().enumerate() {
+            total += n;
+            if total > HINT_ROWS {
+                break;
+            }
+            depth = d;
+        }
+        let _ = writeln!(
+            out,
+            "{total_rows} rows: fold with --depth {depth} (spans down to that level), --service NAME or --max-spans N"
+        );
+    }
 
     let _ = writeln!(
         out,
