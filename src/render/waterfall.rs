@@ -588,6 +588,54 @@ mod tests {
     }
 
     #[test]
+    fn big_traces_get_a_folding_hint() {
+        // 20 children, each with 40 distinct grandchildren: 821 rows.
+        let mut spans = vec![span32(0, None, "web", "root", 0, 1_000_000)];
+        let mut id = 1u32;
+        for c in 0..20u64 {
+            let cid = id;
+            spans.push(span32(cid, Some(0), "api", "call", c * 100, c * 100 + 90));
+            id += 1;
+            for g in 0..40u64 {
+                spans.push(span32(
+                    id,
+                    Some(cid),
+                    "db",
+                    &format!("q{g}"),
+                    c * 100 + g,
+                    c * 100 + g + 1,
+                ));
+                id += 1;
+            }
+        }
+        let out = waterfall(
+            &TraceTree::from_spans(spans).unwrap(),
+            &WaterfallOptions::default(),
+        );
+        assert!(
+            out.lines()
+                .nth(2)
+                .unwrap()
+                .starts_with("821 rows: fold with --depth 1"),
+            "{out}"
+        );
+    }
+
+    fn span32(
+        id: u32,
+        parent: Option<u32>,
+        service: &str,
+        name: &str,
+        start: u64,
+        end: u64,
+    ) -> Span {
+        let mut s = span(0, None, service, name, start, end);
+        s.span_id = SpanId(u64::from(id + 1).to_be_bytes());
+        s.parent_span_id = parent.map(|p| SpanId(u64::from(p + 1).to_be_bytes()));
+        s
+    }
+
+    #[test]
     fn colour_is_ansi_when_asked() {
         let out = waterfall(
             &sample(),
