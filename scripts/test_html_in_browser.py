@@ -117,6 +117,30 @@ def small_trace(driver, spandb, db, shots):
     check("of" in driver.find_element(By.ID, "find-count").text, "Enter steps through the matches")
 
 
+def map_and_chart(driver, spandb, db, shots):
+    html = os.path.join(shots, "service-map.html")
+    with open(html, "wb") as f:
+        f.write(run(spandb, db, "graph", "--output", "html"))
+    driver.get("file://" + html)
+    nodes = driver.execute_script("return document.querySelectorAll('svg g title').length")
+    check(nodes > 10, f"the service map page draws its nodes ({nodes})")
+    driver.save_screenshot(os.path.join(shots, "service-map.png"))
+
+    html = os.path.join(shots, "chart.html")
+    with open(html, "wb") as f:
+        f.write(run(spandb, db, "metrics",
+                    "{ kind = server } | quantile_over_time(duration, .99) by (resource.service.name)",
+                    "--step", "5m", "--output", "html"))
+    driver.get("file://" + html)
+    legends = driver.execute_script("return document.querySelectorAll('g.legend').length")
+    check(legends >= 20, f"the chart has a legend entry per series ({legends})")
+    driver.find_element(By.CSS_SELECTOR, 'g.legend[data-series="0"]').click()
+    hidden = driver.execute_script(
+        "return document.querySelector('g.series[data-series=\"0\"]').style.display")
+    check(hidden == "none", "a legend click hides its line")
+    driver.save_screenshot(os.path.join(shots, "chart.png"))
+
+
 def big_trace(driver, spandb, shots):
     with tempfile.TemporaryDirectory() as tmp:
         jsonl = os.path.join(tmp, "big.jsonl")
@@ -176,6 +200,7 @@ def main():
             db = os.path.join(tmp, "db")
             run(args.spandb, db, "import", os.path.join(ROOT, "examples/sample.jsonl"))
             small_trace(driver, args.spandb, db, shots)
+            map_and_chart(driver, args.spandb, db, shots)
         big_trace(driver, args.spandb, shots)
     finally:
         driver.quit()

@@ -211,7 +211,7 @@
     if (ev.key !== "Enter" || matchList.length === 0) return;
     matchAt = (matchAt + 1) % matchList.length;
     selected = matchList[matchAt];
-    reveal(selected); showDetail(selected); schedule();
+    showDetail(selected); reveal(selected); schedule();
     $("find-count").textContent = `${matchAt + 1} of ${matchList.length}`;
   });
 

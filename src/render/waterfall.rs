@@ -25,6 +25,8 @@ use super::trace_view::TraceView;
 pub const RUN_MIN: usize = 5;
 /// Spans of a folded run still shown one by one.
 pub const RUN_KEEP: usize = 2;
+/// Beyond this many rows (and no folding asked for) the header suggests a `--depth`.
+pub const HINT_ROWS: usize = 500;
 
 /// How to draw the waterfall.
 #[derive(Clone, Debug)]
@@ -135,6 +137,31 @@ pub fn waterfall(tree: &TraceTree, opts: &WaterfallOptions) -> String {
     }
     out.push_str(&legend);
     out.push('\n');
+    let unfolded = opts.max_depth.is_none() && opts.max_rows.is_none() && opts.services.is_empty();
+    if unfolded && total_rows > HINT_ROWS {
+        // The deepest level that keeps the picture under HINT_ROWS spans.
+        let mut per_depth: Vec<usize> = Vec::new();
+        for node in &tree.nodes {
+            let d = node.depth as usize;
+            if per_depth.len() <= d {
+                per_depth.resize(d + 1, 0);
+            }
+            per_depth[d] += 1;
+        }
+        let mut total = 0;
+        let mut depth = 0;
+        for (d, n) in per_depth.iter().enumerate() {
+            total += n;
+            if total > HINT_ROWS {
+                break;
+            }
+            depth = d;
+        }
+        let _ = writeln!(
+            out,
+            "{total_rows} rows: fold with --depth {depth} (spans down to that level), --service NAME or --max-spans N"
+        );
+    }
 
     let _ = writeln!(
         out,
@@ -558,6 +585,54 @@ mod tests {
             },
         );
         assert!(out.contains("more rows (11 spans) not shown"), "{out}");
+    }
+
+    #[test]
+    fn big_traces_get_a_folding_hint() {
+        // 20 children, each with 40 distinct grandchildren: 821 rows.
+        let mut spans = vec![span32(0, None, "web", "root", 0, 1_000_000)];
+        let mut id = 1u32;
+        for c in 0..20u64 {
+            let cid = id;
+            spans.push(span32(cid, Some(0), "api", "call", c * 100, c * 100 + 90));
+            id += 1;
+            for g in 0..40u64 {
+                spans.push(span32(
+                    id,
+                    Some(cid),
+                    "db",
+                    &format!("q{g}"),
+                    c * 100 + g,
+                    c * 100 + g + 1,
+                ));
+                id += 1;
+            }
+        }
+        let out = waterfall(
+            &TraceTree::from_spans(spans).unwrap(),
+            &WaterfallOptions::default(),
+        );
+        assert!(
+            out.lines()
+                .nth(2)
+                .unwrap()
+                .starts_with("821 rows: fold with --depth 1"),
+            "{out}"
+        );
+    }
+
+    fn span32(
+        id: u32,
+        parent: Option<u32>,
+        service: &str,
+        name: &str,
+        start: u64,
+        end: u64,
+    ) -> Span {
+        let mut s = span(0, None, service, name, start, end);
+        s.span_id = SpanId(u64::from(id + 1).to_be_bytes());
+        s.parent_span_id = parent.map(|p| SpanId(u64::from(p + 1).to_be_bytes()));
+        s
     }
 
     #[test]
