@@ -20,6 +20,10 @@ scripts/test_import_formats.sh
 step "trace HTML in headless Chromium (rows, critical path, details, find, 10,000 spans)"
 python3 -m pip install --quiet --disable-pip-version-check selenium
 python3 scripts/test_html_in_browser.py
+step "spandb serve with the OpenTelemetry SDK's OTLP/HTTP and gRPC exporters, SIGTERM, kill -9 under load"
+python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
+  opentelemetry-sdk opentelemetry-exporter-otlp-proto-http opentelemetry-exporter-otlp-proto-grpc
+python3 scripts/test_server_otel_sdk.py target/release/spandb
 step "anomaly detection on generated incidents (every one found and localized, <= 1 false per hour)"
 python3 benches/anomalies/evaluate.py --check
 step "C header is current"

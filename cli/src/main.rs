@@ -46,6 +46,7 @@ mod metrics;
 mod output;
 mod range;
 mod search;
+mod serve;
 mod stats;
 mod trace;
 
@@ -136,6 +137,8 @@ enum Command {
     /// Health of a trace (orphans, missing root, duplicate ids, clock skew, links), or which
     /// of the newest matching traces are unhealthy.
     Health(health::Args),
+    /// Serve OTLP (HTTP :4318, gRPC :4317) in and Tempo's and Jaeger's APIs (:3200) out.
+    Serve(serve::Args),
 }
 
 /// Exit statuses (see the module docs).
@@ -178,6 +181,7 @@ fn main() -> ExitCode {
         Command::Breakdown(args) => breakdown::run(&cli.db, cli.output, args),
         Command::Errors(args) => errors::run(&cli.db, cli.output, args),
         Command::Health(args) => health::run(&cli.db, cli.output, args),
+        Command::Serve(args) => serve::run(&cli.db, args),
     };
     match result {
         Ok(code) => code,

@@ -54,7 +54,7 @@ fn assert_self_contained(page: &str, what: &str) {
 fn trace_graph_and_metrics_draw_pages_and_images() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path();
-    let sample = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/sample.jsonl");
+    let sample = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/sample.jsonl");
     ok(spandb(db, &["import", sample.to_str().unwrap()]));
     let found: serde_json::Value = serde_json::from_str(&text(spandb(
         db,
