@@ -35,6 +35,97 @@ pub enum Cond {
     Cmp(Field, Op, Literal),
     And(Box<Cond>, Box<Cond>),
     Or(Box<Cond>, Box<Cond>),
+    /// Every other form (literals on both sides, arithmetic, `!`, existence, the scopes and
+    /// intrinsics that need the whole span): decided on the decoded span with its trace.
+    Expr(Expr),
+}
+
+/// A field expression inside `{ }`, typed as Tempo types them (see docs/QUERY.md).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Expr {
+    Lit(Literal),
+    Field(Field),
+    /// `!e` (booleans).
+    Not(Box<Expr>),
+    /// `-e` (numbers and durations).
+    Neg(Box<Expr>),
+    /// `e != nil`
+    Exists(Box<Expr>),
+    /// `e = nil`
+    NotExists(Box<Expr>),
+    Bin(BinOp, Box<Expr>, Box<Expr>),
+}
+
+/// Binary operators of field expressions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum BinOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Mod,
+    Pow,
+    And,
+    Or,
+    Cmp(Op),
+}
+
+impl BinOp {
+    pub fn text(self) -> &'static str {
+        match self {
+            BinOp::Add => "+",
+            BinOp::Sub => "-",
+            BinOp::Mul => "*",
+            BinOp::Div => "/",
+            BinOp::Mod => "%",
+            BinOp::Pow => "^",
+            BinOp::And => "&&",
+            BinOp::Or => "||",
+            BinOp::Cmp(op) => op.text(),
+        }
+    }
+}
+
+impl Expr {
+    /// Whether the expression looks at a span at all (otherwise it is a constant).
+    pub fn references_span(&self) -> bool {
+        match self {
+            Expr::Lit(_) => false,
+            Expr::Field(_) => true,
+            Expr::Not(e) | Expr::Neg(e) | Expr::Exists(e) | Expr::NotExists(e) => {
+                e.references_span()
+            }
+            Expr::Bin(_, a, b) => a.references_span() || b.references_span(),
+        }
+    }
+    /// Calls `f` on every field the expression reads.
+    pub fn for_each_field<'a>(&'a self, f: &mut impl FnMut(&'a Field)) {
+        match self {
+            Expr::Lit(_) => {}
+            Expr::Field(x) => f(x),
+            Expr::Not(e) | Expr::Neg(e) | Expr::Exists(e) | Expr::NotExists(e) => {
+                e.for_each_field(f)
+            }
+            Expr::Bin(_, a, b) => {
+                a.for_each_field(f);
+                b.for_each_field(f);
+            }
+        }
+    }
+}
+
+impl fmt::Display for Expr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Expr::Lit(l) => write!(f, "{l}"),
+            Expr::Field(x) => f.write_str(&x.text()),
+            Expr::Not(e) => write!(f, "!({e})"),
+            Expr::Neg(e) => write!(f, "-({e})"),
+            Expr::Exists(e) => write!(f, "({e}) != nil"),
+            Expr::NotExists(e) => write!(f, "({e}) = nil"),
+            Expr::Bin(op, a, b) => write!(f, "({a}) {} ({b})", op.text()),
+        }
+    }
 }
 
 /// What a condition looks at.
@@ -54,6 +145,32 @@ pub enum Field {
     Resource(String),
     /// `.key`: the span attribute or the resource attribute.
     Unscoped(String),
+    /// `span:id`, as 16 hex characters.
+    SpanId,
+    /// `span:parentID`, as 16 hex characters (nil on a root).
+    ParentId,
+    /// `trace:id`, as 32 hex characters.
+    TraceId,
+    /// `event:name` (any event of the span).
+    EventName,
+    /// `event:timeSinceStart` (any event of the span).
+    EventTimeSinceStart,
+    /// `event.key` (any event of the span).
+    Event(String),
+    /// `link:traceID` (any link of the span).
+    LinkTraceId,
+    /// `link:spanID` (any link of the span).
+    LinkSpanId,
+    /// `link.key` (any link of the span).
+    Link(String),
+    /// `instrumentation:name`
+    InstrumentationName,
+    /// `instrumentation:version`
+    InstrumentationVersion,
+    /// `instrumentation.key`
+    Instrumentation(String),
+    /// `parent.x`: a field of the span's parent (nil on a root).
+    Parent(Box<Field>),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -110,6 +227,24 @@ impl Field {
             Field::TraceRootService | Field::TraceRootName | Field::TraceDuration
         )
     }
+    /// A field the block executor reads from columns and indexes (a comparison on any other
+    /// field is decided on the decoded span).
+    pub fn is_columnar(&self) -> bool {
+        matches!(
+            self,
+            Field::Name
+                | Field::Status
+                | Field::Kind
+                | Field::Duration
+                | Field::StatusMessage
+                | Field::TraceRootService
+                | Field::TraceRootName
+                | Field::TraceDuration
+                | Field::Span(_)
+                | Field::Resource(_)
+                | Field::Unscoped(_)
+        )
+    }
     /// The spelling of the field in TraceQL.
     pub fn text(&self) -> String {
         match self {
@@ -124,6 +259,31 @@ impl Field {
             Field::Span(k) => format!("span.{}", attr_text(k)),
             Field::Resource(k) => format!("resource.{}", attr_text(k)),
             Field::Unscoped(k) => format!(".{}", attr_text(k)),
+            Field::SpanId => "span:id".into(),
+            Field::ParentId => "span:parentID".into(),
+            Field::TraceId => "trace:id".into(),
+            Field::EventName => "event:name".into(),
+            Field::EventTimeSinceStart => "event:timeSinceStart".into(),
+            Field::Event(k) => format!("event.{}", attr_text(k)),
+            Field::LinkTraceId => "link:traceID".into(),
+            Field::LinkSpanId => "link:spanID".into(),
+            Field::Link(k) => format!("link.{}", attr_text(k)),
+            Field::InstrumentationName => "instrumentation:name".into(),
+            Field::InstrumentationVersion => "instrumentation:version".into(),
+            Field::Instrumentation(k) => format!("instrumentation.{}", attr_text(k)),
+            Field::Parent(inner) => match &**inner {
+                Field::Span(k) => format!("parent.span.{}", attr_text(k)),
+                Field::Resource(k) => format!("parent.resource.{}", attr_text(k)),
+                Field::Unscoped(k) => {
+                    let intrinsic = crate::parser::intrinsic(k).is_some();
+                    if intrinsic || k.starts_with("span.") || k.starts_with("resource.") {
+                        format!("parent.{}", quote(k))
+                    } else {
+                        format!("parent.{}", attr_text(k))
+                    }
+                }
+                other => format!("parent.{}", other.text()),
+            },
         }
     }
 }
@@ -197,10 +357,12 @@ impl fmt::Display for Literal {
             Literal::Str(s) => f.write_str(&quote(s)),
             Literal::Int(i) => write!(f, "{i}"),
             Literal::Float(x) => {
-                if x.is_finite() && x.fract() == 0.0 && x.abs() < 1e15 {
-                    write!(f, "{x:.1}")
+                // Never an exponent: the lexer reads digits with an optional fraction.
+                let s = format!("{x}");
+                if s.contains('.') || !x.is_finite() {
+                    f.write_str(&s)
                 } else {
-                    write!(f, "{x:?}")
+                    write!(f, "{s}.0")
                 }
             }
             Literal::Bool(b) => write!(f, "{b}"),
@@ -216,6 +378,7 @@ impl fmt::Display for Cond {
         match self {
             Cond::True => Ok(()),
             Cond::Cmp(field, op, lit) => write!(f, "{} {} {lit}", field.text(), op.text()),
+            Cond::Expr(e) => write!(f, "{e}"),
             Cond::And(a, b) => {
                 write_cond_operand(f, a, false)?;
                 f.write_str(" && ")?;
@@ -233,7 +396,7 @@ impl fmt::Display for Cond {
 /// Parenthesizes every compound operand: the printed text never depends on precedence.
 fn write_cond_operand(f: &mut fmt::Formatter<'_>, c: &Cond, _in_or: bool) -> fmt::Result {
     match c {
-        Cond::And(..) | Cond::Or(..) => write!(f, "({c})"),
+        Cond::And(..) | Cond::Or(..) | Cond::Expr(_) => write!(f, "({c})"),
         // Only the builder can nest `{}`; this is its equivalent.
         Cond::True => f.write_str("name =~ \".*\""),
         _ => write!(f, "{c}"),
@@ -319,10 +482,18 @@ impl SpansetExpr {
 }
 
 impl Cond {
+    /// Whether some part of the condition is a general expression ([`Cond::Expr`]).
+    pub fn has_expr(&self) -> bool {
+        match self {
+            Cond::True | Cond::Cmp(..) => false,
+            Cond::Expr(_) => true,
+            Cond::And(a, b) | Cond::Or(a, b) => a.has_expr() || b.has_expr(),
+        }
+    }
     /// Calls `f` on every comparison.
     pub fn for_each_cmp<'a>(&'a self, f: &mut impl FnMut(&'a Field, Op, &'a Literal)) {
         match self {
-            Cond::True => {}
+            Cond::True | Cond::Expr(_) => {}
             Cond::Cmp(field, op, lit) => f(field, *op, lit),
             Cond::And(a, b) | Cond::Or(a, b) => {
                 a.for_each_cmp(f);

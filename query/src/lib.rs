@@ -19,6 +19,7 @@ pub mod builder;
 mod error;
 mod eval;
 mod exec;
+mod expr;
 mod lexer;
 mod parser;
 mod plan;
@@ -29,7 +30,7 @@ mod plan;
 pub mod reference;
 mod trace_tree;
 
-pub use ast::{Cond, Field, Literal, MetricsFn, Op, Pipeline, Query, SpansetExpr};
+pub use ast::{BinOp, Cond, Expr, Field, Literal, MetricsFn, Op, Pipeline, Query, SpansetExpr};
 pub use error::{Error, Result};
 pub use exec::metrics::{
     data_time_range, metrics, LabelValue, MetricsPath, MetricsRequest, MetricsResult, Series,

@@ -60,11 +60,7 @@ pub(crate) fn leaf_index(leaf: &Leaf, block: &BlockReader) -> Option<IndexRows> 
             let resource = resource_index(leaf, block, key)?;
             Some(span.or(resource))
         }
-        Field::Kind
-        | Field::StatusMessage
-        | Field::TraceRootService
-        | Field::TraceRootName
-        | Field::TraceDuration => None,
+        _ => None,
     }
 }
 

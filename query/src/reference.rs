@@ -53,6 +53,7 @@ fn select(e: &SpansetExpr, trace: &[&Span], ctx: &TraceCtx, range: TimeRange) ->
                             &SpanRef {
                                 span: s,
                                 trace: Some(ctx),
+                                parent: Some(s.parent_span_id.and_then(find).map(|p| trace[p])),
                             },
                         ) == Some(true)
                 })

@@ -83,7 +83,8 @@ impl Compiled {
             let set: Vec<bool> = tree
                 .spans
                 .iter()
-                .map(|s| {
+                .enumerate()
+                .map(|(j, s)| {
                     range.contains(s.start_ns)
                         && self.filters.get(i).is_some_and(|m| {
                             eval(
@@ -91,6 +92,12 @@ impl Compiled {
                                 &SpanRef {
                                     span: s,
                                     trace: Some(&ctx),
+                                    parent: Some(
+                                        tree.nodes
+                                            .get(j)
+                                            .and_then(|n| n.parent)
+                                            .and_then(|p| tree.spans.get(p)),
+                                    ),
                                 },
                             ) == Some(true)
                         })

@@ -189,7 +189,11 @@ impl Search<'_> {
         for span in self.snapshot.unsealed_spans() {
             let e = traces.entry(span.trace_id).or_insert((u64::MAX, 0));
             e.0 = e.0.min(span.start_ns);
-            let view = SpanRef { span, trace: None };
+            let view = SpanRef {
+                span,
+                trace: None,
+                parent: None,
+            };
             for (fi, m) in self.compiled.filters.iter().enumerate() {
                 if eval(m, &view) != Some(false) {
                     e.1 |= 1u64 << fi;

@@ -135,8 +135,8 @@ pub(super) fn group_part(f: &Field, v: &impl SpanView) -> KeyPart {
             Some(val) => KeyPart::of_value(Some(val)),
             None => res(k),
         },
-        // The parser refuses trace-level fields in `by`.
-        Field::TraceRootService | Field::TraceRootName | Field::TraceDuration => KeyPart::Nil,
+        // The parser refuses trace-level and non-column fields in `by`.
+        _ => KeyPart::Nil,
     }
 }
 
