@@ -25,6 +25,127 @@ pub enum SpansetExpr {
     Child(Box<SpansetExpr>, Box<SpansetExpr>),
     /// `a >> b`: spans of `b` with an ancestor in `a`.
     Descendant(Box<SpansetExpr>, Box<SpansetExpr>),
+    /// The other structural operators (`<`, `<<`, `~` and the negated and union forms).
+    Struct(StructOp, Box<SpansetExpr>, Box<SpansetExpr>),
+    /// `input | stage | ...`: stages run on each spanset of a trace.
+    Pipeline(Box<SpansetExpr>, Vec<Stage>),
+}
+
+/// Structural operators besides `>` and `>>` (which have their own variants).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StructOp {
+    /// `a < b`: spans of `b` that are the parent of a span of `a`.
+    Parent,
+    /// `a << b`: spans of `b` that are an ancestor of a span of `a`.
+    Ancestor,
+    /// `a ~ b`: spans of `b` with a sibling in `a`.
+    Sibling,
+    /// `a !> b`: spans of `b` whose parent is not in `a`.
+    NotChild,
+    /// `a !< b`: spans of `b` that are the parent of no span of `a`.
+    NotParent,
+    /// `a !>> b`: spans of `b` with no ancestor in `a`.
+    NotDescendant,
+    /// `a !<< b`: spans of `b` that are an ancestor of no span of `a`.
+    NotAncestor,
+    /// `a !~ b`: spans of `b` with no sibling in `a`.
+    NotSibling,
+    /// `a &> b`: the spans of `a > b` and their parents in `a`.
+    UnionChild,
+    /// `a &< b`: the spans of `a < b` and their children in `a`.
+    UnionParent,
+    /// `a &>> b`: the spans of `a >> b` and their ancestors in `a`.
+    UnionDescendant,
+    /// `a &<< b`: the spans of `a << b` and their descendants in `a`.
+    UnionAncestor,
+    /// `a &~ b`: the spans of `a ~ b` and their siblings in `a`.
+    UnionSibling,
+}
+
+impl StructOp {
+    pub fn text(self) -> &'static str {
+        match self {
+            StructOp::Parent => "<",
+            StructOp::Ancestor => "<<",
+            StructOp::Sibling => "~",
+            StructOp::NotChild => "!>",
+            StructOp::NotParent => "!<",
+            StructOp::NotDescendant => "!>>",
+            StructOp::NotAncestor => "!<<",
+            StructOp::NotSibling => "!~",
+            StructOp::UnionChild => "&>",
+            StructOp::UnionParent => "&<",
+            StructOp::UnionDescendant => "&>>",
+            StructOp::UnionAncestor => "&<<",
+            StructOp::UnionSibling => "&~",
+        }
+    }
+    /// Only the right side must have spans for the result to have spans.
+    pub fn is_negated(self) -> bool {
+        matches!(
+            self,
+            StructOp::NotChild
+                | StructOp::NotParent
+                | StructOp::NotDescendant
+                | StructOp::NotAncestor
+                | StructOp::NotSibling
+        )
+    }
+}
+
+/// One stage of a spanset pipeline.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Stage {
+    /// `| { cond }` (or any spanset expression): keeps the spans of each spanset it selects.
+    Spans(SpansetExpr),
+    /// `| count() > 3`, `| avg(duration) > 1s`: keeps the spansets whose aggregate compares.
+    Scalar(Aggregate, Op, Literal),
+    /// `| by(expr, ...)`: splits each spanset by the values of the expressions.
+    By(Vec<Expr>),
+    /// `| coalesce()`: merges the spansets of a trace into one.
+    Coalesce,
+    /// `| select(field, ...)`: returns these fields with each matched span.
+    Select(Vec<Field>),
+}
+
+/// An aggregate over the spans of a spanset.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Aggregate {
+    Count,
+    Avg(Expr),
+    Min(Expr),
+    Max(Expr),
+    Sum(Expr),
+}
+
+impl fmt::Display for Aggregate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Aggregate::Count => f.write_str("count()"),
+            Aggregate::Avg(e) => write!(f, "avg({e})"),
+            Aggregate::Min(e) => write!(f, "min({e})"),
+            Aggregate::Max(e) => write!(f, "max({e})"),
+            Aggregate::Sum(e) => write!(f, "sum({e})"),
+        }
+    }
+}
+
+impl fmt::Display for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Stage::Spans(e) => write!(f, "{e}"),
+            Stage::Scalar(a, op, l) => write!(f, "{a} {} {l}", op.text()),
+            Stage::By(es) => {
+                let parts: Vec<String> = es.iter().map(|e| format!("{e}")).collect();
+                write!(f, "by({})", parts.join(", "))
+            }
+            Stage::Coalesce => f.write_str("coalesce()"),
+            Stage::Select(fs) => {
+                let parts: Vec<String> = fs.iter().map(Field::text).collect();
+                write!(f, "select({})", parts.join(", "))
+            }
+        }
+    }
 }
 
 /// A condition on one span, inside `{ }`.
@@ -417,6 +538,20 @@ impl fmt::Display for SpansetExpr {
             SpansetExpr::Or(a, b) => bin(f, a, "||", b),
             SpansetExpr::Child(a, b) => bin(f, a, ">", b),
             SpansetExpr::Descendant(a, b) => bin(f, a, ">>", b),
+            SpansetExpr::Struct(op, a, b) => bin(f, a, op.text(), b),
+            SpansetExpr::Pipeline(input, stages) => {
+                write_spanset_operand(f, input)?;
+                for s in stages {
+                    match s {
+                        // A nested pipeline or operator expression as a stage is grouped.
+                        Stage::Spans(e) if !matches!(e, SpansetExpr::Filter(_)) => {
+                            write!(f, " | ({s})")?
+                        }
+                        _ => write!(f, " | {s}")?,
+                    }
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -473,10 +608,13 @@ impl SpansetExpr {
             SpansetExpr::And(a, b)
             | SpansetExpr::Or(a, b)
             | SpansetExpr::Child(a, b)
-            | SpansetExpr::Descendant(a, b) => {
+            | SpansetExpr::Descendant(a, b)
+            | SpansetExpr::Struct(_, a, b) => {
                 a.collect_filters(out);
                 b.collect_filters(out);
             }
+            // Stage filters narrow spansets: only the input finds candidate traces.
+            SpansetExpr::Pipeline(input, _) => input.collect_filters(out),
         }
     }
 }

@@ -206,6 +206,10 @@ impl<'a> Val<'a> {
             _ => false,
         }
     }
+    /// A number (durations in nanoseconds), for aggregates.
+    pub(crate) fn number(&self) -> Option<f64> {
+        self.num()
+    }
     fn num(&self) -> Option<f64> {
         match self {
             Val::Int(i) => Some(*i as f64),
@@ -245,6 +249,11 @@ impl CompiledExpr {
     /// `Some(true)` when the span matches, `None` when the context lacks what it needs.
     pub(crate) fn matches(&self, ctx: &Ctx<'_>) -> Option<bool> {
         Some(matches!(self.eval(&self.expr, ctx)?, Val::Bool(true)))
+    }
+
+    /// The value of the whole expression on a span (`None`: context missing).
+    pub(crate) fn value<'a>(&'a self, ctx: &Ctx<'a>) -> Option<Val<'a>> {
+        self.eval(&self.expr, ctx)
     }
 
     fn eval<'a>(&self, e: &'a Expr, ctx: &Ctx<'a>) -> Option<Val<'a>> {

@@ -13,7 +13,10 @@
 
 use spandb_storage::{SpanKind, StatusCode};
 
-use crate::ast::{BinOp, Cond, Expr, Field, Literal, MetricsFn, Op, Pipeline, Query, SpansetExpr};
+use crate::ast::{
+    Aggregate, BinOp, Cond, Expr, Field, Literal, MetricsFn, Op, Pipeline, Query, SpansetExpr,
+    Stage, StructOp,
+};
 use crate::error::{Error, Result};
 use crate::expr::{bin_ty, eval_const, field_ty, lit_ty, Ty};
 use crate::lexer::{tokenize, AttrScope, Tok, Token};
@@ -29,16 +32,17 @@ pub fn parse(text: &str) -> Result<Query> {
         pos: 0,
         depth: 0,
     };
-    let spans = p.spanset()?;
+    let spans = p.pipeline_expr()?;
     let pipeline = if p.eat(&Tok::Pipe) {
         Some(p.pipeline()?)
     } else {
         None
     };
+    p.hints()?;
     p.expect_eof(if pipeline.is_some() {
         "the end of the query"
     } else {
-        "`&&`, `||`, `>`, `>>`, `|` or the end of the query"
+        "a spanset operator (`&&`, `||`, `>`, `>>`, `<`, `<<`, `~`, `!>`, `&>`, ...), `|` or the end of the query"
     })?;
     Ok(Query { spans, pipeline })
 }
@@ -121,21 +125,39 @@ impl Parser {
     fn spanset_struct(&mut self) -> Result<SpansetExpr> {
         let mut left = self.spanset_primary()?;
         loop {
-            if self.eat(&Tok::Gt) {
-                left = SpansetExpr::Child(Box::new(left), Box::new(self.spanset_primary()?));
-            } else if self.eat(&Tok::Descendant) {
-                left = SpansetExpr::Descendant(Box::new(left), Box::new(self.spanset_primary()?));
-            } else {
-                return Ok(left);
-            }
+            let op = match self.peek().tok {
+                Tok::Gt => None,
+                Tok::Descendant => Some(None),
+                Tok::Lt => Some(Some(StructOp::Parent)),
+                Tok::Ancestor => Some(Some(StructOp::Ancestor)),
+                Tok::Sibling => Some(Some(StructOp::Sibling)),
+                Tok::NotChild => Some(Some(StructOp::NotChild)),
+                Tok::NotParent => Some(Some(StructOp::NotParent)),
+                Tok::NotDescendant => Some(Some(StructOp::NotDescendant)),
+                Tok::NotAncestor => Some(Some(StructOp::NotAncestor)),
+                Tok::NotMatch => Some(Some(StructOp::NotSibling)),
+                Tok::UnionChild => Some(Some(StructOp::UnionChild)),
+                Tok::UnionParent => Some(Some(StructOp::UnionParent)),
+                Tok::UnionDescendant => Some(Some(StructOp::UnionDescendant)),
+                Tok::UnionAncestor => Some(Some(StructOp::UnionAncestor)),
+                Tok::UnionSibling => Some(Some(StructOp::UnionSibling)),
+                _ => return Ok(left),
+            };
+            self.advance();
+            let right = Box::new(self.spanset_primary()?);
+            left = match op {
+                None => SpansetExpr::Child(Box::new(left), right),
+                Some(None) => SpansetExpr::Descendant(Box::new(left), right),
+                Some(Some(op)) => SpansetExpr::Struct(op, Box::new(left), right),
+            };
         }
     }
 
     fn spanset_primary(&mut self) -> Result<SpansetExpr> {
         if self.eat(&Tok::LParen) {
             self.enter()?;
-            let e = self.spanset()?;
-            self.expect(&Tok::RParen, "`)`, `&&`, `||`, `>` or `>>`")?;
+            let e = self.pipeline_expr()?;
+            self.expect(&Tok::RParen, "`)`, `|` or a spanset operator")?;
             self.depth -= 1;
             return Ok(e);
         }
@@ -144,8 +166,191 @@ impl Parser {
             return Ok(SpansetExpr::Filter(Cond::True));
         }
         let c = self.cond()?;
-        self.expect(&Tok::RBrace, "`&&`, `||` or `}`")?;
+        self.expect(&Tok::RBrace, "an operator or `}`")?;
         Ok(SpansetExpr::Filter(c))
+    }
+
+    fn peek_ident(&self) -> Option<&str> {
+        match &self.peek().tok {
+            Tok::Ident(w) => Some(w.as_str()),
+            _ => None,
+        }
+    }
+
+    /// The token after the next one is a metrics function: the `|` before it ends the
+    /// spanset pipeline.
+    fn pipe_then_metrics(&self) -> bool {
+        matches!(self.tokens.get(self.pos + 1).map(|t| &t.tok), Some(Tok::Ident(w)) if METRICS_FNS.contains(&w.as_str()))
+    }
+
+    /// A spanset expression or pipeline: `{ } | count() > 2 | { .a }`, `by(.a) | ...`.
+    fn pipeline_expr(&mut self) -> Result<SpansetExpr> {
+        let mut stages = Vec::new();
+        let input = if self.peek_ident().is_some_and(|w| STAGE_STARTS.contains(&w)) {
+            stages.push(self.stage(true)?);
+            SpansetExpr::Filter(Cond::True)
+        } else {
+            self.spanset()?
+        };
+        while self.peek().tok == Tok::Pipe && !self.pipe_then_metrics() {
+            self.advance();
+            stages.push(self.stage(false)?);
+        }
+        Ok(if stages.is_empty() {
+            input
+        } else {
+            SpansetExpr::Pipeline(Box::new(input), stages)
+        })
+    }
+
+    fn stage(&mut self, first: bool) -> Result<Stage> {
+        let t = self.peek().clone();
+        if matches!(t.tok, Tok::LBrace | Tok::LParen) {
+            return Ok(Stage::Spans(self.spanset()?));
+        }
+        let word = self.peek_ident().unwrap_or("").to_owned();
+        match word.as_str() {
+            "count" | "avg" | "min" | "max" | "sum" => {
+                let agg = self.aggregate()?;
+                let op_tok = self.advance();
+                let op = match op_tok.tok {
+                    Tok::Eq => Op::Eq,
+                    Tok::Ne => Op::Ne,
+                    Tok::Gt => Op::Gt,
+                    Tok::Ge => Op::Ge,
+                    Tok::Lt => Op::Lt,
+                    Tok::Le => Op::Le,
+                    Tok::Plus | Tok::Minus | Tok::Star | Tok::Slash | Tok::Percent | Tok::Caret => {
+                        return Err(Error::Unsupported(format!(
+                            "arithmetic on aggregates (line {}, column {})",
+                            op_tok.line, op_tok.column
+                        )))
+                    }
+                    _ => {
+                        return Err(self.error_at(
+                            &op_tok,
+                            "a comparison (`=`, `!=`, `>`, `>=`, `<`, `<=`) after an aggregate",
+                        ))
+                    }
+                };
+                if self
+                    .peek_ident()
+                    .is_some_and(|w| matches!(w, "count" | "avg" | "min" | "max" | "sum"))
+                {
+                    let at = self.peek().clone();
+                    self.aggregate()?;
+                    return Err(Error::Unsupported(format!(
+                        "comparing two aggregates (line {}, column {})",
+                        at.line, at.column
+                    )));
+                }
+                let n = self.expr(4)?;
+                let value = match (&n.e, n.nil) {
+                    (Expr::Lit(l @ (Literal::Int(_) | Literal::Float(_) | Literal::Duration(_))), false) => l.clone(),
+                    _ => return Err(self.error_at(&n.tok, "a number or a duration to compare the aggregate with")),
+                };
+                Ok(Stage::Scalar(agg, op, value))
+            }
+            "by" => {
+                self.advance();
+                self.expect(&Tok::LParen, "`(` after `by`")?;
+                let mut es = Vec::new();
+                loop {
+                    let n = self.expr(0)?;
+                    if n.nil || !n.e.references_span() {
+                        return Err(self.error_at(&n.tok, "an expression that reads the span to group by"));
+                    }
+                    es.push(n.e);
+                    if !self.eat(&Tok::Comma) {
+                        break;
+                    }
+                }
+                self.expect(&Tok::RParen, "`,` or `)`")?;
+                Ok(Stage::By(es))
+            }
+            "coalesce" if !first => {
+                self.advance();
+                self.expect(&Tok::LParen, "`(` after `coalesce`")?;
+                self.expect(&Tok::RParen, "`)`")?;
+                Ok(Stage::Coalesce)
+            }
+            "select" => {
+                self.advance();
+                self.expect(&Tok::LParen, "`(` after `select`")?;
+                let mut fs = Vec::new();
+                loop {
+                    fs.push(self.field("a field to select")?);
+                    if !self.eat(&Tok::Comma) {
+                        break;
+                    }
+                }
+                self.expect(&Tok::RParen, "`,` or `)`")?;
+                Ok(Stage::Select(fs))
+            }
+            _ => Err(self.error_at(
+                &t,
+                if first {
+                    "`{`, `(`, an aggregate (`count()`, `avg(...)`, `min(...)`, `max(...)`, `sum(...)`), `by(...)` or `select(...)`"
+                } else {
+                    "a spanset filter, an aggregate (`count()`, `avg(...)`, `min(...)`, `max(...)`, `sum(...)`), `by(...)`, `coalesce()`, `select(...)` or a metrics function"
+                },
+            )),
+        }
+    }
+
+    fn aggregate(&mut self) -> Result<Aggregate> {
+        let t = self.advance();
+        let Tok::Ident(w) = &t.tok else {
+            return Err(self.error_at(&t, "an aggregate"));
+        };
+        self.expect(&Tok::LParen, "`(`")?;
+        if w == "count" {
+            self.expect(&Tok::RParen, "`)` (`count()` takes no argument)")?;
+            return Ok(Aggregate::Count);
+        }
+        let n = self.expr(0)?;
+        if n.nil || !matches!(n.ty, Ty::Int | Ty::Float | Ty::Duration | Ty::Attr) {
+            return Err(self.error_at(&n.tok, "a number, a duration or an attribute to aggregate"));
+        }
+        if !n.e.references_span() {
+            return Err(self.error_at(&n.tok, "an expression that reads the span to aggregate"));
+        }
+        self.expect(&Tok::RParen, "an operator or `)`")?;
+        Ok(match w.as_str() {
+            "avg" => Aggregate::Avg(n.e),
+            "min" => Aggregate::Min(n.e),
+            "max" => Aggregate::Max(n.e),
+            _ => Aggregate::Sum(n.e),
+        })
+    }
+
+    /// `with(key = value, ...)`: query hints, accepted and ignored (docs/QUERY.md).
+    fn hints(&mut self) -> Result<()> {
+        if self.peek_ident() != Some("with") {
+            return Ok(());
+        }
+        self.advance();
+        self.expect(&Tok::LParen, "`(` after `with`")?;
+        loop {
+            let t = self.advance();
+            if !matches!(t.tok, Tok::Ident(_)) {
+                return Err(self.error_at(&t, "a hint name"));
+            }
+            self.expect(&Tok::Eq, "`=` after a hint name")?;
+            let v = self.advance();
+            let ok = match &v.tok {
+                Tok::Str(_) | Tok::Int(_) | Tok::Float(_) | Tok::Duration(_) => true,
+                Tok::Ident(w) => keyword_literal(w).is_some(),
+                _ => false,
+            };
+            if !ok {
+                return Err(self.error_at(&v, "a hint value"));
+            }
+            if !self.eat(&Tok::Comma) {
+                break;
+            }
+        }
+        self.expect(&Tok::RParen, "`,` or `)`")
     }
 
     /// The condition inside `{ }`: a field expression that must be a boolean (or an
@@ -215,7 +420,19 @@ impl Parser {
             if !exists {
                 let cannot = match &other {
                     Expr::Field(Field::Resource(k)) => k == "service.name",
-                    Expr::Field(f) => !matches!(field_ty(f), Ty::Attr),
+                    // Fields every span has (Tempo refuses `= nil` on all intrinsics; a
+                    // root has no parent id and a trace may lack its root, so those may be).
+                    Expr::Field(f) => matches!(
+                        f,
+                        Field::Name
+                            | Field::Status
+                            | Field::Kind
+                            | Field::Duration
+                            | Field::StatusMessage
+                            | Field::SpanId
+                            | Field::TraceId
+                            | Field::TraceDuration
+                    ),
                     _ => false,
                 };
                 if cannot {
@@ -478,6 +695,24 @@ impl Parser {
         }
     }
 }
+
+/// Names that start a pipeline stage.
+const STAGE_STARTS: [&str; 8] = [
+    "count", "avg", "min", "max", "sum", "by", "coalesce", "select",
+];
+
+/// Names of metrics functions: after `|`, they end the spanset pipeline.
+const METRICS_FNS: [&str; 9] = [
+    "rate",
+    "count_over_time",
+    "min_over_time",
+    "max_over_time",
+    "avg_over_time",
+    "sum_over_time",
+    "quantile_over_time",
+    "histogram_over_time",
+    "compare",
+];
 
 const EXPECTED_OPERAND: &str = "a value or a field (`name`, `status`, `kind`, `duration`, `statusMessage`, `span:id`, `trace:id`, `trace:duration`, `event:name`, `span.x`, `resource.x`, `.x`, `event.x`, `link.x`, `instrumentation.x`, `parent.x`) or `(`";
 

@@ -6,7 +6,9 @@ mod common;
 
 use common::*;
 use proptest::prelude::*;
-use spandb_query::ast::{Cond, Field, Literal, MetricsFn, Op, Pipeline, Query, SpansetExpr};
+use spandb_query::ast::{
+    Aggregate, Cond, Field, Literal, MetricsFn, Op, Pipeline, Query, SpansetExpr, Stage, StructOp,
+};
 use spandb_query::{
     metrics, parse, reference, search, LabelValue, MetricsRequest, Series, TimeRange,
     QUANTILE_RELATIVE_ERROR,
@@ -204,10 +206,41 @@ fn leaf() -> impl Strategy<Value = Cond> {
     ]
 }
 
+/// Conditions in the general expression forms (decided on decoded spans), from text.
+fn expr_leaf() -> impl Strategy<Value = Cond> {
+    prop::sample::select(vec![
+        "{ .flag }",
+        "{ !span.flag }",
+        "{ span.http.status + 0 = 500 }",
+        "{ 500 = span.http.status }",
+        "{ .ratio * 2 > 1 }",
+        "{ -span.http.status < -300 }",
+        "{ span.http.status != nil }",
+        "{ .env = nil }",
+        "{ span:parentID = nil }",
+        "{ span:id != nil && trace:id != \"\" }",
+        "{ parent.name = \"GET /\" }",
+        "{ parent.span.http.status >= 404 }",
+        "{ !(.env = \"prod\" || name =~ \"S.*\") }",
+        "{ (span.http.status = 500) = true }",
+        "{ duration > 1s * 1.5 }",
+        "{ duration % 2 = 0 }",
+        "{ event:name = \"exception\" }",
+        "{ 1 > 2 }",
+    ])
+    .prop_map(|t| match parse(t) {
+        Ok(Query {
+            spans: SpansetExpr::Filter(c),
+            ..
+        }) => c,
+        other => panic!("{t}: {other:?}"),
+    })
+}
+
 fn cond() -> impl Strategy<Value = Cond> {
     prop_oneof![
         Just(Cond::True),
-        leaf().prop_recursive(3, 8, 2, |inner| {
+        prop_oneof![4 => leaf(), 1 => expr_leaf()].prop_recursive(3, 8, 2, |inner| {
             prop_oneof![
                 (inner.clone(), inner.clone())
                     .prop_map(|(a, b)| Cond::And(Box::new(a), Box::new(b))),
@@ -228,10 +261,73 @@ fn spanset() -> impl Strategy<Value = SpansetExpr> {
                     .prop_map(|(a, b)| SpansetExpr::Or(Box::new(a), Box::new(b))),
                 (inner.clone(), inner.clone())
                     .prop_map(|(a, b)| SpansetExpr::Child(Box::new(a), Box::new(b))),
-                (inner.clone(), inner)
+                (inner.clone(), inner.clone())
                     .prop_map(|(a, b)| SpansetExpr::Descendant(Box::new(a), Box::new(b))),
+                (struct_op(), inner.clone(), inner.clone())
+                    .prop_map(|(op, a, b)| SpansetExpr::Struct(op, Box::new(a), Box::new(b))),
+                (inner.clone(), prop::collection::vec(stage(), 1..3))
+                    .prop_map(|(a, st)| SpansetExpr::Pipeline(Box::new(a), st)),
+                (inner, stage()).prop_map(|(a, st)| SpansetExpr::Pipeline(
+                    Box::new(SpansetExpr::Filter(Cond::True)),
+                    vec![Stage::Spans(a), st]
+                )),
             ]
         })
+}
+
+fn struct_op() -> impl Strategy<Value = StructOp> {
+    prop::sample::select(vec![
+        StructOp::Parent,
+        StructOp::Ancestor,
+        StructOp::Sibling,
+        StructOp::NotChild,
+        StructOp::NotParent,
+        StructOp::NotDescendant,
+        StructOp::NotAncestor,
+        StructOp::NotSibling,
+        StructOp::UnionChild,
+        StructOp::UnionParent,
+        StructOp::UnionDescendant,
+        StructOp::UnionAncestor,
+        StructOp::UnionSibling,
+    ])
+}
+
+fn stage() -> impl Strategy<Value = Stage> {
+    let field = |t: &str| match parse(&format!("{{ }} | by({t})")) {
+        Ok(Query {
+            spans: SpansetExpr::Pipeline(_, mut st),
+            ..
+        }) => match st.pop() {
+            Some(Stage::By(mut e)) => e.remove(0),
+            other => panic!("{other:?}"),
+        },
+        other => panic!("{other:?}"),
+    };
+    let ops = || prop::sample::select(vec![Op::Eq, Op::Ne, Op::Gt, Op::Ge, Op::Lt, Op::Le]);
+    prop_oneof![
+        cond().prop_map(|c| Stage::Spans(SpansetExpr::Filter(c))),
+        (ops(), 0..4i64).prop_map(|(op, n)| Stage::Scalar(Aggregate::Count, op, Literal::Int(n))),
+        (ops(), 0..2500u64).prop_map(move |(op, ms)| Stage::Scalar(
+            Aggregate::Avg(field("duration")),
+            op,
+            Literal::Duration(ms * 1_000_000)
+        )),
+        (ops(), 0..600i64).prop_map(move |(op, n)| Stage::Scalar(
+            Aggregate::Max(field("span.http.status")),
+            op,
+            Literal::Int(n)
+        )),
+        (ops(), 0..3000i64).prop_map(move |(op, n)| Stage::Scalar(
+            Aggregate::Sum(field("span.http.status")),
+            op,
+            Literal::Int(n)
+        )),
+        Just(Stage::By(vec![field("resource.service.name")])),
+        Just(Stage::By(vec![field("span.http.status / 100")])),
+        Just(Stage::Coalesce),
+        Just(Stage::Select(vec![Field::Name, Field::Span("env".into())])),
+    ]
 }
 
 fn range() -> impl Strategy<Value = TimeRange> {
