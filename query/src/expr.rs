@@ -516,3 +516,26 @@ pub(crate) fn eval_const(e: &Expr) -> Option<Literal> {
     };
     c.eval(&c.expr, &ctx)?.into_literal()
 }
+
+/// The values of `fields` on a span, for `select(...)`: present fields only, by their
+/// TraceQL text (a field with several values gives its first).
+pub(crate) fn selected_values(fields: &[Field], ctx: &Ctx<'_>) -> Vec<(String, crate::LabelValue)> {
+    use crate::LabelValue;
+    fn label(v: Val<'_>) -> Option<LabelValue> {
+        Some(match v {
+            Val::Nil => return None,
+            Val::Bool(b) => LabelValue::Bool(b),
+            Val::Int(i) => LabelValue::Int(i),
+            Val::Float(x) => LabelValue::Float(x),
+            Val::Str(s) => LabelValue::Str(s.into_owned()),
+            Val::Dur(d) => LabelValue::Int(d),
+            Val::Status(s) => LabelValue::Str(s.as_str().to_owned()),
+            Val::Kind(k) => LabelValue::Str(k.as_str().to_owned()),
+            Val::Many(items) => return items.into_iter().find_map(label),
+        })
+    }
+    fields
+        .iter()
+        .filter_map(|f| Some((f.text(), label(field_val(f, ctx)?)?)))
+        .collect()
+}

@@ -280,7 +280,7 @@ pub fn search(
                 matched_ids.contains(&(s.start_ns, s.span_id, s.end_ns))
             })
             .collect();
-        let mut sum = summarize(&tree, &matched);
+        let mut sum = summarize(&tree, &matched, &crate::exec::selected_fields(&query.spans));
         // The oracle's own root and duration, not the tree's.
         sum.root_service = ctx.root_service.clone();
         sum.root_name = ctx.root_name.clone();

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 use spandb_storage::{Snapshot, TraceId};
 
-use crate::ast::{Aggregate, Literal, Op, Query, SpansetExpr, Stage, StructOp};
+use crate::ast::{Aggregate, Field, Literal, Op, Query, SpansetExpr, Stage, StructOp};
 use crate::error::{Error, Result};
 use crate::eval::{eval, Matcher, SpanRef, TraceCtx};
 use crate::expr::{CompiledExpr, Ctx};
@@ -57,6 +57,8 @@ pub(crate) enum CAggregate {
 pub(crate) struct Compiled {
     pub expr: CExpr,
     pub filters: Vec<Matcher>,
+    /// Fields of `select(...)` stages, returned with each matched span.
+    pub select: Vec<Field>,
 }
 
 impl Compiled {
@@ -69,7 +71,11 @@ impl Compiled {
                 filters.len()
             )));
         }
-        Ok(Compiled { expr, filters })
+        Ok(Compiled {
+            expr,
+            filters,
+            select: selected_fields(&q.spans),
+        })
     }
 
     /// True when a span's match is decided by its own filter alone (one filter, no
@@ -511,6 +517,42 @@ fn compile_expr(e: &SpansetExpr, filters: &mut Vec<Matcher>) -> CExpr {
             CExpr::Pipeline(input, stages)
         }
     }
+}
+
+/// The fields of every `select(...)` stage of `e`, without repeats.
+pub(crate) fn selected_fields(e: &SpansetExpr) -> Vec<Field> {
+    fn go(e: &SpansetExpr, out: &mut Vec<Field>) {
+        match e {
+            SpansetExpr::Filter(_) => {}
+            SpansetExpr::And(a, b)
+            | SpansetExpr::Or(a, b)
+            | SpansetExpr::Child(a, b)
+            | SpansetExpr::Descendant(a, b)
+            | SpansetExpr::Struct(_, a, b) => {
+                go(a, out);
+                go(b, out);
+            }
+            SpansetExpr::Pipeline(input, stages) => {
+                go(input, out);
+                for s in stages {
+                    match s {
+                        Stage::Select(fs) => {
+                            for f in fs {
+                                if !out.contains(f) {
+                                    out.push(f.clone());
+                                }
+                            }
+                        }
+                        Stage::Spans(e) => go(e, out),
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    go(e, &mut out);
+    out
 }
 
 /// A numeric literal as a number (durations in nanoseconds).
