@@ -326,6 +326,19 @@ pub enum Literal {
 pub struct Pipeline {
     pub func: MetricsFn,
     pub by: Vec<Field>,
+    /// Second stages applied to the series, in order: `| topk(n)`, `> 10`, ...
+    pub second: Vec<SecondStage>,
+}
+
+/// A second-stage function or filter on metrics series.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SecondStage {
+    /// `| topk(n)`: at each step, the `n` series with the highest values.
+    TopK(u32),
+    /// `| bottomk(n)`: at each step, the `n` series with the lowest values.
+    BottomK(u32),
+    /// `> 10`: the samples whose value compares (the others are dropped).
+    Filter(Op, f64),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -338,6 +351,12 @@ pub enum MetricsFn {
     AvgOverTime,
     /// Span duration quantiles per step, in seconds, one series per quantile.
     QuantileOverTime(Vec<f64>),
+    /// Shortest span duration per step, in seconds.
+    MinOverTime,
+    /// Longest span duration per step, in seconds.
+    MaxOverTime,
+    /// Total span duration per step, in seconds.
+    SumOverTime,
 }
 
 impl Field {
@@ -569,6 +588,9 @@ impl fmt::Display for Pipeline {
             MetricsFn::Rate => f.write_str("rate()")?,
             MetricsFn::CountOverTime => f.write_str("count_over_time()")?,
             MetricsFn::AvgOverTime => f.write_str("avg_over_time(duration)")?,
+            MetricsFn::MinOverTime => f.write_str("min_over_time(duration)")?,
+            MetricsFn::MaxOverTime => f.write_str("max_over_time(duration)")?,
+            MetricsFn::SumOverTime => f.write_str("sum_over_time(duration)")?,
             MetricsFn::QuantileOverTime(qs) => {
                 f.write_str("quantile_over_time(duration")?;
                 for q in qs {
@@ -580,6 +602,13 @@ impl fmt::Display for Pipeline {
         if !self.by.is_empty() {
             let fields: Vec<String> = self.by.iter().map(Field::text).collect();
             write!(f, " by ({})", fields.join(", "))?;
+        }
+        for s in &self.second {
+            match s {
+                SecondStage::TopK(n) => write!(f, " | topk({n})")?,
+                SecondStage::BottomK(n) => write!(f, " | bottomk({n})")?,
+                SecondStage::Filter(op, v) => write!(f, " {} {}", op.text(), Literal::Float(*v))?,
+            }
         }
         Ok(())
     }

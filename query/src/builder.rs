@@ -227,6 +227,7 @@ impl SpansetExpr {
         Query {
             spans: self,
             pipeline: Some(Pipeline {
+                second: Vec::new(),
                 func,
                 by: Vec::new(),
             }),

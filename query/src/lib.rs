@@ -30,7 +30,10 @@ mod plan;
 pub mod reference;
 mod trace_tree;
 
-pub use ast::{BinOp, Cond, Expr, Field, Literal, MetricsFn, Op, Pipeline, Query, SpansetExpr};
+pub use ast::{
+    Aggregate, BinOp, Cond, Expr, Field, Literal, MetricsFn, Op, Pipeline, Query, SecondStage,
+    SpansetExpr, Stage, StructOp,
+};
 pub use error::{Error, Result};
 pub use exec::metrics::{
     data_time_range, metrics, LabelValue, MetricsPath, MetricsRequest, MetricsResult, Series,

@@ -13,6 +13,7 @@
 
 use spandb_storage::{SpanKind, StatusCode};
 
+use crate::ast::SecondStage;
 use crate::ast::{
     Aggregate, BinOp, Cond, Expr, Field, Literal, MetricsFn, Op, Pipeline, Query, SpansetExpr,
     Stage, StructOp,
@@ -32,6 +33,15 @@ pub fn parse(text: &str) -> Result<Query> {
         pos: 0,
         depth: 0,
     };
+    if matches!(p.peek().tok, Tok::Int(_) | Tok::Float(_) | Tok::Minus)
+        && p.tokens
+            .iter()
+            .any(|t| matches!(&t.tok, Tok::Ident(w) if METRICS_FNS.contains(&w.as_str())))
+    {
+        return Err(Error::Unsupported(
+            "arithmetic between numbers and metrics pipelines (`100 * ({ } | rate())`)".into(),
+        ));
+    }
     let spans = p.pipeline_expr()?;
     let pipeline = if p.eat(&Tok::Pipe) {
         Some(p.pipeline()?)
@@ -157,6 +167,13 @@ impl Parser {
         if self.eat(&Tok::LParen) {
             self.enter()?;
             let e = self.pipeline_expr()?;
+            if self.peek().tok == Tok::Pipe && self.pipe_then_metrics() {
+                let t = self.peek().clone();
+                return Err(Error::Unsupported(format!(
+                    "a metrics pipeline inside parentheses (metrics arithmetic and comparisons on wrapped pipelines; line {}, column {})",
+                    t.line, t.column
+                )));
+            }
             self.expect(&Tok::RParen, "`)`, `|` or a spanset operator")?;
             self.depth -= 1;
             return Ok(e);
@@ -631,15 +648,26 @@ impl Parser {
                     MetricsFn::CountOverTime
                 }
             }
-            "avg_over_time" => {
+            "avg_over_time" | "min_over_time" | "max_over_time" | "sum_over_time" => {
                 self.expect(&Tok::LParen, "`(`")?;
-                self.duration_arg()?;
+                self.duration_arg(name)?;
                 self.expect(&Tok::RParen, "`)`")?;
-                MetricsFn::AvgOverTime
+                match name.as_str() {
+                    "avg_over_time" => MetricsFn::AvgOverTime,
+                    "min_over_time" => MetricsFn::MinOverTime,
+                    "max_over_time" => MetricsFn::MaxOverTime,
+                    _ => MetricsFn::SumOverTime,
+                }
+            }
+            "histogram_over_time" | "compare" => {
+                return Err(Error::Unsupported(format!(
+                    "the metrics function `{name}` (line {}, column {})",
+                    t.line, t.column
+                )))
             }
             "quantile_over_time" => {
                 self.expect(&Tok::LParen, "`(`")?;
-                self.duration_arg()?;
+                self.duration_arg(name)?;
                 let mut qs = Vec::new();
                 while self.eat(&Tok::Comma) {
                     let q = self.advance();
@@ -684,14 +712,71 @@ impl Parser {
             }
             self.expect(&Tok::RParen, "`,` or `)`")?;
         }
-        Ok(Pipeline { func, by })
+        let second = self.second_stages()?;
+        Ok(Pipeline { func, by, second })
     }
 
-    fn duration_arg(&mut self) -> Result<()> {
+    fn duration_arg(&mut self, func: &str) -> Result<()> {
         let t = self.advance();
         match &t.tok {
             Tok::Ident(w) if w == "duration" || w == "span:duration" => Ok(()),
+            Tok::Attr(..) | Tok::Ident(_) => {
+                self.pos -= 1;
+                let f = self.field("`duration`")?;
+                Err(Error::Unsupported(format!(
+                    "`{func}` over `{}`: spandb aggregates span durations only (line {}, column {})",
+                    f.text(),
+                    t.line,
+                    t.column
+                )))
+            }
             _ => Err(self.error_at(&t, "`duration`")),
+        }
+    }
+
+    /// `| topk(n)`, `| bottomk(n)` and value filters (`> 10`) after a metrics function.
+    fn second_stages(&mut self) -> Result<Vec<SecondStage>> {
+        let mut out = Vec::new();
+        loop {
+            let t = self.peek().clone();
+            let op = match t.tok {
+                Tok::Eq => Some(Op::Eq),
+                Tok::Ne => Some(Op::Ne),
+                Tok::Gt => Some(Op::Gt),
+                Tok::Ge => Some(Op::Ge),
+                Tok::Lt => Some(Op::Lt),
+                Tok::Le => Some(Op::Le),
+                _ => None,
+            };
+            if let Some(op) = op {
+                self.advance();
+                let n = self.expr(4)?;
+                let v = match (&n.e, n.nil) {
+                    (Expr::Lit(Literal::Int(i)), false) => *i as f64,
+                    (Expr::Lit(Literal::Float(x)), false) => *x,
+                    _ => return Err(self.error_at(&n.tok, "a number to compare the series with")),
+                };
+                out.push(SecondStage::Filter(op, v));
+                continue;
+            }
+            let second = matches!(self.tokens.get(self.pos + 1).map(|t| &t.tok), Some(Tok::Ident(w)) if w == "topk" || w == "bottomk");
+            if t.tok != Tok::Pipe || !second {
+                return Ok(out);
+            }
+            self.advance();
+            let name = self.advance();
+            self.expect(&Tok::LParen, "`(`")?;
+            let k = self.advance();
+            let n = match k.tok {
+                Tok::Int(n) if n > 0 => u32::try_from(n).unwrap_or(u32::MAX),
+                _ => return Err(self.error_at(&k, "a positive integer")),
+            };
+            self.expect(&Tok::RParen, "`)`")?;
+            out.push(if matches!(&name.tok, Tok::Ident(w) if w == "topk") {
+                SecondStage::TopK(n)
+            } else {
+                SecondStage::BottomK(n)
+            });
         }
     }
 }

@@ -390,6 +390,20 @@ pub fn metrics(spans: &[Span], query: &Query, req: MetricsRequest) -> Result<Vec
                     .collect();
                 out.push(Series { labels, samples });
             }
+            MetricsFn::MinOverTime | MetricsFn::MaxOverTime | MetricsFn::SumOverTime => {
+                let samples = sorted_steps
+                    .iter()
+                    .map(|(s, d)| {
+                        let ns = match p.func {
+                            MetricsFn::MinOverTime => d.iter().copied().min().unwrap_or(0) as f64,
+                            MetricsFn::MaxOverTime => d.iter().copied().max().unwrap_or(0) as f64,
+                            _ => d.iter().map(|x| *x as f64).sum::<f64>(),
+                        };
+                        (ts(*s), ns / 1e9)
+                    })
+                    .collect();
+                out.push(Series { labels, samples });
+            }
             MetricsFn::QuantileOverTime(qs) => {
                 for q in qs {
                     let mut l = labels.clone();
@@ -407,6 +421,10 @@ pub fn metrics(spans: &[Span], query: &Query, req: MetricsRequest) -> Result<Vec
                 }
             }
         }
+    }
+    if !p.second.is_empty() {
+        out.sort_by(|a, b| format!("{:?}", a.labels).cmp(&format!("{:?}", b.labels)));
+        out = crate::exec::metrics::second_stages(out, &p.second);
     }
     Ok(out)
 }

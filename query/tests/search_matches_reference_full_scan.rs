@@ -7,7 +7,8 @@ mod common;
 use common::*;
 use proptest::prelude::*;
 use spandb_query::ast::{
-    Aggregate, Cond, Field, Literal, MetricsFn, Op, Pipeline, Query, SpansetExpr, Stage, StructOp,
+    Aggregate, Cond, Field, Literal, MetricsFn, Op, Pipeline, Query, SecondStage, SpansetExpr,
+    Stage, StructOp,
 };
 use spandb_query::{
     metrics, parse, reference, search, LabelValue, MetricsRequest, Series, TimeRange,
@@ -421,7 +422,8 @@ proptest! {
     fn metrics_equal_the_reference(
         (traces, block_spans, batch) in dataset(),
         expr in prop_oneof![3 => cond().prop_map(SpansetExpr::Filter), 1 => spanset()],
-        func in prop_oneof![Just(MetricsFn::Rate), Just(MetricsFn::CountOverTime), Just(MetricsFn::AvgOverTime), Just(MetricsFn::QuantileOverTime(vec![0.0, 0.5, 0.9, 0.99, 1.0]))],
+        func in prop_oneof![Just(MetricsFn::Rate), Just(MetricsFn::CountOverTime), Just(MetricsFn::AvgOverTime), Just(MetricsFn::QuantileOverTime(vec![0.0, 0.5, 0.9, 0.99, 1.0])), Just(MetricsFn::MinOverTime), Just(MetricsFn::MaxOverTime), Just(MetricsFn::SumOverTime)],
+        second in prop_oneof![3 => Just(vec![]), 1 => Just(vec![SecondStage::TopK(1)]), 1 => Just(vec![SecondStage::BottomK(2)]), 1 => Just(vec![SecondStage::Filter(Op::Gt, 0.5)]), 1 => Just(vec![SecondStage::Filter(Op::Le, 2.0), SecondStage::TopK(2)])],
         by in prop::sample::subsequence(vec![Field::Resource("service.name".into()), Field::Name, Field::Span("env".into()), Field::Status, Field::Unscoped("region".into())], 0..3),
         (start_s, len_s, step_s) in (prop_oneof![Just(0u64), 0..120u64], prop_oneof![1..400u64, (1..7u64).prop_map(|m| m * 60)], prop_oneof![Just(60u64), Just(120), 1..90u64]),
     ) {
@@ -429,7 +431,7 @@ proptest! {
         let dir = tempfile::tempdir().unwrap();
         let db = db_with(dir.path(), &spans, block_spans, batch);
         let quantile = matches!(func, MetricsFn::QuantileOverTime(_));
-        let query = Query { spans: expr, pipeline: Some(Pipeline { func, by }) };
+        let query = Query { spans: expr, pipeline: Some(Pipeline { func, by, second }) };
         prop_assert_eq!(parse(&query.to_string()).unwrap(), query.clone(), "text: {}", query);
         let req = MetricsRequest { start_ns: BASE_NS + start_s * 1_000_000_000, end_ns: BASE_NS + (start_s + len_s) * 1_000_000_000, step_ns: step_s * 1_000_000_000 };
         let snap = db.snapshot().unwrap();
@@ -490,7 +492,7 @@ proptest! {
         let has_error = { let mut e = false; cond.for_each_cmp(&mut |f, _, _| e |= *f == Field::Status); e };
         let quantile = matches!(func, MetricsFn::QuantileOverTime(_));
         let covered = !has_error || matches!(func, MetricsFn::Rate | MetricsFn::CountOverTime);
-        let query = Query { spans: SpansetExpr::Filter(cond), pipeline: Some(Pipeline { func, by }) };
+        let query = Query { spans: SpansetExpr::Filter(cond), pipeline: Some(Pipeline { func, by, second: Vec::new() }) };
         let m = 60_000_000_000;
         let req = MetricsRequest { start_ns: BASE_NS + start_m * m, end_ns: BASE_NS + (start_m + len_m) * m, step_ns: step_m * m };
         let got = metrics(&db.snapshot().unwrap(), &query, req).unwrap();

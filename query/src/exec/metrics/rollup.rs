@@ -67,6 +67,13 @@ pub(super) fn rollup_plan(query: &Query, req: MetricsRequest) -> Option<RollupPl
         });
     }
     // The rollup's duration sum and sketch include spans of every status.
+    // Rollups keep no per-cell minimum or maximum.
+    if matches!(
+        pipeline.func,
+        MetricsFn::MinOverTime | MetricsFn::MaxOverTime
+    ) {
+        return None;
+    }
     if error_only && !matches!(pipeline.func, MetricsFn::Rate | MetricsFn::CountOverTime) {
         return None;
     }
