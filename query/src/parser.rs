@@ -33,10 +33,18 @@ pub fn parse(text: &str) -> Result<Query> {
         pos: 0,
         depth: 0,
     };
-    if matches!(p.peek().tok, Tok::Int(_) | Tok::Float(_) | Tok::Minus)
-        && p.tokens
-            .iter()
-            .any(|t| matches!(&t.tok, Tok::Ident(w) if METRICS_FNS.contains(&w.as_str())))
+    let first_operand = p
+        .tokens
+        .iter()
+        .find(|t| t.tok != Tok::LParen)
+        .map(|t| &t.tok);
+    if matches!(
+        first_operand,
+        Some(Tok::Int(_) | Tok::Float(_) | Tok::Minus)
+    ) && p
+        .tokens
+        .iter()
+        .any(|t| matches!(&t.tok, Tok::Ident(w) if METRICS_FNS.contains(&w.as_str())))
     {
         return Err(Error::Unsupported(
             "arithmetic between numbers and metrics pipelines (`100 * ({ } | rate())`)".into(),
@@ -1195,6 +1203,13 @@ mod tests {
             r#"{ parent.span.a > 3 && parent.duration > 1ms && parent."x y" = 1 }"#,
             r#"{ ."foo\" = \"bar" = "v" && .x = nil }"#,
             "{ span:id = \"01\" && span:parentID != nil && trace:id != \"x\" }",
+            include_str!("../../fuzz/corpus/traceql_parse/expressions.tql"),
+            include_str!("../../fuzz/corpus/traceql_parse/scopes.tql"),
+            include_str!("../../fuzz/corpus/traceql_parse/pipelines.tql"),
+            include_str!("../../fuzz/corpus/traceql_parse/second_stage.tql"),
+            include_str!("../../fuzz/corpus/traceql_parse/intrinsics.tql"),
+            "{ } | rate() > -3 | bottomk(2)",
+            "({ } | count() = 1) ~ { } && { } | by(.a) | { .b }",
         ] {
             let a = parse(q).unwrap_or_else(|e| panic!("{q}: {e}"));
             let b = parse(&a.to_string()).unwrap_or_else(|e| panic!("{a}: {e}"));
