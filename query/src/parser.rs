@@ -948,7 +948,7 @@ fn lower(e: Expr) -> Cond {
 
 /// `field op literal`: a column comparison when the column rules take it, an expression
 /// otherwise (same answer, decided on the decoded span).
-fn comparison(f: Field, op: Op, l: Literal) -> Cond {
+pub(crate) fn comparison(f: Field, op: Op, l: Literal) -> Cond {
     if f.is_columnar() {
         if let Some(lit) = column_literal(&f, op, &l) {
             return Cond::Cmp(f, op, lit);
