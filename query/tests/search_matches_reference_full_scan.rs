@@ -431,6 +431,9 @@ proptest! {
         let dir = tempfile::tempdir().unwrap();
         let db = db_with(dir.path(), &spans, block_spans, batch);
         let quantile = matches!(func, MetricsFn::QuantileOverTime(_));
+        // Second stages pick and drop samples by value: on sketch quantiles (1% error) a
+        // near-tie may fall either way, so they are compared on exact functions only.
+        let second = if quantile { Vec::new() } else { second };
         let query = Query { spans: expr, pipeline: Some(Pipeline { func, by, second }) };
         prop_assert_eq!(parse(&query.to_string()).unwrap(), query.clone(), "text: {}", query);
         let req = MetricsRequest { start_ns: BASE_NS + start_s * 1_000_000_000, end_ns: BASE_NS + (start_s + len_s) * 1_000_000_000, step_ns: step_s * 1_000_000_000 };

@@ -80,8 +80,13 @@ impl<'b> BlockRows<'b> {
         match m {
             Matcher::True => Ok(cand.clone()),
             Matcher::False => Ok(RoaringBitmap::new()),
-            // Decided on the assembled trace: every candidate row stays.
-            Matcher::Expr(_) => Ok(cand.clone()),
+            // Decided on the assembled trace: every candidate row stays, unless the block
+            // cannot hold the attribute an existence test asks for.
+            Matcher::Expr(c) => Ok(if plan::absent_in_block(&c.expr, self.block) {
+                RoaringBitmap::new()
+            } else {
+                cand.clone()
+            }),
             Matcher::And(a, b) => {
                 // The side the indexes answer first: it narrows the rows the other decodes.
                 let (first, second) = if !self.is_cheap(a) && self.is_cheap(b) {
