@@ -157,6 +157,7 @@ impl From<spandb_query::Error> for Error {
                 },
             },
             Q::InvalidInput(message) => Error::invalid(message),
+            Q::Unsupported(construct) => Error::invalid(format!("unsupported: {construct}")),
             Q::Internal(message) => Error::Internal(message),
             Q::Storage(inner) => inner.into(),
             other => Error::Internal(other.to_string()),

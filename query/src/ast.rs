@@ -25,6 +25,127 @@ pub enum SpansetExpr {
     Child(Box<SpansetExpr>, Box<SpansetExpr>),
     /// `a >> b`: spans of `b` with an ancestor in `a`.
     Descendant(Box<SpansetExpr>, Box<SpansetExpr>),
+    /// The other structural operators (`<`, `<<`, `~` and the negated and union forms).
+    Struct(StructOp, Box<SpansetExpr>, Box<SpansetExpr>),
+    /// `input | stage | ...`: stages run on each spanset of a trace.
+    Pipeline(Box<SpansetExpr>, Vec<Stage>),
+}
+
+/// Structural operators besides `>` and `>>` (which have their own variants).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StructOp {
+    /// `a < b`: spans of `b` that are the parent of a span of `a`.
+    Parent,
+    /// `a << b`: spans of `b` that are an ancestor of a span of `a`.
+    Ancestor,
+    /// `a ~ b`: spans of `b` with a sibling in `a`.
+    Sibling,
+    /// `a !> b`: spans of `b` whose parent is not in `a`.
+    NotChild,
+    /// `a !< b`: spans of `b` that are the parent of no span of `a`.
+    NotParent,
+    /// `a !>> b`: spans of `b` with no ancestor in `a`.
+    NotDescendant,
+    /// `a !<< b`: spans of `b` that are an ancestor of no span of `a`.
+    NotAncestor,
+    /// `a !~ b`: spans of `b` with no sibling in `a`.
+    NotSibling,
+    /// `a &> b`: the spans of `a > b` and their parents in `a`.
+    UnionChild,
+    /// `a &< b`: the spans of `a < b` and their children in `a`.
+    UnionParent,
+    /// `a &>> b`: the spans of `a >> b` and their ancestors in `a`.
+    UnionDescendant,
+    /// `a &<< b`: the spans of `a << b` and their descendants in `a`.
+    UnionAncestor,
+    /// `a &~ b`: the spans of `a ~ b` and their siblings in `a`.
+    UnionSibling,
+}
+
+impl StructOp {
+    pub fn text(self) -> &'static str {
+        match self {
+            StructOp::Parent => "<",
+            StructOp::Ancestor => "<<",
+            StructOp::Sibling => "~",
+            StructOp::NotChild => "!>",
+            StructOp::NotParent => "!<",
+            StructOp::NotDescendant => "!>>",
+            StructOp::NotAncestor => "!<<",
+            StructOp::NotSibling => "!~",
+            StructOp::UnionChild => "&>",
+            StructOp::UnionParent => "&<",
+            StructOp::UnionDescendant => "&>>",
+            StructOp::UnionAncestor => "&<<",
+            StructOp::UnionSibling => "&~",
+        }
+    }
+    /// Only the right side must have spans for the result to have spans.
+    pub fn is_negated(self) -> bool {
+        matches!(
+            self,
+            StructOp::NotChild
+                | StructOp::NotParent
+                | StructOp::NotDescendant
+                | StructOp::NotAncestor
+                | StructOp::NotSibling
+        )
+    }
+}
+
+/// One stage of a spanset pipeline.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Stage {
+    /// `| { cond }` (or any spanset expression): keeps the spans of each spanset it selects.
+    Spans(SpansetExpr),
+    /// `| count() > 3`, `| avg(duration) > 1s`: keeps the spansets whose aggregate compares.
+    Scalar(Aggregate, Op, Literal),
+    /// `| by(expr, ...)`: splits each spanset by the values of the expressions.
+    By(Vec<Expr>),
+    /// `| coalesce()`: merges the spansets of a trace into one.
+    Coalesce,
+    /// `| select(field, ...)`: returns these fields with each matched span.
+    Select(Vec<Field>),
+}
+
+/// An aggregate over the spans of a spanset.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Aggregate {
+    Count,
+    Avg(Expr),
+    Min(Expr),
+    Max(Expr),
+    Sum(Expr),
+}
+
+impl fmt::Display for Aggregate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Aggregate::Count => f.write_str("count()"),
+            Aggregate::Avg(e) => write!(f, "avg({e})"),
+            Aggregate::Min(e) => write!(f, "min({e})"),
+            Aggregate::Max(e) => write!(f, "max({e})"),
+            Aggregate::Sum(e) => write!(f, "sum({e})"),
+        }
+    }
+}
+
+impl fmt::Display for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Stage::Spans(e) => write!(f, "{e}"),
+            Stage::Scalar(a, op, l) => write!(f, "{a} {} {l}", op.text()),
+            Stage::By(es) => {
+                let parts: Vec<String> = es.iter().map(|e| format!("{e}")).collect();
+                write!(f, "by({})", parts.join(", "))
+            }
+            Stage::Coalesce => f.write_str("coalesce()"),
+            Stage::Select(fs) => {
+                let parts: Vec<String> = fs.iter().map(Field::text).collect();
+                write!(f, "select({})", parts.join(", "))
+            }
+        }
+    }
 }
 
 /// A condition on one span, inside `{ }`.
@@ -35,6 +156,97 @@ pub enum Cond {
     Cmp(Field, Op, Literal),
     And(Box<Cond>, Box<Cond>),
     Or(Box<Cond>, Box<Cond>),
+    /// Every other form (literals on both sides, arithmetic, `!`, existence, the scopes and
+    /// intrinsics that need the whole span): decided on the decoded span with its trace.
+    Expr(Expr),
+}
+
+/// A field expression inside `{ }`, typed as Tempo types them (see docs/QUERY.md).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Expr {
+    Lit(Literal),
+    Field(Field),
+    /// `!e` (booleans).
+    Not(Box<Expr>),
+    /// `-e` (numbers and durations).
+    Neg(Box<Expr>),
+    /// `e != nil`
+    Exists(Box<Expr>),
+    /// `e = nil`
+    NotExists(Box<Expr>),
+    Bin(BinOp, Box<Expr>, Box<Expr>),
+}
+
+/// Binary operators of field expressions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum BinOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Mod,
+    Pow,
+    And,
+    Or,
+    Cmp(Op),
+}
+
+impl BinOp {
+    pub fn text(self) -> &'static str {
+        match self {
+            BinOp::Add => "+",
+            BinOp::Sub => "-",
+            BinOp::Mul => "*",
+            BinOp::Div => "/",
+            BinOp::Mod => "%",
+            BinOp::Pow => "^",
+            BinOp::And => "&&",
+            BinOp::Or => "||",
+            BinOp::Cmp(op) => op.text(),
+        }
+    }
+}
+
+impl Expr {
+    /// Whether the expression looks at a span at all (otherwise it is a constant).
+    pub fn references_span(&self) -> bool {
+        match self {
+            Expr::Lit(_) => false,
+            Expr::Field(_) => true,
+            Expr::Not(e) | Expr::Neg(e) | Expr::Exists(e) | Expr::NotExists(e) => {
+                e.references_span()
+            }
+            Expr::Bin(_, a, b) => a.references_span() || b.references_span(),
+        }
+    }
+    /// Calls `f` on every field the expression reads.
+    pub fn for_each_field<'a>(&'a self, f: &mut impl FnMut(&'a Field)) {
+        match self {
+            Expr::Lit(_) => {}
+            Expr::Field(x) => f(x),
+            Expr::Not(e) | Expr::Neg(e) | Expr::Exists(e) | Expr::NotExists(e) => {
+                e.for_each_field(f)
+            }
+            Expr::Bin(_, a, b) => {
+                a.for_each_field(f);
+                b.for_each_field(f);
+            }
+        }
+    }
+}
+
+impl fmt::Display for Expr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Expr::Lit(l) => write!(f, "{l}"),
+            Expr::Field(x) => f.write_str(&x.text()),
+            Expr::Not(e) => write!(f, "!({e})"),
+            Expr::Neg(e) => write!(f, "-({e})"),
+            Expr::Exists(e) => write!(f, "({e}) != nil"),
+            Expr::NotExists(e) => write!(f, "({e}) = nil"),
+            Expr::Bin(op, a, b) => write!(f, "({a}) {} ({b})", op.text()),
+        }
+    }
 }
 
 /// What a condition looks at.
@@ -54,6 +266,32 @@ pub enum Field {
     Resource(String),
     /// `.key`: the span attribute or the resource attribute.
     Unscoped(String),
+    /// `span:id`, as 16 hex characters.
+    SpanId,
+    /// `span:parentID`, as 16 hex characters (nil on a root).
+    ParentId,
+    /// `trace:id`, as 32 hex characters.
+    TraceId,
+    /// `event:name` (any event of the span).
+    EventName,
+    /// `event:timeSinceStart` (any event of the span).
+    EventTimeSinceStart,
+    /// `event.key` (any event of the span).
+    Event(String),
+    /// `link:traceID` (any link of the span).
+    LinkTraceId,
+    /// `link:spanID` (any link of the span).
+    LinkSpanId,
+    /// `link.key` (any link of the span).
+    Link(String),
+    /// `instrumentation:name`
+    InstrumentationName,
+    /// `instrumentation:version`
+    InstrumentationVersion,
+    /// `instrumentation.key`
+    Instrumentation(String),
+    /// `parent.x`: a field of the span's parent (nil on a root).
+    Parent(Box<Field>),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -88,6 +326,19 @@ pub enum Literal {
 pub struct Pipeline {
     pub func: MetricsFn,
     pub by: Vec<Field>,
+    /// Second stages applied to the series, in order: `| topk(n)`, `> 10`, ...
+    pub second: Vec<SecondStage>,
+}
+
+/// A second-stage function or filter on metrics series.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SecondStage {
+    /// `| topk(n)`: at each step, the `n` series with the highest values.
+    TopK(u32),
+    /// `| bottomk(n)`: at each step, the `n` series with the lowest values.
+    BottomK(u32),
+    /// `> 10`: the samples whose value compares (the others are dropped).
+    Filter(Op, f64),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -100,6 +351,12 @@ pub enum MetricsFn {
     AvgOverTime,
     /// Span duration quantiles per step, in seconds, one series per quantile.
     QuantileOverTime(Vec<f64>),
+    /// Shortest span duration per step, in seconds.
+    MinOverTime,
+    /// Longest span duration per step, in seconds.
+    MaxOverTime,
+    /// Total span duration per step, in seconds.
+    SumOverTime,
 }
 
 impl Field {
@@ -108,6 +365,24 @@ impl Field {
         matches!(
             self,
             Field::TraceRootService | Field::TraceRootName | Field::TraceDuration
+        )
+    }
+    /// A field the block executor reads from columns and indexes (a comparison on any other
+    /// field is decided on the decoded span).
+    pub fn is_columnar(&self) -> bool {
+        matches!(
+            self,
+            Field::Name
+                | Field::Status
+                | Field::Kind
+                | Field::Duration
+                | Field::StatusMessage
+                | Field::TraceRootService
+                | Field::TraceRootName
+                | Field::TraceDuration
+                | Field::Span(_)
+                | Field::Resource(_)
+                | Field::Unscoped(_)
         )
     }
     /// The spelling of the field in TraceQL.
@@ -124,6 +399,31 @@ impl Field {
             Field::Span(k) => format!("span.{}", attr_text(k)),
             Field::Resource(k) => format!("resource.{}", attr_text(k)),
             Field::Unscoped(k) => format!(".{}", attr_text(k)),
+            Field::SpanId => "span:id".into(),
+            Field::ParentId => "span:parentID".into(),
+            Field::TraceId => "trace:id".into(),
+            Field::EventName => "event:name".into(),
+            Field::EventTimeSinceStart => "event:timeSinceStart".into(),
+            Field::Event(k) => format!("event.{}", attr_text(k)),
+            Field::LinkTraceId => "link:traceID".into(),
+            Field::LinkSpanId => "link:spanID".into(),
+            Field::Link(k) => format!("link.{}", attr_text(k)),
+            Field::InstrumentationName => "instrumentation:name".into(),
+            Field::InstrumentationVersion => "instrumentation:version".into(),
+            Field::Instrumentation(k) => format!("instrumentation.{}", attr_text(k)),
+            Field::Parent(inner) => match &**inner {
+                Field::Span(k) => format!("parent.span.{}", attr_text(k)),
+                Field::Resource(k) => format!("parent.resource.{}", attr_text(k)),
+                Field::Unscoped(k) => {
+                    let intrinsic = crate::parser::intrinsic(k).is_some();
+                    if intrinsic || k.starts_with("span.") || k.starts_with("resource.") {
+                        format!("parent.{}", quote(k))
+                    } else {
+                        format!("parent.{}", attr_text(k))
+                    }
+                }
+                other => format!("parent.{}", other.text()),
+            },
         }
     }
 }
@@ -197,10 +497,12 @@ impl fmt::Display for Literal {
             Literal::Str(s) => f.write_str(&quote(s)),
             Literal::Int(i) => write!(f, "{i}"),
             Literal::Float(x) => {
-                if x.is_finite() && x.fract() == 0.0 && x.abs() < 1e15 {
-                    write!(f, "{x:.1}")
+                // Never an exponent: the lexer reads digits with an optional fraction.
+                let s = format!("{x}");
+                if s.contains('.') || !x.is_finite() {
+                    f.write_str(&s)
                 } else {
-                    write!(f, "{x:?}")
+                    write!(f, "{s}.0")
                 }
             }
             Literal::Bool(b) => write!(f, "{b}"),
@@ -216,6 +518,7 @@ impl fmt::Display for Cond {
         match self {
             Cond::True => Ok(()),
             Cond::Cmp(field, op, lit) => write!(f, "{} {} {lit}", field.text(), op.text()),
+            Cond::Expr(e) => write!(f, "{e}"),
             Cond::And(a, b) => {
                 write_cond_operand(f, a, false)?;
                 f.write_str(" && ")?;
@@ -233,7 +536,7 @@ impl fmt::Display for Cond {
 /// Parenthesizes every compound operand: the printed text never depends on precedence.
 fn write_cond_operand(f: &mut fmt::Formatter<'_>, c: &Cond, _in_or: bool) -> fmt::Result {
     match c {
-        Cond::And(..) | Cond::Or(..) => write!(f, "({c})"),
+        Cond::And(..) | Cond::Or(..) | Cond::Expr(_) => write!(f, "({c})"),
         // Only the builder can nest `{}`; this is its equivalent.
         Cond::True => f.write_str("name =~ \".*\""),
         _ => write!(f, "{c}"),
@@ -254,6 +557,20 @@ impl fmt::Display for SpansetExpr {
             SpansetExpr::Or(a, b) => bin(f, a, "||", b),
             SpansetExpr::Child(a, b) => bin(f, a, ">", b),
             SpansetExpr::Descendant(a, b) => bin(f, a, ">>", b),
+            SpansetExpr::Struct(op, a, b) => bin(f, a, op.text(), b),
+            SpansetExpr::Pipeline(input, stages) => {
+                write_spanset_operand(f, input)?;
+                for s in stages {
+                    match s {
+                        // A nested pipeline or operator expression as a stage is grouped.
+                        Stage::Spans(e) if !matches!(e, SpansetExpr::Filter(_)) => {
+                            write!(f, " | ({s})")?
+                        }
+                        _ => write!(f, " | {s}")?,
+                    }
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -271,6 +588,9 @@ impl fmt::Display for Pipeline {
             MetricsFn::Rate => f.write_str("rate()")?,
             MetricsFn::CountOverTime => f.write_str("count_over_time()")?,
             MetricsFn::AvgOverTime => f.write_str("avg_over_time(duration)")?,
+            MetricsFn::MinOverTime => f.write_str("min_over_time(duration)")?,
+            MetricsFn::MaxOverTime => f.write_str("max_over_time(duration)")?,
+            MetricsFn::SumOverTime => f.write_str("sum_over_time(duration)")?,
             MetricsFn::QuantileOverTime(qs) => {
                 f.write_str("quantile_over_time(duration")?;
                 for q in qs {
@@ -282,6 +602,13 @@ impl fmt::Display for Pipeline {
         if !self.by.is_empty() {
             let fields: Vec<String> = self.by.iter().map(Field::text).collect();
             write!(f, " by ({})", fields.join(", "))?;
+        }
+        for s in &self.second {
+            match s {
+                SecondStage::TopK(n) => write!(f, " | topk({n})")?,
+                SecondStage::BottomK(n) => write!(f, " | bottomk({n})")?,
+                SecondStage::Filter(op, v) => write!(f, " {} {}", op.text(), Literal::Float(*v))?,
+            }
         }
         Ok(())
     }
@@ -310,19 +637,30 @@ impl SpansetExpr {
             SpansetExpr::And(a, b)
             | SpansetExpr::Or(a, b)
             | SpansetExpr::Child(a, b)
-            | SpansetExpr::Descendant(a, b) => {
+            | SpansetExpr::Descendant(a, b)
+            | SpansetExpr::Struct(_, a, b) => {
                 a.collect_filters(out);
                 b.collect_filters(out);
             }
+            // Stage filters narrow spansets: only the input finds candidate traces.
+            SpansetExpr::Pipeline(input, _) => input.collect_filters(out),
         }
     }
 }
 
 impl Cond {
+    /// Whether some part of the condition is a general expression ([`Cond::Expr`]).
+    pub fn has_expr(&self) -> bool {
+        match self {
+            Cond::True | Cond::Cmp(..) => false,
+            Cond::Expr(_) => true,
+            Cond::And(a, b) | Cond::Or(a, b) => a.has_expr() || b.has_expr(),
+        }
+    }
     /// Calls `f` on every comparison.
     pub fn for_each_cmp<'a>(&'a self, f: &mut impl FnMut(&'a Field, Op, &'a Literal)) {
         match self {
-            Cond::True => {}
+            Cond::True | Cond::Expr(_) => {}
             Cond::Cmp(field, op, lit) => f(field, *op, lit),
             Cond::And(a, b) | Cond::Or(a, b) => {
                 a.for_each_cmp(f);

@@ -27,7 +27,10 @@ use std::time::Duration;
 
 use spandb_storage::{SpanKind, StatusCode};
 
-use crate::ast::{Cond, Field, Literal, MetricsFn, Op, Pipeline, Query, SpansetExpr};
+use crate::ast::{
+    Cond, Expr, Field, Literal, MetricsFn, Op, Pipeline, Query, SecondStage, SpansetExpr, Stage,
+    StructOp,
+};
 
 /// A field to compare: start from [`field`] or [`attr`].
 #[derive(Clone, Debug, PartialEq)]
@@ -65,6 +68,42 @@ pub mod field {
     pub fn trace_duration() -> FieldRef {
         FieldRef(Field::TraceDuration)
     }
+    /// `span:id`
+    pub fn span_id() -> FieldRef {
+        FieldRef(Field::SpanId)
+    }
+    /// `span:parentID`
+    pub fn parent_id() -> FieldRef {
+        FieldRef(Field::ParentId)
+    }
+    /// `trace:id`
+    pub fn trace_id() -> FieldRef {
+        FieldRef(Field::TraceId)
+    }
+    /// `event:name`
+    pub fn event_name() -> FieldRef {
+        FieldRef(Field::EventName)
+    }
+    /// `event:timeSinceStart`
+    pub fn event_time_since_start() -> FieldRef {
+        FieldRef(Field::EventTimeSinceStart)
+    }
+    /// `link:traceID`
+    pub fn link_trace_id() -> FieldRef {
+        FieldRef(Field::LinkTraceId)
+    }
+    /// `link:spanID`
+    pub fn link_span_id() -> FieldRef {
+        FieldRef(Field::LinkSpanId)
+    }
+    /// `instrumentation:name`
+    pub fn instrumentation_name() -> FieldRef {
+        FieldRef(Field::InstrumentationName)
+    }
+    /// `instrumentation:version`
+    pub fn instrumentation_version() -> FieldRef {
+        FieldRef(Field::InstrumentationVersion)
+    }
 }
 
 /// Attributes.
@@ -82,6 +121,22 @@ pub mod attr {
     /// `.key`: span or resource attribute.
     pub fn any(key: impl Into<String>) -> FieldRef {
         FieldRef(Field::Unscoped(key.into()))
+    }
+    /// `event.key`: an attribute of any event of the span.
+    pub fn event(key: impl Into<String>) -> FieldRef {
+        FieldRef(Field::Event(key.into()))
+    }
+    /// `link.key`: an attribute of any link of the span.
+    pub fn link(key: impl Into<String>) -> FieldRef {
+        FieldRef(Field::Link(key.into()))
+    }
+    /// `instrumentation.key`: an attribute of the instrumentation scope.
+    pub fn instrumentation(key: impl Into<String>) -> FieldRef {
+        FieldRef(Field::Instrumentation(key.into()))
+    }
+    /// `parent.…`: the same field of the span's parent.
+    pub fn parent(of: FieldRef) -> FieldRef {
+        FieldRef(Field::Parent(Box::new(of.0)))
     }
 }
 
@@ -141,8 +196,17 @@ impl IntoLiteral for Literal {
 }
 
 impl FieldRef {
+    /// The same tree the parser builds for `field op literal`.
     fn cmp(self, op: Op, v: impl IntoLiteral) -> Cond {
-        Cond::Cmp(self.0, op, v.into_literal())
+        crate::parser::comparison(self.0, op, v.into_literal())
+    }
+    /// `field != nil`: the field has a value.
+    pub fn exists(self) -> Cond {
+        Cond::Expr(Expr::Exists(Box::new(Expr::Field(self.0))))
+    }
+    /// `field = nil`: the field is absent.
+    pub fn missing(self) -> Cond {
+        Cond::Expr(Expr::NotExists(Box::new(Expr::Field(self.0))))
     }
     pub fn eq(self, v: impl IntoLiteral) -> Cond {
         self.cmp(Op::Eq, v)
@@ -164,15 +228,29 @@ impl FieldRef {
     }
     /// `=~` (anchored regular expression).
     pub fn matches(self, re: impl Into<String>) -> Cond {
-        Cond::Cmp(self.0, Op::Match, Literal::Str(re.into()))
+        self.cmp(Op::Match, Literal::Str(re.into()))
     }
     /// `!~`
     pub fn not_matches(self, re: impl Into<String>) -> Cond {
-        Cond::Cmp(self.0, Op::NotMatch, Literal::Str(re.into()))
+        self.cmp(Op::NotMatch, Literal::Str(re.into()))
     }
 }
 
 impl Cond {
+    /// `!(self)`, as the parser builds it.
+    pub fn negate(self) -> Cond {
+        if self == Cond::True {
+            return Cond::Expr(Expr::Lit(Literal::Bool(false)));
+        }
+        match crate::parse(&format!("{{ !({self}) }}")) {
+            Ok(Query {
+                spans: SpansetExpr::Filter(c),
+                ..
+            }) => c,
+            // Every printed condition parses; keep the meaning if that ever fails.
+            _ => Cond::Expr(Expr::Not(Box::new(Expr::Lit(Literal::Bool(false))))),
+        }
+    }
     /// `self && other` (`{}` conditions vanish).
     pub fn and(self, other: Cond) -> Cond {
         match (self, other) {
@@ -216,6 +294,32 @@ impl SpansetExpr {
     pub fn descendant(self, other: SpansetExpr) -> SpansetExpr {
         SpansetExpr::Descendant(Box::new(self), Box::new(other))
     }
+    /// `self op other` for the other structural operators (`<`, `<<`, `~`, negated, union).
+    pub fn structural(self, op: StructOp, other: SpansetExpr) -> SpansetExpr {
+        SpansetExpr::Struct(op, Box::new(self), Box::new(other))
+    }
+    /// `self | stage`: adds a pipeline stage (see [`stage`]).
+    pub fn then(self, s: Stage) -> SpansetExpr {
+        match self {
+            SpansetExpr::Pipeline(input, mut stages) => {
+                stages.push(s);
+                SpansetExpr::Pipeline(input, stages)
+            }
+            other => SpansetExpr::Pipeline(Box::new(other), vec![s]),
+        }
+    }
+    /// `| min_over_time(duration)`
+    pub fn min_duration_over_time(self) -> Query {
+        self.pipe(MetricsFn::MinOverTime)
+    }
+    /// `| max_over_time(duration)`
+    pub fn max_duration_over_time(self) -> Query {
+        self.pipe(MetricsFn::MaxOverTime)
+    }
+    /// `| sum_over_time(duration)`
+    pub fn sum_duration_over_time(self) -> Query {
+        self.pipe(MetricsFn::SumOverTime)
+    }
     /// A search query.
     pub fn query(self) -> Query {
         Query {
@@ -227,6 +331,7 @@ impl SpansetExpr {
         Query {
             spans: self,
             pipeline: Some(Pipeline {
+                second: Vec::new(),
                 func,
                 by: Vec::new(),
             }),
@@ -251,11 +356,105 @@ impl SpansetExpr {
 }
 
 impl Query {
+    /// A second stage on a metrics query (`| topk(n)`, `> 10`; no effect on a search).
+    pub fn then(mut self, s: SecondStage) -> Query {
+        if let Some(p) = &mut self.pipeline {
+            p.second.push(s);
+        }
+        self
+    }
     /// `by (...)` on a metrics query (no effect on a search).
     pub fn by(mut self, fields: impl IntoIterator<Item = FieldRef>) -> Query {
         if let Some(p) = &mut self.pipeline {
             p.by = fields.into_iter().map(|f| f.0).collect();
         }
         self
+    }
+}
+
+/// Pipeline stages, for [`SpansetExpr::then`].
+pub mod stage {
+    use super::{FieldRef, IntoLiteral};
+    use crate::ast::{Aggregate, Expr, Op, Stage};
+
+    /// `count() op n`
+    pub fn count(op: Op, n: i64) -> Stage {
+        Stage::Scalar(Aggregate::Count, op, crate::ast::Literal::Int(n))
+    }
+    /// `avg(field) op value`
+    pub fn avg(f: FieldRef, op: Op, v: impl IntoLiteral) -> Stage {
+        Stage::Scalar(Aggregate::Avg(Expr::Field(f.0)), op, v.into_literal())
+    }
+    /// `min(field) op value`
+    pub fn min(f: FieldRef, op: Op, v: impl IntoLiteral) -> Stage {
+        Stage::Scalar(Aggregate::Min(Expr::Field(f.0)), op, v.into_literal())
+    }
+    /// `max(field) op value`
+    pub fn max(f: FieldRef, op: Op, v: impl IntoLiteral) -> Stage {
+        Stage::Scalar(Aggregate::Max(Expr::Field(f.0)), op, v.into_literal())
+    }
+    /// `sum(field) op value`
+    pub fn sum(f: FieldRef, op: Op, v: impl IntoLiteral) -> Stage {
+        Stage::Scalar(Aggregate::Sum(Expr::Field(f.0)), op, v.into_literal())
+    }
+    /// `by(field, ...)`
+    pub fn by(fields: impl IntoIterator<Item = FieldRef>) -> Stage {
+        Stage::By(fields.into_iter().map(|f| Expr::Field(f.0)).collect())
+    }
+    /// `coalesce()`
+    pub fn coalesce() -> Stage {
+        Stage::Coalesce
+    }
+    /// `select(field, ...)`
+    pub fn select(fields: impl IntoIterator<Item = FieldRef>) -> Stage {
+        Stage::Select(fields.into_iter().map(|f| f.0).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse;
+
+    #[test]
+    fn the_builder_builds_what_the_parser_parses() {
+        let cases = vec![
+            (
+                spanset(field::event_name().eq("exception").and(attr::span("x").exists()))
+                    .query(),
+                r#"{ event:name = "exception" && span.x != nil }"#,
+            ),
+            (
+                spanset(attr::parent(field::name()).eq("a").or(field::parent_id().missing()))
+                    .query(),
+                r#"{ parent.name = "a" || span:parentID = nil }"#,
+            ),
+            (
+                spanset(field::status().eq(StatusCode::Error).negate()).query(),
+                "{ !(status = error) }",
+            ),
+            (
+                spanset(field::kind().eq(SpanKind::Server))
+                    .structural(StructOp::NotAncestor, all_spans())
+                    .then(stage::by([field::service()]))
+                    .then(stage::count(Op::Gt, 2))
+                    .then(stage::avg(field::duration(), Op::Ge, Duration::from_secs(1)))
+                    .then(stage::select([attr::span("http.route")]))
+                    .query(),
+                "{ kind = server } !<< { } | by(resource.service.name) | count() > 2 | avg(duration) >= 1s | select(span.http.route)",
+            ),
+            (
+                all_spans()
+                    .max_duration_over_time()
+                    .by([field::name()])
+                    .then(SecondStage::TopK(3))
+                    .then(SecondStage::Filter(Op::Gt, 0.5)),
+                "{ } | max_over_time(duration) by (name) | topk(3) > 0.5",
+            ),
+        ];
+        for (built, text) in cases {
+            assert_eq!(built, parse(text).unwrap(), "{text}");
+            assert_eq!(parse(&built.to_string()).unwrap(), built, "{built}");
+        }
     }
 }

@@ -12,6 +12,9 @@ pub enum Error {
         found: String,
         expected: String,
     },
+    /// A valid TraceQL construct that spandb does not run (named in the message).
+    #[error("unsupported: {0}")]
+    Unsupported(String),
     /// A well-formed request that cannot be run (bad time range, step, limit...).
     #[error("invalid input: {0}")]
     InvalidInput(String),

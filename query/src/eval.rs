@@ -8,7 +8,8 @@ use regex::Regex;
 use spandb_storage::model::find_attr;
 use spandb_storage::{Resource, Span, SpanKind, StatusCode, Value};
 
-use crate::ast::{Cond, Field, Literal, Op};
+use crate::ast::{BinOp, Cond, Expr, Field, Literal, Op};
+use crate::expr::{CompiledExpr, Ctx};
 
 /// What trace-level intrinsics see.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -56,7 +57,11 @@ pub(crate) struct Leaf {
 #[derive(Debug)]
 pub(crate) enum Matcher {
     True,
+    /// A condition that is false on every span (`{ false }`, `{ 1 > 2 }`).
+    False,
     Cmp(Leaf),
+    /// A general expression, decided on the decoded span with its trace.
+    Expr(CompiledExpr),
     And(Box<Matcher>, Box<Matcher>),
     Or(Box<Matcher>, Box<Matcher>),
 }
@@ -65,6 +70,15 @@ impl Matcher {
     pub(crate) fn compile(c: &Cond) -> Matcher {
         match c {
             Cond::True => Matcher::True,
+            Cond::Expr(Expr::Lit(Literal::Bool(false))) => Matcher::False,
+            Cond::Expr(e) => Matcher::Expr(CompiledExpr::new(e)),
+            Cond::Cmp(field, op, lit) if !field.is_columnar() => {
+                Matcher::Expr(CompiledExpr::new(&Expr::Bin(
+                    BinOp::Cmp(*op),
+                    Box::new(Expr::Field(field.clone())),
+                    Box::new(Expr::Lit(lit.clone())),
+                )))
+            }
             Cond::Cmp(field, op, lit) => {
                 let re = match (op, lit) {
                     // The parser checked the pattern; a failure here leaves `re` unset, and
@@ -88,7 +102,7 @@ impl Matcher {
 
     pub(crate) fn for_each_leaf<'a>(&'a self, f: &mut impl FnMut(&'a Leaf)) {
         match self {
-            Matcher::True => {}
+            Matcher::True | Matcher::False | Matcher::Expr(_) => {}
             Matcher::Cmp(l) => f(l),
             Matcher::And(a, b) | Matcher::Or(a, b) => {
                 a.for_each_leaf(f);
@@ -97,11 +111,21 @@ impl Matcher {
         }
     }
 
-    /// Needs the trace (root, duration) to decide.
+    /// Needs the trace (root, duration) to decide. General expressions are decided on
+    /// the assembled trace too: block rows keep them as a superset.
     pub(crate) fn is_trace_level(&self) -> bool {
-        let mut any = false;
+        let mut any = self.has_expr();
         self.for_each_leaf(&mut |l| any |= l.field.is_trace_level());
         any
+    }
+
+    /// Holds a general expression somewhere.
+    pub(crate) fn has_expr(&self) -> bool {
+        match self {
+            Matcher::True | Matcher::False | Matcher::Cmp(_) => false,
+            Matcher::Expr(_) => true,
+            Matcher::And(a, b) | Matcher::Or(a, b) => a.has_expr() || b.has_expr(),
+        }
     }
 }
 
@@ -118,12 +142,22 @@ pub(crate) trait SpanView {
     /// `Some(None)`: known to be absent.
     fn span_attr(&self, key: &str) -> Option<Option<&Value>>;
     fn trace(&self) -> Option<&TraceCtx>;
+    /// The whole decoded span, when this view has it.
+    fn full(&self) -> Option<&Span> {
+        None
+    }
+    /// The span's parent in its assembled trace (`Some(None)`: no parent there), when known.
+    fn parent(&self) -> Option<Option<&Span>> {
+        None
+    }
 }
 
 /// A decoded span, with its trace's context when the caller has assembled it.
 pub(crate) struct SpanRef<'a> {
     pub span: &'a Span,
     pub trace: Option<&'a TraceCtx>,
+    /// Known only when the caller assembled the trace.
+    pub parent: Option<Option<&'a Span>>,
 }
 
 impl SpanView for SpanRef<'_> {
@@ -154,12 +188,24 @@ impl SpanView for SpanRef<'_> {
     fn trace(&self) -> Option<&TraceCtx> {
         self.trace
     }
+    fn full(&self) -> Option<&Span> {
+        Some(self.span)
+    }
+    fn parent(&self) -> Option<Option<&Span>> {
+        self.parent
+    }
 }
 
 /// Three-valued evaluation: `None` when the view lacks something the answer depends on.
 pub(crate) fn eval(m: &Matcher, v: &impl SpanView) -> Option<bool> {
     match m {
         Matcher::True => Some(true),
+        Matcher::False => Some(false),
+        Matcher::Expr(c) => c.matches(&Ctx {
+            span: v.full()?,
+            trace: v.trace(),
+            parent: v.parent(),
+        }),
         Matcher::Cmp(leaf) => eval_leaf(leaf, v),
         Matcher::And(a, b) => match eval(a, v) {
             Some(false) => Some(false),
@@ -200,6 +246,8 @@ fn eval_leaf(l: &Leaf, v: &impl SpanView) -> Option<bool> {
                 cmp(v.span_attr(k)?.and_then(Operand::of_value))
             }
         }
+        // Compiled as expressions (`Matcher::compile`), never as leaves.
+        _ => return None,
     })
 }
 

@@ -22,6 +22,36 @@ pub enum Tok {
     NotMatch,
     /// `>>`
     Descendant,
+    /// `<<`
+    Ancestor,
+    /// `~`
+    Sibling,
+    /// `!>`
+    NotChild,
+    /// `!<`
+    NotParent,
+    /// `!>>`
+    NotDescendant,
+    /// `!<<`
+    NotAncestor,
+    /// `&>`
+    UnionChild,
+    /// `&<`
+    UnionParent,
+    /// `&>>`
+    UnionDescendant,
+    /// `&<<`
+    UnionAncestor,
+    /// `&~`
+    UnionSibling,
+    /// `!`
+    Not,
+    Plus,
+    Minus,
+    Star,
+    Slash,
+    Percent,
+    Caret,
     Str(String),
     Int(i64),
     Float(f64),
@@ -39,6 +69,11 @@ pub enum AttrScope {
     Span,
     Resource,
     Unscoped,
+    Event,
+    Link,
+    Instrumentation,
+    /// `parent.` followed by the rest (`span.x`, `resource.x`, `x`), kept as written.
+    Parent,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -93,7 +128,21 @@ pub fn tokenize(src: &str) -> Result<Vec<Token>> {
     loop {
         lx.skip_space();
         let (line, column, start) = (lx.line, lx.column, lx.pos);
-        let tok = lx.next_tok()?;
+        // After a value, `-` is subtraction; elsewhere `-3` is a negative number.
+        let after_value = out.last().is_some_and(|t: &Token| {
+            matches!(
+                t.tok,
+                Tok::Int(_)
+                    | Tok::Float(_)
+                    | Tok::Duration(_)
+                    | Tok::Str(_)
+                    | Tok::Ident(_)
+                    | Tok::Attr(..)
+                    | Tok::RParen
+                    | Tok::RBrace
+            )
+        });
+        let tok = lx.next_tok(after_value)?;
         let text: String = lx.chars[start..lx.pos].iter().collect();
         let eof = tok == Tok::Eof;
         out.push(Token {
@@ -140,7 +189,7 @@ impl Lexer<'_> {
         }
     }
 
-    fn next_tok(&mut self) -> Result<Tok> {
+    fn next_tok(&mut self, after_value: bool) -> Result<Tok> {
         let Some(c) = self.peek() else {
             return Ok(Tok::Eof);
         };
@@ -153,7 +202,14 @@ impl Lexer<'_> {
             lx.bump();
             Ok(t)
         };
+        let three = |lx: &mut Self, t: Tok| {
+            lx.bump();
+            lx.bump();
+            lx.bump();
+            Ok(t)
+        };
         let next = self.peek_at(1);
+        let third = self.peek_at(2);
         match c {
             '{' => one(self, Tok::LBrace),
             '}' => one(self, Tok::RBrace),
@@ -161,23 +217,45 @@ impl Lexer<'_> {
             ')' => one(self, Tok::RParen),
             ',' => one(self, Tok::Comma),
             '&' if next == Some('&') => two(self, Tok::AndAnd),
+            '&' if next == Some('>') && third == Some('>') => three(self, Tok::UnionDescendant),
+            '&' if next == Some('<') && third == Some('<') => three(self, Tok::UnionAncestor),
+            '&' if next == Some('>') => two(self, Tok::UnionChild),
+            '&' if next == Some('<') => two(self, Tok::UnionParent),
+            '&' if next == Some('~') => two(self, Tok::UnionSibling),
             '|' if next == Some('|') => two(self, Tok::OrOr),
             '|' => one(self, Tok::Pipe),
             '=' if next == Some('~') => two(self, Tok::Match),
             '=' => one(self, Tok::Eq),
             '!' if next == Some('=') => two(self, Tok::Ne),
             '!' if next == Some('~') => two(self, Tok::NotMatch),
+            '!' if next == Some('>') && third == Some('>') => three(self, Tok::NotDescendant),
+            '!' if next == Some('<') && third == Some('<') => three(self, Tok::NotAncestor),
+            '!' if next == Some('>') => two(self, Tok::NotChild),
+            '!' if next == Some('<') => two(self, Tok::NotParent),
+            '!' => one(self, Tok::Not),
             '>' if next == Some('>') => two(self, Tok::Descendant),
             '>' if next == Some('=') => two(self, Tok::Ge),
             '>' => one(self, Tok::Gt),
+            '<' if next == Some('<') => two(self, Tok::Ancestor),
             '<' if next == Some('=') => two(self, Tok::Le),
             '<' => one(self, Tok::Lt),
+            '~' => one(self, Tok::Sibling),
+            '+' => one(self, Tok::Plus),
+            '*' => one(self, Tok::Star),
+            '/' => one(self, Tok::Slash),
+            '%' => one(self, Tok::Percent),
+            '^' => one(self, Tok::Caret),
             '"' | '`' => self.string(c),
             '0'..='9' => self.number(false),
-            '-' if next.is_some_and(|d| d.is_ascii_digit() || d == '.') => {
+            '-' if !after_value
+                && next.is_some_and(|d| {
+                    d.is_ascii_digit() || (d == '.' && third.is_some_and(|t| t.is_ascii_digit()))
+                }) =>
+            {
                 self.bump();
                 self.number(true)
             }
+            '-' => one(self, Tok::Minus),
             '.' if next.is_some_and(|d| d.is_ascii_digit()) => self.number(false),
             '.' => {
                 self.bump();
@@ -196,6 +274,27 @@ impl Lexer<'_> {
                 }
                 if let Some(rest) = word.strip_prefix("resource.") {
                     return Ok(Tok::Attr(AttrScope::Resource, rest.to_owned()));
+                }
+                for (prefix, scope) in [
+                    ("event.", AttrScope::Event),
+                    ("link.", AttrScope::Link),
+                    ("instrumentation.", AttrScope::Instrumentation),
+                ] {
+                    if word == prefix {
+                        return self.attr_name(scope);
+                    }
+                    if let Some(rest) = word.strip_prefix(prefix) {
+                        return Ok(Tok::Attr(scope, rest.to_owned()));
+                    }
+                }
+                if let Some(rest) = word.strip_prefix("parent.") {
+                    // `parent.span."x y"` and friends: the quoted name follows.
+                    if rest.is_empty() || rest == "span." || rest == "resource." {
+                        if let Tok::Attr(_, name) = self.attr_name(AttrScope::Unscoped)? {
+                            return Ok(Tok::Attr(AttrScope::Parent, format!("{rest}\u{0}{name}")));
+                        }
+                    }
+                    return Ok(Tok::Attr(AttrScope::Parent, rest.to_owned()));
                 }
                 Ok(Tok::Ident(word))
             }

@@ -19,6 +19,7 @@ pub mod builder;
 mod error;
 mod eval;
 mod exec;
+mod expr;
 mod lexer;
 mod parser;
 mod plan;
@@ -30,7 +31,10 @@ pub mod reference;
 pub mod tags;
 mod trace_tree;
 
-pub use ast::{Cond, Field, Literal, MetricsFn, Op, Pipeline, Query, SpansetExpr};
+pub use ast::{
+    Aggregate, BinOp, Cond, Expr, Field, Literal, MetricsFn, Op, Pipeline, Query, SecondStage,
+    SpansetExpr, Stage, StructOp,
+};
 pub use error::{Error, Result};
 pub use exec::metrics::{
     data_time_range, metrics, LabelValue, MetricsPath, MetricsRequest, MetricsResult, Series,

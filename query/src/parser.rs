@@ -13,8 +13,13 @@
 
 use spandb_storage::{SpanKind, StatusCode};
 
-use crate::ast::{Cond, Field, Literal, MetricsFn, Op, Pipeline, Query, SpansetExpr};
+use crate::ast::SecondStage;
+use crate::ast::{
+    Aggregate, BinOp, Cond, Expr, Field, Literal, MetricsFn, Op, Pipeline, Query, SpansetExpr,
+    Stage, StructOp,
+};
 use crate::error::{Error, Result};
+use crate::expr::{bin_ty, eval_const, field_ty, lit_ty, Ty};
 use crate::lexer::{tokenize, AttrScope, Tok, Token};
 
 /// Nesting limit, so hostile input cannot overflow the stack.
@@ -28,16 +33,34 @@ pub fn parse(text: &str) -> Result<Query> {
         pos: 0,
         depth: 0,
     };
-    let spans = p.spanset()?;
+    let first_operand = p
+        .tokens
+        .iter()
+        .find(|t| t.tok != Tok::LParen)
+        .map(|t| &t.tok);
+    if matches!(
+        first_operand,
+        Some(Tok::Int(_) | Tok::Float(_) | Tok::Minus)
+    ) && p
+        .tokens
+        .iter()
+        .any(|t| matches!(&t.tok, Tok::Ident(w) if METRICS_FNS.contains(&w.as_str())))
+    {
+        return Err(Error::Unsupported(
+            "arithmetic between numbers and metrics pipelines (`100 * ({ } | rate())`)".into(),
+        ));
+    }
+    let spans = p.pipeline_expr()?;
     let pipeline = if p.eat(&Tok::Pipe) {
         Some(p.pipeline()?)
     } else {
         None
     };
+    p.hints()?;
     p.expect_eof(if pipeline.is_some() {
         "the end of the query"
     } else {
-        "`&&`, `||`, `>`, `>>`, `|` or the end of the query"
+        "a spanset operator (`&&`, `||`, `>`, `>>`, `<`, `<<`, `~`, `!>`, `&>`, ...), `|` or the end of the query"
     })?;
     Ok(Query { spans, pipeline })
 }
@@ -120,21 +143,46 @@ impl Parser {
     fn spanset_struct(&mut self) -> Result<SpansetExpr> {
         let mut left = self.spanset_primary()?;
         loop {
-            if self.eat(&Tok::Gt) {
-                left = SpansetExpr::Child(Box::new(left), Box::new(self.spanset_primary()?));
-            } else if self.eat(&Tok::Descendant) {
-                left = SpansetExpr::Descendant(Box::new(left), Box::new(self.spanset_primary()?));
-            } else {
-                return Ok(left);
-            }
+            let op = match self.peek().tok {
+                Tok::Gt => None,
+                Tok::Descendant => Some(None),
+                Tok::Lt => Some(Some(StructOp::Parent)),
+                Tok::Ancestor => Some(Some(StructOp::Ancestor)),
+                Tok::Sibling => Some(Some(StructOp::Sibling)),
+                Tok::NotChild => Some(Some(StructOp::NotChild)),
+                Tok::NotParent => Some(Some(StructOp::NotParent)),
+                Tok::NotDescendant => Some(Some(StructOp::NotDescendant)),
+                Tok::NotAncestor => Some(Some(StructOp::NotAncestor)),
+                Tok::NotMatch => Some(Some(StructOp::NotSibling)),
+                Tok::UnionChild => Some(Some(StructOp::UnionChild)),
+                Tok::UnionParent => Some(Some(StructOp::UnionParent)),
+                Tok::UnionDescendant => Some(Some(StructOp::UnionDescendant)),
+                Tok::UnionAncestor => Some(Some(StructOp::UnionAncestor)),
+                Tok::UnionSibling => Some(Some(StructOp::UnionSibling)),
+                _ => return Ok(left),
+            };
+            self.advance();
+            let right = Box::new(self.spanset_primary()?);
+            left = match op {
+                None => SpansetExpr::Child(Box::new(left), right),
+                Some(None) => SpansetExpr::Descendant(Box::new(left), right),
+                Some(Some(op)) => SpansetExpr::Struct(op, Box::new(left), right),
+            };
         }
     }
 
     fn spanset_primary(&mut self) -> Result<SpansetExpr> {
         if self.eat(&Tok::LParen) {
             self.enter()?;
-            let e = self.spanset()?;
-            self.expect(&Tok::RParen, "`)`, `&&`, `||`, `>` or `>>`")?;
+            let e = self.pipeline_expr()?;
+            if self.peek().tok == Tok::Pipe && self.pipe_then_metrics() {
+                let t = self.peek().clone();
+                return Err(Error::Unsupported(format!(
+                    "a metrics pipeline inside parentheses (metrics arithmetic and comparisons on wrapped pipelines; line {}, column {})",
+                    t.line, t.column
+                )));
+            }
+            self.expect(&Tok::RParen, "`)`, `|` or a spanset operator")?;
             self.depth -= 1;
             return Ok(e);
         }
@@ -143,55 +191,394 @@ impl Parser {
             return Ok(SpansetExpr::Filter(Cond::True));
         }
         let c = self.cond()?;
-        self.expect(&Tok::RBrace, "`&&`, `||` or `}`")?;
+        self.expect(&Tok::RBrace, "an operator or `}`")?;
         Ok(SpansetExpr::Filter(c))
     }
 
+    fn peek_ident(&self) -> Option<&str> {
+        match &self.peek().tok {
+            Tok::Ident(w) => Some(w.as_str()),
+            _ => None,
+        }
+    }
+
+    /// The token after the next one is a metrics function: the `|` before it ends the
+    /// spanset pipeline.
+    fn pipe_then_metrics(&self) -> bool {
+        matches!(self.tokens.get(self.pos + 1).map(|t| &t.tok), Some(Tok::Ident(w)) if METRICS_FNS.contains(&w.as_str()))
+    }
+
+    /// A spanset expression or pipeline: `{ } | count() > 2 | { .a }`, `by(.a) | ...`.
+    fn pipeline_expr(&mut self) -> Result<SpansetExpr> {
+        let mut stages = Vec::new();
+        let input = if self.peek_ident().is_some_and(|w| STAGE_STARTS.contains(&w)) {
+            stages.push(self.stage(true)?);
+            SpansetExpr::Filter(Cond::True)
+        } else {
+            self.spanset()?
+        };
+        while self.peek().tok == Tok::Pipe && !self.pipe_then_metrics() {
+            self.advance();
+            stages.push(self.stage(false)?);
+        }
+        Ok(if stages.is_empty() {
+            input
+        } else {
+            SpansetExpr::Pipeline(Box::new(input), stages)
+        })
+    }
+
+    fn stage(&mut self, first: bool) -> Result<Stage> {
+        let t = self.peek().clone();
+        if matches!(t.tok, Tok::LBrace | Tok::LParen) {
+            return Ok(Stage::Spans(self.spanset()?));
+        }
+        let word = self.peek_ident().unwrap_or("").to_owned();
+        match word.as_str() {
+            "count" | "avg" | "min" | "max" | "sum" => {
+                let agg = self.aggregate()?;
+                let op_tok = self.advance();
+                let op = match op_tok.tok {
+                    Tok::Eq => Op::Eq,
+                    Tok::Ne => Op::Ne,
+                    Tok::Gt => Op::Gt,
+                    Tok::Ge => Op::Ge,
+                    Tok::Lt => Op::Lt,
+                    Tok::Le => Op::Le,
+                    Tok::Plus | Tok::Minus | Tok::Star | Tok::Slash | Tok::Percent | Tok::Caret => {
+                        return Err(Error::Unsupported(format!(
+                            "arithmetic on aggregates (line {}, column {})",
+                            op_tok.line, op_tok.column
+                        )))
+                    }
+                    _ => {
+                        return Err(self.error_at(
+                            &op_tok,
+                            "a comparison (`=`, `!=`, `>`, `>=`, `<`, `<=`) after an aggregate",
+                        ))
+                    }
+                };
+                if self
+                    .peek_ident()
+                    .is_some_and(|w| matches!(w, "count" | "avg" | "min" | "max" | "sum"))
+                {
+                    let at = self.peek().clone();
+                    self.aggregate()?;
+                    return Err(Error::Unsupported(format!(
+                        "comparing two aggregates (line {}, column {})",
+                        at.line, at.column
+                    )));
+                }
+                let n = self.expr(4)?;
+                let value = match (&n.e, n.nil) {
+                    (Expr::Lit(l @ (Literal::Int(_) | Literal::Float(_) | Literal::Duration(_))), false) => l.clone(),
+                    _ => return Err(self.error_at(&n.tok, "a number or a duration to compare the aggregate with")),
+                };
+                Ok(Stage::Scalar(agg, op, value))
+            }
+            "by" => {
+                self.advance();
+                self.expect(&Tok::LParen, "`(` after `by`")?;
+                let mut es = Vec::new();
+                loop {
+                    let n = self.expr(0)?;
+                    if n.nil || !n.e.references_span() {
+                        return Err(self.error_at(&n.tok, "an expression that reads the span to group by"));
+                    }
+                    es.push(n.e);
+                    if !self.eat(&Tok::Comma) {
+                        break;
+                    }
+                }
+                self.expect(&Tok::RParen, "`,` or `)`")?;
+                Ok(Stage::By(es))
+            }
+            "coalesce" if !first => {
+                self.advance();
+                self.expect(&Tok::LParen, "`(` after `coalesce`")?;
+                self.expect(&Tok::RParen, "`)`")?;
+                Ok(Stage::Coalesce)
+            }
+            "select" => {
+                self.advance();
+                self.expect(&Tok::LParen, "`(` after `select`")?;
+                let mut fs = Vec::new();
+                loop {
+                    fs.push(self.field("a field to select")?);
+                    if !self.eat(&Tok::Comma) {
+                        break;
+                    }
+                }
+                self.expect(&Tok::RParen, "`,` or `)`")?;
+                Ok(Stage::Select(fs))
+            }
+            _ => Err(self.error_at(
+                &t,
+                if first {
+                    "`{`, `(`, an aggregate (`count()`, `avg(...)`, `min(...)`, `max(...)`, `sum(...)`), `by(...)` or `select(...)`"
+                } else {
+                    "a spanset filter, an aggregate (`count()`, `avg(...)`, `min(...)`, `max(...)`, `sum(...)`), `by(...)`, `coalesce()`, `select(...)` or a metrics function"
+                },
+            )),
+        }
+    }
+
+    fn aggregate(&mut self) -> Result<Aggregate> {
+        let t = self.advance();
+        let Tok::Ident(w) = &t.tok else {
+            return Err(self.error_at(&t, "an aggregate"));
+        };
+        self.expect(&Tok::LParen, "`(`")?;
+        if w == "count" {
+            self.expect(&Tok::RParen, "`)` (`count()` takes no argument)")?;
+            return Ok(Aggregate::Count);
+        }
+        let n = self.expr(0)?;
+        if n.nil || !matches!(n.ty, Ty::Int | Ty::Float | Ty::Duration | Ty::Attr) {
+            return Err(self.error_at(&n.tok, "a number, a duration or an attribute to aggregate"));
+        }
+        if !n.e.references_span() {
+            return Err(self.error_at(&n.tok, "an expression that reads the span to aggregate"));
+        }
+        self.expect(&Tok::RParen, "an operator or `)`")?;
+        Ok(match w.as_str() {
+            "avg" => Aggregate::Avg(n.e),
+            "min" => Aggregate::Min(n.e),
+            "max" => Aggregate::Max(n.e),
+            _ => Aggregate::Sum(n.e),
+        })
+    }
+
+    /// `with(key = value, ...)`: query hints, accepted and ignored (docs/QUERY.md).
+    fn hints(&mut self) -> Result<()> {
+        if self.peek_ident() != Some("with") {
+            return Ok(());
+        }
+        self.advance();
+        self.expect(&Tok::LParen, "`(` after `with`")?;
+        loop {
+            let t = self.advance();
+            if !matches!(t.tok, Tok::Ident(_)) {
+                return Err(self.error_at(&t, "a hint name"));
+            }
+            self.expect(&Tok::Eq, "`=` after a hint name")?;
+            let v = self.advance();
+            let ok = match &v.tok {
+                Tok::Str(_) | Tok::Int(_) | Tok::Float(_) | Tok::Duration(_) => true,
+                Tok::Ident(w) => keyword_literal(w).is_some(),
+                _ => false,
+            };
+            if !ok {
+                return Err(self.error_at(&v, "a hint value"));
+            }
+            if !self.eat(&Tok::Comma) {
+                break;
+            }
+        }
+        self.expect(&Tok::RParen, "`,` or `)`")
+    }
+
+    /// The condition inside `{ }`: a field expression that must be a boolean (or an
+    /// attribute, true when it holds `true`), lowered to indexable comparisons where it can.
     fn cond(&mut self) -> Result<Cond> {
-        let mut left = self.cond_and()?;
-        while self.eat(&Tok::OrOr) {
-            left = Cond::Or(Box::new(left), Box::new(self.cond_and()?));
+        let start = self.peek().clone();
+        let n = self.expr(0)?;
+        if n.nil {
+            return Err(self.error_at(
+                &n.tok,
+                "a condition (`nil` is only compared with `=` or `!=`)",
+            ));
         }
-        Ok(left)
+        if !matches!(n.ty, Ty::Bool | Ty::Attr) {
+            return Err(Error::Query {
+                line: start.line,
+                column: start.column,
+                found: format!("{} (`{}`)", n.ty.name(), n.e),
+                expected: "a condition: a comparison or a boolean".into(),
+            });
+        }
+        Ok(lower(n.e))
     }
 
-    fn cond_and(&mut self) -> Result<Cond> {
-        let mut left = self.cond_atom()?;
-        while self.eat(&Tok::AndAnd) {
-            left = Cond::And(Box::new(left), Box::new(self.cond_atom()?));
-        }
-        Ok(left)
-    }
-
-    fn cond_atom(&mut self) -> Result<Cond> {
-        if self.eat(&Tok::LParen) {
+    /// Precedence climbing over binary operators.
+    fn expr(&mut self, min_prec: u8) -> Result<Node> {
+        let mut left = self.unary()?;
+        loop {
+            let t = self.peek().clone();
+            let Some((op, prec)) = bin_op(&t.tok) else {
+                return Ok(left);
+            };
+            if prec < min_prec {
+                return Ok(left);
+            }
+            self.advance();
+            // `^` is right-associative, the rest left-associative.
+            let next = if op == BinOp::Pow { prec } else { prec + 1 };
             self.enter()?;
-            let c = self.cond()?;
-            self.expect(&Tok::RParen, "`&&`, `||` or `)`")?;
+            let right = self.expr(next)?;
             self.depth -= 1;
-            return Ok(c);
+            left = self.combine(op, left, right, &t)?;
         }
-        let field = self.field("a field (`name`, `status`, `kind`, `duration`, `statusMessage`, `trace:rootService`, `trace:rootName`, `trace:duration`, `span.x`, `resource.x`, `.x`) or `(`")?;
-        let op_tok = self.advance();
-        let op = match op_tok.tok {
-            Tok::Eq => Op::Eq,
-            Tok::Ne => Op::Ne,
-            Tok::Gt => Op::Gt,
-            Tok::Ge => Op::Ge,
-            Tok::Lt => Op::Lt,
-            Tok::Le => Op::Le,
-            Tok::Match => Op::Match,
-            Tok::NotMatch => Op::NotMatch,
-            _ => {
-                return Err(self.error_at(
-                    &op_tok,
-                    "a comparison (`=`, `!=`, `>`, `>=`, `<`, `<=`, `=~`, `!~`)",
-                ))
+    }
+
+    fn combine(&self, op: BinOp, l: Node, r: Node, op_tok: &Token) -> Result<Node> {
+        let tok = l.tok.clone();
+        if l.nil || r.nil {
+            let exists = match op {
+                BinOp::Cmp(Op::Ne) => true,
+                BinOp::Cmp(Op::Eq) => false,
+                _ => {
+                    return Err(
+                        self.error_at(op_tok, "`=` or `!=` (`nil` is only compared for equality)")
+                    )
+                }
+            };
+            if l.nil && r.nil {
+                // Tempo: `nil = nil` and `nil != nil` are both false.
+                return Ok(Node::new(Expr::Lit(Literal::Bool(false)), Ty::Bool, tok));
+            }
+            let (other, other_tok) = if l.nil {
+                (r.e, r.tok)
+            } else {
+                (l.e, tok.clone())
+            };
+            if !exists {
+                let cannot = match &other {
+                    Expr::Field(Field::Resource(k)) => k == "service.name",
+                    // Fields every span has (Tempo refuses `= nil` on all intrinsics; a
+                    // root has no parent id and a trace may lack its root, so those may be).
+                    Expr::Field(f) => matches!(
+                        f,
+                        Field::Name
+                            | Field::Status
+                            | Field::Kind
+                            | Field::Duration
+                            | Field::StatusMessage
+                            | Field::SpanId
+                            | Field::TraceId
+                            | Field::TraceDuration
+                    ),
+                    _ => false,
+                };
+                if cannot {
+                    return Err(self.error_at(
+                        &other_tok,
+                        "an attribute (intrinsics and resource.service.name are never nil)",
+                    ));
+                }
+            }
+            let e = if exists {
+                Expr::Exists(Box::new(other))
+            } else {
+                Expr::NotExists(Box::new(other))
+            };
+            return Ok(fold(Node::new(e, Ty::Bool, tok)));
+        }
+        let ty = match bin_ty(op, l.ty, r.ty) {
+            Ok(ty) => ty,
+            Err(msg) => {
+                let expected = match (op, l.ty, r.ty) {
+                    (BinOp::Cmp(_), Ty::Status, _) | (BinOp::Cmp(_), _, Ty::Status) => {
+                        "`ok`, `error` or `unset` after `=` or `!=`".to_owned()
+                    }
+                    (BinOp::Cmp(_), Ty::Kind, _) | (BinOp::Cmp(_), _, Ty::Kind) => {
+                        "a kind (`server`, `client`, `internal`, `producer`, `consumer`, `unspecified`) after `=` or `!=`".to_owned()
+                    }
+                    _ => msg,
+                };
+                return Err(self.error_at(&r.tok, &expected));
             }
         };
-        let lit_tok = self.advance();
-        let lit = self.literal(&field, op, &lit_tok)?;
-        Ok(Cond::Cmp(field, op, lit))
+        if let (BinOp::Cmp(Op::Match | Op::NotMatch), Expr::Lit(Literal::Str(re))) = (op, &r.e) {
+            if let Err(e) = regex::Regex::new(&format!("^(?:{re})$")) {
+                return Err(Error::Query {
+                    line: r.tok.line,
+                    column: r.tok.column,
+                    found: format!(
+                        "an invalid regular expression ({})",
+                        e.to_string().lines().last().unwrap_or("")
+                    ),
+                    expected: "a valid regular expression".into(),
+                });
+            }
+        }
+        Ok(fold(Node::new(
+            Expr::Bin(op, Box::new(l.e), Box::new(r.e)),
+            ty,
+            tok,
+        )))
+    }
+
+    fn unary(&mut self) -> Result<Node> {
+        let t = self.peek().clone();
+        let neg = match t.tok {
+            Tok::Not => false,
+            Tok::Minus => true,
+            _ => return self.primary(),
+        };
+        self.advance();
+        self.enter()?;
+        let n = self.unary()?;
+        self.depth -= 1;
+        if n.nil {
+            return Err(self.error_at(&n.tok, "a value (`nil` is only compared with `=` or `!=`)"));
+        }
+        let ok = if neg {
+            matches!(n.ty, Ty::Int | Ty::Float | Ty::Duration | Ty::Attr)
+        } else {
+            matches!(n.ty, Ty::Bool | Ty::Attr)
+        };
+        if !ok {
+            return Err(self.error_at(
+                &n.tok,
+                if neg {
+                    "a number or a duration after `-`"
+                } else {
+                    "a boolean after `!`"
+                },
+            ));
+        }
+        let (e, ty) = if neg {
+            (Expr::Neg(Box::new(n.e)), n.ty)
+        } else {
+            (Expr::Not(Box::new(n.e)), Ty::Bool)
+        };
+        Ok(fold(Node::new(e, ty, t)))
+    }
+
+    fn primary(&mut self) -> Result<Node> {
+        let t = self.advance();
+        let lit = |l: Literal| {
+            let ty = lit_ty(&l);
+            Ok(Node::new(Expr::Lit(l), ty, t.clone()))
+        };
+        match &t.tok {
+            Tok::LParen => {
+                self.enter()?;
+                let n = self.expr(0)?;
+                self.expect(&Tok::RParen, "an operator or `)`")?;
+                self.depth -= 1;
+                Ok(n)
+            }
+            Tok::Str(s) => lit(Literal::Str(s.clone())),
+            Tok::Int(i) => lit(Literal::Int(*i)),
+            Tok::Float(x) => lit(Literal::Float(*x)),
+            Tok::Duration(d) => lit(Literal::Duration(*d)),
+            Tok::Ident(w) if w == "nil" => {
+                let mut n = Node::new(Expr::Lit(Literal::Bool(false)), Ty::Bool, t.clone());
+                n.nil = true;
+                Ok(n)
+            }
+            Tok::Ident(w) if keyword_literal(w).is_some() => {
+                lit(keyword_literal(w).unwrap_or(Literal::Bool(false)))
+            }
+            _ => {
+                self.pos -= usize::from(t.tok != Tok::Eof);
+                let f = self.field(EXPECTED_OPERAND)?;
+                let ty = field_ty(&f);
+                Ok(Node::new(Expr::Field(f), ty, t))
+            }
+        }
     }
 
     fn field(&mut self, expected: &str) -> Result<Field> {
@@ -200,105 +587,57 @@ impl Parser {
             Tok::Attr(AttrScope::Span, k) => Ok(Field::Span(k)),
             Tok::Attr(AttrScope::Resource, k) => Ok(Field::Resource(k)),
             Tok::Attr(AttrScope::Unscoped, k) => Ok(Field::Unscoped(k)),
-            Tok::Ident(ref w) => match w.as_str() {
-                "name" | "span:name" => Ok(Field::Name),
-                "status" | "span:status" => Ok(Field::Status),
-                "kind" | "span:kind" => Ok(Field::Kind),
-                "duration" | "span:duration" => Ok(Field::Duration),
-                "statusMessage" | "span:statusMessage" => Ok(Field::StatusMessage),
-                "trace:rootService" => Ok(Field::TraceRootService),
-                "trace:rootName" => Ok(Field::TraceRootName),
-                "trace:duration" => Ok(Field::TraceDuration),
-                _ => Err(self.error_at(&t, expected)),
+            Tok::Attr(AttrScope::Event, k) => Ok(Field::Event(k)),
+            Tok::Attr(AttrScope::Link, k) => Ok(Field::Link(k)),
+            Tok::Attr(AttrScope::Instrumentation, k) => Ok(Field::Instrumentation(k)),
+            Tok::Attr(AttrScope::Parent, rest) => {
+                let inner = if let Some((scope, name)) = rest.split_once('\u{0}') {
+                    match scope {
+                        "span." => Field::Span(name.to_owned()),
+                        "resource." => Field::Resource(name.to_owned()),
+                        _ => Field::Unscoped(name.to_owned()),
+                    }
+                } else if let Some(k) = rest.strip_prefix("span.") {
+                    Field::Span(k.to_owned())
+                } else if let Some(k) = rest.strip_prefix("resource.") {
+                    Field::Resource(k.to_owned())
+                } else if let Some(f) = intrinsic(&rest).filter(|f| {
+                    matches!(
+                        f,
+                        Field::Name
+                            | Field::Status
+                            | Field::Kind
+                            | Field::Duration
+                            | Field::StatusMessage
+                            | Field::SpanId
+                            | Field::ParentId
+                    )
+                }) {
+                    f
+                } else {
+                    Field::Unscoped(rest)
+                };
+                Ok(Field::Parent(Box::new(inner)))
+            }
+            Tok::Ident(ref w) => match intrinsic(w) {
+                Some(f) => Ok(f),
+                None => match w.as_str() {
+                    "span:childCount"
+                    | "nestedSetLeft"
+                    | "nestedSetRight"
+                    | "nestedSetParent"
+                    | "span:nestedSetLeft"
+                    | "span:nestedSetRight"
+                    | "span:nestedSetParent"
+                    | "parent" => Err(Error::Unsupported(format!(
+                        "`{w}` (line {}, column {})",
+                        t.line, t.column
+                    ))),
+                    _ => Err(self.error_at(&t, expected)),
+                },
             },
             _ => Err(self.error_at(&t, expected)),
         }
-    }
-
-    /// Reads the literal after `field op`, checking that the comparison makes sense.
-    fn literal(&self, field: &Field, op: Op, t: &Token) -> Result<Literal> {
-        let eq_only = matches!(op, Op::Eq | Op::Ne);
-        let regex = matches!(op, Op::Match | Op::NotMatch);
-        let lit = match &t.tok {
-            Tok::Str(s) => Literal::Str(s.clone()),
-            Tok::Int(i) => Literal::Int(*i),
-            Tok::Float(x) => Literal::Float(*x),
-            Tok::Duration(ns) => Literal::Duration(*ns),
-            Tok::Ident(w) => match w.as_str() {
-                "true" => Literal::Bool(true),
-                "false" => Literal::Bool(false),
-                "ok" => Literal::Status(StatusCode::Ok),
-                "error" => Literal::Status(StatusCode::Error),
-                "unset" => Literal::Status(StatusCode::Unset),
-                "server" => Literal::Kind(SpanKind::Server),
-                "client" => Literal::Kind(SpanKind::Client),
-                "internal" => Literal::Kind(SpanKind::Internal),
-                "producer" => Literal::Kind(SpanKind::Producer),
-                "consumer" => Literal::Kind(SpanKind::Consumer),
-                "unspecified" => Literal::Kind(SpanKind::Unspecified),
-                _ => {
-                    return Err(self.error_at(
-                        t,
-                        "a value (string, number, duration, true/false, a status or a kind)",
-                    ))
-                }
-            },
-            _ => {
-                return Err(self.error_at(
-                    t,
-                    "a value (string, number, duration, true/false, a status or a kind)",
-                ))
-            }
-        };
-        let want = match field {
-            Field::Status if !matches!(lit, Literal::Status(_)) || !eq_only => Some("`ok`, `error` or `unset` after `=` or `!=`"),
-            Field::Kind if !matches!(lit, Literal::Kind(_)) || !eq_only => {
-                Some("a kind (`server`, `client`, `internal`, `producer`, `consumer`, `unspecified`) after `=` or `!=`")
-            }
-            Field::Duration | Field::TraceDuration
-                if !matches!(lit, Literal::Duration(_) | Literal::Int(_)) || regex =>
-            {
-                Some("a duration such as `200ms` after a comparison")
-            }
-            Field::Name | Field::StatusMessage | Field::TraceRootService | Field::TraceRootName
-                if !matches!(lit, Literal::Str(_)) =>
-            {
-                Some("a string")
-            }
-            Field::Span(_) | Field::Resource(_) | Field::Unscoped(_)
-                if matches!(lit, Literal::Status(_) | Literal::Kind(_)) =>
-            {
-                Some("a string, number, duration or true/false")
-            }
-            _ if regex && !matches!(lit, Literal::Str(_)) => Some("a regular expression string after `=~` or `!~`"),
-            _ if matches!(lit, Literal::Bool(_)) && !eq_only => Some("a number, duration or string after an ordering comparison"),
-            _ => None,
-        };
-        if let Some(want) = want {
-            return Err(self.error_at(t, want));
-        }
-        let lit = match (field, lit) {
-            (Field::Duration | Field::TraceDuration, Literal::Int(i)) => Literal::Duration(
-                u64::try_from(i).map_err(|_| self.error_at(t, "a non-negative duration"))?,
-            ),
-            (_, lit) => lit,
-        };
-        if regex {
-            if let Literal::Str(re) = &lit {
-                if let Err(e) = regex::Regex::new(&format!("^(?:{re})$")) {
-                    return Err(Error::Query {
-                        line: t.line,
-                        column: t.column,
-                        found: format!(
-                            "an invalid regular expression ({})",
-                            e.to_string().lines().last().unwrap_or("")
-                        ),
-                        expected: "a valid regular expression".into(),
-                    });
-                }
-            }
-        }
-        Ok(lit)
     }
 
     fn pipeline(&mut self) -> Result<Pipeline> {
@@ -317,15 +656,26 @@ impl Parser {
                     MetricsFn::CountOverTime
                 }
             }
-            "avg_over_time" => {
+            "avg_over_time" | "min_over_time" | "max_over_time" | "sum_over_time" => {
                 self.expect(&Tok::LParen, "`(`")?;
-                self.duration_arg()?;
+                self.duration_arg(name)?;
                 self.expect(&Tok::RParen, "`)`")?;
-                MetricsFn::AvgOverTime
+                match name.as_str() {
+                    "avg_over_time" => MetricsFn::AvgOverTime,
+                    "min_over_time" => MetricsFn::MinOverTime,
+                    "max_over_time" => MetricsFn::MaxOverTime,
+                    _ => MetricsFn::SumOverTime,
+                }
+            }
+            "histogram_over_time" | "compare" => {
+                return Err(Error::Unsupported(format!(
+                    "the metrics function `{name}` (line {}, column {})",
+                    t.line, t.column
+                )))
             }
             "quantile_over_time" => {
                 self.expect(&Tok::LParen, "`(`")?;
-                self.duration_arg()?;
+                self.duration_arg(name)?;
                 let mut qs = Vec::new();
                 while self.eat(&Tok::Comma) {
                     let q = self.advance();
@@ -353,6 +703,12 @@ impl Parser {
             self.expect(&Tok::LParen, "`(` after `by`")?;
             loop {
                 let f = self.field("a field to group by")?;
+                if !f.is_columnar() {
+                    return Err(Error::Unsupported(format!(
+                        "grouping metrics by `{}`",
+                        f.text()
+                    )));
+                }
                 if f.is_trace_level() {
                     let prev = &self.tokens[self.pos - 1];
                     return Err(self.error_at(prev, "a span or resource field to group by"));
@@ -364,15 +720,274 @@ impl Parser {
             }
             self.expect(&Tok::RParen, "`,` or `)`")?;
         }
-        Ok(Pipeline { func, by })
+        let second = self.second_stages()?;
+        Ok(Pipeline { func, by, second })
     }
 
-    fn duration_arg(&mut self) -> Result<()> {
+    fn duration_arg(&mut self, func: &str) -> Result<()> {
         let t = self.advance();
         match &t.tok {
             Tok::Ident(w) if w == "duration" || w == "span:duration" => Ok(()),
+            Tok::Attr(..) | Tok::Ident(_) => {
+                self.pos -= 1;
+                let f = self.field("`duration`")?;
+                Err(Error::Unsupported(format!(
+                    "`{func}` over `{}`: spandb aggregates span durations only (line {}, column {})",
+                    f.text(),
+                    t.line,
+                    t.column
+                )))
+            }
             _ => Err(self.error_at(&t, "`duration`")),
         }
+    }
+
+    /// `| topk(n)`, `| bottomk(n)` and value filters (`> 10`) after a metrics function.
+    fn second_stages(&mut self) -> Result<Vec<SecondStage>> {
+        let mut out = Vec::new();
+        loop {
+            let t = self.peek().clone();
+            let op = match t.tok {
+                Tok::Eq => Some(Op::Eq),
+                Tok::Ne => Some(Op::Ne),
+                Tok::Gt => Some(Op::Gt),
+                Tok::Ge => Some(Op::Ge),
+                Tok::Lt => Some(Op::Lt),
+                Tok::Le => Some(Op::Le),
+                _ => None,
+            };
+            if let Some(op) = op {
+                self.advance();
+                let n = self.expr(4)?;
+                let v = match (&n.e, n.nil) {
+                    (Expr::Lit(Literal::Int(i)), false) => *i as f64,
+                    (Expr::Lit(Literal::Float(x)), false) => *x,
+                    _ => return Err(self.error_at(&n.tok, "a number to compare the series with")),
+                };
+                out.push(SecondStage::Filter(op, v));
+                continue;
+            }
+            let second = matches!(self.tokens.get(self.pos + 1).map(|t| &t.tok), Some(Tok::Ident(w)) if w == "topk" || w == "bottomk");
+            if t.tok != Tok::Pipe || !second {
+                return Ok(out);
+            }
+            self.advance();
+            let name = self.advance();
+            self.expect(&Tok::LParen, "`(`")?;
+            let k = self.advance();
+            let n = match k.tok {
+                Tok::Int(n) if n > 0 => u32::try_from(n).unwrap_or(u32::MAX),
+                _ => return Err(self.error_at(&k, "a positive integer")),
+            };
+            self.expect(&Tok::RParen, "`)`")?;
+            out.push(if matches!(&name.tok, Tok::Ident(w) if w == "topk") {
+                SecondStage::TopK(n)
+            } else {
+                SecondStage::BottomK(n)
+            });
+        }
+    }
+}
+
+/// Names that start a pipeline stage.
+const STAGE_STARTS: [&str; 8] = [
+    "count", "avg", "min", "max", "sum", "by", "coalesce", "select",
+];
+
+/// Names of metrics functions: after `|`, they end the spanset pipeline.
+const METRICS_FNS: [&str; 9] = [
+    "rate",
+    "count_over_time",
+    "min_over_time",
+    "max_over_time",
+    "avg_over_time",
+    "sum_over_time",
+    "quantile_over_time",
+    "histogram_over_time",
+    "compare",
+];
+
+const EXPECTED_OPERAND: &str = "a value or a field (`name`, `status`, `kind`, `duration`, `statusMessage`, `span:id`, `trace:id`, `trace:duration`, `event:name`, `span.x`, `resource.x`, `.x`, `event.x`, `link.x`, `instrumentation.x`, `parent.x`) or `(`";
+
+/// A parsed field expression with its static type and first token.
+struct Node {
+    e: Expr,
+    ty: Ty,
+    /// The literal `nil`, only valid as an operand of `=` / `!=`.
+    nil: bool,
+    tok: Token,
+}
+
+impl Node {
+    fn new(e: Expr, ty: Ty, tok: Token) -> Node {
+        Node {
+            e,
+            ty,
+            nil: false,
+            tok,
+        }
+    }
+}
+
+/// Folds an expression that reads no span into its value.
+fn fold(mut n: Node) -> Node {
+    if !matches!(n.e, Expr::Lit(_)) {
+        if let Some(l) = eval_const(&n.e) {
+            n.e = Expr::Lit(l);
+        }
+    }
+    n
+}
+
+/// Binary operators and their precedence (higher binds tighter).
+fn bin_op(t: &Tok) -> Option<(BinOp, u8)> {
+    Some(match t {
+        Tok::OrOr => (BinOp::Or, 1),
+        Tok::AndAnd => (BinOp::And, 2),
+        Tok::Eq => (BinOp::Cmp(Op::Eq), 3),
+        Tok::Ne => (BinOp::Cmp(Op::Ne), 3),
+        Tok::Gt => (BinOp::Cmp(Op::Gt), 3),
+        Tok::Ge => (BinOp::Cmp(Op::Ge), 3),
+        Tok::Lt => (BinOp::Cmp(Op::Lt), 3),
+        Tok::Le => (BinOp::Cmp(Op::Le), 3),
+        Tok::Match => (BinOp::Cmp(Op::Match), 3),
+        Tok::NotMatch => (BinOp::Cmp(Op::NotMatch), 3),
+        Tok::Plus => (BinOp::Add, 4),
+        Tok::Minus => (BinOp::Sub, 4),
+        Tok::Star => (BinOp::Mul, 5),
+        Tok::Slash => (BinOp::Div, 5),
+        Tok::Percent => (BinOp::Mod, 5),
+        Tok::Caret => (BinOp::Pow, 6),
+        _ => return None,
+    })
+}
+
+fn keyword_literal(w: &str) -> Option<Literal> {
+    Some(match w {
+        "true" => Literal::Bool(true),
+        "false" => Literal::Bool(false),
+        "ok" => Literal::Status(StatusCode::Ok),
+        "error" => Literal::Status(StatusCode::Error),
+        "unset" => Literal::Status(StatusCode::Unset),
+        "server" => Literal::Kind(SpanKind::Server),
+        "client" => Literal::Kind(SpanKind::Client),
+        "internal" => Literal::Kind(SpanKind::Internal),
+        "producer" => Literal::Kind(SpanKind::Producer),
+        "consumer" => Literal::Kind(SpanKind::Consumer),
+        "unspecified" => Literal::Kind(SpanKind::Unspecified),
+        _ => return None,
+    })
+}
+
+/// The intrinsic a word names, with Tempo's older spellings.
+pub(crate) fn intrinsic(w: &str) -> Option<Field> {
+    Some(match w {
+        "name" | "span:name" => Field::Name,
+        "status" | "span:status" => Field::Status,
+        "kind" | "span:kind" => Field::Kind,
+        "duration" | "span:duration" => Field::Duration,
+        "statusMessage" | "span:statusMessage" => Field::StatusMessage,
+        "trace:rootService" | "rootServiceName" => Field::TraceRootService,
+        "trace:rootName" | "rootName" => Field::TraceRootName,
+        "trace:duration" | "traceDuration" => Field::TraceDuration,
+        "trace:id" => Field::TraceId,
+        "span:id" => Field::SpanId,
+        "span:parentID" => Field::ParentId,
+        "event:name" => Field::EventName,
+        "event:timeSinceStart" => Field::EventTimeSinceStart,
+        "link:traceID" => Field::LinkTraceId,
+        "link:spanID" => Field::LinkSpanId,
+        "instrumentation:name" => Field::InstrumentationName,
+        "instrumentation:version" => Field::InstrumentationVersion,
+        _ => return None,
+    })
+}
+
+/// Turns a checked field expression into a condition: `&&` / `||` stay conditions, a field
+/// compared with a literal becomes an indexable comparison when the old column rules accept
+/// it, everything else is a general expression.
+fn lower(e: Expr) -> Cond {
+    if !e.references_span() {
+        return match eval_const(&e) {
+            Some(Literal::Bool(true)) => Cond::True,
+            _ => Cond::Expr(Expr::Lit(Literal::Bool(false))),
+        };
+    }
+    match e {
+        Expr::Bin(BinOp::And, a, b) => match (lower(*a), lower(*b)) {
+            (Cond::True, c) | (c, Cond::True) => c,
+            (a, b) => Cond::And(Box::new(a), Box::new(b)),
+        },
+        Expr::Bin(BinOp::Or, a, b) => match (lower(*a), lower(*b)) {
+            (Cond::True, _) | (_, Cond::True) => Cond::True,
+            (a, b) => Cond::Or(Box::new(a), Box::new(b)),
+        },
+        // A bare attribute holds when it is `true`; `!attr` when it is `false`.
+        Expr::Field(f) => comparison(f, Op::Eq, Literal::Bool(true)),
+        Expr::Not(inner) => match *inner {
+            Expr::Field(f) => comparison(f, Op::Eq, Literal::Bool(false)),
+            other => Cond::Expr(Expr::Not(Box::new(other))),
+        },
+        Expr::Bin(BinOp::Cmp(op), a, b) => match (*a, *b) {
+            (Expr::Field(f), Expr::Lit(l)) => comparison(f, op, l),
+            (Expr::Lit(l), Expr::Field(f)) if !matches!(op, Op::Match | Op::NotMatch) => {
+                let flipped = match op {
+                    Op::Gt => Op::Lt,
+                    Op::Ge => Op::Le,
+                    Op::Lt => Op::Gt,
+                    Op::Le => Op::Ge,
+                    other => other,
+                };
+                comparison(f, flipped, l)
+            }
+            (a, b) => Cond::Expr(Expr::Bin(BinOp::Cmp(op), Box::new(a), Box::new(b))),
+        },
+        other => Cond::Expr(other),
+    }
+}
+
+/// `field op literal`: a column comparison when the column rules take it, an expression
+/// otherwise (same answer, decided on the decoded span).
+pub(crate) fn comparison(f: Field, op: Op, l: Literal) -> Cond {
+    if f.is_columnar() {
+        if let Some(lit) = column_literal(&f, op, &l) {
+            return Cond::Cmp(f, op, lit);
+        }
+    }
+    Cond::Expr(Expr::Bin(
+        BinOp::Cmp(op),
+        Box::new(Expr::Field(f)),
+        Box::new(Expr::Lit(l)),
+    ))
+}
+
+/// The literal of a column comparison, when the comparison rules of `eval::compare` give it
+/// the same meaning as the expression evaluator.
+fn column_literal(field: &Field, op: Op, lit: &Literal) -> Option<Literal> {
+    let eq_only = matches!(op, Op::Eq | Op::Ne);
+    let regex = matches!(op, Op::Match | Op::NotMatch);
+    match (field, lit) {
+        (Field::Status, Literal::Status(_)) if eq_only => Some(lit.clone()),
+        (Field::Kind, Literal::Kind(_)) if eq_only => Some(lit.clone()),
+        (Field::Duration | Field::TraceDuration, Literal::Duration(_)) if !regex => {
+            Some(lit.clone())
+        }
+        (Field::Duration | Field::TraceDuration, Literal::Int(i)) if !regex => {
+            u64::try_from(*i).ok().map(Literal::Duration)
+        }
+        (
+            Field::Name | Field::StatusMessage | Field::TraceRootService | Field::TraceRootName,
+            Literal::Str(_),
+        ) => Some(lit.clone()),
+        (Field::Span(_) | Field::Resource(_) | Field::Unscoped(_), l) => match l {
+            // Attributes never hold statuses or kinds: the expression path says false.
+            Literal::Status(_) | Literal::Kind(_) => None,
+            Literal::Str(_) => Some(lit.clone()),
+            _ if regex => None,
+            Literal::Bool(_) if !eq_only => None,
+            _ => Some(lit.clone()),
+        },
+        _ => None,
     }
 }
 
@@ -483,7 +1098,123 @@ mod tests {
         assert!(expected.contains("group by"), "{expected}");
 
         let e = parse("{ foo = 1 }").unwrap_err().to_string();
-        assert_eq!(e, "line 1, column 3: expected a field (`name`, `status`, `kind`, `duration`, `statusMessage`, `trace:rootService`, `trace:rootName`, `trace:duration`, `span.x`, `resource.x`, `.x`) or `(`, found `foo`");
+        assert_eq!(
+            e,
+            format!("line 1, column 3: expected {EXPECTED_OPERAND}, found `foo`")
+        );
+        assert!(e.contains("a value or a field"), "{e}");
+    }
+
+    fn cond_of(text: &str) -> Cond {
+        match parse(text) {
+            Ok(Query {
+                spans: SpansetExpr::Filter(c),
+                ..
+            }) => c,
+            other => panic!("{text}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn constants_fold_to_true_or_false() {
+        assert_eq!(cond_of("{ true }"), Cond::True);
+        assert_eq!(cond_of("{ 1 < 2 }"), Cond::True);
+        assert_eq!(cond_of("{ 1 + 1 = 2 }"), Cond::True);
+        assert_eq!(cond_of("{ 1 * 1h = 3600000000000 }"), Cond::True);
+        assert_eq!(cond_of(r#"{ "test" =~ "t.*" }"#), Cond::True);
+        let f = Cond::Expr(Expr::Lit(Literal::Bool(false)));
+        assert_eq!(cond_of("{ !true }"), f);
+        assert_eq!(cond_of("{ 1 > 2 }"), f);
+        assert_eq!(cond_of("{ nil = nil }"), f);
+        assert_eq!(cond_of(r#"{ "test" != "test" }"#), f);
+        assert_eq!(cond_of("{ .a = 1 && true }"), cond_of("{ .a = 1 }"));
+    }
+
+    #[test]
+    fn literals_on_the_left_and_bare_attributes_become_column_comparisons() {
+        assert_eq!(
+            cond_of(r#"{ "a" = span.x }"#),
+            Cond::Cmp(Field::Span("x".into()), Op::Eq, Literal::Str("a".into()))
+        );
+        assert_eq!(
+            cond_of("{ 500 <= span.code }"),
+            Cond::Cmp(Field::Span("code".into()), Op::Ge, Literal::Int(500))
+        );
+        assert_eq!(
+            cond_of("{ .a }"),
+            Cond::Cmp(Field::Unscoped("a".into()), Op::Eq, Literal::Bool(true))
+        );
+        assert_eq!(
+            cond_of("{ !span.a }"),
+            Cond::Cmp(Field::Span("a".into()), Op::Eq, Literal::Bool(false))
+        );
+        assert!(matches!(
+            cond_of("{ .a != nil }"),
+            Cond::Expr(Expr::Exists(_))
+        ));
+        assert!(matches!(
+            cond_of("{ nil = .a }"),
+            Cond::Expr(Expr::NotExists(_))
+        ));
+        assert!(matches!(
+            cond_of("{ .a + 1 = 2 }"),
+            Cond::Expr(Expr::Bin(..))
+        ));
+        assert!(matches!(cond_of("{ event:name = \"x\" }"), Cond::Expr(_)));
+    }
+
+    #[test]
+    fn type_errors_are_errors() {
+        for q in [
+            r#"{ .a + "b" }"#,
+            "{ status }",
+            "{ 1 + 1 }",
+            r#"{ 1 = "foo" }"#,
+            "{ 1 != true }",
+            "{ status > ok }",
+            "{ kind < consumer }",
+            r#"{ traceDuration > "test" }"#,
+            "{ rootServiceName = 1 }",
+            "{ -true }",
+            "{ !1 = 1 }",
+            "{ true || 1.1 }",
+            "{ span:status = nil }",
+            "{ resource.service.name = nil }",
+            r#"{ span.foo =~ "[" }"#,
+            "{ 1 =~ 2 }",
+            "{ .a > nil }",
+        ] {
+            assert!(
+                matches!(parse(q), Err(Error::Query { .. })),
+                "{q} should be an error: {:?}",
+                parse(q)
+            );
+        }
+    }
+
+    #[test]
+    fn printed_expressions_parse_back_to_the_same_query() {
+        for q in [
+            r#"{ !("test" != .c || ((true && .b) || 3 < .a)) }"#,
+            "{ -.a = 2 }",
+            "{ duration > 1s * 2s }",
+            "{ .a ^ 2 % 3 = 1 && .b - 1 > 0.5 }",
+            r#"{ event.foo = "bar" || link:traceID = "ab" || instrumentation:version =~ "v.*" }"#,
+            r#"{ parent.span.a > 3 && parent.duration > 1ms && parent."x y" = 1 }"#,
+            r#"{ ."foo\" = \"bar" = "v" && .x = nil }"#,
+            "{ span:id = \"01\" && span:parentID != nil && trace:id != \"x\" }",
+            include_str!("../../fuzz/corpus/traceql_parse/expressions.tql"),
+            include_str!("../../fuzz/corpus/traceql_parse/scopes.tql"),
+            include_str!("../../fuzz/corpus/traceql_parse/pipelines.tql"),
+            include_str!("../../fuzz/corpus/traceql_parse/second_stage.tql"),
+            include_str!("../../fuzz/corpus/traceql_parse/intrinsics.tql"),
+            "{ } | rate() > -3 | bottomk(2)",
+            "({ } | count() = 1) ~ { } && { } | by(.a) | { .b }",
+        ] {
+            let a = parse(q).unwrap_or_else(|e| panic!("{q}: {e}"));
+            let b = parse(&a.to_string()).unwrap_or_else(|e| panic!("{a}: {e}"));
+            assert_eq!(a, b, "{q} printed as {a}");
+        }
     }
 
     #[test]

@@ -60,11 +60,7 @@ pub(crate) fn leaf_index(leaf: &Leaf, block: &BlockReader) -> Option<IndexRows> 
             let resource = resource_index(leaf, block, key)?;
             Some(span.or(resource))
         }
-        Field::Kind
-        | Field::StatusMessage
-        | Field::TraceRootService
-        | Field::TraceRootName
-        | Field::TraceDuration => None,
+        _ => None,
     }
 }
 
@@ -131,5 +127,29 @@ fn scalar_operand(v: IndexedScalar<'_>) -> Operand<'_> {
         IndexedScalar::Str(s) => Operand::Str(s),
         IndexedScalar::Int(i) => Operand::Int(i),
         IndexedScalar::Bool(b) => Operand::Bool(b),
+    }
+}
+
+/// `attr != nil` (or a bare existence test) on an attribute that no row of `block` can have:
+/// the key is not in the block's dictionary (span attributes) and no resource of the block
+/// has it (resource attributes). Such an expression holds on no row of the block.
+pub(crate) fn absent_in_block(e: &crate::ast::Expr, block: &BlockReader) -> bool {
+    use crate::ast::Expr;
+    let Expr::Exists(inner) = e else {
+        return false;
+    };
+    let no_span = |k: &str| block.string_id(k).is_none();
+    let no_resource = |k: &str| {
+        !block
+            .footer()
+            .resources
+            .iter()
+            .any(|r| spandb_storage::model::find_attr(&r.attributes, k).is_some())
+    };
+    match &**inner {
+        Expr::Field(Field::Span(k)) => no_span(k),
+        Expr::Field(Field::Resource(k)) => no_resource(k),
+        Expr::Field(Field::Unscoped(k)) => no_span(k) && no_resource(k),
+        _ => false,
     }
 }

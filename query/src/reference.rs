@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use spandb_storage::{Span, SpanId, TraceId};
 
-use crate::ast::{Field, MetricsFn, Query, SpansetExpr};
+use crate::ast::{Aggregate, Field, MetricsFn, Query, SpansetExpr, Stage, StructOp};
 use crate::error::{Error, Result};
 use crate::eval::{eval, Matcher, SpanRef, TraceCtx};
 use crate::exec::metrics::{LabelValue, MetricsRequest, Series};
@@ -53,6 +53,7 @@ fn select(e: &SpansetExpr, trace: &[&Span], ctx: &TraceCtx, range: TimeRange) ->
                             &SpanRef {
                                 span: s,
                                 trace: Some(ctx),
+                                parent: Some(s.parent_span_id.and_then(find).map(|p| trace[p])),
                             },
                         ) == Some(true)
                 })
@@ -72,6 +73,149 @@ fn select(e: &SpansetExpr, trace: &[&Span], ctx: &TraceCtx, range: TimeRange) ->
             (0..n)
                 .map(|i| y[i] && trace[i].parent_span_id.and_then(find).is_some_and(|p| x[p]))
                 .collect()
+        }
+        SpansetExpr::Struct(op, a, b) => {
+            let (x, y) = (select(a, trace, ctx, range), select(b, trace, ctx, range));
+            let parent = |i: usize| trace[i].parent_span_id.and_then(find);
+            let is_anc = |a: usize, d: usize| {
+                // `a` is an ancestor of `d`.
+                let mut cur = parent(d);
+                let mut steps = 0;
+                while let Some(p) = cur {
+                    if p == a {
+                        return true;
+                    }
+                    steps += 1;
+                    if steps > n {
+                        return false;
+                    }
+                    cur = parent(p);
+                }
+                false
+            };
+            let sib = |a: usize, b: usize| a != b && parent(a).is_some() && parent(a) == parent(b);
+            let rel = |i: usize, j: usize| match op {
+                // Does x-span i relate to y-span j?
+                StructOp::Parent | StructOp::NotParent | StructOp::UnionParent => {
+                    parent(i) == Some(j)
+                }
+                StructOp::Ancestor | StructOp::NotAncestor | StructOp::UnionAncestor => {
+                    is_anc(j, i)
+                }
+                StructOp::NotChild | StructOp::UnionChild => parent(j) == Some(i),
+                StructOp::NotDescendant | StructOp::UnionDescendant => is_anc(i, j),
+                StructOp::Sibling | StructOp::NotSibling | StructOp::UnionSibling => sib(i, j),
+            };
+            (0..n)
+                .map(|k| {
+                    let as_y = y[k] && (0..n).any(|i| x[i] && rel(i, k));
+                    if op.is_negated() {
+                        return y[k] && !(0..n).any(|i| x[i] && rel(i, k));
+                    }
+                    let union = matches!(
+                        op,
+                        StructOp::UnionChild
+                            | StructOp::UnionParent
+                            | StructOp::UnionDescendant
+                            | StructOp::UnionAncestor
+                            | StructOp::UnionSibling
+                    );
+                    as_y || (union && x[k] && (0..n).any(|j| y[j] && rel(k, j)))
+                })
+                .collect()
+        }
+        SpansetExpr::Pipeline(input, stages) => {
+            let base = select(input, trace, ctx, range);
+            let mut sets: Vec<Vec<usize>> = Vec::new();
+            if base.contains(&true) {
+                sets.push((0..n).filter(|&i| base[i]).collect());
+            }
+            let view = |i: usize| {
+                let s = trace[i];
+                crate::expr::Ctx {
+                    span: s,
+                    trace: Some(ctx),
+                    parent: Some(s.parent_span_id.and_then(find).map(|p| trace[p])),
+                }
+            };
+            for stage in stages {
+                sets = match stage {
+                    Stage::Spans(e) => {
+                        let r = select(e, trace, ctx, range);
+                        sets.into_iter()
+                            .map(|set| set.into_iter().filter(|&i| r[i]).collect::<Vec<_>>())
+                            .filter(|s: &Vec<usize>| !s.is_empty())
+                            .collect()
+                    }
+                    Stage::Scalar(agg, op, lit) => {
+                        let v = crate::exec::literal_number(lit);
+                        sets.into_iter()
+                            .filter(|set| {
+                                let vals = |e: &crate::ast::Expr| -> Vec<f64> {
+                                    let c = crate::expr::CompiledExpr::new(e);
+                                    set.iter()
+                                        .filter_map(|&i| c.value(&view(i)).and_then(|x| x.number()))
+                                        .collect()
+                                };
+                                let got = match agg {
+                                    Aggregate::Count => set.len() as f64,
+                                    Aggregate::Avg(e) => {
+                                        let v = vals(e);
+                                        v.iter().sum::<f64>() / v.len() as f64
+                                    }
+                                    Aggregate::Min(e) => {
+                                        vals(e).into_iter().reduce(f64::min).unwrap_or(f64::NAN)
+                                    }
+                                    Aggregate::Max(e) => {
+                                        vals(e).into_iter().reduce(f64::max).unwrap_or(f64::NAN)
+                                    }
+                                    Aggregate::Sum(e) => {
+                                        let v = vals(e);
+                                        if v.is_empty() {
+                                            f64::NAN
+                                        } else {
+                                            v.iter().sum()
+                                        }
+                                    }
+                                };
+                                crate::exec::compare_f64(*op, got, v)
+                            })
+                            .collect()
+                    }
+                    Stage::By(es) => {
+                        let cs: Vec<_> = es.iter().map(crate::expr::CompiledExpr::new).collect();
+                        let mut out = Vec::new();
+                        for set in sets {
+                            let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+                            for i in set {
+                                let key: Vec<String> = cs
+                                    .iter()
+                                    .map(|c| format!("{:?}", c.value(&view(i))))
+                                    .collect();
+                                groups.entry(key.join("\u{1}")).or_default().push(i);
+                            }
+                            out.extend(groups.into_values());
+                        }
+                        out
+                    }
+                    Stage::Coalesce => {
+                        let mut all: Vec<usize> = sets.into_iter().flatten().collect();
+                        all.sort_unstable();
+                        all.dedup();
+                        if all.is_empty() {
+                            Vec::new()
+                        } else {
+                            vec![all]
+                        }
+                    }
+                    Stage::Select(_) => sets,
+                };
+            }
+            let mut out = vec![false; n];
+            for i in sets.into_iter().flatten() {
+                out[i] = true;
+            }
+            out
         }
         SpansetExpr::Descendant(a, b) => {
             let (x, y) = (select(a, trace, ctx, range), select(b, trace, ctx, range));
@@ -136,7 +280,7 @@ pub fn search(
                 matched_ids.contains(&(s.start_ns, s.span_id, s.end_ns))
             })
             .collect();
-        let mut sum = summarize(&tree, &matched);
+        let mut sum = summarize(&tree, &matched, &crate::exec::selected_fields(&query.spans));
         // The oracle's own root and duration, not the tree's.
         sum.root_service = ctx.root_service.clone();
         sum.root_name = ctx.root_name.clone();
@@ -246,6 +390,20 @@ pub fn metrics(spans: &[Span], query: &Query, req: MetricsRequest) -> Result<Vec
                     .collect();
                 out.push(Series { labels, samples });
             }
+            MetricsFn::MinOverTime | MetricsFn::MaxOverTime | MetricsFn::SumOverTime => {
+                let samples = sorted_steps
+                    .iter()
+                    .map(|(s, d)| {
+                        let ns = match p.func {
+                            MetricsFn::MinOverTime => d.iter().copied().min().unwrap_or(0) as f64,
+                            MetricsFn::MaxOverTime => d.iter().copied().max().unwrap_or(0) as f64,
+                            _ => d.iter().map(|x| *x as f64).sum::<f64>(),
+                        };
+                        (ts(*s), ns / 1e9)
+                    })
+                    .collect();
+                out.push(Series { labels, samples });
+            }
             MetricsFn::QuantileOverTime(qs) => {
                 for q in qs {
                     let mut l = labels.clone();
@@ -263,6 +421,10 @@ pub fn metrics(spans: &[Span], query: &Query, req: MetricsRequest) -> Result<Vec
                 }
             }
         }
+    }
+    if !p.second.is_empty() {
+        out.sort_by(|a, b| format!("{:?}", a.labels).cmp(&format!("{:?}", b.labels)));
+        out = crate::exec::metrics::second_stages(out, &p.second);
     }
     Ok(out)
 }

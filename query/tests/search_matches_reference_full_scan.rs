@@ -6,7 +6,10 @@ mod common;
 
 use common::*;
 use proptest::prelude::*;
-use spandb_query::ast::{Cond, Field, Literal, MetricsFn, Op, Pipeline, Query, SpansetExpr};
+use spandb_query::ast::{
+    Aggregate, Cond, Field, Literal, MetricsFn, Op, Pipeline, Query, SecondStage, SpansetExpr,
+    Stage, StructOp,
+};
 use spandb_query::{
     metrics, parse, reference, search, LabelValue, MetricsRequest, Series, TimeRange,
     QUANTILE_RELATIVE_ERROR,
@@ -204,10 +207,41 @@ fn leaf() -> impl Strategy<Value = Cond> {
     ]
 }
 
+/// Conditions in the general expression forms (decided on decoded spans), from text.
+fn expr_leaf() -> impl Strategy<Value = Cond> {
+    prop::sample::select(vec![
+        "{ .flag }",
+        "{ !span.flag }",
+        "{ span.http.status + 0 = 500 }",
+        "{ 500 = span.http.status }",
+        "{ .ratio * 2 > 1 }",
+        "{ -span.http.status < -300 }",
+        "{ span.http.status != nil }",
+        "{ .env = nil }",
+        "{ span:parentID = nil }",
+        "{ span:id != nil && trace:id != \"\" }",
+        "{ parent.name = \"GET /\" }",
+        "{ parent.span.http.status >= 404 }",
+        "{ !(.env = \"prod\" || name =~ \"S.*\") }",
+        "{ (span.http.status = 500) = true }",
+        "{ duration > 1s * 1.5 }",
+        "{ duration % 2 = 0 }",
+        "{ event:name = \"exception\" }",
+        "{ 1 > 2 }",
+    ])
+    .prop_map(|t| match parse(t) {
+        Ok(Query {
+            spans: SpansetExpr::Filter(c),
+            ..
+        }) => c,
+        other => panic!("{t}: {other:?}"),
+    })
+}
+
 fn cond() -> impl Strategy<Value = Cond> {
     prop_oneof![
         Just(Cond::True),
-        leaf().prop_recursive(3, 8, 2, |inner| {
+        prop_oneof![4 => leaf(), 1 => expr_leaf()].prop_recursive(3, 8, 2, |inner| {
             prop_oneof![
                 (inner.clone(), inner.clone())
                     .prop_map(|(a, b)| Cond::And(Box::new(a), Box::new(b))),
@@ -228,10 +262,73 @@ fn spanset() -> impl Strategy<Value = SpansetExpr> {
                     .prop_map(|(a, b)| SpansetExpr::Or(Box::new(a), Box::new(b))),
                 (inner.clone(), inner.clone())
                     .prop_map(|(a, b)| SpansetExpr::Child(Box::new(a), Box::new(b))),
-                (inner.clone(), inner)
+                (inner.clone(), inner.clone())
                     .prop_map(|(a, b)| SpansetExpr::Descendant(Box::new(a), Box::new(b))),
+                (struct_op(), inner.clone(), inner.clone())
+                    .prop_map(|(op, a, b)| SpansetExpr::Struct(op, Box::new(a), Box::new(b))),
+                (inner.clone(), prop::collection::vec(stage(), 1..3))
+                    .prop_map(|(a, st)| SpansetExpr::Pipeline(Box::new(a), st)),
+                (inner, stage()).prop_map(|(a, st)| SpansetExpr::Pipeline(
+                    Box::new(SpansetExpr::Filter(Cond::True)),
+                    vec![Stage::Spans(a), st]
+                )),
             ]
         })
+}
+
+fn struct_op() -> impl Strategy<Value = StructOp> {
+    prop::sample::select(vec![
+        StructOp::Parent,
+        StructOp::Ancestor,
+        StructOp::Sibling,
+        StructOp::NotChild,
+        StructOp::NotParent,
+        StructOp::NotDescendant,
+        StructOp::NotAncestor,
+        StructOp::NotSibling,
+        StructOp::UnionChild,
+        StructOp::UnionParent,
+        StructOp::UnionDescendant,
+        StructOp::UnionAncestor,
+        StructOp::UnionSibling,
+    ])
+}
+
+fn stage() -> impl Strategy<Value = Stage> {
+    let field = |t: &str| match parse(&format!("{{ }} | by({t})")) {
+        Ok(Query {
+            spans: SpansetExpr::Pipeline(_, mut st),
+            ..
+        }) => match st.pop() {
+            Some(Stage::By(mut e)) => e.remove(0),
+            other => panic!("{other:?}"),
+        },
+        other => panic!("{other:?}"),
+    };
+    let ops = || prop::sample::select(vec![Op::Eq, Op::Ne, Op::Gt, Op::Ge, Op::Lt, Op::Le]);
+    prop_oneof![
+        cond().prop_map(|c| Stage::Spans(SpansetExpr::Filter(c))),
+        (ops(), 0..4i64).prop_map(|(op, n)| Stage::Scalar(Aggregate::Count, op, Literal::Int(n))),
+        (ops(), 0..2500u64).prop_map(move |(op, ms)| Stage::Scalar(
+            Aggregate::Avg(field("duration")),
+            op,
+            Literal::Duration(ms * 1_000_000)
+        )),
+        (ops(), 0..600i64).prop_map(move |(op, n)| Stage::Scalar(
+            Aggregate::Max(field("span.http.status")),
+            op,
+            Literal::Int(n)
+        )),
+        (ops(), 0..3000i64).prop_map(move |(op, n)| Stage::Scalar(
+            Aggregate::Sum(field("span.http.status")),
+            op,
+            Literal::Int(n)
+        )),
+        Just(Stage::By(vec![field("resource.service.name")])),
+        Just(Stage::By(vec![field("span.http.status / 100")])),
+        Just(Stage::Coalesce),
+        Just(Stage::Select(vec![Field::Name, Field::Span("env".into())])),
+    ]
 }
 
 fn range() -> impl Strategy<Value = TimeRange> {
@@ -325,7 +422,8 @@ proptest! {
     fn metrics_equal_the_reference(
         (traces, block_spans, batch) in dataset(),
         expr in prop_oneof![3 => cond().prop_map(SpansetExpr::Filter), 1 => spanset()],
-        func in prop_oneof![Just(MetricsFn::Rate), Just(MetricsFn::CountOverTime), Just(MetricsFn::AvgOverTime), Just(MetricsFn::QuantileOverTime(vec![0.0, 0.5, 0.9, 0.99, 1.0]))],
+        func in prop_oneof![Just(MetricsFn::Rate), Just(MetricsFn::CountOverTime), Just(MetricsFn::AvgOverTime), Just(MetricsFn::QuantileOverTime(vec![0.0, 0.5, 0.9, 0.99, 1.0])), Just(MetricsFn::MinOverTime), Just(MetricsFn::MaxOverTime), Just(MetricsFn::SumOverTime)],
+        second in prop_oneof![3 => Just(vec![]), 1 => Just(vec![SecondStage::TopK(1)]), 1 => Just(vec![SecondStage::BottomK(2)]), 1 => Just(vec![SecondStage::Filter(Op::Gt, 0.5)]), 1 => Just(vec![SecondStage::Filter(Op::Le, 2.0), SecondStage::TopK(2)])],
         by in prop::sample::subsequence(vec![Field::Resource("service.name".into()), Field::Name, Field::Span("env".into()), Field::Status, Field::Unscoped("region".into())], 0..3),
         (start_s, len_s, step_s) in (prop_oneof![Just(0u64), 0..120u64], prop_oneof![1..400u64, (1..7u64).prop_map(|m| m * 60)], prop_oneof![Just(60u64), Just(120), 1..90u64]),
     ) {
@@ -333,7 +431,10 @@ proptest! {
         let dir = tempfile::tempdir().unwrap();
         let db = db_with(dir.path(), &spans, block_spans, batch);
         let quantile = matches!(func, MetricsFn::QuantileOverTime(_));
-        let query = Query { spans: expr, pipeline: Some(Pipeline { func, by }) };
+        // Second stages pick and drop samples by value: on sketch quantiles (1% error) a
+        // near-tie may fall either way, so they are compared on exact functions only.
+        let second = if quantile { Vec::new() } else { second };
+        let query = Query { spans: expr, pipeline: Some(Pipeline { func, by, second }) };
         prop_assert_eq!(parse(&query.to_string()).unwrap(), query.clone(), "text: {}", query);
         let req = MetricsRequest { start_ns: BASE_NS + start_s * 1_000_000_000, end_ns: BASE_NS + (start_s + len_s) * 1_000_000_000, step_ns: step_s * 1_000_000_000 };
         let snap = db.snapshot().unwrap();
@@ -394,7 +495,7 @@ proptest! {
         let has_error = { let mut e = false; cond.for_each_cmp(&mut |f, _, _| e |= *f == Field::Status); e };
         let quantile = matches!(func, MetricsFn::QuantileOverTime(_));
         let covered = !has_error || matches!(func, MetricsFn::Rate | MetricsFn::CountOverTime);
-        let query = Query { spans: SpansetExpr::Filter(cond), pipeline: Some(Pipeline { func, by }) };
+        let query = Query { spans: SpansetExpr::Filter(cond), pipeline: Some(Pipeline { func, by, second: Vec::new() }) };
         let m = 60_000_000_000;
         let req = MetricsRequest { start_ns: BASE_NS + start_m * m, end_ns: BASE_NS + (start_m + len_m) * m, step_ns: step_m * m };
         let got = metrics(&db.snapshot().unwrap(), &query, req).unwrap();

@@ -158,7 +158,13 @@ impl From<&MatchedSpan> for SpanSetSpan {
                     key: "status".into(),
                     value: AnyValue::string(s.status.as_str()),
                 },
-            ],
+            ]
+            .into_iter()
+            .chain(s.selected.iter().map(|(k, v)| Attribute {
+                key: k.clone(),
+                value: AnyValue::from(v),
+            }))
+            .collect(),
         }
     }
 }

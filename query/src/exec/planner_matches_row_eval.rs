@@ -209,7 +209,15 @@ fn cond() -> impl Strategy<Value = Cond> {
 fn row_by_row(m: &Matcher, spans: &[Span]) -> RoaringBitmap {
     let mut out = RoaringBitmap::new();
     for (r, span) in spans.iter().enumerate() {
-        if eval(m, &SpanRef { span, trace: None }) == Some(true) {
+        if eval(
+            m,
+            &SpanRef {
+                span,
+                trace: None,
+                parent: None,
+            },
+        ) == Some(true)
+        {
             out.insert(r as u32);
         }
     }

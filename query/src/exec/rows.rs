@@ -79,6 +79,14 @@ impl<'b> BlockRows<'b> {
         }
         match m {
             Matcher::True => Ok(cand.clone()),
+            Matcher::False => Ok(RoaringBitmap::new()),
+            // Decided on the assembled trace: every candidate row stays, unless the block
+            // cannot hold the attribute an existence test asks for.
+            Matcher::Expr(c) => Ok(if plan::absent_in_block(&c.expr, self.block) {
+                RoaringBitmap::new()
+            } else {
+                cand.clone()
+            }),
             Matcher::And(a, b) => {
                 // The side the indexes answer first: it narrows the rows the other decodes.
                 let (first, second) = if !self.is_cheap(a) && self.is_cheap(b) {
@@ -109,7 +117,7 @@ impl<'b> BlockRows<'b> {
 
     /// Whether every comparison of `m` is answered exactly by the footer's indexes.
     pub(crate) fn is_cheap(&mut self, m: &Matcher) -> bool {
-        let mut all = true;
+        let mut all = !m.has_expr();
         m.for_each_leaf(&mut |l| all &= self.index(l).is_some_and(IndexRows::is_exact));
         all
     }
@@ -193,10 +201,8 @@ impl<'b> BlockRows<'b> {
                 let span = self.span_rows(leaf, key, &rest)?;
                 Ok(res | span)
             }
-            // Decided on the assembled trace.
-            Field::TraceRootService | Field::TraceRootName | Field::TraceDuration => {
-                Ok(cand.clone())
-            }
+            // Decided on the assembled trace (other fields never reach a leaf).
+            _ => Ok(cand.clone()),
         }
     }
 

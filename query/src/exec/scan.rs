@@ -156,7 +156,11 @@ pub(crate) fn scan_unsealed<'a>(
         if !range.contains(span.start_ns) {
             continue;
         }
-        let view = SpanRef { span, trace: None };
+        let view = SpanRef {
+            span,
+            trace: None,
+            parent: None,
+        };
         for (fi, m) in filters.iter().enumerate() {
             if eval(m, &view) != Some(false) {
                 emit(fi, &view);

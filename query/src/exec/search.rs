@@ -19,7 +19,7 @@ use spandb_storage::{BlockReader, Snapshot, SpanId, StatusCode, TraceId};
 use super::rows::BlockRows;
 use super::split::{split_index, SplitIndex};
 use super::Compiled;
-use crate::ast::Query;
+use crate::ast::{Field, Query};
 use crate::error::{Error, Result};
 use crate::eval::{eval, SpanRef};
 use crate::plan::TimeRange;
@@ -34,6 +34,8 @@ pub struct MatchedSpan {
     pub start_ns: u64,
     pub duration_ns: u64,
     pub status: StatusCode,
+    /// The fields a `select(...)` stage asked for that the span has, by their TraceQL text.
+    pub selected: Vec<(String, crate::LabelValue)>,
 }
 
 /// One search result, in the shape of Grafana Tempo's trace search metadata.
@@ -189,7 +191,11 @@ impl Search<'_> {
         for span in self.snapshot.unsealed_spans() {
             let e = traces.entry(span.trace_id).or_insert((u64::MAX, 0));
             e.0 = e.0.min(span.start_ns);
-            let view = SpanRef { span, trace: None };
+            let view = SpanRef {
+                span,
+                trace: None,
+                parent: None,
+            };
             for (fi, m) in self.compiled.filters.iter().enumerate() {
                 if eval(m, &view) != Some(false) {
                     e.1 |= 1u64 << fi;
@@ -371,7 +377,7 @@ impl Search<'_> {
         (!matched.is_empty()).then(|| Ranked {
             start_ns: tree.start_ns,
             trace_id: tree.trace_id,
-            hit: Hit::Done(summarize(&tree, &matched)),
+            hit: Hit::Done(summarize(&tree, &matched, &self.compiled.select)),
         })
     }
 
@@ -423,6 +429,7 @@ impl Search<'_> {
                     start_ns: cols.starts.get(i).copied().unwrap_or(0),
                     duration_ns: cols.durations.get(i).copied().unwrap_or(0),
                     status: cols.status.get(i).map(|(_, s)| *s).unwrap_or_default(),
+                    selected: Vec::new(),
                 });
             }
             matched.sort_by(|a, b| {
@@ -472,7 +479,8 @@ impl RowCols {
     }
 }
 
-pub(crate) fn summarize(tree: &TraceTree, matched: &[usize]) -> TraceSummary {
+pub(crate) fn summarize(tree: &TraceTree, matched: &[usize], select: &[Field]) -> TraceSummary {
+    let ctx = tree.ctx();
     let root = tree.root_span();
     TraceSummary {
         trace_id: tree.trace_id,
@@ -483,8 +491,21 @@ pub(crate) fn summarize(tree: &TraceTree, matched: &[usize]) -> TraceSummary {
         span_count: tree.spans.len(),
         matched: matched
             .iter()
-            .filter_map(|&i| tree.spans.get(i))
-            .map(|s| MatchedSpan {
+            .filter_map(|&i| Some((i, tree.spans.get(i)?)))
+            .map(|(i, s)| MatchedSpan {
+                selected: crate::expr::selected_values(
+                    select,
+                    &crate::expr::Ctx {
+                        span: s,
+                        trace: Some(&ctx),
+                        parent: Some(
+                            tree.nodes
+                                .get(i)
+                                .and_then(|n| n.parent)
+                                .and_then(|p| tree.spans.get(p)),
+                        ),
+                    },
+                ),
                 span_id: s.span_id,
                 name: s.name.clone(),
                 service: s.service().to_owned(),

@@ -15,6 +15,9 @@ pub(super) struct Cell {
     pub(super) count: u64,
     pub(super) duration_sum_ns: u128,
     pub(super) sketch: DenseSketch,
+    /// Shortest and longest duration (scans only: rollups do not keep them).
+    pub(super) min_ns: Option<u64>,
+    pub(super) max_ns: Option<u64>,
 }
 
 /// Group key: a comparable encoding of the label values.
@@ -97,6 +100,8 @@ impl<'q> Agg<'q> {
         let d = v.duration_ns();
         cell.count += 1;
         cell.duration_sum_ns += u128::from(d);
+        cell.min_ns = Some(cell.min_ns.map_or(d, |m| m.min(d)));
+        cell.max_ns = Some(cell.max_ns.map_or(d, |m| m.max(d)));
         if sketch {
             cell.sketch.add(d);
         }
@@ -111,6 +116,14 @@ impl<'q> Agg<'q> {
             e.count += c.count;
             e.duration_sum_ns += c.duration_sum_ns;
             e.sketch.merge(&c.sketch);
+            e.min_ns = match (e.min_ns, c.min_ns) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            e.max_ns = match (e.max_ns, c.max_ns) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (a, b) => a.or(b),
+            };
         }
     }
 }
@@ -135,8 +148,8 @@ pub(super) fn group_part(f: &Field, v: &impl SpanView) -> KeyPart {
             Some(val) => KeyPart::of_value(Some(val)),
             None => res(k),
         },
-        // The parser refuses trace-level fields in `by`.
-        Field::TraceRootService | Field::TraceRootName | Field::TraceDuration => KeyPart::Nil,
+        // The parser refuses trace-level and non-column fields in `by`.
+        _ => KeyPart::Nil,
     }
 }
 

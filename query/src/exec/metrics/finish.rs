@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use super::agg::{Agg, Cell, GroupKey, KeyPart};
 use super::{LabelValue, MetricsRequest, Series};
-use crate::ast::{Field, MetricsFn};
+use crate::ast::{Field, MetricsFn, SecondStage};
 
 pub(super) fn finish(
     agg: Agg<'_>,
@@ -55,6 +55,21 @@ pub(super) fn finish(
                     .collect();
                 out.push(Series { labels, samples });
             }
+            MetricsFn::MinOverTime | MetricsFn::MaxOverTime | MetricsFn::SumOverTime => {
+                let samples = cells
+                    .iter()
+                    .filter(|(_, c)| c.count > 0)
+                    .filter_map(|(s, c)| {
+                        let ns = match func {
+                            MetricsFn::MinOverTime => c.min_ns? as f64,
+                            MetricsFn::MaxOverTime => c.max_ns? as f64,
+                            _ => c.duration_sum_ns as f64,
+                        };
+                        Some((ts(*s), ns / 1e9))
+                    })
+                    .collect();
+                out.push(Series { labels, samples });
+            }
             MetricsFn::QuantileOverTime(qs) => {
                 for q in qs {
                     let mut labels = labels.clone();
@@ -69,4 +84,100 @@ pub(super) fn finish(
         }
     }
     out
+}
+
+/// Applies second stages (`topk`, `bottomk`, value filters) to finished series, in order.
+/// `topk(n)` keeps, at each timestamp, the samples of the `n` series with the highest values
+/// (ties by label order); series left without samples are dropped.
+pub(crate) fn second_stages(mut series: Vec<Series>, stages: &[SecondStage]) -> Vec<Series> {
+    for stage in stages {
+        match stage {
+            SecondStage::Filter(op, v) => {
+                for s in &mut series {
+                    s.samples
+                        .retain(|(_, x)| crate::exec::compare_f64(*op, *x, *v));
+                }
+            }
+            SecondStage::TopK(n) | SecondStage::BottomK(n) => {
+                let top = matches!(stage, SecondStage::TopK(_));
+                let mut stamps: Vec<u64> = series
+                    .iter()
+                    .flat_map(|s| s.samples.iter().map(|(t, _)| *t))
+                    .collect();
+                stamps.sort_unstable();
+                stamps.dedup();
+                let mut keep: std::collections::HashSet<(usize, u64)> = Default::default();
+                for t in stamps {
+                    let mut at: Vec<(usize, f64)> = series
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(i, s)| {
+                            s.samples
+                                .iter()
+                                .find(|(st, x)| *st == t && !x.is_nan())
+                                .map(|(_, x)| (i, *x))
+                        })
+                        .collect();
+                    at.sort_by(|a, b| {
+                        let o = a.1.total_cmp(&b.1);
+                        (if top { o.reverse() } else { o }).then(a.0.cmp(&b.0))
+                    });
+                    for (i, _) in at.into_iter().take(*n as usize) {
+                        keep.insert((i, t));
+                    }
+                }
+                for (i, s) in series.iter_mut().enumerate() {
+                    s.samples.retain(|(t, _)| keep.contains(&(i, *t)));
+                }
+            }
+        }
+        series.retain(|s| !s.samples.is_empty());
+    }
+    series
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ast::Op;
+
+    fn series(name: &str, samples: &[(u64, f64)]) -> Series {
+        Series {
+            labels: vec![("name".into(), LabelValue::Str(name.into()))],
+            samples: samples.to_vec(),
+        }
+    }
+
+    #[test]
+    fn topk_bottomk_and_filters_pick_samples_per_timestamp() {
+        let all = vec![
+            series("a", &[(1, 5.0), (2, 1.0)]),
+            series("b", &[(1, 3.0), (2, 9.0)]),
+            series("c", &[(1, 4.0)]),
+        ];
+        let top = second_stages(all.clone(), &[SecondStage::TopK(1)]);
+        assert_eq!(
+            top,
+            vec![series("a", &[(1, 5.0)]), series("b", &[(2, 9.0)])]
+        );
+        let bottom = second_stages(all.clone(), &[SecondStage::BottomK(2)]);
+        assert_eq!(
+            bottom,
+            vec![
+                series("a", &[(2, 1.0)]),
+                series("b", &[(1, 3.0), (2, 9.0)]),
+                series("c", &[(1, 4.0)]),
+            ]
+        );
+        let over = second_stages(all.clone(), &[SecondStage::Filter(Op::Gt, 4.0)]);
+        assert_eq!(
+            over,
+            vec![series("a", &[(1, 5.0)]), series("b", &[(2, 9.0)])]
+        );
+        let both = second_stages(
+            all,
+            &[SecondStage::Filter(Op::Lt, 9.0), SecondStage::TopK(1)],
+        );
+        assert_eq!(both, vec![series("a", &[(1, 5.0), (2, 1.0)])]);
+    }
 }

@@ -127,6 +127,7 @@ mod rollup;
 mod scan;
 
 use finish::finish;
+pub(crate) use finish::second_stages;
 use rollup::{rollup_plan, run_rollup};
 use scan::{run_scan, run_traces};
 
@@ -170,10 +171,13 @@ pub fn metrics(snapshot: &Snapshot, query: &Query, req: MetricsRequest) -> Resul
             MetricsPath::Trace,
         )
     };
-    Ok(MetricsResult {
-        series: finish(agg, &pipeline.func, &pipeline.by, req),
-        path,
-    })
+    let mut series = finish(agg, &pipeline.func, &pipeline.by, req);
+    if !pipeline.second.is_empty() {
+        // Label order first, so ties in topk/bottomk fall the same way on every path.
+        series.sort_by(|a, b| format!("{:?}", a.labels).cmp(&format!("{:?}", b.labels)));
+        series = second_stages(series, &pipeline.second);
+    }
+    Ok(MetricsResult { series, path })
 }
 
 /// The relative-error bound of quantiles (DDSketch), for callers and tests.

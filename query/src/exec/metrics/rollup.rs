@@ -56,7 +56,7 @@ pub(super) fn rollup_plan(query: &Query, req: MetricsRequest) -> Option<RollupPl
             error_only = true;
             continue;
         }
-        let mut ok = true;
+        let mut ok = !c.has_expr();
         c.for_each_cmp(&mut |f, _, _| ok &= is_service(f) || *f == Field::Name);
         if !ok {
             return None;
@@ -67,6 +67,13 @@ pub(super) fn rollup_plan(query: &Query, req: MetricsRequest) -> Option<RollupPl
         });
     }
     // The rollup's duration sum and sketch include spans of every status.
+    // Rollups keep no per-cell minimum or maximum.
+    if matches!(
+        pipeline.func,
+        MetricsFn::MinOverTime | MetricsFn::MaxOverTime
+    ) {
+        return None;
+    }
     if error_only && !matches!(pipeline.func, MetricsFn::Rate | MetricsFn::CountOverTime) {
         return None;
     }
@@ -158,7 +165,11 @@ pub(super) fn run_rollup<'q>(
         if plan.error_only && !span.is_error() {
             continue;
         }
-        let view = SpanRef { span, trace: None };
+        let view = SpanRef {
+            span,
+            trace: None,
+            parent: None,
+        };
         if eval(
             &plan.cond,
             &CellView {

@@ -69,6 +69,7 @@ pub(super) fn run_traces<'q>(
                 agg.add_view(&SpanRef {
                     span,
                     trace: Some(&ctx),
+                    parent: None,
                 });
             }
         }
