@@ -137,7 +137,7 @@ pub enum ValueUnit {
     Count,
     /// Spans per second (`rate`).
     PerSecond,
-    /// Durations in seconds (`avg_over_time`, `quantile_over_time`).
+    /// Durations in seconds (`avg_over_time`, `quantile_over_time`, `min/max/sum_over_time`).
     Seconds,
 }
 
@@ -146,7 +146,13 @@ impl ValueUnit {
     pub fn of(query: &Query) -> ValueUnit {
         match query.pipeline.as_ref().map(|p| &p.func) {
             Some(MetricsFn::Rate) => ValueUnit::PerSecond,
-            Some(MetricsFn::AvgOverTime | MetricsFn::QuantileOverTime(_)) => ValueUnit::Seconds,
+            Some(
+                MetricsFn::AvgOverTime
+                | MetricsFn::QuantileOverTime(_)
+                | MetricsFn::MinOverTime
+                | MetricsFn::MaxOverTime
+                | MetricsFn::SumOverTime,
+            ) => ValueUnit::Seconds,
             Some(MetricsFn::CountOverTime) | None => ValueUnit::Count,
         }
     }

@@ -58,6 +58,33 @@ struct Inner {
 #[derive(Clone)]
 pub struct Db {
     inner: Arc<Inner>,
+    /// Shared by the clones handed to users (`None` in the workers' own handles): when the
+    /// last of them goes, the workers are stopped and joined, so the database closes on that
+    /// thread. Otherwise a worker in the middle of a tick could hold the last reference and
+    /// close RocksDB while the process exits, which RocksDB's static destructors do not
+    /// survive ("pthread lock: Invalid argument").
+    _user_handle: Option<Arc<UserHandle>>,
+}
+
+struct UserHandle(std::sync::Weak<Inner>);
+
+impl Drop for UserHandle {
+    fn drop(&mut self) {
+        if let Some(inner) = self.0.upgrade() {
+            inner.stop_workers();
+        }
+    }
+}
+
+impl Db {
+    /// The handle given to users.
+    fn for_user(inner: Arc<Inner>) -> Db {
+        let user = Some(Arc::new(UserHandle(Arc::downgrade(&inner))));
+        Db {
+            inner,
+            _user_handle: user,
+        }
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {

@@ -115,7 +115,7 @@ impl Db {
             opts,
         });
         inner.start_workers();
-        let db = Db { inner };
+        let db = Db::for_user(inner);
         if db.inner.version().memtable.span_count() >= db.inner.opts.block_max_spans {
             let mut w = lock(&db.inner.writer);
             db.inner.freeze(&mut w)?;

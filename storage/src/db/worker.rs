@@ -123,7 +123,10 @@ fn sync_log_tick(inner: Arc<Inner>) {
 
 /// Compaction and retention every `maintenance_interval`.
 fn maintenance_tick(inner: Arc<Inner>) {
-    let db = Db { inner };
+    let db = Db {
+        inner,
+        _user_handle: None,
+    };
     if let Some(keep) = db.inner.opts.retention {
         let _ = db.retain(keep);
     }
