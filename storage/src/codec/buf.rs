@@ -185,16 +185,32 @@ impl<'a> Decoder<'a> {
     }
     pub fn get_varint(&mut self) -> DecodeResult<u64> {
         let start = self.pos;
+        let rest = self.data.get(start..).unwrap_or_default();
+        // Most varints in a block (ids, small deltas) are one byte: the hot path of decoding.
+        if let Some(&b) = rest.first() {
+            if b < 0x80 {
+                self.pos = start + 1;
+                return Ok(u64::from(b));
+            }
+        }
         let mut out = 0u64;
-        for shift in (0..64).step_by(7) {
-            let b = self.get_fixed::<1>("varint")?[0];
-            out |= u64::from(b & 0x7f) << shift;
+        for (i, &b) in rest.iter().take(10).enumerate() {
+            out |= u64::from(b & 0x7f) << (7 * i);
             if b & 0x80 == 0 {
-                if shift == 63 && b > 1 {
+                if i == 9 && b > 1 {
                     break;
                 }
+                self.pos = start + i + 1;
                 return Ok(out);
             }
+        }
+        if rest.len() < 10 && rest.iter().all(|b| b & 0x80 != 0) {
+            // As a byte-at-a-time read would report it: at the end, one byte missing.
+            return Err(DecodeError::at(
+                start + rest.len(),
+                "varint",
+                "truncated: need 1 bytes, have 0",
+            ));
         }
         Err(DecodeError::at(start, "varint", "varint overflows 64 bits"))
     }
@@ -263,6 +279,41 @@ mod tests {
             let mut dec = Decoder::new(&bytes);
             while dec.get_varint().is_ok() && dec.get_str().is_ok() {}
         }
+    }
+
+    #[test]
+    fn varints_round_trip_at_every_width_and_overflow_is_an_error() {
+        let mut values = vec![
+            0u64,
+            1,
+            127,
+            128,
+            255,
+            16_383,
+            16_384,
+            u64::MAX - 1,
+            u64::MAX,
+        ];
+        values.extend((0..64).map(|b| 1u64 << b));
+        values.extend((1..64).map(|b| (1u64 << b) - 1));
+        let mut enc = Encoder::new();
+        for &v in &values {
+            enc.put_varint(v);
+        }
+        let bytes = enc.finish();
+        let mut dec = Decoder::new(&bytes);
+        for &v in &values {
+            assert_eq!(dec.get_varint().unwrap(), v);
+        }
+        assert_eq!(dec.remaining(), 0);
+        // Ten bytes whose last carries more than the 64th bit.
+        let mut too_big = vec![0xffu8; 9];
+        too_big.push(0x02);
+        assert!(Decoder::new(&too_big).get_varint().is_err());
+        // Eleven continuation bytes.
+        assert!(Decoder::new(&[0x80; 11]).get_varint().is_err());
+        let err = Decoder::new(&[0x80, 0x80]).get_varint().unwrap_err();
+        assert_eq!(err.offset, Some(2));
     }
 
     #[test]
