@@ -24,6 +24,9 @@ step "spandb serve with the OpenTelemetry SDK's OTLP/HTTP and gRPC exporters, SI
 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
   opentelemetry-sdk opentelemetry-exporter-otlp-proto-http opentelemetry-exporter-otlp-proto-grpc
 python3 scripts/test_server_otel_sdk.py target/release/spandb
+step "spandb serve's MCP tools through the official MCP Python SDK"
+python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore mcp
+python3 scripts/test_server_mcp.py target/release/spandb
 step "anomaly detection on generated incidents (every one found and localized, <= 1 false per hour)"
 python3 benches/anomalies/evaluate.py --check
 step "C header is current"

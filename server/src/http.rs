@@ -126,7 +126,7 @@ pub async fn query<T: Send + 'static>(
     }
 }
 
-/// Tempo's and Jaeger's query APIs, `/metrics` and the probes.
+/// Tempo's and Jaeger's query APIs, the MCP endpoint, `/metrics` and the probes.
 pub fn query_router(state: AppState) -> Router {
     let open = Router::new()
         .route("/ready", get(|| async { "ready" }))
@@ -134,6 +134,7 @@ pub fn query_router(state: AppState) -> Router {
     let guarded = crate::tempo::routes()
         .merge(crate::jaeger::routes())
         .route("/metrics", get(metrics))
+        .route_service("/api/mcp", crate::mcp::service(state.clone()))
         .layer(middleware::from_fn_with_state(state.clone(), query_auth));
     open.merge(guarded)
         .layer(middleware::from_fn_with_state(state.clone(), observe))

@@ -9,6 +9,7 @@
 //!   buffer and never a silent drop.
 //! - [`otlp_http`] and [`otlp_grpc`]: the OTLP receivers.
 //! - [`tempo`] and [`jaeger`]: the query APIs.
+//! - [`mcp`]: the Model Context Protocol tools at `/api/mcp`, for assistants.
 //! - [`metrics`]: `/metrics` in Prometheus' text format.
 //! - [`http`]: the router, authentication, limits and error bodies shared by the HTTP APIs.
 
@@ -16,6 +17,7 @@ pub mod config;
 mod http;
 pub mod ingest;
 mod jaeger;
+mod mcp;
 pub mod metrics;
 mod otlp_grpc;
 mod otlp_http;
