@@ -180,6 +180,17 @@ impl Db {
         self.snapshot()?.metrics(query, req)
     }
 
+    /// An instant query (Tempo's `/api/metrics/query`): one value per series for the whole
+    /// window `[start_ns, end_ns)`.
+    pub fn metrics_instant(
+        &self,
+        query: &(impl AsQuery + ?Sized),
+        start_ns: u64,
+        end_ns: u64,
+    ) -> Result<MetricsResult> {
+        self.snapshot()?.metrics_instant(query, start_ns, end_ns)
+    }
+
     /// Spans, traces, blocks, bytes and per-service counts.
     pub fn stats(&self) -> Result<Stats> {
         Ok(self.inner.stats()?)
@@ -263,6 +274,21 @@ impl Snapshot {
             &self.inner,
             query.as_query()?.as_ref(),
             req,
+        )?)
+    }
+
+    /// See [`Db::metrics_instant`].
+    pub fn metrics_instant(
+        &self,
+        query: &(impl AsQuery + ?Sized),
+        start_ns: u64,
+        end_ns: u64,
+    ) -> Result<MetricsResult> {
+        Ok(spandb_query::metrics_instant(
+            &self.inner,
+            query.as_query()?.as_ref(),
+            start_ns,
+            end_ns,
         )?)
     }
 

@@ -357,6 +357,82 @@ pub enum MetricsFn {
     MaxOverTime,
     /// Total span duration per step, in seconds.
     SumOverTime,
+    /// Spans per step in each power-of-two duration bucket: one series per bucket, labelled
+    /// `__bucket` with the bucket's upper bound in seconds (Tempo's buckets).
+    HistogramOverTime,
+    /// `compare({ filter }, top, start, end)`: per attribute value, the spans of the
+    /// selection (matching `filter`, within `(start, end]` when given) and of the baseline
+    /// (the other spans), per step: see `docs/QUERY.md`.
+    Compare {
+        filter: Cond,
+        top: u32,
+        window: Option<(u64, u64)>,
+    },
+    /// Arithmetic between metrics pipelines and numbers (`({ } | rate()) * 100`): the
+    /// query's own spanset is `{ }` and unused, its `by` is empty; its `second` stages apply
+    /// to the combined result.
+    Math(Box<MetricsMath>),
+}
+
+/// An arithmetic operator between metrics results.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MathOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+}
+
+impl MathOp {
+    pub fn text(self) -> &'static str {
+        match self {
+            MathOp::Add => "+",
+            MathOp::Sub => "-",
+            MathOp::Mul => "*",
+            MathOp::Div => "/",
+        }
+    }
+    /// Tempo's arithmetic on samples: division by zero is NaN (the sample is then dropped).
+    pub fn apply(self, l: f64, r: f64) -> f64 {
+        match self {
+            MathOp::Add => l + r,
+            MathOp::Sub => l - r,
+            MathOp::Mul => l * r,
+            MathOp::Div if r == 0.0 => f64::NAN,
+            MathOp::Div => l / r,
+        }
+    }
+}
+
+/// Metrics arithmetic (Tempo's "metrics math"): series matched by labels, numbers applied to
+/// every sample.
+#[derive(Clone, Debug, PartialEq)]
+pub enum MetricsMath {
+    /// `({ ... } | fn() ...)`: a whole metrics query (its `pipeline` is set).
+    Query(Box<Query>),
+    /// A number; constant arithmetic is folded when parsed (integer division truncates, as
+    /// Tempo's).
+    Scalar(f64),
+    Binary(MathOp, Box<MetricsMath>, Box<MetricsMath>),
+}
+
+impl fmt::Display for MetricsMath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MetricsMath::Query(q) => write!(f, "({q})"),
+            MetricsMath::Scalar(x) => write!(f, "{}", Literal::Float(*x)),
+            // Every operation parenthesized, so the text parses back to the same tree.
+            MetricsMath::Binary(op, l, r) => {
+                let side = |f: &mut fmt::Formatter<'_>, m: &MetricsMath| match m {
+                    MetricsMath::Binary(..) => write!(f, "({m})"),
+                    _ => write!(f, "{m}"),
+                };
+                side(f, l)?;
+                write!(f, " {} ", op.text())?;
+                side(f, r)
+            }
+        }
+    }
 }
 
 impl Field {
@@ -591,6 +667,18 @@ impl fmt::Display for Pipeline {
             MetricsFn::MinOverTime => f.write_str("min_over_time(duration)")?,
             MetricsFn::MaxOverTime => f.write_str("max_over_time(duration)")?,
             MetricsFn::SumOverTime => f.write_str("sum_over_time(duration)")?,
+            MetricsFn::HistogramOverTime => f.write_str("histogram_over_time(duration)")?,
+            MetricsFn::Compare {
+                filter,
+                top,
+                window,
+            } => {
+                write!(f, "compare({}, {top}", SpansetExpr::Filter(filter.clone()))?;
+                if let Some((lo, hi)) = window {
+                    write!(f, ", {lo}, {hi}")?;
+                }
+                f.write_str(")")?;
+            }
             MetricsFn::QuantileOverTime(qs) => {
                 f.write_str("quantile_over_time(duration")?;
                 for q in qs {
@@ -598,6 +686,7 @@ impl fmt::Display for Pipeline {
                 }
                 f.write_str(")")?;
             }
+            MetricsFn::Math(m) => write!(f, "{m}")?,
         }
         if !self.by.is_empty() {
             let fields: Vec<String> = self.by.iter().map(Field::text).collect();
@@ -616,6 +705,15 @@ impl fmt::Display for Pipeline {
 
 impl fmt::Display for Query {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(
+            p @ Pipeline {
+                func: MetricsFn::Math(_),
+                ..
+            },
+        ) = &self.pipeline
+        {
+            return write!(f, "{p}");
+        }
         write!(f, "{}", self.spans)?;
         if let Some(p) = &self.pipeline {
             write!(f, " | {p}")?;

@@ -32,13 +32,13 @@ pub mod tags;
 mod trace_tree;
 
 pub use ast::{
-    Aggregate, BinOp, Cond, Expr, Field, Literal, MetricsFn, Op, Pipeline, Query, SecondStage,
-    SpansetExpr, Stage, StructOp,
+    Aggregate, BinOp, Cond, Expr, Field, Literal, MathOp, MetricsFn, MetricsMath, Op, Pipeline,
+    Query, SecondStage, SpansetExpr, Stage, StructOp,
 };
 pub use error::{Error, Result};
 pub use exec::metrics::{
-    data_time_range, metrics, LabelValue, MetricsPath, MetricsRequest, MetricsResult, Series,
-    QUANTILE_RELATIVE_ERROR,
+    data_time_range, metrics, metrics_instant, LabelValue, MetricsPath, MetricsRequest,
+    MetricsResult, Series, QUANTILE_RELATIVE_ERROR,
 };
 pub use exec::search::{search, MatchedSpan, TraceSummary};
 pub use exec::MAX_FILTERS;

@@ -15,8 +15,8 @@ use spandb_storage::{SpanKind, StatusCode};
 
 use crate::ast::SecondStage;
 use crate::ast::{
-    Aggregate, BinOp, Cond, Expr, Field, Literal, MetricsFn, Op, Pipeline, Query, SpansetExpr,
-    Stage, StructOp,
+    Aggregate, BinOp, Cond, Expr, Field, Literal, MathOp, MetricsFn, MetricsMath, Op, Pipeline,
+    Query, SpansetExpr, Stage, StructOp,
 };
 use crate::error::{Error, Result};
 use crate::expr::{bin_ty, eval_const, field_ty, lit_ty, Ty};
@@ -33,22 +33,8 @@ pub fn parse(text: &str) -> Result<Query> {
         pos: 0,
         depth: 0,
     };
-    let first_operand = p
-        .tokens
-        .iter()
-        .find(|t| t.tok != Tok::LParen)
-        .map(|t| &t.tok);
-    if matches!(
-        first_operand,
-        Some(Tok::Int(_) | Tok::Float(_) | Tok::Minus)
-    ) && p
-        .tokens
-        .iter()
-        .any(|t| matches!(&t.tok, Tok::Ident(w) if METRICS_FNS.contains(&w.as_str())))
-    {
-        return Err(Error::Unsupported(
-            "arithmetic between numbers and metrics pipelines (`100 * ({ } | rate())`)".into(),
-        ));
+    if p.is_metrics_math() {
+        return p.math_query();
     }
     let spans = p.pipeline_expr()?;
     let pipeline = if p.eat(&Tok::Pipe) {
@@ -193,6 +179,169 @@ impl Parser {
         let c = self.cond()?;
         self.expect(&Tok::RBrace, "an operator or `}`")?;
         Ok(SpansetExpr::Filter(c))
+    }
+
+    /// Metrics arithmetic: the query starts with a number or a `-`, or a metrics function
+    /// sits inside parentheses (`({ } | rate()) * 100`).
+    fn is_metrics_math(&self) -> bool {
+        let mut depth = 0u32;
+        let mut inside = false;
+        for t in &self.tokens {
+            match &t.tok {
+                Tok::LParen => depth += 1,
+                Tok::RParen => depth = depth.saturating_sub(1),
+                Tok::Ident(w) if depth > 0 && METRICS_FNS.contains(&w.as_str()) => inside = true,
+                _ => {}
+            }
+        }
+        let first_operand = self
+            .tokens
+            .iter()
+            .find(|t| t.tok != Tok::LParen)
+            .map(|t| &t.tok);
+        let any_fn = self
+            .tokens
+            .iter()
+            .any(|t| matches!(&t.tok, Tok::Ident(w) if METRICS_FNS.contains(&w.as_str())));
+        inside
+            || (any_fn
+                && matches!(
+                    first_operand,
+                    Some(Tok::Int(_) | Tok::Float(_) | Tok::Minus | Tok::Duration(_))
+                ))
+    }
+
+    /// `math [second stages] [hints]`: a lone wrapped pipeline is that pipeline.
+    fn math_query(&mut self) -> Result<Query> {
+        let start = self.peek().clone();
+        let m = match self.math(0)? {
+            MathNode::Math(m) => m,
+            MathNode::Scalar(..) => {
+                return Err(self.error_at(
+                    &start,
+                    "a metrics pipeline in parentheses (`({ } | rate()) * 100`)",
+                ))
+            }
+        };
+        let second = self.second_stages()?;
+        self.hints()?;
+        self.expect_eof(
+            "an arithmetic operator, a filter (`> 10`), `| topk(n)` or the end of the query",
+        )?;
+        Ok(match m {
+            MetricsMath::Query(mut q) => {
+                if let Some(p) = &mut q.pipeline {
+                    p.second.extend(second);
+                }
+                *q
+            }
+            m => Query {
+                spans: SpansetExpr::Filter(Cond::True),
+                pipeline: Some(Pipeline {
+                    func: MetricsFn::Math(Box::new(m)),
+                    by: Vec::new(),
+                    second,
+                }),
+            },
+        })
+    }
+
+    /// Precedence climbing over `+ - * /` between metrics results and numbers; numbers
+    /// combined with numbers are folded as Tempo folds them.
+    fn math(&mut self, min_prec: u8) -> Result<MathNode> {
+        let mut left = self.math_operand()?;
+        loop {
+            let t = self.peek().clone();
+            let (op, prec) = match t.tok {
+                Tok::Plus => (MathOp::Add, 1),
+                Tok::Minus => (MathOp::Sub, 1),
+                Tok::Star => (MathOp::Mul, 2),
+                Tok::Slash => (MathOp::Div, 2),
+                _ => return Ok(left),
+            };
+            if prec < min_prec {
+                return Ok(left);
+            }
+            self.advance();
+            self.enter()?;
+            let right = self.math(prec + 1)?;
+            self.depth -= 1;
+            left = match (left, right) {
+                (MathNode::Scalar(a), MathNode::Scalar(b)) => MathNode::Scalar(
+                    fold_num(op, a, b).ok_or_else(|| self.error_at(&t, "a non-zero divisor"))?,
+                ),
+                (l, r) => MathNode::Math(MetricsMath::Binary(
+                    op,
+                    Box::new(l.into_math()),
+                    Box::new(r.into_math()),
+                )),
+            };
+        }
+    }
+
+    fn math_operand(&mut self) -> Result<MathNode> {
+        let t = self.advance();
+        match t.tok {
+            Tok::Int(i) => Ok(MathNode::Scalar(Num::Int(i))),
+            Tok::Float(x) => Ok(MathNode::Scalar(Num::Float(x))),
+            Tok::Duration(_) => Err(self.error_at(
+                &t,
+                "a number (a duration is not a scalar of metrics arithmetic)",
+            )),
+            Tok::Minus => {
+                self.enter()?;
+                let n = self.math_operand()?;
+                self.depth -= 1;
+                match n {
+                    MathNode::Scalar(Num::Int(i)) => {
+                        Ok(MathNode::Scalar(Num::Int(i.wrapping_neg())))
+                    }
+                    MathNode::Scalar(Num::Float(x)) => Ok(MathNode::Scalar(Num::Float(-x))),
+                    MathNode::Math(_) => Err(self.error_at(&t, "a number after a unary `-`")),
+                }
+            }
+            Tok::LParen => {
+                self.enter()?;
+                let inner = self.pos;
+                let depth = self.depth;
+                // A wrapped pipeline `( spans | fn() ... )`, else a parenthesized expression.
+                let wrapped = match self.pipeline_expr() {
+                    Ok(spans) if self.peek().tok == Tok::Pipe && self.pipe_then_metrics() => {
+                        self.advance();
+                        let pipeline = self.pipeline()?;
+                        Some(Ok(Query {
+                            spans,
+                            pipeline: Some(pipeline),
+                        }))
+                    }
+                    Ok(_) => None,
+                    Err(e) => Some(Err(e)),
+                };
+                let node = match wrapped {
+                    Some(Ok(q)) => MathNode::Math(MetricsMath::Query(Box::new(q))),
+                    Some(Err(e)) => {
+                        self.pos = inner;
+                        self.depth = depth;
+                        match self.tokens.get(inner).map(|t| &t.tok) {
+                            Some(Tok::LBrace) => return Err(e),
+                            _ => self.math(0)?,
+                        }
+                    }
+                    None => {
+                        self.pos = inner;
+                        self.depth = depth;
+                        self.math(0)?
+                    }
+                };
+                self.expect(&Tok::RParen, "an arithmetic operator or `)`")?;
+                self.depth -= 1;
+                Ok(node)
+            }
+            _ => Err(self.error_at(
+                &t,
+                "a number or a metrics pipeline in parentheses (`({ } | rate())`)",
+            )),
+        }
     }
 
     fn peek_ident(&self) -> Option<&str> {
@@ -667,11 +816,58 @@ impl Parser {
                     _ => MetricsFn::SumOverTime,
                 }
             }
-            "histogram_over_time" | "compare" => {
-                return Err(Error::Unsupported(format!(
-                    "the metrics function `{name}` (line {}, column {})",
-                    t.line, t.column
-                )))
+            "histogram_over_time" => {
+                self.expect(&Tok::LParen, "`(`")?;
+                self.duration_arg(name)?;
+                self.expect(&Tok::RParen, "`)`")?;
+                MetricsFn::HistogramOverTime
+            }
+            "compare" => {
+                self.expect(&Tok::LParen, "`(`")?;
+                self.expect(&Tok::LBrace, "`{` and the selection's condition")?;
+                let filter = if self.eat(&Tok::RBrace) {
+                    Cond::True
+                } else {
+                    let c = self.cond()?;
+                    self.expect(&Tok::RBrace, "an operator or `}`")?;
+                    c
+                };
+                let mut nums = Vec::new();
+                while self.eat(&Tok::Comma) {
+                    let n = self.advance();
+                    match n.tok {
+                        Tok::Int(v) if v > 0 => nums.push((v, n)),
+                        _ => return Err(self.error_at(&n, "a positive integer")),
+                    }
+                }
+                self.expect(&Tok::RParen, "`,` or `)`")?;
+                let top = match nums.first() {
+                    None => 10,
+                    Some((v, _)) if *v <= 1000 => *v as u32,
+                    Some((_, t)) => {
+                        return Err(self.error_at(t, "a number of values between 1 and 1000"))
+                    }
+                };
+                let window = match nums.as_slice() {
+                    [] | [_] => None,
+                    [_, (lo, _), (hi, t)] => {
+                        if hi <= lo {
+                            return Err(self.error_at(t, "an end timestamp after the start"));
+                        }
+                        Some((*lo as u64, *hi as u64))
+                    }
+                    [.., (_, t)] => {
+                        return Err(self.error_at(
+                            t,
+                            "`compare({ filter })`, `compare({ filter }, n)` or `compare({ filter }, n, start_ns, end_ns)`",
+                        ))
+                    }
+                };
+                MetricsFn::Compare {
+                    filter,
+                    top,
+                    window,
+                }
             }
             "quantile_over_time" => {
                 self.expect(&Tok::LParen, "`(`")?;
@@ -720,6 +916,12 @@ impl Parser {
             }
             self.expect(&Tok::RParen, "`,` or `)`")?;
         }
+        if matches!(func, MetricsFn::Compare { .. }) && !by.is_empty() {
+            return Err(Error::Unsupported(format!(
+                "`by` after `compare(...)` (line {}, column {})",
+                t.line, t.column
+            )));
+        }
         let second = self.second_stages()?;
         Ok(Pipeline { func, by, second })
     }
@@ -762,6 +964,8 @@ impl Parser {
                 let v = match (&n.e, n.nil) {
                     (Expr::Lit(Literal::Int(i)), false) => *i as f64,
                     (Expr::Lit(Literal::Float(x)), false) => *x,
+                    // Tempo compares durations in seconds, the unit of the series.
+                    (Expr::Lit(Literal::Duration(d)), false) => *d as f64 / 1e9,
                     _ => return Err(self.error_at(&n.tok, "a number to compare the series with")),
                 };
                 out.push(SecondStage::Filter(op, v));
@@ -787,6 +991,50 @@ impl Parser {
             });
         }
     }
+}
+
+/// A number in metrics arithmetic, integer or float as Tempo types it.
+#[derive(Clone, Copy)]
+enum Num {
+    Int(i64),
+    Float(f64),
+}
+
+impl Num {
+    fn value(self) -> f64 {
+        match self {
+            Num::Int(i) => i as f64,
+            Num::Float(x) => x,
+        }
+    }
+}
+
+enum MathNode {
+    Scalar(Num),
+    Math(MetricsMath),
+}
+
+impl MathNode {
+    fn into_math(self) -> MetricsMath {
+        match self {
+            MathNode::Scalar(n) => MetricsMath::Scalar(n.value()),
+            MathNode::Math(m) => m,
+        }
+    }
+}
+
+/// Constant arithmetic as Tempo folds it: integers stay integers (`1 / 2` is 0), a float on
+/// either side makes a float. `None` for an integer division by zero.
+fn fold_num(op: MathOp, a: Num, b: Num) -> Option<Num> {
+    Some(match (a, b) {
+        (Num::Int(x), Num::Int(y)) => Num::Int(match op {
+            MathOp::Add => x.wrapping_add(y),
+            MathOp::Sub => x.wrapping_sub(y),
+            MathOp::Mul => x.wrapping_mul(y),
+            MathOp::Div => x.checked_div(y)?,
+        }),
+        _ => Num::Float(op.apply(a.value(), b.value())),
+    })
 }
 
 /// Names that start a pipeline stage.

@@ -330,7 +330,42 @@ pub fn metrics(spans: &[Span], query: &Query, req: MetricsRequest) -> Result<Vec
     let Some(p) = &query.pipeline else {
         return Err(Error::InvalidInput("metrics without a pipeline".into()));
     };
+    if let MetricsFn::Math(m) = &p.func {
+        let mut out = math(spans, m, req)?;
+        if !p.second.is_empty() {
+            out.sort_by(|a, b| format!("{:?}", a.labels).cmp(&format!("{:?}", b.labels)));
+            out = crate::exec::metrics::second_stages(out, &p.second);
+        }
+        return Ok(out);
+    }
     let range = TimeRange::new(req.start_ns, req.end_ns);
+    if let MetricsFn::Compare {
+        filter,
+        top,
+        window,
+    } = &p.func
+    {
+        use crate::exec::metrics::compare::{in_window, Counts};
+        let steps = (req.end_ns - req.start_ns).div_ceil(req.step_ns) as usize;
+        let mut counts = Counts::default();
+        let chosen_expr = SpansetExpr::Filter(filter.clone());
+        for (_, trace) in by_trace(spans) {
+            let ctx = ctx_of(&trace);
+            let population = select(&query.spans, &trace, &ctx, range);
+            let chosen = select(&chosen_expr, &trace, &ctx, range);
+            for ((s, m), c) in trace.iter().zip(&population).zip(&chosen) {
+                if *m && s.start_ns >= req.start_ns && s.start_ns < req.end_ns {
+                    let step = ((s.start_ns - req.start_ns) / req.step_ns) as usize;
+                    counts.add(s, *c && in_window(*window, s.start_ns), step, steps);
+                }
+            }
+        }
+        let mut out = counts.series(*top as usize, req);
+        if !p.second.is_empty() {
+            out = crate::exec::metrics::second_stages(out, &p.second);
+        }
+        return Ok(out);
+    }
     // (labels as text, labels) -> step -> durations
     type Labels = Vec<(String, LabelValue)>;
     let mut groups: BTreeMap<String, (Labels, HashMap<u64, Vec<u64>>)> = BTreeMap::new();
@@ -420,6 +455,39 @@ pub fn metrics(spans: &[Span], query: &Query, req: MetricsRequest) -> Result<Vec
                     out.push(Series { labels: l, samples });
                 }
             }
+            MetricsFn::HistogramOverTime => {
+                // The smallest power of two at or above each duration (none under 2 ns).
+                let bound = |d: u64| {
+                    let mut b: u64 = 1;
+                    while b < d && b < (1 << 63) {
+                        b *= 2;
+                    }
+                    b
+                };
+                let mut bounds: Vec<u64> = sorted_steps
+                    .iter()
+                    .flat_map(|(_, d)| d.iter().filter(|d| **d >= 2).map(|d| bound(*d)))
+                    .collect();
+                bounds.sort_unstable();
+                bounds.dedup();
+                for b in bounds {
+                    let mut l = labels.clone();
+                    l.push(("__bucket".into(), LabelValue::Float(b as f64 / 1e9)));
+                    let samples = (0..steps)
+                        .map(|st| {
+                            let n = sorted_steps
+                                .iter()
+                                .find(|(s, _)| *s == st)
+                                .map_or(0, |(_, d)| {
+                                    d.iter().filter(|d| **d >= 2 && bound(**d) == b).count()
+                                });
+                            (ts(st), n as f64)
+                        })
+                        .collect();
+                    out.push(Series { labels: l, samples });
+                }
+            }
+            MetricsFn::Math(_) | MetricsFn::Compare { .. } => {}
         }
     }
     if !p.second.is_empty() {
@@ -427,4 +495,66 @@ pub fn metrics(spans: &[Span], query: &Query, req: MetricsRequest) -> Result<Vec
         out = crate::exec::metrics::second_stages(out, &p.second);
     }
     Ok(out)
+}
+
+/// Metrics arithmetic by brute force: a number is a series without labels holding it at
+/// every step, so one rule (match by labels, else the unlabeled series) covers both cases.
+fn math(spans: &[Span], m: &crate::ast::MetricsMath, req: MetricsRequest) -> Result<Vec<Series>> {
+    use crate::ast::MetricsMath;
+    Ok(match m {
+        MetricsMath::Query(q) => metrics(spans, q, req)?,
+        MetricsMath::Scalar(x) => {
+            let steps = (req.end_ns - req.start_ns).div_ceil(req.step_ns);
+            vec![Series {
+                labels: Vec::new(),
+                samples: (0..steps)
+                    .map(|i| (req.start_ns + i * req.step_ns, *x))
+                    .collect(),
+            }]
+        }
+        MetricsMath::Binary(op, l, r) => {
+            let l = math(spans, l, req)?;
+            let r = math(spans, r, req)?;
+            let r_has_bare = r.iter().any(|s| s.labels.is_empty());
+            let target = if r_has_bare { &l } else { &r };
+            let pick = |set: &Vec<Series>, labels: &Vec<(String, LabelValue)>| {
+                set.iter()
+                    .find(|s| &s.labels == labels)
+                    .or_else(|| set.iter().find(|s| s.labels.is_empty()))
+                    .cloned()
+            };
+            let mut out = Vec::new();
+            for t in target {
+                let (Some(a), Some(b)) = (pick(&l, &t.labels), pick(&r, &t.labels)) else {
+                    continue;
+                };
+                let mut samples = Vec::new();
+                for (ts, x) in &a.samples {
+                    for (ts2, y) in &b.samples {
+                        let v = match op {
+                            crate::ast::MathOp::Add => x + y,
+                            crate::ast::MathOp::Sub => x - y,
+                            crate::ast::MathOp::Mul => x * y,
+                            crate::ast::MathOp::Div if *y == 0.0 => f64::NAN,
+                            crate::ast::MathOp::Div => x / y,
+                        };
+                        if ts == ts2 && !v.is_nan() {
+                            samples.push((*ts, v));
+                        }
+                    }
+                }
+                if samples.is_empty() {
+                    continue;
+                }
+                let mut labels = a.labels.clone();
+                for kv in &b.labels {
+                    if !labels.iter().any(|(k, _)| k == &kv.0) {
+                        labels.push(kv.clone());
+                    }
+                }
+                out.push(Series { labels, samples });
+            }
+            out
+        }
+    })
 }

@@ -475,12 +475,10 @@ async fn instant_query(
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let (q, req) = metrics_request(&params)?;
-    let whole = MetricsRequest {
-        start_ns: req.start_ns,
-        end_ns: req.end_ns,
-        step_ns: req.end_ns - req.start_ns,
-    };
-    let result = query(&state, move |db| db.metrics(q.as_str(), whole)).await?;
+    let result = query(&state, move |db| {
+        db.metrics_instant(q.as_str(), req.start_ns, req.end_ns)
+    })
+    .await?;
     let range = QueryRangeResponse::new(&result);
     let series: Vec<serde_json::Value> = serde_json::to_value(&range)
         .ok()

@@ -153,7 +153,14 @@ impl ValueUnit {
                 | MetricsFn::MaxOverTime
                 | MetricsFn::SumOverTime,
             ) => ValueUnit::Seconds,
-            Some(MetricsFn::CountOverTime) | None => ValueUnit::Count,
+            // Arithmetic results are plain numbers whatever their operands.
+            Some(
+                MetricsFn::CountOverTime
+                | MetricsFn::HistogramOverTime
+                | MetricsFn::Compare { .. }
+                | MetricsFn::Math(_),
+            )
+            | None => ValueUnit::Count,
         }
     }
 

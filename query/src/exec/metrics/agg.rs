@@ -18,6 +18,25 @@ pub(super) struct Cell {
     /// Shortest and longest duration (scans only: rollups do not keep them).
     pub(super) min_ns: Option<u64>,
     pub(super) max_ns: Option<u64>,
+    /// `histogram_over_time`: spans per power-of-two duration bucket, indexed by the
+    /// exponent of the bucket's upper bound (empty unless asked for).
+    pub(super) log2_buckets: Vec<u64>,
+}
+
+/// What a cell keeps besides counts, sums and extremes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Detail {
+    Plain,
+    /// A duration sketch (quantiles).
+    Sketch,
+    /// Counts per power-of-two duration bucket (`histogram_over_time`).
+    Log2Buckets,
+}
+
+/// The exponent of Tempo's power-of-two bucket of a duration: the smallest `e` with
+/// `d <= 2^e`. Durations under 2 ns fall in no bucket (Tempo skips them).
+pub(super) fn log2_bucket(d: u64) -> Option<usize> {
+    (d >= 2).then(|| (64 - (d - 1).leading_zeros()).min(63) as usize)
 }
 
 /// Group key: a comparable encoding of the label values.
@@ -57,7 +76,7 @@ impl KeyPart {
 pub(super) struct Agg<'q> {
     pub(super) req: MetricsRequest,
     pub(super) by: &'q [Field],
-    pub(super) sketch: bool,
+    pub(super) detail: Detail,
     /// Group keys, numbered in order of appearance.
     pub(super) groups: FxHashMap<GroupKey, u32>,
     pub(super) keys: Vec<GroupKey>,
@@ -66,11 +85,11 @@ pub(super) struct Agg<'q> {
 }
 
 impl<'q> Agg<'q> {
-    pub(super) fn new(req: MetricsRequest, by: &'q [Field], sketch: bool) -> Self {
+    pub(super) fn new(req: MetricsRequest, by: &'q [Field], detail: Detail) -> Self {
         Agg {
             req,
             by,
-            sketch,
+            detail,
             groups: FxHashMap::default(),
             keys: Vec::new(),
             cells: FxHashMap::default(),
@@ -95,15 +114,26 @@ impl<'q> Agg<'q> {
         };
         let key: GroupKey = self.by.iter().map(|f| group_part(f, v)).collect();
         let g = self.group(key);
-        let sketch = self.sketch;
+        let detail = self.detail;
         let cell = self.cells.entry((g, step)).or_default();
         let d = v.duration_ns();
         cell.count += 1;
         cell.duration_sum_ns += u128::from(d);
         cell.min_ns = Some(cell.min_ns.map_or(d, |m| m.min(d)));
         cell.max_ns = Some(cell.max_ns.map_or(d, |m| m.max(d)));
-        if sketch {
-            cell.sketch.add(d);
+        match detail {
+            Detail::Plain => {}
+            Detail::Sketch => cell.sketch.add(d),
+            Detail::Log2Buckets => {
+                if let Some(e) = log2_bucket(d) {
+                    if cell.log2_buckets.len() <= e {
+                        cell.log2_buckets.resize(e + 1, 0);
+                    }
+                    if let Some(n) = cell.log2_buckets.get_mut(e) {
+                        *n += 1;
+                    }
+                }
+            }
         }
     }
     pub(super) fn merge(&mut self, other: Agg<'_>) {
@@ -116,6 +146,12 @@ impl<'q> Agg<'q> {
             e.count += c.count;
             e.duration_sum_ns += c.duration_sum_ns;
             e.sketch.merge(&c.sketch);
+            if e.log2_buckets.len() < c.log2_buckets.len() {
+                e.log2_buckets.resize(c.log2_buckets.len(), 0);
+            }
+            for (a, b) in e.log2_buckets.iter_mut().zip(&c.log2_buckets) {
+                *a += b;
+            }
             e.min_ns = match (e.min_ns, c.min_ns) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),

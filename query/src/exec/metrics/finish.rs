@@ -7,6 +7,14 @@ use super::agg::{Agg, Cell, GroupKey, KeyPart};
 use super::{LabelValue, MetricsRequest, Series};
 use crate::ast::{Field, MetricsFn, SecondStage};
 
+/// The label `histogram_over_time` adds to each series (Tempo's).
+pub const BUCKET_LABEL: &str = "__bucket";
+
+/// The upper bound, in seconds, of the power-of-two bucket with exponent `e`.
+pub(crate) fn bucket_seconds(e: usize) -> f64 {
+    (1u64 << e.min(63)) as f64 / 1e9
+}
+
 pub(super) fn finish(
     agg: Agg<'_>,
     func: &MetricsFn,
@@ -81,6 +89,34 @@ pub(super) fn finish(
                     out.push(Series { labels, samples });
                 }
             }
+            MetricsFn::HistogramOverTime => {
+                let top = cells
+                    .iter()
+                    .map(|(_, c)| c.log2_buckets.len())
+                    .max()
+                    .unwrap_or(0);
+                for e in 0..top {
+                    if !cells
+                        .iter()
+                        .any(|(_, c)| c.log2_buckets.get(e).is_some_and(|n| *n > 0))
+                    {
+                        continue;
+                    }
+                    let mut samples: Vec<(u64, f64)> = (0..steps).map(|s| (ts(s), 0.0)).collect();
+                    for (step, c) in &cells {
+                        if let (Some(slot), Some(n)) =
+                            (samples.get_mut(*step as usize), c.log2_buckets.get(e))
+                        {
+                            slot.1 = *n as f64;
+                        }
+                    }
+                    let mut l = labels.clone();
+                    l.push((BUCKET_LABEL.into(), LabelValue::Float(bucket_seconds(e))));
+                    out.push(Series { labels: l, samples });
+                }
+            }
+            // Answered by `math::eval` and `compare::run_compare` before any aggregation.
+            MetricsFn::Math(_) | MetricsFn::Compare { .. } => {}
         }
     }
     out

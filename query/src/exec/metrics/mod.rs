@@ -122,10 +122,13 @@ pub struct MetricsResult {
 }
 
 mod agg;
+pub(crate) mod compare;
 mod finish;
+pub(crate) mod math;
 mod rollup;
 mod scan;
 
+use agg::Detail;
 use finish::finish;
 pub(crate) use finish::second_stages;
 use rollup::{rollup_plan, run_rollup};
@@ -152,8 +155,35 @@ pub fn metrics(snapshot: &Snapshot, query: &Query, req: MetricsRequest) -> Resul
         )));
     }
     snapshot.require_all_blocks()?;
-    let sketch = matches!(pipeline.func, MetricsFn::QuantileOverTime(_));
+    if let MetricsFn::Math(m) = &pipeline.func {
+        let (mut series, path) = math::eval(snapshot, m, req)?;
+        if !pipeline.second.is_empty() {
+            series.sort_by(|a, b| format!("{:?}", a.labels).cmp(&format!("{:?}", b.labels)));
+            series = second_stages(series, &pipeline.second);
+        }
+        return Ok(MetricsResult { series, path });
+    }
+    let sketch = match pipeline.func {
+        MetricsFn::QuantileOverTime(_) => Detail::Sketch,
+        MetricsFn::HistogramOverTime => Detail::Log2Buckets,
+        _ => Detail::Plain,
+    };
     let compiled = Compiled::new(query)?;
+    if let MetricsFn::Compare {
+        filter,
+        top,
+        window,
+    } = &pipeline.func
+    {
+        let mut series = compare::run_compare(snapshot, &compiled, filter, *top, *window, req)?;
+        if !pipeline.second.is_empty() {
+            series = second_stages(series, &pipeline.second);
+        }
+        return Ok(MetricsResult {
+            series,
+            path: MetricsPath::Trace,
+        });
+    }
     let range = TimeRange::new(req.start_ns, req.end_ns);
     let (agg, path) = if let Some(rollup) = rollup_plan(query, req) {
         (
@@ -178,6 +208,32 @@ pub fn metrics(snapshot: &Snapshot, query: &Query, req: MetricsRequest) -> Resul
         series = second_stages(series, &pipeline.second);
     }
     Ok(MetricsResult { series, path })
+}
+
+/// An instant query (Tempo's `/api/metrics/query`): one value per series for the whole of
+/// `[start_ns, end_ns)`, i.e. a range query with a single step covering the window. Each
+/// series has at most one sample, timestamped `start_ns`; a rate is per second of the whole
+/// window.
+pub fn metrics_instant(
+    snapshot: &Snapshot,
+    query: &Query,
+    start_ns: u64,
+    end_ns: u64,
+) -> Result<MetricsResult> {
+    if end_ns <= start_ns {
+        return Err(Error::InvalidInput(format!(
+            "an instant query needs start < end (start {start_ns}, end {end_ns})"
+        )));
+    }
+    metrics(
+        snapshot,
+        query,
+        MetricsRequest {
+            start_ns,
+            end_ns,
+            step_ns: end_ns - start_ns,
+        },
+    )
 }
 
 /// The relative-error bound of quantiles (DDSketch), for callers and tests.

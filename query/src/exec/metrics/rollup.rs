@@ -6,7 +6,7 @@ use rustc_hash::FxHashMap;
 use spandb_storage::rollup::ROLLUP_BUCKET_NS;
 use spandb_storage::{BlockReader, Snapshot, StatusCode, Value};
 
-use super::agg::{Agg, GroupKey, KeyPart};
+use super::agg::{Agg, Detail, GroupKey, KeyPart};
 use super::MetricsRequest;
 use crate::ast::{Cond, Field, Literal, MetricsFn, Op, Query, SpansetExpr};
 use crate::error::Result;
@@ -68,9 +68,15 @@ pub(super) fn rollup_plan(query: &Query, req: MetricsRequest) -> Option<RollupPl
     }
     // The rollup's duration sum and sketch include spans of every status.
     // Rollups keep no per-cell minimum or maximum.
+    // Nor exact durations, which Tempo's power-of-two histogram buckets need (the sketch's
+    // buckets do not line up with powers of two).
     if matches!(
         pipeline.func,
-        MetricsFn::MinOverTime | MetricsFn::MaxOverTime
+        MetricsFn::MinOverTime
+            | MetricsFn::MaxOverTime
+            | MetricsFn::HistogramOverTime
+            | MetricsFn::Compare { .. }
+            | MetricsFn::Math(_)
     ) {
         return None;
     }
@@ -148,16 +154,16 @@ pub(super) fn run_rollup<'q>(
     plan: &RollupPlan,
     req: MetricsRequest,
     by: &'q [Field],
-    sketch: bool,
+    detail: Detail,
 ) -> Result<Agg<'q>> {
     let blocks: Vec<_> = snapshot.blocks().cloned().collect();
     let range = TimeRange::new(req.start_ns, req.end_ns);
     let parts = parallel_blocks(
         &blocks,
-        || Agg::new(req, by, sketch),
+        || Agg::new(req, by, detail),
         |block, acc| rollup_block(block, plan, range, acc),
     )?;
-    let mut agg = Agg::new(req, by, sketch);
+    let mut agg = Agg::new(req, by, detail);
     for p in parts {
         agg.merge(p);
     }
@@ -196,7 +202,7 @@ pub(super) fn rollup_block(
     }
     // Decide each (service, name) pair once: its group number, or `None` when filtered out.
     let mut decided: FxHashMap<(u32, u32), Option<u32>> = FxHashMap::default();
-    let sketch = acc.sketch;
+    let sketch = acc.detail == Detail::Sketch;
     for (key, cell) in &f.rollup.cells {
         let minute_start = key.minute.saturating_mul(ROLLUP_BUCKET_NS);
         let Some(step) = acc.step_of(minute_start) else {

@@ -4,7 +4,7 @@
 
 use spandb_storage::Snapshot;
 
-use super::agg::{group_needs_span, Agg};
+use super::agg::{group_needs_span, Agg, Detail};
 use super::MetricsRequest;
 use crate::ast::Field;
 use crate::error::Result;
@@ -20,20 +20,20 @@ pub(super) fn run_scan<'q>(
     range: TimeRange,
     req: MetricsRequest,
     by: &'q [Field],
-    sketch: bool,
+    detail: Detail,
 ) -> Result<Agg<'q>> {
     let blocks: Vec<_> = snapshot.blocks().cloned().collect();
     let full = group_needs_span(by);
     let parts = parallel_blocks(
         &blocks,
-        || Agg::new(req, by, sketch),
+        || Agg::new(req, by, detail),
         |block, acc| {
             scan_block(block, &compiled.filters, range, full, &mut |_, row| {
                 acc.add_view(row)
             })
         },
     )?;
-    let mut agg = Agg::new(req, by, sketch);
+    let mut agg = Agg::new(req, by, detail);
     for p in parts {
         agg.merge(p);
     }
@@ -52,9 +52,9 @@ pub(super) fn run_traces<'q>(
     range: TimeRange,
     req: MetricsRequest,
     by: &'q [Field],
-    sketch: bool,
+    detail: Detail,
 ) -> Result<Agg<'q>> {
-    let mut agg = Agg::new(req, by, sketch);
+    let mut agg = Agg::new(req, by, detail);
     let mut ids: Vec<_> = candidate_traces(snapshot, compiled, range)?
         .into_keys()
         .collect();
