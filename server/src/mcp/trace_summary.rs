@@ -46,8 +46,8 @@ fn exception(span: &Span) -> Option<String> {
     }
 }
 
-/// The spans the tree lists: the critical path, errors and roots first (each with its
-/// ancestors), then breadth first, until `max` spans.
+/// The spans the tree lists: roots, where errors started, the critical path and the other
+/// errors first (each with its ancestors), then breadth first, until `max` spans.
 fn chosen(tree: &TraceTree, critical: &HashSet<usize>, max: usize) -> Vec<bool> {
     let n = tree.spans.len();
     let mut keep = vec![false; n];
@@ -75,7 +75,16 @@ fn chosen(tree: &TraceTree, critical: &HashSet<usize>, max: usize) -> Vec<bool> 
     let mut important: Vec<usize> = (0..n)
         .filter(|i| critical.contains(i) || tree.spans[*i].is_error())
         .collect();
-    important.sort_by_key(|i| (!critical.contains(i), tree.nodes[*i].depth));
+    // Where errors started (an error span without an error child) first, then the critical
+    // path, then the errors they propagated through; shallow before deep.
+    let origin = |i: usize| {
+        tree.spans[i].is_error()
+            && !tree.nodes[i]
+                .children
+                .iter()
+                .any(|c| tree.spans[*c].is_error())
+    };
+    important.sort_by_key(|i| (!origin(*i), !critical.contains(i), tree.nodes[*i].depth));
     for i in important {
         add_with_ancestors(i, &mut keep, &mut kept);
     }
@@ -130,7 +139,7 @@ fn tree_lines(tree: &TraceTree, critical: &HashSet<usize>, keep: &[bool]) -> Vec
             line.push_str(" [orphan: parent missing]");
         }
         if omitted > 0 {
-            line.push_str(&format!(" [{omitted} children not listed]"));
+            line.push_str(&format!(" [children not listed: {omitted}]"));
         }
         lines.push(line);
         stack.extend(node.children.iter().rev().copied());
@@ -204,4 +213,53 @@ pub fn trace_summary(
         "span_tree": tree_lines(tree, &critical, &keep),
         "spans_not_listed": tree.spans.len() - listed,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use spandb::{SpanId, StatusCode, TraceId};
+
+    fn span(id: u8, parent: Option<u8>, start: u64, error: bool) -> Span {
+        Span {
+            trace_id: TraceId([7; 16]),
+            span_id: SpanId([0, 0, 0, 0, 0, 0, 0, id]),
+            parent_span_id: parent.map(|p| SpanId([0, 0, 0, 0, 0, 0, 0, p])),
+            name: format!("op-{id}"),
+            start_ns: start,
+            end_ns: start + 10,
+            status_code: if error {
+                StatusCode::Error
+            } else {
+                StatusCode::Unset
+            },
+            ..Span::default()
+        }
+    }
+
+    #[test]
+    fn a_trimmed_tree_keeps_where_the_error_started_and_its_ancestors() {
+        // root(1) -> 2 -> 3 -> 4 (error); root also has ten healthy children 10..20.
+        let mut spans = vec![
+            span(1, None, 0, false),
+            span(2, Some(1), 1, false),
+            span(3, Some(2), 2, false),
+            span(4, Some(3), 3, true),
+        ];
+        spans.extend((10..20).map(|i| span(i, Some(1), u64::from(i), false)));
+        let tree = TraceTree::from_spans(spans).unwrap();
+        let keep = chosen(&tree, &HashSet::new(), 4);
+        let kept: Vec<String> = (0..tree.spans.len())
+            .filter(|i| keep[*i])
+            .map(|i| tree.spans[i].name.clone())
+            .collect();
+        assert_eq!(kept, ["op-1", "op-2", "op-3", "op-4"]);
+        let lines = tree_lines(&tree, &HashSet::new(), &keep);
+        assert_eq!(lines.len(), 4);
+        assert!(lines[0].contains("[children not listed: 10]"), "{lines:?}");
+        assert!(
+            lines[3].starts_with("      - ") && lines[3].contains("ERROR"),
+            "{lines:?}"
+        );
+    }
 }
