@@ -308,7 +308,14 @@ impl Parser {
                 let wrapped = match self.pipeline_expr() {
                     Ok(spans) if self.peek().tok == Tok::Pipe && self.pipe_then_metrics() => {
                         self.advance();
+                        let func_tok = self.peek().clone();
                         let pipeline = self.pipeline()?;
+                        if matches!(pipeline.func, MetricsFn::Compare { .. }) {
+                            return Err(self.error_at(
+                                &func_tok,
+                                "a metrics function other than `compare` in metrics arithmetic",
+                            ));
+                        }
                         Some(Ok(Query {
                             spans,
                             pipeline: Some(pipeline),
@@ -922,7 +929,16 @@ impl Parser {
                 t.line, t.column
             )));
         }
+        let next = self.peek().clone();
         let second = self.second_stages()?;
+        if matches!(func, MetricsFn::Compare { .. }) && !second.is_empty() {
+            // Tempo refuses these: compare's series are counts of two sides and their totals,
+            // which topk or a value filter would cut apart.
+            return Err(self.error_at(
+                &next,
+                "the end of the query (`compare(...)` takes no `topk`, `bottomk` or filter)",
+            ));
+        }
         Ok(Pipeline { func, by, second })
     }
 
@@ -960,7 +976,21 @@ impl Parser {
             };
             if let Some(op) = op {
                 self.advance();
+                let from = self.pos;
                 let n = self.expr(4)?;
+                // As in Tempo, a duration compares (in seconds) only as a literal: arithmetic
+                // on durations is not a scalar (`> (10s * 2)` is an error).
+                let used = self.tokens.get(from..self.pos).unwrap_or_default();
+                let operands = used
+                    .iter()
+                    .filter(|t| !matches!(t.tok, Tok::LParen | Tok::RParen | Tok::Minus))
+                    .count();
+                if used.iter().any(|t| matches!(t.tok, Tok::Duration(_))) && operands > 1 {
+                    return Err(self.error_at(
+                        &n.tok,
+                        "a number or a single duration to compare the series with",
+                    ));
+                }
                 let v = match (&n.e, n.nil) {
                     (Expr::Lit(Literal::Int(i)), false) => *i as f64,
                     (Expr::Lit(Literal::Float(x)), false) => *x,

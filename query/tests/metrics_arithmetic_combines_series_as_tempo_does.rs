@@ -192,6 +192,11 @@ fn arithmetic_parses_into_one_math_pipeline_and_bad_forms_are_errors() {
         "({ .a = } | rate()) * 2",
         "-({ } | rate())",
         "({ } | rate()) * (1 / 0)",
+        "({ } | rate()) > (10s * 2)",
+        "{ } | rate() > 10s + 5s",
+        "({ } | compare({ status = error })) * 2",
+        "{ } | compare({ status = error }) > 10",
+        "{ } | compare({ status = error }) | topk(10)",
     ] {
         assert!(
             matches!(parse(bad), Err(Error::Query { .. })),
