@@ -17,7 +17,7 @@
 //! the deepest origin below it, and the services of the error spans above an occurrence are
 //! the services the failure propagated to.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::hash::Hasher;
 
 use rustc_hash::{FxHashMap, FxHasher};
@@ -223,12 +223,12 @@ struct Acc<'s> {
     first: u64,
     last: u64,
     per_minute: BTreeMap<u64, u64>,
-    operations: HashMap<&'s str, u64>,
+    operations: FxHashMap<&'s str, u64>,
     samples: Vec<(u64, TraceId)>,
-    stacks: HashMap<u64, (Vec<String>, u64)>,
-    origins: HashMap<(&'s str, &'s str), u64>,
+    stacks: FxHashMap<u64, (Vec<String>, u64)>,
+    origins: FxHashMap<(&'s str, &'s str), u64>,
     own_origin: u64,
-    propagated: HashMap<&'s str, u64>,
+    propagated: FxHashMap<&'s str, u64>,
     sample_message: &'s str,
 }
 
@@ -252,7 +252,7 @@ pub fn group_errors<'s>(
                 .insert(o.message);
         }
     }
-    let mut templates: Templates<'s> = HashMap::new();
+    let mut templates: Templates<'s> = FxHashMap::default();
     for (key, msgs) in &messages {
         let mut miner = TemplateMiner::default();
         let ids: Vec<_> = msgs.iter().map(|m| (*m, miner.add(m))).collect();
@@ -390,7 +390,7 @@ pub fn group_errors<'s>(
     }
 }
 
-type Templates<'s> = HashMap<(&'s str, Option<&'s str>, &'s str), String>;
+type Templates<'s> = FxHashMap<(&'s str, Option<&'s str>, &'s str), String>;
 
 fn key_of<'s>(templates: &Templates<'s>, spans: &'s [Span], o: &Occurrence<'s>) -> GroupKey<'s> {
     let svc = spans[o.span].service();
@@ -401,7 +401,7 @@ fn key_of<'s>(templates: &Templates<'s>, spans: &'s [Span], o: &Occurrence<'s>) 
     (svc, o.exception_type, template)
 }
 
-fn top(map: HashMap<&str, u64>) -> Vec<NameCount> {
+fn top(map: FxHashMap<&str, u64>) -> Vec<NameCount> {
     let mut v: Vec<NameCount> = map
         .into_iter()
         .map(|(name, count)| NameCount {

@@ -183,6 +183,7 @@ impl<'a> Decoder<'a> {
     pub fn get_f64(&mut self) -> DecodeResult<f64> {
         Ok(f64::from_le_bytes(self.get_fixed("f64")?))
     }
+    #[inline]
     pub fn get_varint(&mut self) -> DecodeResult<u64> {
         let start = self.pos;
         let rest = self.data.get(start..).unwrap_or_default();
@@ -235,6 +236,7 @@ impl<'a> Decoder<'a> {
         }
         Ok(n as usize)
     }
+    #[inline]
     pub fn get_zigzag(&mut self) -> DecodeResult<i64> {
         Ok(unzigzag(self.get_varint()?))
     }
