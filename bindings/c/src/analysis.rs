@@ -7,7 +7,7 @@ use std::ffi::c_char;
 use crate::args::{c_text, id};
 use crate::db::{db, spandb_db};
 use crate::error::spandb_status;
-use crate::query::range;
+use crate::query::{optional_range, range};
 use crate::read::{json_bytes, return_bytes};
 use crate::types::spandb_bytes;
 
@@ -124,11 +124,7 @@ pub unsafe extern "C" fn spandb_error_groups_json(
     unsafe {
         return_bytes(out, || {
             let window = range(start_ns, end_ns)?;
-            let baseline = if baseline_start_ns == 0 && baseline_end_ns == 0 {
-                None
-            } else {
-                Some(range(baseline_start_ns, baseline_end_ns)?)
-            };
+            let baseline = optional_range(baseline_start_ns, baseline_end_ns)?;
             json_bytes(&db(db_handle)?.error_groups(window, baseline)?)
         })
     }

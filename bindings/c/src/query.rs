@@ -120,6 +120,14 @@ pub(crate) fn range(start_ns: u64, end_ns: u64) -> CResult<TimeRange> {
     Ok(TimeRange::new(start_ns, end))
 }
 
+/// An optional range such as a baseline: both bounds 0 mean none.
+pub(crate) fn optional_range(start_ns: u64, end_ns: u64) -> CResult<Option<TimeRange>> {
+    if start_ns == 0 && end_ns == 0 {
+        return Ok(None);
+    }
+    range(start_ns, end_ns).map(Some)
+}
+
 /// # Safety
 /// As `spandb_search` documents.
 unsafe fn run_search(
