@@ -292,6 +292,14 @@ pub enum Field {
     Instrumentation(String),
     /// `parent.x`: a field of the span's parent (nil on a root).
     Parent(Box<Field>),
+    /// `span:childCount`: the span's direct children in its trace.
+    ChildCount,
+    /// `nestedSetLeft`: the span's left bound in the trace's nested-set numbering.
+    NestedSetLeft,
+    /// `nestedSetRight`: the span's right bound in the trace's nested-set numbering.
+    NestedSetRight,
+    /// `nestedSetParent`: the parent's left bound (-1 on a root).
+    NestedSetParent,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -443,6 +451,16 @@ impl Field {
             Field::TraceRootService | Field::TraceRootName | Field::TraceDuration
         )
     }
+    /// `span:childCount` or a nested-set bound: needs the assembled trace's tree.
+    pub fn is_tree_pos(&self) -> bool {
+        matches!(
+            self,
+            Field::ChildCount
+                | Field::NestedSetLeft
+                | Field::NestedSetRight
+                | Field::NestedSetParent
+        )
+    }
     /// A field the block executor reads from columns and indexes (a comparison on any other
     /// field is decided on the decoded span).
     pub fn is_columnar(&self) -> bool {
@@ -487,6 +505,10 @@ impl Field {
             Field::InstrumentationName => "instrumentation:name".into(),
             Field::InstrumentationVersion => "instrumentation:version".into(),
             Field::Instrumentation(k) => format!("instrumentation.{}", attr_text(k)),
+            Field::ChildCount => "span:childCount".into(),
+            Field::NestedSetLeft => "nestedSetLeft".into(),
+            Field::NestedSetRight => "nestedSetRight".into(),
+            Field::NestedSetParent => "nestedSetParent".into(),
             Field::Parent(inner) => match &**inner {
                 Field::Span(k) => format!("parent.span.{}", attr_text(k)),
                 Field::Resource(k) => format!("parent.resource.{}", attr_text(k)),

@@ -104,6 +104,22 @@ pub mod field {
     pub fn instrumentation_version() -> FieldRef {
         FieldRef(Field::InstrumentationVersion)
     }
+    /// `span:childCount`
+    pub fn child_count() -> FieldRef {
+        FieldRef(Field::ChildCount)
+    }
+    /// `nestedSetLeft`
+    pub fn nested_set_left() -> FieldRef {
+        FieldRef(Field::NestedSetLeft)
+    }
+    /// `nestedSetRight`
+    pub fn nested_set_right() -> FieldRef {
+        FieldRef(Field::NestedSetRight)
+    }
+    /// `nestedSetParent`
+    pub fn nested_set_parent() -> FieldRef {
+        FieldRef(Field::NestedSetParent)
+    }
 }
 
 /// Attributes.

@@ -10,6 +10,7 @@ use spandb_storage::{Resource, Span, SpanKind, StatusCode, Value};
 
 use crate::ast::{BinOp, Cond, Expr, Field, Literal, Op};
 use crate::expr::{CompiledExpr, Ctx};
+use crate::trace_tree::TreePos;
 
 /// What trace-level intrinsics see.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -150,6 +151,10 @@ pub(crate) trait SpanView {
     fn parent(&self) -> Option<Option<&Span>> {
         None
     }
+    /// The span's place in its assembled trace, when known.
+    fn tree_pos(&self) -> Option<TreePos> {
+        None
+    }
 }
 
 /// A decoded span, with its trace's context when the caller has assembled it.
@@ -158,6 +163,8 @@ pub(crate) struct SpanRef<'a> {
     pub trace: Option<&'a TraceCtx>,
     /// Known only when the caller assembled the trace.
     pub parent: Option<Option<&'a Span>>,
+    /// Known only when the caller assembled the trace.
+    pub pos: Option<TreePos>,
 }
 
 impl SpanView for SpanRef<'_> {
@@ -194,6 +201,9 @@ impl SpanView for SpanRef<'_> {
     fn parent(&self) -> Option<Option<&Span>> {
         self.parent
     }
+    fn tree_pos(&self) -> Option<TreePos> {
+        self.pos
+    }
 }
 
 /// Three-valued evaluation: `None` when the view lacks something the answer depends on.
@@ -205,6 +215,7 @@ pub(crate) fn eval(m: &Matcher, v: &impl SpanView) -> Option<bool> {
             span: v.full()?,
             trace: v.trace(),
             parent: v.parent(),
+            pos: v.tree_pos(),
         }),
         Matcher::Cmp(leaf) => eval_leaf(leaf, v),
         Matcher::And(a, b) => match eval(a, v) {

@@ -15,6 +15,7 @@ use spandb_storage::{KeyValue, Span, SpanKind, StatusCode, Value};
 
 use crate::ast::{BinOp, Expr, Field, Literal, Op};
 use crate::eval::TraceCtx;
+use crate::trace_tree::TreePos;
 
 /// Static types: what the parser knows of an expression before seeing a span.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,6 +80,10 @@ pub(crate) fn field_ty(f: &Field) -> Ty {
         | Field::Link(_)
         | Field::Instrumentation(_) => Ty::Attr,
         Field::Parent(inner) => field_ty(inner),
+        Field::ChildCount
+        | Field::NestedSetLeft
+        | Field::NestedSetRight
+        | Field::NestedSetParent => Ty::Int,
     }
 }
 
@@ -227,6 +232,8 @@ pub(crate) struct Ctx<'a> {
     pub trace: Option<&'a TraceCtx>,
     /// `Some(None)`: the span has no parent in its trace.
     pub parent: Option<Option<&'a Span>>,
+    /// The span's place in its assembled trace (child count, nested set).
+    pub pos: Option<TreePos>,
 }
 
 /// A compiled expression: the tree plus its regular expressions, compiled once.
@@ -496,9 +503,14 @@ fn field_val<'a>(f: &'a Field, ctx: &Ctx<'a>) -> Option<Val<'a>> {
                     span: p,
                     trace: ctx.trace,
                     parent: None,
+                    pos: None,
                 },
             )?,
         },
+        Field::ChildCount => Val::Int(i64::from(ctx.pos?.child_count)),
+        Field::NestedSetLeft => Val::Int(ctx.pos?.left),
+        Field::NestedSetRight => Val::Int(ctx.pos?.right),
+        Field::NestedSetParent => Val::Int(ctx.pos?.parent),
     })
 }
 
@@ -513,6 +525,7 @@ pub(crate) fn eval_const(e: &Expr) -> Option<Literal> {
         span: &span,
         trace: None,
         parent: None,
+        pos: None,
     };
     c.eval(&c.expr, &ctx)?.into_literal()
 }

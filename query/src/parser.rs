@@ -778,14 +778,7 @@ impl Parser {
             Tok::Ident(ref w) => match intrinsic(w) {
                 Some(f) => Ok(f),
                 None => match w.as_str() {
-                    "span:childCount"
-                    | "nestedSetLeft"
-                    | "nestedSetRight"
-                    | "nestedSetParent"
-                    | "span:nestedSetLeft"
-                    | "span:nestedSetRight"
-                    | "span:nestedSetParent"
-                    | "parent" => Err(Error::Unsupported(format!(
+                    "parent" => Err(Error::Unsupported(format!(
                         "`{w}` (line {}, column {})",
                         t.line, t.column
                     ))),
@@ -1177,6 +1170,10 @@ pub(crate) fn intrinsic(w: &str) -> Option<Field> {
         "link:spanID" => Field::LinkSpanId,
         "instrumentation:name" => Field::InstrumentationName,
         "instrumentation:version" => Field::InstrumentationVersion,
+        "span:childCount" => Field::ChildCount,
+        "nestedSetLeft" | "span:nestedSetLeft" => Field::NestedSetLeft,
+        "nestedSetRight" | "span:nestedSetRight" => Field::NestedSetRight,
+        "nestedSetParent" | "span:nestedSetParent" => Field::NestedSetParent,
         _ => return None,
     })
 }

@@ -13,7 +13,7 @@ use crate::eval::{eval, Matcher, SpanRef, TraceCtx};
 use crate::exec::metrics::{LabelValue, MetricsRequest, Series};
 use crate::exec::search::{summarize, TraceSummary};
 use crate::plan::TimeRange;
-use crate::trace_tree::TraceTree;
+use crate::trace_tree::{TraceTree, TreePos};
 
 fn by_trace(spans: &[Span]) -> BTreeMap<TraceId, Vec<&Span>> {
     let mut m: BTreeMap<TraceId, Vec<&Span>> = BTreeMap::new();
@@ -37,6 +37,52 @@ fn ctx_of(trace: &[&Span]) -> TraceCtx {
     }
 }
 
+/// Child counts and nested-set bounds, numbered by plain recursion from each root (spans
+/// without a parent id, earliest first); spans under a missing parent keep zeros.
+fn positions_of(trace: &[&Span]) -> Vec<TreePos> {
+    let n = trace.len();
+    let find = |id: SpanId| trace.iter().position(|s| s.span_id == id);
+    let order = |i: &usize| (trace[*i].start_ns, trace[*i].span_id, trace[*i].end_ns);
+    let mut children: Vec<Vec<usize>> = vec![Vec::new(); n];
+    let mut roots = Vec::new();
+    for (i, s) in trace.iter().enumerate() {
+        match s.parent_span_id.filter(|p| !p.is_zero()) {
+            None => roots.push(i),
+            Some(p) => {
+                if let Some(j) = find(p).filter(|&j| j != i) {
+                    children[j].push(i);
+                }
+            }
+        }
+    }
+    for c in &mut children {
+        c.sort_by_key(order);
+    }
+    roots.sort_by_key(order);
+    let mut pos: Vec<TreePos> = children
+        .iter()
+        .map(|c| TreePos {
+            child_count: c.len() as u32,
+            ..TreePos::default()
+        })
+        .collect();
+    fn number(i: usize, parent: i64, next: &mut i64, ch: &[Vec<usize>], pos: &mut [TreePos]) {
+        pos[i].left = *next;
+        pos[i].parent = parent;
+        *next += 1;
+        for &c in &ch[i] {
+            number(c, pos[i].left, next, ch, pos);
+        }
+        pos[i].right = *next;
+        *next += 1;
+    }
+    let mut next = 1;
+    for r in roots {
+        number(r, -1, &mut next, &children, &mut pos);
+    }
+    pos
+}
+
 /// The spans of one trace that `e` selects (by position in `trace`).
 fn select(e: &SpansetExpr, trace: &[&Span], ctx: &TraceCtx, range: TimeRange) -> Vec<bool> {
     let n = trace.len();
@@ -44,9 +90,11 @@ fn select(e: &SpansetExpr, trace: &[&Span], ctx: &TraceCtx, range: TimeRange) ->
     match e {
         SpansetExpr::Filter(c) => {
             let m = Matcher::compile(c);
+            let pos = positions_of(trace);
             trace
                 .iter()
-                .map(|s| {
+                .enumerate()
+                .map(|(i, s)| {
                     range.contains(s.start_ns)
                         && eval(
                             &m,
@@ -54,6 +102,7 @@ fn select(e: &SpansetExpr, trace: &[&Span], ctx: &TraceCtx, range: TimeRange) ->
                                 span: s,
                                 trace: Some(ctx),
                                 parent: Some(s.parent_span_id.and_then(find).map(|p| trace[p])),
+                                pos: pos.get(i).copied(),
                             },
                         ) == Some(true)
                 })
@@ -130,12 +179,14 @@ fn select(e: &SpansetExpr, trace: &[&Span], ctx: &TraceCtx, range: TimeRange) ->
             if base.contains(&true) {
                 sets.push((0..n).filter(|&i| base[i]).collect());
             }
+            let pos = positions_of(trace);
             let view = |i: usize| {
                 let s = trace[i];
                 crate::expr::Ctx {
                     span: s,
                     trace: Some(ctx),
                     parent: Some(s.parent_span_id.and_then(find).map(|p| trace[p])),
+                    pos: pos.get(i).copied(),
                 }
             };
             for stage in stages {

@@ -71,6 +71,19 @@ pub struct Node {
     pub skew_adjust_ns: i64,
 }
 
+/// Where a span sits in its trace's tree, for `span:childCount` and the nested-set
+/// intrinsics. Spans under a root are numbered depth first from 1 (a span's left bound is
+/// one past its previous sibling's right bound, its right bound one past its last
+/// descendant's); orphan subtrees, which Tempo does not number either, keep 0.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TreePos {
+    pub child_count: u32,
+    pub left: i64,
+    pub right: i64,
+    /// The parent's left bound; -1 on a root, 0 in an orphan subtree.
+    pub parent: i64,
+}
+
 /// An assembled trace.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TraceTree {
@@ -196,6 +209,48 @@ impl TraceTree {
             }
         }
         out
+    }
+    /// Each span's [`TreePos`] (indexed like `spans`).
+    pub fn positions(&self) -> Vec<TreePos> {
+        let mut pos: Vec<TreePos> = self
+            .nodes
+            .iter()
+            .map(|n| TreePos {
+                child_count: u32::try_from(n.children.len()).unwrap_or(u32::MAX),
+                ..TreePos::default()
+            })
+            .collect();
+        let mut next = 1i64;
+        // (span, children visited): an explicit stack, so a deep trace cannot overflow.
+        let mut stack: Vec<(usize, bool)> = Vec::new();
+        for &r in self.roots.iter().rev() {
+            if self.nodes.get(r).is_some_and(|n| !n.orphan) {
+                stack.push((r, false));
+            }
+        }
+        while let Some((i, done)) = stack.pop() {
+            if done {
+                if let Some(p) = pos.get_mut(i) {
+                    p.right = next;
+                }
+                next += 1;
+                continue;
+            }
+            let parent_left = match self.nodes.get(i).and_then(|n| n.parent) {
+                Some(p) => pos.get(p).map_or(0, |p| p.left),
+                None => -1,
+            };
+            if let Some(p) = pos.get_mut(i) {
+                p.left = next;
+                p.parent = parent_left;
+            }
+            next += 1;
+            stack.push((i, true));
+            if let Some(n) = self.nodes.get(i) {
+                stack.extend(n.children.iter().rev().map(|&c| (c, false)));
+            }
+        }
+        pos
     }
     /// What trace-level TraceQL intrinsics see.
     pub(crate) fn ctx(&self) -> TraceCtx {

@@ -227,6 +227,9 @@ fn expr_leaf() -> impl Strategy<Value = Cond> {
         "{ duration > 1s * 1.5 }",
         "{ duration % 2 = 0 }",
         "{ event:name = \"exception\" }",
+        "{ span:childCount > 1 }",
+        "{ nestedSetParent = -1 }",
+        "{ nestedSetRight - nestedSetLeft > 2 }",
         "{ 1 > 2 }",
     ])
     .prop_map(|t| match parse(t) {

@@ -178,6 +178,16 @@ fn every_form_matches_the_spans_tempo_would() {
         ("{ parent.name = \"POST /pay\" }", vec!["SELECT"]),
         ("{ parent.resource.service.name = \"web\" }", vec!["GET", "POST /pay"]),
         ("{ parent.span.http.status = 200 }", vec!["SELECT"]),
+        // The span's place in the tree: child count and nested-set bounds (root from 1,
+        // a root's parent -1).
+        ("{ span:childCount = 2 }", vec!["GET /checkout"]),
+        ("{ span:childCount = 0 }", vec!["GET", "SELECT"]),
+        ("{ nestedSetParent = -1 }", vec!["GET /checkout"]),
+        ("{ nestedSetLeft = 1 && span:nestedSetRight = 8 }", vec!["GET /checkout"]),
+        ("{ nestedSetParent = 1 }", vec!["GET", "POST /pay"]),
+        ("{ nestedSetRight - nestedSetLeft = 3 }", vec!["POST /pay"]),
+        ("{ } | max(span:childCount) = 2", all.to_vec()),
+        ("{ } >> { nestedSetParent > 1 }", vec!["SELECT"]),
         // Structural operators.
         ("{ name = \"GET /checkout\" } > { }", vec!["GET", "POST /pay"]),
         ("{ status = error } < { }", vec!["POST /pay"]),

@@ -12,12 +12,12 @@ use std::collections::HashMap;
 
 use spandb_storage::{Snapshot, TraceId};
 
-use crate::ast::{Aggregate, Field, Literal, Op, Query, SpansetExpr, Stage, StructOp};
+use crate::ast::{Aggregate, Cond, Expr, Field, Literal, Op, Query, SpansetExpr, Stage, StructOp};
 use crate::error::{Error, Result};
 use crate::eval::{eval, Matcher, SpanRef, TraceCtx};
 use crate::expr::{CompiledExpr, Ctx};
 use crate::plan::TimeRange;
-use crate::trace_tree::TraceTree;
+use crate::trace_tree::{TraceTree, TreePos};
 
 /// At most this many `{ }` filters in one query (a candidate trace keeps one bit per filter).
 pub const MAX_FILTERS: usize = 64;
@@ -59,6 +59,8 @@ pub(crate) struct Compiled {
     pub filters: Vec<Matcher>,
     /// Fields of `select(...)` stages, returned with each matched span.
     pub select: Vec<Field>,
+    /// Some part reads `span:childCount` or a nested-set bound.
+    reads_tree_pos: bool,
 }
 
 impl Compiled {
@@ -75,6 +77,7 @@ impl Compiled {
             expr,
             filters,
             select: selected_fields(&q.spans),
+            reads_tree_pos: reads_tree_pos(&q.spans),
         })
     }
 
@@ -112,6 +115,8 @@ impl Compiled {
             range,
             filters: &self.filters,
             cache: std::cell::RefCell::new(vec![None; self.filters.len()]),
+            positions: std::cell::OnceCell::new(),
+            reads_tree_pos: self.reads_tree_pos,
         };
         let all = vec![true; n];
         let set = env.go(&self.expr, &all);
@@ -126,6 +131,9 @@ struct Env<'a> {
     range: TimeRange,
     filters: &'a [Matcher],
     cache: std::cell::RefCell<Vec<Option<Vec<bool>>>>,
+    /// Child counts and nested-set bounds, numbered only when a query reads them.
+    positions: std::cell::OnceCell<Vec<TreePos>>,
+    reads_tree_pos: bool,
 }
 
 impl Env<'_> {
@@ -138,7 +146,18 @@ impl Env<'_> {
             span: self.tree.spans.get(j)?,
             trace: Some(self.ctx),
             parent: Some(self.parent(j).and_then(|p| self.tree.spans.get(p))),
+            pos: self.pos(j),
         })
+    }
+
+    fn pos(&self, j: usize) -> Option<TreePos> {
+        if !self.reads_tree_pos {
+            return None;
+        }
+        self.positions
+            .get_or_init(|| self.tree.positions())
+            .get(j)
+            .copied()
     }
 
     fn filter(&self, i: usize) -> Vec<bool> {
@@ -324,6 +343,7 @@ fn expr_ctx<'a>(v: &SpanRef<'a>) -> Ctx<'a> {
         span: v.span,
         trace: v.trace,
         parent: v.parent,
+        pos: v.pos,
     }
 }
 
@@ -520,6 +540,47 @@ fn compile_expr(e: &SpansetExpr, filters: &mut Vec<Matcher>) -> CExpr {
 }
 
 /// The fields of every `select(...)` stage of `e`, without repeats.
+/// Whether some filter, aggregate, grouping or selection reads a span's place in its tree.
+fn reads_tree_pos(e: &SpansetExpr) -> bool {
+    fn cond(c: &Cond) -> bool {
+        match c {
+            Cond::True => false,
+            Cond::Cmp(f, ..) => f.is_tree_pos(),
+            Cond::And(a, b) | Cond::Or(a, b) => cond(a) || cond(b),
+            Cond::Expr(e) => expr(e),
+        }
+    }
+    fn expr(e: &Expr) -> bool {
+        let mut any = false;
+        e.for_each_field(&mut |f| any |= f.is_tree_pos());
+        any
+    }
+    match e {
+        SpansetExpr::Filter(c) => cond(c),
+        SpansetExpr::And(a, b)
+        | SpansetExpr::Or(a, b)
+        | SpansetExpr::Child(a, b)
+        | SpansetExpr::Descendant(a, b)
+        | SpansetExpr::Struct(_, a, b) => reads_tree_pos(a) || reads_tree_pos(b),
+        SpansetExpr::Pipeline(input, stages) => {
+            reads_tree_pos(input)
+                || stages.iter().any(|s| match s {
+                    Stage::Spans(e) => reads_tree_pos(e),
+                    Stage::Scalar(a, ..) => match a {
+                        Aggregate::Count => false,
+                        Aggregate::Avg(e)
+                        | Aggregate::Min(e)
+                        | Aggregate::Max(e)
+                        | Aggregate::Sum(e) => expr(e),
+                    },
+                    Stage::By(es) => es.iter().any(expr),
+                    Stage::Select(fs) => fs.iter().any(Field::is_tree_pos),
+                    Stage::Coalesce => false,
+                })
+        }
+    }
+}
+
 pub(crate) fn selected_fields(e: &SpansetExpr) -> Vec<Field> {
     fn go(e: &SpansetExpr, out: &mut Vec<Field>) {
         match e {

@@ -215,6 +215,7 @@ fn row_by_row(m: &Matcher, spans: &[Span]) -> RoaringBitmap {
                 span,
                 trace: None,
                 parent: None,
+                pos: None,
             },
         ) == Some(true)
         {

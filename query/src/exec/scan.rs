@@ -160,6 +160,7 @@ pub(crate) fn scan_unsealed<'a>(
             span,
             trace: None,
             parent: None,
+            pos: None,
         };
         for (fi, m) in filters.iter().enumerate() {
             if eval(m, &view) != Some(false) {

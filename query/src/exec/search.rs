@@ -195,6 +195,7 @@ impl Search<'_> {
                 span,
                 trace: None,
                 parent: None,
+                pos: None,
             };
             for (fi, m) in self.compiled.filters.iter().enumerate() {
                 if eval(m, &view) != Some(false) {
@@ -482,6 +483,11 @@ impl RowCols {
 pub(crate) fn summarize(tree: &TraceTree, matched: &[usize], select: &[Field]) -> TraceSummary {
     let ctx = tree.ctx();
     let root = tree.root_span();
+    let positions = if select.iter().any(Field::is_tree_pos) {
+        tree.positions()
+    } else {
+        Vec::new()
+    };
     TraceSummary {
         trace_id: tree.trace_id,
         root_service: root.map(|s| s.service().to_owned()),
@@ -504,6 +510,7 @@ pub(crate) fn summarize(tree: &TraceTree, matched: &[usize], select: &[Field]) -
                                 .and_then(|n| n.parent)
                                 .and_then(|p| tree.spans.get(p)),
                         ),
+                        pos: positions.get(i).copied(),
                     },
                 ),
                 span_id: s.span_id,

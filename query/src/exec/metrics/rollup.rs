@@ -175,6 +175,7 @@ pub(super) fn run_rollup<'q>(
             span,
             trace: None,
             parent: None,
+            pos: None,
         };
         if eval(
             &plan.cond,

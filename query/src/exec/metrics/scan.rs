@@ -70,6 +70,7 @@ pub(super) fn run_traces<'q>(
                     span,
                     trace: Some(&ctx),
                     parent: None,
+                    pos: None,
                 });
             }
         }
