@@ -17,6 +17,10 @@ pub struct Args {
     /// Bucket width.
     #[arg(long, default_value = "1m", value_parser = duration_ns)]
     step: u64,
+    /// One value per series for the whole range (Tempo's /api/metrics/query), not a series
+    /// of steps.
+    #[arg(long, conflicts_with = "step")]
+    instant: bool,
     #[command(flatten)]
     range: RangeArgs,
 }
@@ -31,6 +35,18 @@ pub fn run(db_dir: &Path, format: Format, args: Args) -> Result<ExitCode> {
             what: "spans: the database holds none".into(),
         })?,
     };
+    if args.instant {
+        let result = snap.metrics_instant(&q, range.start_ns, range.end_ns)?;
+        match format {
+            Format::Json => outln!("{}", json(&tempo::QueryInstantResponse::new(&result))),
+            Format::Table => out!(
+                "{}",
+                table::metrics_table(&result, table::ValueUnit::of(&q))
+            ),
+            f => return Err(f.unsupported("metrics --instant")),
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let req = MetricsRequest::aligned(range.start_ns, range.end_ns, args.step);
     let result = snap.metrics(&q, req)?;
     match format {

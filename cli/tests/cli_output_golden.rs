@@ -103,6 +103,36 @@ fn every_command_prints_its_golden_table_and_json() {
         )),
     );
 
+    // An instant count is the sum of the range's buckets, per series.
+    let instant = stdout(&spandb(
+        db,
+        &["metrics", METRICS, "--instant", "--output", "json"],
+    ));
+    golden("metrics_instant.json", &instant);
+    let instant: serde_json::Value = serde_json::from_str(&instant).unwrap();
+    let range: serde_json::Value = serde_json::from_str(&stdout(&spandb(
+        db,
+        &[&["metrics", METRICS, "--output", "json"][..], &step].concat(),
+    )))
+    .unwrap();
+    let series = range["series"].as_array().unwrap();
+    assert_eq!(instant["series"].as_array().unwrap().len(), series.len());
+    for s in series {
+        let total: f64 = s["samples"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|x| x["value"].as_f64())
+            .sum();
+        let one = instant["series"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["promLabels"] == s["promLabels"])
+            .unwrap_or_else(|| panic!("no instant series for {}", s["promLabels"]));
+        assert_eq!(one["value"].as_f64(), Some(total), "{}", s["promLabels"]);
+    }
+
     golden(
         "metrics_p90.txt",
         &stdout(&spandb(

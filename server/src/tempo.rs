@@ -11,7 +11,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use opentelemetry_proto::tonic::trace::v1::TracesData;
 use prost::Message;
-use spandb::render::tempo::{QueryRangeResponse, SearchResponse};
+use spandb::render::tempo::{QueryInstantResponse, QueryRangeResponse, SearchResponse};
 use spandb::{MetricsRequest, Span, TagScope, TagValue, TimeRange, TraceId};
 
 use crate::http::{query, ApiError, AppState};
@@ -473,35 +473,13 @@ async fn query_range(
 async fn instant_query(
     State(state): State<AppState>,
     Query(params): Query<HashMap<String, String>>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<QueryInstantResponse>, ApiError> {
     let (q, req) = metrics_request(&params)?;
     let result = query(&state, move |db| {
         db.metrics_instant(q.as_str(), req.start_ns, req.end_ns)
     })
     .await?;
-    let range = QueryRangeResponse::new(&result);
-    let series: Vec<serde_json::Value> = serde_json::to_value(&range)
-        .ok()
-        .and_then(|v| v.get("series").cloned())
-        .and_then(|s| s.as_array().cloned())
-        .unwrap_or_default()
-        .into_iter()
-        .map(|mut s| {
-            let value = s
-                .get("samples")
-                .and_then(|x| x.as_array())
-                .and_then(|x| x.first())
-                .and_then(|x| x.get("value"))
-                .cloned()
-                .unwrap_or(serde_json::Value::Null);
-            if let Some(o) = s.as_object_mut() {
-                o.remove("samples");
-                o.insert("value".into(), value);
-            }
-            s
-        })
-        .collect();
-    Ok(Json(serde_json::json!({ "series": series })))
+    Ok(Json(QueryInstantResponse::new(&result)))
 }
 
 #[cfg(test)]

@@ -200,6 +200,41 @@ impl QueryRangeResponse {
     }
 }
 
+/// `/api/metrics/query`'s response: one value per series for the whole range.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct QueryInstantResponse {
+    pub series: Vec<InstantSeries>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InstantSeries {
+    pub labels: Vec<Attribute>,
+    pub prom_labels: String,
+    /// `null` where the value is not a finite number.
+    pub value: Option<f64>,
+}
+
+impl QueryInstantResponse {
+    /// From an instant query's result (one sample per series; a series without one is null).
+    pub fn new(result: &MetricsResult) -> QueryInstantResponse {
+        QueryInstantResponse {
+            series: result
+                .series
+                .iter()
+                .map(|s| {
+                    let t = TimeSeries::from(s);
+                    InstantSeries {
+                        labels: t.labels,
+                        prom_labels: t.prom_labels,
+                        value: t.samples.first().and_then(|x| x.value),
+                    }
+                })
+                .collect(),
+        }
+    }
+}
+
 impl From<&Series> for TimeSeries {
     fn from(s: &Series) -> Self {
         TimeSeries {
