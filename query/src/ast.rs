@@ -240,8 +240,20 @@ impl fmt::Display for Expr {
         match self {
             Expr::Lit(l) => write!(f, "{l}"),
             Expr::Field(x) => f.write_str(&x.text()),
-            Expr::Not(e) => write!(f, "!({e})"),
-            Expr::Neg(e) => write!(f, "-({e})"),
+            // Without parentheses where none are needed, so a chain of `-`/`!` prints no
+            // deeper than it parsed (the parser bounds nesting).
+            Expr::Not(e) | Expr::Neg(e) => {
+                let sign = if matches!(self, Expr::Not(_)) {
+                    '!'
+                } else {
+                    '-'
+                };
+                if matches!(**e, Expr::Field(_) | Expr::Not(_) | Expr::Neg(_)) {
+                    write!(f, "{sign}{e}")
+                } else {
+                    write!(f, "{sign}({e})")
+                }
+            }
             Expr::Exists(e) => write!(f, "({e}) != nil"),
             Expr::NotExists(e) => write!(f, "({e}) = nil"),
             Expr::Bin(op, a, b) => write!(f, "({a}) {} ({b})", op.text()),

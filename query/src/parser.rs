@@ -1283,6 +1283,18 @@ mod tests {
     }
 
     #[test]
+    fn a_long_chain_of_signs_prints_back_as_deep_as_it_parsed() {
+        // Found by the fuzzer: 43 nested `-` printed as `-(-(...))` went past the nesting bound.
+        let text = format!(
+            "{{ span.x / 1{}.a = 4 && {}span.b }}",
+            "-".repeat(44),
+            "!".repeat(40)
+        );
+        let q = parse(&text).unwrap();
+        assert_eq!(parse(&q.to_string()).unwrap(), q, "{q}");
+    }
+
+    #[test]
     fn parses_the_design_example() {
         let q = parse(r#"{ resource.service.name = "checkout" && status = error && duration > 200ms && span.http.response.status_code >= 500 }"#).unwrap();
         let SpansetExpr::Filter(c) = &q.spans else {
