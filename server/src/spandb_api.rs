@@ -137,7 +137,21 @@ async fn graph_of(
         .cloned();
     let limit = count_param(params, "limit", 500, 5_000)?;
     let per_minute = params.get("per_minute").is_some_and(|v| v == "true");
-    let mut graph = query(state, move |db| db.service_graph(range, filter.as_deref())).await?;
+    let mut graph = query(state, move |db| {
+        let snap = db.snapshot()?;
+        // An open end is the data's, so the map's title and per-minute rates are of the
+        // time the data covers, not of 1970..2554.
+        let range = match snap.time_range() {
+            Some(data) => {
+                let start = range.start_ns.max(data.start_ns);
+                let end = range.end_ns.min(data.end_ns.saturating_add(1));
+                TimeRange::new(start, end.max(start.saturating_add(1)))
+            }
+            None => range,
+        };
+        snap.service_graph(range, filter.as_deref())
+    })
+    .await?;
     if graph.edges.len() > limit {
         graph.edges.sort_by_key(|e| std::cmp::Reverse(e.calls));
         graph.edges.truncate(limit);
