@@ -511,7 +511,7 @@
     await Promise.all(charts.map(async ([id, q, title]) => {
       const holder = $(id);
       try {
-        const text = await api("/api/spandb/chart.svg", Object.assign({ q, title, width, height: 300 }, range), "text");
+        const text = await api("/api/spandb/chart.svg", Object.assign({ q, title, width, height: 240 }, range), "text");
         const svg = new DOMParser().parseFromString(text, "image/svg+xml").documentElement;
         clear(holder);
         if (svg && svg.nodeName === "svg") holder.appendChild(document.importNode(svg, true));
