@@ -126,13 +126,16 @@ pub async fn query<T: Send + 'static>(
     }
 }
 
-/// Tempo's and Jaeger's query APIs, the MCP endpoint, `/metrics` and the probes.
+/// Tempo's and Jaeger's query APIs, spandb's own, the MCP endpoint, `/metrics`, the probes
+/// and the web UI (its pages hold no data and need no token; what they fetch does).
 pub fn query_router(state: AppState) -> Router {
     let open = Router::new()
         .route("/ready", get(|| async { "ready" }))
-        .route("/api/echo", get(|| async { "echo" }));
+        .route("/api/echo", get(|| async { "echo" }))
+        .merge(crate::ui::routes());
     let guarded = crate::tempo::routes()
         .merge(crate::jaeger::routes())
+        .merge(crate::spandb_api::routes())
         .route("/metrics", get(metrics))
         .route_service("/api/mcp", crate::mcp::service(state.clone()))
         .layer(middleware::from_fn_with_state(state.clone(), query_auth));

@@ -9,6 +9,9 @@
 //!   buffer and never a silent drop.
 //! - [`otlp_http`] and [`otlp_grpc`]: the OTLP receivers.
 //! - [`tempo`] and [`jaeger`]: the query APIs.
+//! - [`spandb_api`]: spandb's own analyses under `/api/spandb/` (graph, critical path, self
+//!   time, error groups, anomalies, health, explain).
+//! - [`ui`]: the web UI at `/`, embedded.
 //! - [`mcp`]: the Model Context Protocol tools at `/api/mcp`, for assistants.
 //! - [`metrics`]: `/metrics` in Prometheus' text format.
 //! - [`http`]: the router, authentication, limits and error bodies shared by the HTTP APIs.
@@ -21,7 +24,9 @@ mod mcp;
 pub mod metrics;
 mod otlp_grpc;
 mod otlp_http;
+mod spandb_api;
 mod tempo;
+mod ui;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

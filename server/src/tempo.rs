@@ -132,7 +132,10 @@ fn protobuf(body: Vec<u8>) -> Response {
 
 /// Seconds since the epoch (Tempo's `start`/`end`), or nanoseconds when the number is too
 /// large to be seconds (as Tempo's metrics endpoints also take).
-fn time_param(params: &HashMap<String, String>, key: &str) -> Result<Option<u64>, ApiError> {
+pub(crate) fn time_param(
+    params: &HashMap<String, String>,
+    key: &str,
+) -> Result<Option<u64>, ApiError> {
     let Some(v) = params.get(key).filter(|v| !v.is_empty()) else {
         return Ok(None);
     };
@@ -261,7 +264,7 @@ fn logfmt(text: &str) -> Result<Vec<(String, String)>, ApiError> {
     Ok(out)
 }
 
-fn range_of(params: &HashMap<String, String>) -> Result<TimeRange, ApiError> {
+pub(crate) fn range_of(params: &HashMap<String, String>) -> Result<TimeRange, ApiError> {
     let start = time_param(params, "start")?.unwrap_or(0);
     let end = time_param(params, "end")?.unwrap_or(u64::MAX);
     if end <= start {

@@ -18,8 +18,12 @@ use spandb_storage::{KeyValue, SpanKind};
 use super::table::format_duration;
 use super::trace_view::{escape_xml, TraceView};
 
-const CSS: &str = include_str!("trace_html.css");
-const JS: &str = include_str!("trace_html.js");
+/// The page's style sheet and script, for a server that serves them as files (see
+/// [`trace_html_shell`]).
+pub const TRACE_HTML_CSS: &str = include_str!("trace_html.css");
+pub const TRACE_HTML_JS: &str = include_str!("trace_html.js");
+const CSS: &str = TRACE_HTML_CSS;
+const JS: &str = TRACE_HTML_JS;
 
 /// Interned strings: index by content.
 #[derive(Default)]
@@ -56,6 +60,69 @@ fn kind_name(k: SpanKind) -> &'static str {
 
 /// The page for `tree`.
 pub fn trace_html(tree: &TraceTree) -> String {
+    let data = trace_html_data(tree);
+    let title = escape_xml(&trace_html_title(tree));
+    page(
+        &title,
+        &format!("<style>\n{CSS}</style>"),
+        &data,
+        &format!("<script>\n{JS}</script>"),
+    )
+}
+
+/// The page's title: trace id, span count and duration.
+pub fn trace_html_title(tree: &TraceTree) -> String {
+    format!(
+        "trace {} · {} spans · {}",
+        tree.trace_id,
+        tree.spans.len(),
+        format_duration(tree.duration_ns())
+    )
+}
+
+/// The page without its data, style or script inline: `css_href` and `script_src` name them
+/// (a server's web UI, whose Content-Security-Policy forbids inline scripts). The script at
+/// `script_src` fills `#trace-data` with [`trace_html_data`] (and `h1` and the title with
+/// [`trace_html_title`]) before it loads [`TRACE_HTML_JS`].
+pub fn trace_html_shell(css_href: &str, script_src: &str) -> String {
+    page(
+        "trace",
+        &format!(
+            "<link rel=\"stylesheet\" href=\"{}\">",
+            escape_xml(css_href)
+        ),
+        "",
+        &format!("<script src=\"{}\"></script>", escape_xml(script_src)),
+    )
+}
+
+fn page(title_html: &str, style: &str, data: &str, script: &str) -> String {
+    let mut out = String::with_capacity(data.len() + style.len() + script.len() + 2048);
+    let _ = write!(
+        out,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>{title_html}</title>\n{style}\n</head>\n<body>\n\
+         <header>\n<h1>{title_html}</h1>\n<div id=\"controls\">\
+         <input id=\"find\" type=\"search\" placeholder=\"Find: service, name, attribute (Enter: next)\" autocomplete=\"off\">\
+         <span id=\"find-count\"></span>\
+         <label><input id=\"cp-toggle\" type=\"checkbox\"> critical path</label>\
+         <button id=\"expand-all\" type=\"button\">expand all</button>\
+         <button id=\"collapse-all\" type=\"button\">collapse all</button>\
+         </div>\n<div id=\"legend\"></div>\n\
+         <div id=\"minimap\"><canvas id=\"minimap-canvas\"></canvas><div id=\"minimap-view\"></div></div>\n\
+         <div id=\"ruler\"><div class=\"label-col\">Service · operation</div><div id=\"ticks\"></div></div>\n\
+         </header>\n<main id=\"scroller\"><div id=\"spacer\"></div></main>\n\
+         <aside id=\"detail\" hidden></aside>\n\
+         <script type=\"application/json\" id=\"trace-data\">{data}</script>\n\
+         {script}\n</body>\n</html>\n",
+    );
+    out
+}
+
+/// The page's data (the JSON its script reads from `#trace-data`), with `<` escaped so it
+/// can sit inside a script element.
+pub fn trace_html_data(tree: &TraceTree) -> String {
     let view = TraceView::new(tree);
     let t0 = tree.start_ns;
     let mut strings = Strings::default();
@@ -152,36 +219,7 @@ pub fn trace_html(tree: &TraceTree) -> String {
     });
     // `<` never appears raw inside the script element, so no `</script>` in a span name can
     // end it early.
-    let data = data.to_string().replace('<', "\\u003c");
-    let title = format!(
-        "trace {} · {} spans · {}",
-        tree.trace_id,
-        tree.spans.len(),
-        format_duration(tree.duration_ns())
-    );
-    let mut out = String::with_capacity(data.len() + CSS.len() + JS.len() + 2048);
-    let _ = write!(
-        out,
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>{}</title>\n<style>\n{CSS}</style>\n</head>\n<body>\n\
-         <header>\n<h1>{}</h1>\n<div id=\"controls\">\
-         <input id=\"find\" type=\"search\" placeholder=\"Find: service, name, attribute (Enter: next)\" autocomplete=\"off\">\
-         <span id=\"find-count\"></span>\
-         <label><input id=\"cp-toggle\" type=\"checkbox\"> critical path</label>\
-         <button id=\"expand-all\" type=\"button\">expand all</button>\
-         <button id=\"collapse-all\" type=\"button\">collapse all</button>\
-         </div>\n<div id=\"legend\"></div>\n\
-         <div id=\"minimap\"><canvas id=\"minimap-canvas\"></canvas><div id=\"minimap-view\"></div></div>\n\
-         <div id=\"ruler\"><div class=\"label-col\">Service · operation</div><div id=\"ticks\"></div></div>\n\
-         </header>\n<main id=\"scroller\"><div id=\"spacer\"></div></main>\n\
-         <aside id=\"detail\" hidden></aside>\n\
-         <script type=\"application/json\" id=\"trace-data\">{data}</script>\n\
-         <script>\n{JS}</script>\n</body>\n</html>\n",
-        escape_xml(&title),
-        escape_xml(&title),
-    );
-    out
+    data.to_string().replace('<', "\\u003c")
 }
 
 #[cfg(test)]
