@@ -133,6 +133,7 @@ pub fn query_router(state: AppState) -> Router {
         .route("/api/echo", get(|| async { "echo" }));
     let guarded = crate::tempo::routes()
         .merge(crate::jaeger::routes())
+        .merge(crate::jaeger_v3::routes())
         .route("/metrics", get(metrics))
         .route_service("/api/mcp", crate::mcp::service(state.clone()))
         .layer(middleware::from_fn_with_state(state.clone(), query_auth));

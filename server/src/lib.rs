@@ -8,7 +8,7 @@
 //!   queue is an immediate "try later" (HTTP 429, gRPC `Unavailable`), never an unbounded
 //!   buffer and never a silent drop.
 //! - [`otlp_http`] and [`otlp_grpc`]: the OTLP receivers.
-//! - [`tempo`] and [`jaeger`]: the query APIs.
+//! - [`tempo`], [`jaeger`] and [`jaeger_v3`]: the query APIs.
 //! - [`mcp`]: the Model Context Protocol tools at `/api/mcp`, for assistants.
 //! - [`metrics`]: `/metrics` in Prometheus' text format.
 //! - [`http`]: the router, authentication, limits and error bodies shared by the HTTP APIs.
@@ -17,6 +17,7 @@ pub mod config;
 mod http;
 pub mod ingest;
 mod jaeger;
+mod jaeger_v3;
 mod mcp;
 pub mod metrics;
 mod otlp_grpc;
