@@ -46,6 +46,29 @@ pub struct Args {
     /// survives power loss) or in the OS with an fsync every 50 ms (`group`).
     #[arg(long, value_enum, default_value_t = ServeDurability::Sync)]
     durability: ServeDurability,
+    /// PEM certificate chain: serve every listener over TLS (with --tls-key).
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Allow browser pages from this origin (https://host:port, or *) to call the APIs
+    /// (CORS). Repeatable or comma-separated; without it no CORS header is sent.
+    #[arg(long = "cors-origin", value_delimiter = ',')]
+    cors_origins: Vec<String>,
+    /// Log lines as text or as JSON objects (to stderr).
+    #[arg(long, value_enum, default_value_t = LogFormatArg::Text)]
+    log_format: LogFormatArg,
+    /// Log level (error, warn, info, debug, trace) or directives
+    /// (warn,spandb_server=debug).
+    #[arg(long, default_value = "info")]
+    log_level: String,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum LogFormatArg {
+    Text,
+    Json,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -64,6 +87,12 @@ fn read_token(path: &Path) -> Result<String> {
 }
 
 pub fn run(db_dir: &Path, args: Args) -> Result<ExitCode> {
+    let format = match args.log_format {
+        LogFormatArg::Text => spandb_server::logging::LogFormat::Text,
+        LogFormatArg::Json => spandb_server::logging::LogFormat::Json,
+    };
+    spandb_server::logging::init(format, &args.log_level)
+        .map_err(|e| Error::invalid(e.to_string()))?;
     let query_token = args
         .auth_token_file
         .as_deref()
@@ -83,6 +112,11 @@ pub fn run(db_dir: &Path, args: Args) -> Result<ExitCode> {
         request_timeout: Duration::from_nanos(args.request_timeout),
         max_concurrent_queries: args.max_concurrent_queries,
         queue_spans: args.queue_spans,
+        tls: match (args.tls_cert, args.tls_key) {
+            (Some(cert), Some(key)) => Some(spandb_server::tls::TlsFiles { cert, key }),
+            _ => None,
+        },
+        cors_origins: args.cors_origins,
     };
     config
         .validate()
@@ -96,6 +130,9 @@ pub fn run(db_dir: &Path, args: Args) -> Result<ExitCode> {
     let db = Arc::new(Options::new().durability(durability).open(db_dir)?);
     let served = spandb_server::run_until_signal(db.clone(), config);
     let closed = db.close();
+    if let Err(e) = &served {
+        tracing::error!(error = %e, "cannot serve");
+    }
     served.map_err(|e| Error::invalid(e.to_string()))?;
     closed?;
     Ok(ExitCode::SUCCESS)

@@ -30,6 +30,11 @@ pub struct ServerConfig {
     /// Spans waiting to be written; a request that would go over is refused with 429 /
     /// `Unavailable` and Retry-After.
     pub queue_spans: usize,
+    /// TLS on every listener from these PEM files; `None` serves plain TCP.
+    pub tls: Option<crate::tls::TlsFiles>,
+    /// Origins (`https://grafana.example.com`, or `*` for any) whose pages may call the
+    /// APIs from a browser; empty (the default) sends no `Access-Control-*` header at all.
+    pub cors_origins: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -45,6 +50,8 @@ impl Default for ServerConfig {
             request_timeout: Duration::from_secs(30),
             max_concurrent_queries: 4,
             queue_spans: 200_000,
+            tls: None,
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -62,6 +69,11 @@ pub enum ConfigError {
     },
     #[error("{0} must be greater than zero")]
     Zero(&'static str),
+    #[error(
+        "{0:?} is not a CORS origin: give scheme, host and optional port \
+         (https://grafana.example.com:3000), or *"
+    )]
+    BadOrigin(String),
 }
 
 impl ServerConfig {
@@ -99,6 +111,11 @@ impl ServerConfig {
         ] {
             if v == 0 {
                 return Err(ConfigError::Zero(what));
+            }
+        }
+        for origin in &self.cors_origins {
+            if !crate::cors::valid_origin(origin) {
+                return Err(ConfigError::BadOrigin(origin.clone()));
             }
         }
         Ok(())

@@ -136,22 +136,24 @@ pub fn query_router(state: AppState) -> Router {
     let guarded = crate::tempo::routes()
         .merge(crate::jaeger::routes())
         .merge(crate::spandb_api::routes())
+        .merge(crate::jaeger_v3::routes())
         .route("/metrics", get(metrics))
         .route_service("/api/mcp", crate::mcp::service(state.clone()))
         .layer(middleware::from_fn_with_state(state.clone(), query_auth));
-    open.merge(guarded)
-        .layer(middleware::from_fn_with_state(state.clone(), observe))
-        .with_state(state)
+    let router = open
+        .merge(guarded)
+        .layer(middleware::from_fn_with_state(state.clone(), observe));
+    crate::cors::apply(router, &state.config.cors_origins).with_state(state)
 }
 
 /// `POST /v1/traces`.
 pub fn otlp_router(state: AppState) -> Router {
-    Router::new()
+    let router = Router::new()
         .route("/v1/traces", post(crate::otlp_http::export_traces))
         .layer(middleware::from_fn_with_state(state.clone(), ingest_auth))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
-        .layer(axum::extract::DefaultBodyLimit::disable())
-        .with_state(state)
+        .layer(axum::extract::DefaultBodyLimit::disable());
+    crate::cors::apply(router, &state.config.cors_origins).with_state(state)
 }
 
 async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
@@ -169,12 +171,28 @@ async fn observe(
     let endpoint = matched
         .map(|m| m.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".into());
+    let method = request.method().clone();
+    // The path only: a query string can carry search terms.
+    let path = request.uri().path().to_owned();
     let started = Instant::now();
     let response = next.run(request).await;
-    state
-        .metrics
-        .observe_request(&endpoint, response.status().as_u16(), started.elapsed());
+    let elapsed = started.elapsed();
+    let status = response.status().as_u16();
+    state.metrics.observe_request(&endpoint, status, elapsed);
+    log_request(method.as_str(), &path, status, elapsed);
     response
+}
+
+/// One log line per answered request; probes and scrapes only at `debug`.
+pub fn log_request(method: &str, path: &str, status: u16, elapsed: std::time::Duration) {
+    let latency_ms = elapsed.as_secs_f64() * 1e3;
+    if matches!(path, "/ready" | "/metrics" | "/api/echo") {
+        tracing::debug!(method, path, status, latency_ms, "request");
+    } else if status >= 500 {
+        tracing::warn!(method, path, status, latency_ms, "request");
+    } else {
+        tracing::info!(method, path, status, latency_ms, "request");
+    }
 }
 
 async fn query_auth(State(state): State<AppState>, request: Request, next: Next) -> Response {

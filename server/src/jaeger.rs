@@ -25,6 +25,7 @@ pub fn routes() -> Router<AppState> {
         .route("/jaeger/api/operations", get(operations_v2))
         .route("/jaeger/api/traces", get(find_traces))
         .route("/jaeger/api/traces/{id}", get(trace))
+        .route("/jaeger/api/dependencies", get(dependencies))
 }
 
 fn envelope(data: Json_, total: usize) -> Json<Json_> {
@@ -32,20 +33,28 @@ fn envelope(data: Json_, total: usize) -> Json<Json_> {
 }
 
 async fn services(State(state): State<AppState>) -> Result<Json<Json_>, ApiError> {
-    let stats = query(&state, |db| db.stats()).await?;
-    let mut names: Vec<String> = stats.services.into_iter().map(|s| s.service).collect();
-    names.sort();
+    let names = services_sorted(&state).await?;
     let n = names.len();
     Ok(envelope(json!(names), n))
 }
 
-/// Operation names of a service (of one span kind when given), from the rollups: a metrics
-/// count by name over all time, which needs no span decoding.
-async fn operation_names(
+/// Every service name, sorted.
+pub(crate) async fn services_sorted(state: &AppState) -> Result<Vec<String>, ApiError> {
+    let stats = query(state, |db| db.stats()).await?;
+    let mut names: Vec<String> = stats.services.into_iter().map(|s| s.service).collect();
+    names.sort();
+    names.dedup();
+    Ok(names)
+}
+
+/// Operation names of a service with their span kinds (of one kind when given), sorted,
+/// from the rollups: a metrics count by name and kind over all time, which needs no span
+/// decoding.
+pub(crate) async fn operation_names(
     state: &AppState,
     service: String,
     kind: Option<String>,
-) -> Result<Vec<String>, ApiError> {
+) -> Result<Vec<(String, String)>, ApiError> {
     let mut cond = format!(
         "resource.service.name = {}",
         serde_json::to_string(&service).unwrap_or_default()
@@ -59,7 +68,7 @@ async fn operation_names(
         }
         cond.push_str(&format!(" && kind = {k}"));
     }
-    let q = format!("{{ {cond} }} | count_over_time() by (name)");
+    let q = format!("{{ {cond} }} | count_over_time() by (name, kind)");
     let result = query(state, move |db| {
         let Some(range) = db.snapshot()?.time_range() else {
             return Ok(None);
@@ -69,14 +78,18 @@ async fn operation_names(
         db.metrics(q.as_str(), req).map(Some)
     })
     .await?;
-    let mut ops: Vec<String> = result
+    let label = |labels: &[(String, LabelValue)], key: &str| {
+        labels.iter().find_map(|(k, v)| match v {
+            LabelValue::Str(s) if k == key => Some(s.clone()),
+            _ => None,
+        })
+    };
+    let mut ops: Vec<(String, String)> = result
         .iter()
         .flat_map(|r| r.series.iter())
         .filter_map(|series| {
-            series.labels.iter().find_map(|(k, v)| match v {
-                LabelValue::Str(name) if k == "name" => Some(name.clone()),
-                _ => None,
-            })
+            let name = label(&series.labels, "name")?;
+            Some((name, label(&series.labels, "kind").unwrap_or_default()))
         })
         .collect();
     ops.sort();
@@ -88,7 +101,12 @@ async fn operations(
     State(state): State<AppState>,
     Path(service): Path<String>,
 ) -> Result<Json<Json_>, ApiError> {
-    let names = operation_names(&state, service, None).await?;
+    let mut names: Vec<String> = operation_names(&state, service, None)
+        .await?
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
+    names.dedup();
     let n = names.len();
     Ok(envelope(json!(names), n))
 }
@@ -106,7 +124,7 @@ async fn operations_v2(
     let ops = operation_names(&state, service, Some(kind.clone())).await?;
     let data: Vec<Json_> = ops
         .iter()
-        .map(|name| json!({ "name": name, "spanKind": kind }))
+        .map(|(name, k)| json!({ "name": name, "spanKind": if kind.is_empty() { k } else { &kind } }))
         .collect();
     let n = data.len();
     Ok(envelope(json!(data), n))
@@ -147,19 +165,7 @@ async fn find_traces(
     if let Some(tags) = params.get("tags").filter(|t| !t.is_empty()) {
         let map: BTreeMap<String, String> = serde_json::from_str(tags)
             .map_err(|_| ApiError::bad_request("tags must be a JSON object of strings"))?;
-        for (k, v) in map {
-            let field = match k.as_str() {
-                "error" if v == "true" => {
-                    conds.push("status = error".into());
-                    continue;
-                }
-                _ => format!(".{}", serde_json::to_string(&k).unwrap_or_default()),
-            };
-            conds.push(format!(
-                "{field} = {}",
-                serde_json::to_string(&v).unwrap_or_default()
-            ));
-        }
+        conds.extend(attribute_conds(map));
     }
     for (param, op) in [("minDuration", ">="), ("maxDuration", "<=")] {
         if let Some(d) = params.get(param).filter(|d| !d.is_empty()) {
@@ -190,16 +196,91 @@ async fn find_traces(
         None => DEFAULT_LIMIT,
     };
     let q = format!("{{ {} }}", conds.join(" && "));
-    let traces = query(&state, move |db| {
+    let traces = fetch_traces(&state, q, TimeRange::new(start, end), limit).await?;
+    let data: Vec<Json_> = traces.iter().map(|s| jaeger_trace(s)).collect();
+    let n = data.len();
+    Ok(envelope(json!(data), n))
+}
+
+/// Jaeger's tag filters as TraceQL conditions: `error=true` is `status = error`, any other
+/// key a span attribute.
+pub(crate) fn attribute_conds(map: BTreeMap<String, String>) -> Vec<String> {
+    let quoted = |s: &str| serde_json::to_string(s).unwrap_or_default();
+    map.into_iter()
+        .map(|(k, v)| {
+            if k == "error" && v == "true" {
+                "status = error".to_owned()
+            } else {
+                format!(".{} = {}", quoted(&k), quoted(&v))
+            }
+        })
+        .collect()
+}
+
+/// The spans of the newest `limit` traces matching `q` in `range`, each trace's spans
+/// together. One batched read ([`spandb::analysis::fetch::traces`]) reads each block once
+/// for all of them instead of one lookup per trace.
+pub(crate) async fn fetch_traces(
+    state: &AppState,
+    q: String,
+    range: TimeRange,
+    limit: usize,
+) -> Result<Vec<Vec<Span>>, ApiError> {
+    query(state, move |db| {
         let snap = db.snapshot()?;
-        let found = snap.search(q.as_str(), TimeRange::new(start, end), limit)?;
-        found
-            .iter()
-            .map(|t| snap.trace(&t.trace_id))
-            .collect::<spandb::Result<Vec<_>>>()
+        let found = snap.search(q.as_str(), range, limit)?;
+        let ids: Vec<_> = found.iter().map(|t| t.trace_id).collect();
+        let trees = spandb::analysis::fetch::traces(snap.storage(), &ids)?;
+        Ok(trees.into_iter().map(|t| t.spans).collect())
+    })
+    .await
+}
+
+/// `/api/dependencies?endTs=&lookback=` (ms; defaults: now and 24 hours), optionally
+/// `service=` (links touching it): the caller-callee links of the service graph with their
+/// call counts, `[{"parent","child","callCount"}]` (databases, queues and peers the spans
+/// name are children too).
+async fn dependencies(
+    State(state): State<AppState>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<Json_>, ApiError> {
+    let millis = |key: &str| -> Result<Option<u64>, ApiError> {
+        params
+            .get(key)
+            .filter(|v| !v.is_empty())
+            .map(|v| {
+                v.parse::<u64>()
+                    .map(|ms| ms.saturating_mul(1_000_000))
+                    .map_err(|_| ApiError::bad_request(format!("{key} must be milliseconds")))
+            })
+            .transpose()
+    };
+    let now_ns = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+        .unwrap_or(0);
+    let end = millis("endTs")?.unwrap_or(now_ns);
+    let lookback = millis("lookback")?.unwrap_or(24 * 3_600 * 1_000_000_000);
+    let start = end.saturating_sub(lookback);
+    if end <= start {
+        return Err(ApiError::bad_request("lookback must be greater than zero"));
+    }
+    let graph = query(&state, move |db| {
+        db.service_graph(TimeRange::new(start, end), None::<&str>)
     })
     .await?;
-    let data: Vec<Json_> = traces.iter().map(|s| jaeger_trace(s)).collect();
+    let service = params.get("service").filter(|s| !s.is_empty());
+    let mut links: BTreeMap<(String, String), u64> = BTreeMap::new();
+    for e in graph.edges {
+        if service.is_some_and(|s| *s != e.client && *s != e.server) {
+            continue;
+        }
+        *links.entry((e.client, e.server)).or_default() += e.calls;
+    }
+    let data: Vec<Json_> = links
+        .into_iter()
+        .map(|((parent, child), n)| json!({"parent": parent, "child": child, "callCount": n}))
+        .collect();
     let n = data.len();
     Ok(envelope(json!(data), n))
 }

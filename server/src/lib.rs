@@ -8,18 +8,23 @@
 //!   queue is an immediate "try later" (HTTP 429, gRPC `Unavailable`), never an unbounded
 //!   buffer and never a silent drop.
 //! - [`otlp_http`] and [`otlp_grpc`]: the OTLP receivers.
-//! - [`tempo`] and [`jaeger`]: the query APIs.
+//! - [`tempo`], [`jaeger`] and [`jaeger_v3`]: the query APIs.
 //! - [`spandb_api`]: spandb's own analyses under `/api/spandb/` (graph, critical path, self
 //!   time, error groups, anomalies, health, explain).
 //! - [`ui`]: the web UI at `/`, embedded.
 //! - [`mcp`]: the Model Context Protocol tools at `/api/mcp`, for assistants.
 //! - [`metrics`]: `/metrics` in Prometheus' text format.
 //! - [`http`]: the router, authentication, limits and error bodies shared by the HTTP APIs.
+//! - [`tls`]: rustls on every listener; [`cors`]: CORS, off unless origins are configured;
+//!   [`logging`]: structured logs (text or JSON lines) through `tracing`.
 
 pub mod config;
+mod cors;
 mod http;
 pub mod ingest;
 mod jaeger;
+mod jaeger_v3;
+pub mod logging;
 mod mcp;
 pub mod metrics;
 mod otlp_grpc;
@@ -27,6 +32,7 @@ mod otlp_http;
 mod spandb_api;
 mod tempo;
 mod ui;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -77,20 +83,43 @@ impl Server {
         let otlp_http_addr = addr(&otlp_http_listener, config.otlp_http_addr)?;
         let otlp_grpc_addr = addr(&otlp_grpc_listener, config.otlp_grpc_addr)?;
 
+        let tls = |alpn: &[&[u8]]| {
+            config
+                .tls
+                .as_ref()
+                .map(|files| tls::server_config(files, alpn))
+                .transpose()
+        };
+        let http_tls = tls(&[b"http/1.1"])?;
+        let grpc_tls = tls(&[b"h2"])?;
+
         let mut tasks = Vec::new();
         for (listener, router) in [
             (query_listener, http::query_router(state.clone())),
             (otlp_http_listener, http::otlp_router(state.clone())),
         ] {
             let mut stopped = stopped.clone();
+            let http_tls = http_tls.clone();
             tasks.push(tokio::spawn(async move {
                 let shutdown = async move {
                     let _ = stopped.wait_for(|s| *s).await;
                 };
-                if let Err(e) = axum::serve(listener, router)
-                    .with_graceful_shutdown(shutdown)
-                    .await
-                {
+                let served = match http_tls {
+                    Some(tls) => match tls::TlsListener::new(listener, tls) {
+                        Ok(l) => {
+                            axum::serve(l, router)
+                                .with_graceful_shutdown(shutdown)
+                                .await
+                        }
+                        Err(e) => Err(e),
+                    },
+                    None => {
+                        axum::serve(listener, router)
+                            .with_graceful_shutdown(shutdown)
+                            .await
+                    }
+                };
+                if let Err(e) = served {
                     tracing::error!(error = %e, "http server stopped");
                 }
             }));
@@ -98,12 +127,20 @@ impl Server {
         let mut grpc_stopped = stopped.clone();
         tasks.push(tokio::spawn(otlp_grpc::serve(
             otlp_grpc_listener,
+            grpc_tls,
             state,
             async move {
                 let _ = grpc_stopped.wait_for(|s| *s).await;
             },
         )));
-        tracing::info!(%query_addr, %otlp_http_addr, %otlp_grpc_addr, "spandb serving");
+        tracing::info!(
+            %query_addr,
+            %otlp_http_addr,
+            %otlp_grpc_addr,
+            tls = config.tls.is_some(),
+            cors = !config.cors_origins.is_empty(),
+            "spandb serving"
+        );
         Ok(Server {
             query_addr,
             otlp_http_addr,
@@ -130,6 +167,8 @@ impl Server {
 pub enum StartError {
     #[error(transparent)]
     Config(#[from] ConfigError),
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -150,18 +189,16 @@ pub fn run_until_signal(db: Arc<Db>, config: ServerConfig) -> Result<(), StartEr
         })?;
     runtime.block_on(async move {
         let server = Server::start(db, config).await?;
-        eprintln!(
-            "spandb: query API on http://{}, OTLP/HTTP on http://{}, OTLP/gRPC on {}",
-            server.query_addr, server.otlp_http_addr, server.otlp_grpc_addr
-        );
-        wait_for_signal().await;
-        eprintln!("spandb: shutting down (finishing requests, flushing)");
+        let signal = wait_for_signal().await;
+        tracing::info!(signal, "shutting down: finishing requests, flushing");
         server.shutdown().await;
+        tracing::info!("stopped");
         Ok(())
     })
 }
 
-async fn wait_for_signal() {
+/// Waits for SIGINT or SIGTERM and names the one that came.
+async fn wait_for_signal() -> &'static str {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
@@ -170,16 +207,17 @@ async fn wait_for_signal() {
                 Ok(t) => t,
                 Err(_) => {
                     let _ = ctrl_c.await;
-                    return;
+                    return "SIGINT";
                 }
             };
         tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
+            _ = ctrl_c => "SIGINT",
+            _ = term.recv() => "SIGTERM",
         }
     }
     #[cfg(not(unix))]
     {
         let _ = ctrl_c.await;
+        "SIGINT"
     }
 }

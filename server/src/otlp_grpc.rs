@@ -36,9 +36,16 @@ impl TraceService for Receiver {
             Ok(_) => 200,
             Err(s) => 400 + s.code() as u16,
         };
+        let elapsed = started.elapsed();
         self.state
             .metrics
-            .observe_request("grpc TraceService/Export", status, started.elapsed());
+            .observe_request("grpc TraceService/Export", status, elapsed);
+        crate::http::log_request(
+            "POST",
+            "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+            status,
+            elapsed,
+        );
         result
     }
 }
@@ -96,6 +103,7 @@ impl Receiver {
 /// Serves OTLP/gRPC on `listener` until `shutdown` completes.
 pub async fn serve(
     listener: TcpListener,
+    tls: Option<std::sync::Arc<tokio_rustls::rustls::ServerConfig>>,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
@@ -104,13 +112,24 @@ pub async fn serve(
     let service = TraceServiceServer::new(Receiver { state })
         .accept_compressed(CompressionEncoding::Gzip)
         .max_decoding_message_size(limit);
-    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-    if let Err(e) = tonic::transport::Server::builder()
+    let router = tonic::transport::Server::builder()
         .timeout(timeout)
-        .add_service(service)
-        .serve_with_incoming_shutdown(incoming, shutdown)
-        .await
-    {
+        .add_service(service);
+    let served = match tls {
+        Some(tls) => {
+            let incoming = crate::tls::GrpcIncoming::new(listener, tls);
+            router
+                .serve_with_incoming_shutdown(incoming, shutdown)
+                .await
+        }
+        None => {
+            let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+            router
+                .serve_with_incoming_shutdown(incoming, shutdown)
+                .await
+        }
+    };
+    if let Err(e) = served {
         tracing::error!(error = %e, "OTLP/gRPC server stopped");
     }
 }
