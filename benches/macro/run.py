@@ -7,7 +7,7 @@
 Generates the data with benches/gen_spans.py (cached under target/bench-data), builds the
 spandb driver (`cargo build --release -p spandb-benches`), then per engine, each in a fresh
 process: ingest (spans/s, peak RSS, bytes on disk after the engine's own compaction or
-checkpoint), then queries (trace lookups cold and warm, three searches, RED aggregations per
+checkpoint), then queries (trace lookups cold and warm, seven searches (three per-span predicates and four richer TraceQL forms), RED aggregations per
 service per minute) with the files evicted from the page cache first. The answers are compared
 across engines before any time is reported. Writes a terminal table, a JSON file with machine
 info and a PNG chart into --out. See benches/README.md.
@@ -118,6 +118,39 @@ def make_spec(args, ids, lo, hi):
             "kind": "duration",
             "min_duration_ns": 500_000_000,
             "traceql": "{ duration > 500ms }",
+            "start_ns": 0,
+            "end_ns": I64_MAX,
+        },
+        # TraceQL forms beyond a per-span predicate (issue 10): attribute existence, an event
+        # name, a spanset pipeline and a structural operator.
+        {
+            "name": "attribute exists",
+            "kind": "exists",
+            "key": "messaging.kafka.message.key",
+            "traceql": "{ span.messaging.kafka.message.key != nil }",
+            "start_ns": 0,
+            "end_ns": I64_MAX,
+        },
+        {
+            "name": "event name",
+            "kind": "event",
+            "event": "exception",
+            "traceql": '{ event:name = "exception" }',
+            "start_ns": 0,
+            "end_ns": I64_MAX,
+        },
+        {
+            "name": "errors | count() > 2",
+            "kind": "error_count",
+            "more_than": 2,
+            "traceql": "{ status = error } | count() > 2",
+            "start_ns": 0,
+            "end_ns": I64_MAX,
+        },
+        {
+            "name": "structural: failed server > error",
+            "kind": "error_under_failed_server",
+            "traceql": "{ kind = server && status = error } > { status = error }",
             "start_ns": 0,
             "end_ns": I64_MAX,
         },

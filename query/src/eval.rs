@@ -112,12 +112,15 @@ impl Matcher {
         }
     }
 
-    /// Needs the trace (root, duration) to decide. General expressions are decided on
-    /// the assembled trace too: block rows keep them as a superset.
+    /// Needs the trace (root, duration, a parent, the tree) to decide. Expressions on the
+    /// span alone are decided exactly on block rows.
     pub(crate) fn is_trace_level(&self) -> bool {
-        let mut any = self.has_expr();
-        self.for_each_leaf(&mut |l| any |= l.field.is_trace_level());
-        any
+        match self {
+            Matcher::True | Matcher::False => false,
+            Matcher::Cmp(l) => l.field.is_trace_level(),
+            Matcher::Expr(c) => !c.is_span_local(),
+            Matcher::And(a, b) | Matcher::Or(a, b) => a.is_trace_level() || b.is_trace_level(),
+        }
     }
 
     /// Holds a general expression somewhere.

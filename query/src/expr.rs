@@ -11,7 +11,7 @@ use std::borrow::Cow;
 use regex::Regex;
 use rustc_hash::FxHashMap;
 use spandb_storage::model::find_attr;
-use spandb_storage::{KeyValue, Span, SpanKind, StatusCode, Value};
+use spandb_storage::{KeyValue, Span, SpanKind, SpanParts, StatusCode, Value};
 
 use crate::ast::{BinOp, Expr, Field, Literal, Op};
 use crate::eval::TraceCtx;
@@ -254,6 +254,27 @@ impl CompiledExpr {
     }
 
     /// `Some(true)` when the span matches, `None` when the context lacks what it needs.
+    /// Reads the span alone: no trace-level intrinsic, parent or place in the tree.
+    pub(crate) fn is_span_local(&self) -> bool {
+        let mut local = true;
+        self.expr.for_each_field(&mut |f| {
+            local &= !(f.is_trace_level() || f.is_tree_pos() || matches!(f, Field::Parent(_)))
+        });
+        local
+    }
+
+    /// The parts of a span the expression reads (the core is always there).
+    pub(crate) fn span_parts(&self) -> SpanParts {
+        let mut parts = SpanParts::CORE;
+        self.expr.for_each_field(&mut |f| match f {
+            Field::Span(_) | Field::Unscoped(_) => parts.attributes = true,
+            Field::EventName | Field::EventTimeSinceStart | Field::Event(_) => parts.events = true,
+            Field::LinkTraceId | Field::LinkSpanId | Field::Link(_) => parts.links = true,
+            _ => {}
+        });
+        parts
+    }
+
     pub(crate) fn matches(&self, ctx: &Ctx<'_>) -> Option<bool> {
         Some(matches!(self.eval(&self.expr, ctx)?, Val::Bool(true)))
     }

@@ -31,8 +31,8 @@ mod otlp_grpc;
 mod otlp_http;
 mod spandb_api;
 mod tempo;
-mod ui;
 pub mod tls;
+mod ui;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -17,6 +17,7 @@ use spandb_storage::{BlockReader, SpanKind, StatusCode};
 use crate::ast::Field;
 use crate::error::Result;
 use crate::eval::{compare, resource_leaf, Leaf, Matcher, Operand};
+use crate::expr::{CompiledExpr, Ctx};
 use crate::plan;
 
 /// Columns of one row group decoded so far.
@@ -80,13 +81,24 @@ impl<'b> BlockRows<'b> {
         match m {
             Matcher::True => Ok(cand.clone()),
             Matcher::False => Ok(RoaringBitmap::new()),
-            // Decided on the assembled trace: every candidate row stays, unless the block
-            // cannot hold the attribute an existence test asks for.
-            Matcher::Expr(c) => Ok(if plan::absent_in_block(&c.expr, self.block) {
-                RoaringBitmap::new()
-            } else {
-                cand.clone()
-            }),
+            // Nothing to do where the block cannot hold the attribute an existence test asks
+            // for. An expression on the span alone is decided exactly on the candidate rows,
+            // decoding only the parts it reads; one that needs the trace (its root, a parent,
+            // the tree) keeps every candidate row for the caller to decide on the trace.
+            Matcher::Expr(c) => {
+                if plan::absent_in_block(&c.expr, self.block) {
+                    Ok(RoaringBitmap::new())
+                } else if let crate::ast::Expr::Exists(f) = &c.expr {
+                    match &**f {
+                        crate::ast::Expr::Field(Field::Span(k)) => self.has_span_attr(c, k, cand),
+                        _ => self.expr_rows(c, cand),
+                    }
+                } else if c.is_span_local() {
+                    self.expr_rows(c, cand)
+                } else {
+                    Ok(cand.clone())
+                }
+            }
             Matcher::And(a, b) => {
                 // The side the indexes answer first: it narrows the rows the other decodes.
                 let (first, second) = if !self.is_cheap(a) && self.is_cheap(b) {
@@ -298,6 +310,73 @@ impl<'b> BlockRows<'b> {
             f(self, g, &mut rows, &mut out)?;
         }
         Ok(RoaringBitmap::from_sorted_iter(out).unwrap_or_default())
+    }
+
+    /// The rows of `cand` that hold span attribute `key` (`span.key != nil`), from that key's
+    /// stream of the attribute chunk alone; rows where it holds a non-scalar (an array may
+    /// be empty, a map is nil) are decided on the decoded span.
+    fn has_span_attr(
+        &mut self,
+        c: &CompiledExpr,
+        key: &str,
+        cand: &RoaringBitmap,
+    ) -> Result<RoaringBitmap> {
+        let Some(key_id) = self.block.string_id(key) else {
+            return Ok(RoaringBitmap::new());
+        };
+        let block = self.block;
+        let mut present: Vec<u32> = Vec::new();
+        let mut unsure = RoaringBitmap::new();
+        for (g, group) in block.footer().groups.iter().enumerate() {
+            let (lo, hi) = (group.first_row, group.first_row + group.rows);
+            if cand.range_cardinality(lo..hi) == 0 {
+                continue;
+            }
+            block.group_attr_values(g, key_id, |i, v| {
+                let r = lo + i as u32;
+                if cand.contains(r) {
+                    if matches!(v, ScalarRef::Other) {
+                        unsure.insert(r);
+                    } else {
+                        present.push(r);
+                    }
+                }
+            })?;
+        }
+        let present = RoaringBitmap::from_sorted_iter(present).unwrap_or_default();
+        if unsure.is_empty() {
+            return Ok(present);
+        }
+        Ok(present | self.expr_rows(c, &unsure)?)
+    }
+
+    /// The rows of `cand` where a span-local expression holds, on spans decoded with only the
+    /// parts the expression reads.
+    fn expr_rows(&mut self, c: &CompiledExpr, cand: &RoaringBitmap) -> Result<RoaringBitmap> {
+        let parts = c.span_parts();
+        let block = self.block;
+        self.per_row(cand, |_, g, rows, out| {
+            let rows: Vec<(usize, u32)> = rows.collect();
+            let Some(&(first, _)) = rows.first() else {
+                return Ok(());
+            };
+            let lo = rows[0].1 - first as u32;
+            let wanted: RoaringBitmap = rows.iter().map(|&(_, r)| r).collect();
+            for (i, span) in
+                block.decode_group_with(g, parts, |i| wanted.contains(lo + i as u32))?
+            {
+                let ctx = Ctx {
+                    span: &span,
+                    trace: None,
+                    parent: None,
+                    pos: None,
+                };
+                if c.matches(&ctx) == Some(true) {
+                    out.push(lo + i as u32);
+                }
+            }
+            Ok(())
+        })
     }
 
     fn cols(&mut self, g: usize) -> &mut GroupCols {
