@@ -192,6 +192,18 @@ pub enum BinOp {
 }
 
 impl BinOp {
+    /// Binding strength, as the parser reads it (higher binds tighter).
+    pub fn precedence(self) -> u8 {
+        match self {
+            BinOp::Or => 1,
+            BinOp::And => 2,
+            BinOp::Cmp(_) => 3,
+            BinOp::Add | BinOp::Sub => 4,
+            BinOp::Mul | BinOp::Div | BinOp::Mod => 5,
+            BinOp::Pow => 6,
+        }
+    }
+
     pub fn text(self) -> &'static str {
         match self {
             BinOp::Add => "+",
@@ -254,9 +266,41 @@ impl fmt::Display for Expr {
                     write!(f, "{sign}({e})")
                 }
             }
+            Expr::Exists(e) if matches!(**e, Expr::Field(_)) => write!(f, "{e} != nil"),
+            Expr::NotExists(e) if matches!(**e, Expr::Field(_)) => write!(f, "{e} = nil"),
             Expr::Exists(e) => write!(f, "({e}) != nil"),
             Expr::NotExists(e) => write!(f, "({e}) = nil"),
-            Expr::Bin(op, a, b) => write!(f, "({a}) {} ({b})", op.text()),
+            // Parentheses only where the parser needs them, so a long chain prints no deeper
+            // than it parsed: the left operand of a left-associative operator binds at the
+            // same level, the right one (and the left of `^`) only tighter.
+            Expr::Bin(op, a, b) => {
+                let p = op.precedence();
+                let left_bare = match &**a {
+                    Expr::Bin(x, ..) => {
+                        x.precedence() > p || (x.precedence() == p && *op != BinOp::Pow)
+                    }
+                    Expr::Exists(_) | Expr::NotExists(_) => false,
+                    _ => true,
+                };
+                let right_bare = match &**b {
+                    Expr::Bin(x, ..) => {
+                        x.precedence() > p || (x.precedence() == p && *op == BinOp::Pow)
+                    }
+                    Expr::Exists(_) | Expr::NotExists(_) => false,
+                    _ => true,
+                };
+                if left_bare {
+                    write!(f, "{a}")?;
+                } else {
+                    write!(f, "({a})")?;
+                }
+                write!(f, " {} ", op.text())?;
+                if right_bare {
+                    write!(f, "{b}")
+                } else {
+                    write!(f, "({b})")
+                }
+            }
         }
     }
 }

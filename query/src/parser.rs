@@ -1292,6 +1292,13 @@ mod tests {
         );
         let q = parse(&text).unwrap();
         assert_eq!(parse(&q.to_string()).unwrap(), q, "{q}");
+        // And a long left-associative chain (also a fuzzer find), mixed with tighter operators.
+        let chain = (0..80)
+            .map(|i| format!("span.a{i} % 2 * 3"))
+            .collect::<Vec<_>>()
+            .join(" / ");
+        let q = parse(&format!("{{ {chain} - 2 ^ 3 ^ span.b = 4 }}")).unwrap();
+        assert_eq!(parse(&q.to_string()).unwrap(), q, "{q}");
     }
 
     #[test]
