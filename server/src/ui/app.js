@@ -173,7 +173,8 @@
   function route() {
     const { page, arg } = currentPage();
     for (const s of document.querySelectorAll(".page")) s.hidden = s.id !== "page-" + page;
-    for (const a of document.querySelectorAll("#nav a")) a.classList.toggle("active", a.dataset.page === page);
+    const tab = page === "trace" ? "search" : page;
+    for (const a of document.querySelectorAll("#nav a")) a.classList.toggle("active", a.dataset.page === tab);
     const show = PAGES[page];
     if (show) show(arg);
   }
