@@ -20,8 +20,10 @@ scripts/test_import_formats.sh
 step "trace HTML in headless Chromium (rows, critical path, details, find, 10,000 spans)"
 python3 -m pip install --quiet --disable-pip-version-check selenium
 python3 scripts/test_html_in_browser.py
-step "spandb serve's web UI in headless Chromium (search, completion, trace, map, RED, errors, anomalies, token, CSP)"
-python3 scripts/test_ui_in_browser.py
+step "spandb serve's web UI in headless Chromium and Firefox (search, completion, trace, map, RED, errors, anomalies, token, CSP)"
+python3 scripts/test_ui_in_browser.py --browser chromium
+command -v geckodriver >/dev/null || cargo install geckodriver --locked
+python3 scripts/test_ui_in_browser.py --browser firefox
 step "spandb serve with the OpenTelemetry SDK's OTLP/HTTP and gRPC exporters, SIGTERM, kill -9 under load"
 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
   opentelemetry-sdk opentelemetry-exporter-otlp-proto-http opentelemetry-exporter-otlp-proto-grpc

@@ -9,7 +9,12 @@ JavaScript error or a Content-Security-Policy violation in the console, and noth
 requested from another host. A second server with a bearer token checks that the UI asks for
 the token once and then works. Screenshots go to target/screenshots/ui-*.png.
 
-    python3 scripts/test_ui_in_browser.py [--spandb target/release/spandb]
+Firefox too with `--browser firefox` (Debian's firefox-esr and geckodriver from
+`cargo install geckodriver`): WebDriver gives no console log there, so the page's errors,
+CSP violations and requests are collected in the page (listeners installed after each load,
+the Resource Timing entries).
+
+    python3 scripts/test_ui_in_browser.py [--spandb target/release/spandb] [--browser chromium|firefox]
 """
 import argparse
 import json
@@ -42,7 +47,37 @@ def check(cond, what):
         print(f"FAIL {what}")
 
 
+BROWSER = "chromium"
+
+# Firefox's WebDriver has no console log: errors and CSP violations are caught in the page.
+WATCH = """
+if (!window.__seen) {
+  window.__seen = [];
+  addEventListener('error', e => __seen.push('error: ' + e.message));
+  addEventListener('unhandledrejection', e => __seen.push('rejection: ' + e.reason));
+  addEventListener('securitypolicyviolation', e => __seen.push('CSP: ' + e.violatedDirective + ' ' + e.blockedURI));
+}
+"""
+
+
+def load(driver, url):
+    driver.get(url)
+    if BROWSER == "firefox":
+        driver.execute_script(WATCH)
+
+
 def browser():
+    if BROWSER == "firefox":
+        from selenium.webdriver.firefox.options import Options as FirefoxOptions
+        from selenium.webdriver.firefox.service import Service as FirefoxService
+        import shutil
+        opts = FirefoxOptions()
+        opts.binary_location = "/usr/bin/firefox-esr"
+        opts.add_argument("-headless")
+        gecko = shutil.which("geckodriver") or os.path.expanduser("~/.cargo/bin/geckodriver")
+        d = webdriver.Firefox(service=FirefoxService(gecko), options=opts)
+        d.set_window_size(1440, 1000)
+        return d
     opts = Options()
     opts.binary_location = "/usr/bin/chromium"
     for a in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
@@ -94,11 +129,18 @@ def wait(driver, cond, what, timeout=20):
 
 def console_errors(driver):
     """Console messages at error level (JS exceptions, CSP violations, failed loads)."""
+    if BROWSER == "firefox":
+        seen = driver.execute_script("const s = window.__seen || []; window.__seen = []; return s;")
+        return list(seen)
     return [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
 
 
 def remote_requests(driver, base):
     """URLs the page asked for that are not on `base` (from Chromium's network log)."""
+    if BROWSER == "firefox":
+        urls = driver.execute_script(
+            "return performance.getEntriesByType('resource').map(e => e.name)")
+        return [u for u in urls if not u.startswith(base) and not u.startswith(("data:", "blob:"))]
     out = []
     for entry in driver.get_log("performance"):
         msg = json.loads(entry["message"])["message"]
@@ -111,13 +153,14 @@ def remote_requests(driver, base):
 
 
 def shot(driver, shots, name):
-    path = os.path.join(shots, f"ui-{name}.png")
+    prefix = "ui-firefox-" if BROWSER == "firefox" else "ui-"
+    path = os.path.join(shots, f"{prefix}{name}.png")
     driver.save_screenshot(path)
     return path
 
 
 def ui_without_token(driver, base, shots):
-    driver.get(base + "/")
+    load(driver, base + "/")
     check(wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#results tbody tr"),
                "first results"), "the search page lists traces on load")
     check("spans" in driver.find_element(By.ID, "data-info").text,
@@ -134,8 +177,9 @@ def ui_without_token(driver, base, shots):
     check(q.get_attribute("value") == "{ resource.service.name",
           "Tab accepts the completion")
     q.send_keys(' = "pay')
-    check(wait(driver, lambda d: any(li.text.startswith("payment") for li in
-                                     d.find_elements(By.CSS_SELECTOR, "#complete li")),
+    # Wait for the list of the whole prefix (answers for shorter ones may show first).
+    check(wait(driver, lambda d: (lambda lis: lis and all(li.text.startswith("payment") for li in lis))(
+        d.find_elements(By.CSS_SELECTOR, "#complete li")),
                "value completion"), "the query box completes values (services)")
     shot(driver, shots, "completion")
     q.send_keys(Keys.ENTER)
@@ -201,7 +245,7 @@ def ui_without_token(driver, base, shots):
     check(wait(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#red-table tbody tr")) > 10
                and len(d.find_elements(By.CSS_SELECTOR, "#red-charts svg")) == 3, "RED"),
           "the RED page lists services and draws rate, errors and latency charts")
-    driver.find_element(By.CSS_SELECTOR, '#red-table tbody tr[data-service="payment"]').click()
+    driver.find_element(By.CSS_SELECTOR, '#red-table tbody tr[data-service="payment"] td').click()
     check(wait(driver, lambda d: "payment" in d.find_element(By.ID, "chart-rate").text, "payment charts"),
           "clicking a service draws its charts")
     shot(driver, shots, "red")
@@ -229,12 +273,13 @@ def ui_without_token(driver, base, shots):
 
 
 def ui_with_token(driver, base, shots):
-    driver.get(base + "/")
+    load(driver, base + "/")
     driver.execute_script("localStorage.removeItem('spandb.token')")
-    driver.get(base + "/#/search")
+    driver.get("about:blank")
+    load(driver, base + "/#/search")
     check(wait(driver, lambda d: d.find_element(By.ID, "token-box").is_displayed(), "token box"),
           "with a token required, the UI asks for it")
-    driver.get_log("browser")  # the expected 401s
+    console_errors(driver)  # the expected 401s
     driver.find_element(By.ID, "token-input").send_keys("ui-test-token")
     driver.find_element(By.CSS_SELECTOR, "#token-box button[type=submit]").click()
     check(wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#results tbody tr"), "results with token"),
@@ -252,7 +297,11 @@ def ui_with_token(driver, base, shots):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--spandb", default=os.path.join(ROOT, "target/release/spandb"))
+    ap.add_argument("--browser", choices=["chromium", "firefox"], default="chromium")
     args = ap.parse_args()
+    global BROWSER
+    BROWSER = args.browser
+    print(f"browser: {BROWSER}")
     shots = os.path.join(ROOT, "target/screenshots")
     os.makedirs(shots, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:

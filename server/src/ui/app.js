@@ -173,7 +173,8 @@
   function route() {
     const { page, arg } = currentPage();
     for (const s of document.querySelectorAll(".page")) s.hidden = s.id !== "page-" + page;
-    for (const a of document.querySelectorAll("#nav a")) a.classList.toggle("active", a.dataset.page === page);
+    const tab = page === "trace" ? "search" : page;
+    for (const a of document.querySelectorAll("#nav a")) a.classList.toggle("active", a.dataset.page === tab);
     const show = PAGES[page];
     if (show) show(arg);
   }
@@ -311,6 +312,7 @@
       try { values = await tagValues(tag); } catch (_) { values = []; }
       items = values
         .filter((v) => String(v.value).toLowerCase().includes(prefix))
+        .sort((a, b) => (String(b.value).toLowerCase().startsWith(prefix) - String(a.value).toLowerCase().startsWith(prefix)))
         .slice(0, 50)
         .map((v) => ({
           text: String(v.value),
@@ -365,9 +367,15 @@
   }
   $("q").addEventListener("input", complete);
   $("q").addEventListener("focus", complete);
-  $("q").addEventListener("blur", () => setTimeout(hideComplete, 100));
+  // Hidden a moment after the box loses focus (a click on an item lands first), unless it
+  // has it again by then.
+  $("q").addEventListener("blur", () => setTimeout(() => {
+    if (document.activeElement !== $("q")) hideComplete();
+  }, 100));
   $("q").addEventListener("keydown", (ev) => {
-    const open = !$("complete").hidden && completion.items.length > 0;
+    // A list for what was typed before the caret moved on is not accepted.
+    const open = !$("complete").hidden && completion.items.length > 0 &&
+      completion.to === $("q").selectionStart;
     if (ev.key === "ArrowDown" && open) { ev.preventDefault(); moveSel(1); }
     else if (ev.key === "ArrowUp" && open) { ev.preventDefault(); moveSel(-1); }
     else if ((ev.key === "Tab" || ev.key === "Enter") && open) { ev.preventDefault(); accept(completion.sel); }
