@@ -7,7 +7,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use spandb_query::{MetricsRequest, MetricsResult, Query, TimeRange, TraceSummary, TraceTree};
+use spandb_query::{
+    Exemplar, MetricsRequest, MetricsResult, Query, TimeRange, TraceSummary, TraceTree,
+};
 use spandb_storage::{fsio::FileSystem, BlockReader, ScanFilter, Span, TraceId};
 
 use crate::error::{Error, Result};
@@ -180,6 +182,17 @@ impl Db {
         self.snapshot()?.metrics(query, req)
     }
 
+    /// Up to `max` sample spans behind a metrics query's series, spread over the window and
+    /// labelled by its `by` fields (Tempo's exemplars).
+    pub fn metrics_exemplars(
+        &self,
+        query: &(impl AsQuery + ?Sized),
+        req: MetricsRequest,
+        max: usize,
+    ) -> Result<Vec<Exemplar>> {
+        self.snapshot()?.metrics_exemplars(query, req, max)
+    }
+
     /// An instant query (Tempo's `/api/metrics/query`): one value per series for the whole
     /// window `[start_ns, end_ns)`.
     pub fn metrics_instant(
@@ -274,6 +287,21 @@ impl Snapshot {
             &self.inner,
             query.as_query()?.as_ref(),
             req,
+        )?)
+    }
+
+    /// See [`Db::metrics_exemplars`].
+    pub fn metrics_exemplars(
+        &self,
+        query: &(impl AsQuery + ?Sized),
+        req: MetricsRequest,
+        max: usize,
+    ) -> Result<Vec<Exemplar>> {
+        Ok(spandb_query::exemplars(
+            &self.inner,
+            query.as_query()?.as_ref(),
+            req,
+            max,
         )?)
     }
 

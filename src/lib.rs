@@ -36,8 +36,8 @@ pub use db::{AsQuery, Db, Options, Snapshot, SpanIter};
 pub use db_analysis::DEFAULT_BREAKDOWN_TRACES;
 pub use error::{Error, Position, Result};
 pub use spandb_query::{
-    LabelValue, MatchedSpan, MetricsRequest, MetricsResult, Node, Query, Series, TimeRange,
-    TraceSummary, TraceTree,
+    Exemplar, LabelValue, MatchedSpan, MetricsRequest, MetricsResult, Node, Query, Series,
+    TimeRange, TraceSummary, TraceTree,
 };
 pub use spandb_storage::{
     CheckReport, CompactReport, Durability, Event, KeyValue, Link, Problem, QuarantinedBlock,

@@ -37,8 +37,8 @@ pub use ast::{
 };
 pub use error::{Error, Result};
 pub use exec::metrics::{
-    data_time_range, metrics, metrics_instant, LabelValue, MetricsPath, MetricsRequest,
-    MetricsResult, Series, QUANTILE_RELATIVE_ERROR,
+    data_time_range, exemplars, metrics, metrics_instant, Exemplar, LabelValue, MetricsPath,
+    MetricsRequest, MetricsResult, Series, QUANTILE_RELATIVE_ERROR,
 };
 pub use exec::search::{search, MatchedSpan, TraceSummary};
 pub use exec::MAX_FILTERS;

@@ -468,9 +468,36 @@ async fn query_range(
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<QueryRangeResponse>, ApiError> {
     let (q, req) = metrics_request(&params)?;
-    let result = query(&state, move |db| db.metrics(q.as_str(), req)).await?;
-    Ok(Json(QueryRangeResponse::new(&result)))
+    // Tempo's `exemplars`: at most this many sample spans, spread over the series.
+    let exemplars = match params.get("exemplars").filter(|s| !s.is_empty()) {
+        Some(n) => n
+            .parse::<usize>()
+            .map_err(|_| ApiError::bad_request("exemplars must be a count"))?
+            .min(MAX_EXEMPLARS),
+        None => 0,
+    };
+    let response = query(&state, move |db| {
+        let result = db.metrics(q.as_str(), req)?;
+        if exemplars == 0 {
+            return Ok(QueryRangeResponse::new(&result));
+        }
+        let parsed = spandb::query::parse(&q)?;
+        let durations = spandb::render::table::ValueUnit::of(&parsed)
+            == spandb::render::table::ValueUnit::Seconds;
+        let samples = db.metrics_exemplars(&parsed, req, exemplars)?;
+        Ok(QueryRangeResponse::with_exemplars(
+            &result,
+            &samples,
+            req.step_ns,
+            durations,
+        ))
+    })
+    .await?;
+    Ok(Json(response))
 }
+
+/// The most exemplars one request may ask for.
+const MAX_EXEMPLARS: usize = 1000;
 
 /// `GET /api/metrics/query`: one value per series for the whole range (a single step).
 async fn instant_query(

@@ -85,6 +85,25 @@ fn send(req: ureq::Request, body: Option<(&str, &[u8])>) -> (u16, Vec<u8>) {
     (status, out)
 }
 
+/// OTLP JSON as Tempo's API writes it may carry ids in base64.
+fn base64_of_hex(hex: &str) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let bytes: Vec<u8> = (0..hex.len() / 2)
+        .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
+        .collect();
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().fold(0u32, |n, &b| (n << 8) | u32::from(b)) << (8 * (3 - chunk.len()));
+        for i in 0..=chunk.len() {
+            out.push(ALPHABET[(n >> (18 - 6 * i)) as usize & 63] as char);
+        }
+    }
+    while out.len() % 4 != 0 {
+        out.push('=');
+    }
+    out
+}
+
 fn json_of(bytes: &[u8]) -> serde_json::Value {
     serde_json::from_slice(bytes)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(bytes)))
@@ -294,6 +313,54 @@ fn otlp_in_tempo_and_jaeger_out() {
         .map(|s| s["value"].as_f64().unwrap())
         .sum();
     assert_eq!(total, 80.0, "{series}");
+
+    // Exemplars: sample spans on the series they count in, each a real span of its trace.
+    let (status, body) = send(
+        http.get(&s.query_url("/api/metrics/query_range"))
+            .query(
+                "q",
+                "{ } | quantile_over_time(duration, .9) by (resource.service.name)",
+            )
+            .query("start", &(T0 / 1_000_000_000 - 60).to_string())
+            .query("end", &(T0 / 1_000_000_000 + 120).to_string())
+            .query("step", "60s")
+            .query("exemplars", "12"),
+        None,
+    );
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let with = json_of(&body);
+    let mut seen = 0;
+    for series in with["series"].as_array().unwrap() {
+        let service = series["labels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["key"] == "resource.service.name")
+            .map(|l| l["value"]["stringValue"].as_str().unwrap().to_owned())
+            .unwrap();
+        for e in series["exemplars"].as_array().into_iter().flatten() {
+            seen += 1;
+            let trace_id = e["labels"][0]["value"]["stringValue"].as_str().unwrap();
+            let span_id = e["labels"][1]["value"]["stringValue"].as_str().unwrap();
+            let (status, body) = send(
+                http.get(&s.query_url(&format!("/api/traces/{trace_id}"))),
+                None,
+            );
+            assert_eq!(status, 200);
+            let trace = String::from_utf8_lossy(&body).into_owned();
+            assert!(
+                trace.contains(&service),
+                "exemplar {e} of {service}: {trace}"
+            );
+            let b64 = base64_of_hex(span_id);
+            assert!(
+                trace.contains(span_id) || trace.contains(&b64),
+                "span {span_id} in {trace}"
+            );
+            assert!(e["value"].as_f64().unwrap() > 0.0, "{e}");
+        }
+    }
+    assert!((1..=12).contains(&seen), "{with}");
 
     // Jaeger: services, operations, a search, a trace.
     let (_, body) = send(http.get(&s.query_url("/jaeger/api/services")), None);

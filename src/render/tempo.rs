@@ -8,7 +8,7 @@
 //! integers are strings.
 
 use serde::Serialize;
-use spandb_query::{LabelValue, MatchedSpan, MetricsResult, Series, TraceSummary};
+use spandb_query::{Exemplar, LabelValue, MatchedSpan, MetricsResult, Series, TraceSummary};
 
 /// What Tempo reports when the root span has not arrived.
 pub const ROOT_NOT_RECEIVED: &str = "<root span not yet received>";
@@ -182,6 +182,19 @@ pub struct TimeSeries {
     /// The labels in Prometheus' text form: `{resource_service_name="checkout"}`.
     pub prom_labels: String,
     pub samples: Vec<Sample>,
+    /// Sample spans behind the series, when asked for.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub exemplars: Vec<ExemplarJson>,
+}
+
+/// A sample span on a series: its trace and span ids as labels, a value on the series' scale
+/// and its start.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExemplarJson {
+    pub labels: Vec<Attribute>,
+    pub value: f64,
+    pub timestamp_ms: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -197,6 +210,53 @@ impl QueryRangeResponse {
         QueryRangeResponse {
             series: result.series.iter().map(TimeSeries::from).collect(),
         }
+    }
+
+    /// [`QueryRangeResponse::new`] with each exemplar on the series whose labels it carries
+    /// (a quantile's `p` aside). Its value is the span's duration for duration-valued
+    /// functions (`durations`), else the series' value at its step, so it sits on the line.
+    pub fn with_exemplars(
+        result: &MetricsResult,
+        exemplars: &[Exemplar],
+        step_ns: u64,
+        durations: bool,
+    ) -> QueryRangeResponse {
+        let mut out = QueryRangeResponse::new(result);
+        for (series, json) in result.series.iter().zip(out.series.iter_mut()) {
+            let own: Vec<&(String, LabelValue)> =
+                series.labels.iter().filter(|(k, _)| k != "p").collect();
+            for e in exemplars {
+                if e.labels.len() != own.len() || e.labels.iter().zip(&own).any(|(a, b)| a != *b) {
+                    continue;
+                }
+                let value = if durations {
+                    Some(e.duration_s)
+                } else {
+                    series
+                        .samples
+                        .iter()
+                        .find(|(t, _)| *t <= e.timestamp_ns && e.timestamp_ns < t + step_ns)
+                        .map(|(_, v)| *v)
+                        .filter(|v| v.is_finite())
+                };
+                let Some(value) = value else { continue };
+                json.exemplars.push(ExemplarJson {
+                    labels: vec![
+                        Attribute {
+                            key: "trace:id".into(),
+                            value: (&LabelValue::Str(e.trace_id.to_string())).into(),
+                        },
+                        Attribute {
+                            key: "span:id".into(),
+                            value: (&LabelValue::Str(e.span_id.to_string())).into(),
+                        },
+                    ],
+                    value,
+                    timestamp_ms: (e.timestamp_ns / 1_000_000).to_string(),
+                });
+            }
+        }
+        out
     }
 }
 
@@ -255,6 +315,7 @@ impl From<&Series> for TimeSeries {
                     value: v.is_finite().then_some(*v),
                 })
                 .collect(),
+            exemplars: Vec::new(),
         }
     }
 }

@@ -123,12 +123,14 @@ pub struct MetricsResult {
 
 mod agg;
 pub(crate) mod compare;
+mod exemplars;
 mod finish;
 pub(crate) mod math;
 mod rollup;
 mod scan;
 
 use agg::Detail;
+pub use exemplars::{exemplars, Exemplar};
 use finish::finish;
 pub(crate) use finish::second_stages;
 use rollup::{rollup_plan, run_rollup};
