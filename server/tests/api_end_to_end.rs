@@ -98,7 +98,7 @@ fn base64_of_hex(hex: &str) -> String {
             out.push(ALPHABET[(n >> (18 - 6 * i)) as usize & 63] as char);
         }
     }
-    while out.len() % 4 != 0 {
+    while !out.len().is_multiple_of(4) {
         out.push('=');
     }
     out
