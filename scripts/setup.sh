@@ -11,7 +11,8 @@ done
 if [ "${1:-}" = "--all" ]; then
   # chromium + chromium-driver: the HTML pages are tested in a real browser
   # (scripts/test_html_in_browser.py); fonts-dejavu-core: the font SVG/PNG images are drawn in.
-  for pkg in golang-go valgrind zstd chromium chromium-driver fonts-dejavu-core; do
+  # openssl: scripts/test_server_tls_sdk.py makes a self-signed certificate with it.
+  for pkg in golang-go valgrind zstd chromium chromium-driver fonts-dejavu-core openssl; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
   done
 fi
