@@ -53,11 +53,14 @@ def main():
          "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
         check=True, capture_output=True)
     query, http, grpc_port = free_port(), free_port(), free_port()
+    # The server logs a line per request: to a file, since an unread pipe would fill and
+    # stall it.
+    log = tempfile.TemporaryFile()
     proc = subprocess.Popen(
         [SPANDB, "--db", os.path.join(tmp, "db"), "serve",
          "--listen", f"127.0.0.1:{query}", "--otlp-http", f"127.0.0.1:{http}",
          "--otlp-grpc", f"127.0.0.1:{grpc_port}", "--tls-cert", cert, "--tls-key", key],
-        stderr=subprocess.PIPE)
+        stderr=log)
     trusting = ssl.create_default_context(cafile=cert)
 
     def get(path):
@@ -72,7 +75,8 @@ def main():
                     break
             except (OSError, urllib.error.URLError):
                 if time.time() > deadline:
-                    raise SystemExit("server did not become ready: " + proc.stderr.read().decode())
+                    log.seek(0)
+                    raise SystemExit("server did not become ready: " + log.read().decode())
                 time.sleep(0.05)
 
         sent = {}
