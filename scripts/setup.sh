@@ -12,8 +12,9 @@ if [ "${1:-}" = "--all" ]; then
   # chromium + chromium-driver: the HTML pages are tested in a real browser
   # (scripts/test_html_in_browser.py); fonts-dejavu-core: the font SVG/PNG images are drawn in;
   # firefox-esr: the web UI is tested in Firefox too (scripts/test_ui_in_browser.py, with
-  # geckodriver from `cargo install`, see scripts/test.sh).
-  for pkg in golang-go valgrind zstd chromium chromium-driver fonts-dejavu-core firefox-esr; do
+  # geckodriver from `cargo install`, see scripts/test.sh); openssl:
+  # scripts/test_server_tls_sdk.py makes a self-signed certificate with it.
+  for pkg in golang-go valgrind zstd chromium chromium-driver fonts-dejavu-core firefox-esr openssl; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
   done
 fi

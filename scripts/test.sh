@@ -31,6 +31,11 @@ python3 scripts/test_server_otel_sdk.py target/release/spandb
 step "spandb serve's MCP tools through the official MCP Python SDK"
 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore mcp
 python3 scripts/test_server_mcp.py target/release/spandb
+step "spandb serve over TLS with the OpenTelemetry SDK's HTTP and gRPC exporters"
+python3 scripts/test_server_tls_sdk.py target/release/spandb
+step "spandb serve under the OTLP load generator (HTTP and gRPC, refusals retried, nothing acknowledged lost)"
+cargo build --release -p spandb-server --examples
+scripts/test_server_load.sh
 step "anomaly detection on generated incidents (every one found and localized, <= 1 false per hour)"
 python3 benches/anomalies/evaluate.py --check
 step "C header is current"

@@ -197,11 +197,14 @@ def main():
         with open(token_file, "w") as f:
             f.write(TOKEN + "\n")
         port = free_port()
+        # The server logs a line per request: to a file, since an unread pipe would fill
+        # and stall it.
+        log = tempfile.TemporaryFile()
         proc = subprocess.Popen(
             [SPANDB, "--db", db, "serve", "--listen", f"127.0.0.1:{port}",
              "--otlp-http", f"127.0.0.1:{free_port()}", "--otlp-grpc", f"127.0.0.1:{free_port()}",
              "--auth-token-file", token_file],
-            stderr=subprocess.PIPE)
+            stderr=log)
         try:
             deadline = time.time() + 30
             while True:
@@ -210,7 +213,8 @@ def main():
                     break
                 except OSError:
                     if time.time() > deadline or proc.poll() is not None:
-                        raise SystemExit("server did not start: " + proc.stderr.read().decode())
+                        log.seek(0)
+                        raise SystemExit("server did not start: " + log.read().decode())
                     time.sleep(0.05)
             check(unauthenticated_post(port) == 401, "/api/mcp without the token is refused (401)")
             asyncio.run(asyncio.wait_for(exercise(port, spans, traces, services), timeout=120))

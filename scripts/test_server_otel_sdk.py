@@ -47,12 +47,15 @@ class Server:
         self.proc = None
 
     def start(self):
+        # The server logs a line per request: to a file, since an unread pipe would fill
+        # and stall it.
+        self.log = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
             [SPANDB, "--db", self.db, "serve",
              "--listen", f"127.0.0.1:{self.query}",
              "--otlp-http", f"127.0.0.1:{self.http}",
              "--otlp-grpc", f"127.0.0.1:{self.grpc}"],
-            stderr=subprocess.PIPE,
+            stderr=self.log,
         )
         deadline = time.time() + 30
         while time.time() < deadline:
@@ -61,7 +64,8 @@ class Server:
                     return
             except OSError:
                 time.sleep(0.05)
-        raise SystemExit("server did not become ready: " + self.proc.stderr.read().decode())
+        self.log.seek(0)
+        raise SystemExit("server did not become ready: " + self.log.read().decode())
 
     def stop(self, sig=signal.SIGTERM):
         self.proc.send_signal(sig)

@@ -133,6 +133,7 @@ pub fn run(db_dir: &Path, args: Args) -> Result<ExitCode> {
     if let Err(e) = &served {
         tracing::error!(error = %e, "cannot serve");
     }
+    spandb_server::logging::flush();
     served.map_err(|e| Error::invalid(e.to_string()))?;
     closed?;
     Ok(ExitCode::SUCCESS)
