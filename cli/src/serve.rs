@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use spandb::{Durability, Error, Options, Result};
+use spandb_server::kafka::KafkaConfig;
 use spandb_server::ServerConfig;
 
 use crate::range::duration_ns;
@@ -46,6 +47,55 @@ pub struct Args {
     /// survives power loss) or in the OS with an fsync every 50 ms (`group`).
     #[arg(long, value_enum, default_value_t = ServeDurability::Sync)]
     durability: ServeDurability,
+    /// Consume spans from Kafka: bootstrap brokers `host:port[,host:port]` (the topic written
+    /// by the Collector's kafka exporter). Offsets are stored with the spans.
+    #[arg(long)]
+    kafka_brokers: Option<String>,
+    /// Kafka topic to consume.
+    #[arg(long, default_value = "otlp_spans")]
+    kafka_topic: String,
+    /// Kafka consumer group (also names the stored offsets).
+    #[arg(long, default_value = "spandb")]
+    kafka_group: String,
+    /// Encoding of the messages: `otlp_proto` (the exporter's default) or `otlp_json`.
+    #[arg(long, default_value = "otlp_proto")]
+    kafka_encoding: spandb_server::kafka::KafkaEncoding,
+    /// Which partitions to read: `group` (the consumer group assigns them), `all`, or a list
+    /// `0,1,2` (both without group membership).
+    #[arg(long, default_value = "group", value_parser = kafka_partitions)]
+    kafka_partitions: spandb_server::kafka::KafkaPartitions,
+    /// Copy undecodable messages to this topic (they are skipped either way).
+    #[arg(long)]
+    kafka_dead_letter_topic: Option<String>,
+    /// Extra librdkafka property `key=value` (repeatable), e.g. `security.protocol=ssl`.
+    #[arg(long, value_parser = key_value)]
+    kafka_property: Vec<(String, String)>,
+}
+
+fn kafka_partitions(s: &str) -> std::result::Result<spandb_server::kafka::KafkaPartitions, String> {
+    use spandb_server::kafka::KafkaPartitions;
+    match s {
+        "group" => Ok(KafkaPartitions::Group),
+        "all" => Ok(KafkaPartitions::All),
+        list => list
+            .split(',')
+            .map(|p| {
+                p.trim()
+                    .parse::<i32>()
+                    .ok()
+                    .filter(|p| *p >= 0)
+                    .ok_or_else(|| format!("{p:?} is not a partition number"))
+            })
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map(KafkaPartitions::Only),
+    }
+}
+
+fn key_value(s: &str) -> std::result::Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .filter(|(k, _)| !k.is_empty())
+        .ok_or_else(|| format!("{s:?} is not key=value"))
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -83,6 +133,14 @@ pub fn run(db_dir: &Path, args: Args) -> Result<ExitCode> {
         request_timeout: Duration::from_nanos(args.request_timeout),
         max_concurrent_queries: args.max_concurrent_queries,
         queue_spans: args.queue_spans,
+        kafka: args.kafka_brokers.as_deref().map(|brokers| {
+            let mut k = KafkaConfig::new(brokers, &args.kafka_topic, &args.kafka_group);
+            k.encoding = args.kafka_encoding;
+            k.partitions = args.kafka_partitions.clone();
+            k.dead_letter_topic = args.kafka_dead_letter_topic.clone();
+            k.properties = args.kafka_property.clone();
+            k
+        }),
     };
     config
         .validate()

@@ -30,6 +30,8 @@ pub struct ServerConfig {
     /// Spans waiting to be written; a request that would go over is refused with 429 /
     /// `Unavailable` and Retry-After.
     pub queue_spans: usize,
+    /// Consume spans from Kafka too (`None`: no consumer).
+    pub kafka: Option<crate::kafka::KafkaConfig>,
 }
 
 impl Default for ServerConfig {
@@ -45,6 +47,7 @@ impl Default for ServerConfig {
             request_timeout: Duration::from_secs(30),
             max_concurrent_queries: 4,
             queue_spans: 200_000,
+            kafka: None,
         }
     }
 }

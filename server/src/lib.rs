@@ -7,6 +7,7 @@
 //! - [`ingest`]: the bounded write queue. Requests wait for their spans to be durable; a full
 //!   queue is an immediate "try later" (HTTP 429, gRPC `Unavailable`), never an unbounded
 //!   buffer and never a silent drop.
+//! - [`kafka`]: the Kafka consumer (offsets stored with the spans: exactly once in effect).
 //! - [`otlp_http`] and [`otlp_grpc`]: the OTLP receivers.
 //! - [`tempo`] and [`jaeger`]: the query APIs.
 //! - [`mcp`]: the Model Context Protocol tools at `/api/mcp`, for assistants.
@@ -17,6 +18,7 @@ pub mod config;
 mod http;
 pub mod ingest;
 mod jaeger;
+pub mod kafka;
 mod mcp;
 pub mod metrics;
 mod otlp_grpc;
@@ -39,6 +41,7 @@ pub struct Server {
     stop: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     ingest: ingest::Ingest,
+    kafka: Option<kafka::KafkaConsumer>,
 }
 
 impl Server {
@@ -48,6 +51,19 @@ impl Server {
         let config = Arc::new(config);
         let metrics = Arc::new(metrics::Metrics::default());
         let ingest = ingest::Ingest::start(db.clone(), &config, metrics.clone());
+        let kafka = match config.kafka.clone() {
+            None => None,
+            Some(k) => {
+                let (db, ingest, metrics) = (db.clone(), ingest.clone(), metrics.clone());
+                // Connecting makes blocking broker requests: off the async threads.
+                let started = tokio::task::spawn_blocking(move || {
+                    kafka::KafkaConsumer::start(db, ingest, metrics, k)
+                })
+                .await
+                .map_err(|e| StartError::Kafka(kafka::KafkaStartError::Client(e.to_string())))?;
+                Some(started?)
+            }
+        };
         let state = http::AppState {
             db,
             config: config.clone(),
@@ -106,12 +122,17 @@ impl Server {
             stop,
             tasks,
             ingest,
+            kafka,
         })
     }
 
     /// Stops accepting, lets in-flight requests finish, makes every acknowledged span
     /// durable (the queue drains into the database) and returns.
     pub async fn shutdown(self) {
+        if let Some(k) = self.kafka {
+            // Writes what it read and stores its offsets, through the still-open queue.
+            let _ = tokio::task::spawn_blocking(move || k.stop()).await;
+        }
         let _ = self.stop.send(true);
         for t in self.tasks {
             let _ = t.await;
@@ -125,6 +146,8 @@ impl Server {
 pub enum StartError {
     #[error(transparent)]
     Config(#[from] ConfigError),
+    #[error(transparent)]
+    Kafka(#[from] kafka::KafkaStartError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
