@@ -8,7 +8,10 @@ message, keyed by the hex trace id (`partition_traces_by_id`), plus whole-batch 
 
 1. Every produced span is present exactly once; an undecodable message is counted, logged
    with topic/partition/offset and skipped; lag per partition is in /metrics; SIGTERM exits 0.
-2. kill -9 of the consumer at random moments over several cycles while producing; after the
+2. Three nodes, each reading some partitions of one topic, and a query front over them
+   (`serve --peers`) answer Tempo's and Jaeger's APIs (traces, searches, tags, metrics) as one
+   node that read the whole topic does; a stopped node is named in the front's answer.
+3. kill -9 of the consumer at random moments over several cycles while producing; after the
    last restart has caught up every delivered span is present exactly once (none lost, none
    duplicated). Recovery time (restart to caught up) is printed.
 
@@ -30,6 +33,8 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 from collections import Counter
 
@@ -194,13 +199,16 @@ class Node:
         self.proc = None
         self.log = os.path.join(db + ".log")
 
+    def start_parts(self):
+        self.start()
+
     def start(self):
         self.stderr = open(self.log, "ab")
         self.proc = subprocess.Popen(
             [SPANDB, "--db", self.db, "serve", "--listen", f"127.0.0.1:{self.query}",
              "--otlp-http", f"127.0.0.1:{free_port()}", "--otlp-grpc", f"127.0.0.1:{free_port()}",
              "--kafka-brokers", self.broker.addr, "--kafka-topic", self.topic, "--kafka-group", "spandb",
-             "--kafka-partitions", "all"] + self.extra,
+             ] + (self.extra if "--kafka-partitions" in self.extra else self.extra + ["--kafka-partitions", "all"]),
             stdout=subprocess.DEVNULL, stderr=self.stderr)
 
     def metrics(self):
@@ -290,6 +298,115 @@ def scenario_consume_and_poison(broker, work):
     exactly_once(node, produced, "restart without new messages")
 
 
+def http_get(port, path, expect=200):
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=30) as r:
+            return r.status, dict(r.headers), json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        if e.code != expect:
+            raise SystemExit(f"FAILED: GET {path} answered {e.code}: {e.read()[:500]}")
+        return e.code, dict(e.headers), None
+
+
+def span_ids_v2(doc):
+    return sorted(s["spanId"] for rs in doc["trace"]["resourceSpans"]
+                  for ss in rs["scopeSpans"] for s in ss["spans"])
+
+
+def scenario_front(broker, work):
+    topic = "otlp_spans_front"
+    broker.create_topic(topic, PARTITIONS)
+    gen, produced = Spans(), Produced(broker, topic)
+    for i in range(600):
+        if i % 20 == 0:
+            produced.batch_message(gen, 3)
+        else:
+            produced.trace_message(gen, 1 + i % 7)
+    produced.flush()
+    reference = Node(os.path.join(work, "reference"), broker, topic)
+    nodes = [Node(os.path.join(work, f"node{i}"), broker, topic) for i in range(3)]
+    for n, parts in zip(nodes, ["0,1", "2", "3"]):
+        n.extra = ["--kafka-partitions", parts]
+    for n in [reference] + nodes:
+        n.cmd_partitions = None
+        n.start_parts()
+    reference.wait_caught_up(produced.messages)
+    deadline = time.time() + 60
+    while True:
+        done = sum(sum(v for k, v in n.metrics().items() if k.startswith("spandb_kafka_offset{")) for n in nodes)
+        if done >= produced.messages:
+            break
+        if time.time() > deadline:
+            raise SystemExit(f"FAILED: the 3 nodes did not catch up ({done} of {produced.messages})")
+        time.sleep(0.05)
+    front_port = free_port()
+    front = subprocess.Popen([SPANDB, "serve", "--listen", f"127.0.0.1:{front_port}", "--peer-timeout", "5s",
+                              "--peers", ",".join(f"http://127.0.0.1:{n.query}" for n in nodes)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 15
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{front_port}/ready", timeout=2)
+                break
+            except OSError:
+                if time.time() > deadline:
+                    raise SystemExit("FAILED: the front did not start")
+                time.sleep(0.05)
+        ref, fr = reference.query, front_port
+        start_s = gen.base_ns // 10**9 - 60
+        window = f"start={start_s}&end={start_s + 240}"
+
+        def same(path, key=lambda d: d, what=None):
+            a, b = key(http_get(ref, path)[2]), key(http_get(fr, path)[2])
+            check(a == b, what or f"front == one node: {path[:90]}")
+            return a
+
+        traces = same("/api/search?limit=50", lambda d: [(t["traceID"], t["rootServiceName"], t["durationMs"]) for t in d["traces"]],
+                      "search: newest-first top 50 across nodes equals one node's")
+        check(len(traces) == 50, "search returned 50 traces")
+        same("/api/search?q=%7B%20status%20%3D%20error%20%7D&limit=1000",
+             lambda d: sorted(t["traceID"] for t in d["traces"]), "search { status = error }: the same traces")
+        same("/api/search?q=%7B%20resource.service.name%20%3D%20%22svc-1%22%20%26%26%20name%20%3D%20%22op-2%22%20%7D&limit=20",
+             lambda d: [t["traceID"] for t in d["traces"]], "search by service and name: the same top 20")
+        ids = [t[0] for t in traces[:15]] + [gen_id.hex() for gen_id in (i.to_bytes(16, "big") for i in (1, 77, 300))]
+        for tid in ids:
+            same(f"/api/v2/traces/{tid}", span_ids_v2, None)
+        print(f"ok: {len(ids)} traces by id: the same spans", flush=True)
+        same("/api/search/tags", lambda d: d["tagNames"], "tags v1: union")
+        same("/api/v2/search/tags", lambda d: d["scopes"], "tags v2: union per scope")
+        same("/api/v2/search/tag/resource.service.name/values", lambda d: sorted(json.dumps(v) for v in d["tagValues"]), "tag values v2")
+        same("/api/search/tag/n/values", lambda d: sorted(d["tagValues"]), "tag values v1")
+
+        def series(d):
+            return sorted((s["promLabels"], tuple((x["timestampMs"], round(x["value"] or 0, 9)) for x in s["samples"])) for s in d["series"])
+        for q in ["%7B%7D%20%7C%20rate()%20by%20(resource.service.name)",
+                  "%7B%20status%20%3D%20error%20%7D%20%7C%20count_over_time()%20by%20(name)",
+                  "%7B%7D%20%7C%20max_over_time(duration)%20by%20(resource.service.name)"]:
+            same(f"/api/metrics/query_range?q={q}&{window}&step=30s", series, f"metrics {urllib.parse.unquote(q)}: counts summed exactly")
+        code, _, _ = http_get(fr, f"/api/metrics/query_range?q=%7B%7D%20%7C%20quantile_over_time(duration%2C%20.9)&{window}&step=30s", expect=501)
+        check(code == 501, "quantile_over_time is refused (501), not approximated")
+        same("/jaeger/api/services", lambda d: d["data"], "jaeger services")
+        same("/jaeger/api/services/svc-0/operations", lambda d: sorted(d["data"]), "jaeger operations")
+        same("/jaeger/api/traces?service=svc-2&limit=1000", lambda d: sorted((t["traceID"], len(t["spans"])) for t in d["data"]),
+             "jaeger find traces")
+        same(f"/jaeger/api/traces/{traces[3][0]}", lambda d: sorted(s["spanID"] for s in d["data"][0]["spans"]), "jaeger trace by id")
+        # One node down: the answer says so.
+        nodes[2].stop()
+        code, headers, doc = http_get(fr, "/api/search?limit=5")
+        failed = doc.get("spandbFront", {}).get("failed", [])
+        check(len(failed) == 1 and headers.get("x-spandb-failed-nodes") == "1",
+              f"a stopped node is named in the answer: {failed}")
+        _, _, doc = http_get(fr, "/jaeger/api/services")
+        check(doc.get("errors") and len(doc["errors"]) == 1, "jaeger answer lists the stopped node in errors")
+    finally:
+        front.kill()
+        front.wait()
+        for n in [reference] + nodes:
+            if n.proc.poll() is None:
+                n.stop()
+
+
 def scenario_kill9(broker, work):
     broker.create_topic("otlp_spans_kill9", PARTITIONS)
     gen, produced = Spans(), Produced(broker, "otlp_spans_kill9")
@@ -330,6 +447,7 @@ def main():
     try:
         broker.create_topic(TOPIC, PARTITIONS)
         scenario_consume_and_poison(broker, work)
+        scenario_front(broker, work)
         node, produced = scenario_kill9(broker, work)
         total_messages = produced.messages
         started = time.time()

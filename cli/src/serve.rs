@@ -70,6 +70,14 @@ pub struct Args {
     /// Extra librdkafka property `key=value` (repeatable), e.g. `security.protocol=ssl`.
     #[arg(long, value_parser = key_value)]
     kafka_property: Vec<(String, String)>,
+    /// Run as a query front instead: fan Tempo and Jaeger API requests out to these nodes'
+    /// query URLs (`http://host:3200,...`) and merge the answers. No database is opened.
+    #[arg(long, value_delimiter = ',')]
+    peers: Vec<String>,
+    /// Longest the front waits for one node (e.g. 10s); a node that does not answer in time
+    /// is named in the response.
+    #[arg(long, value_parser = duration_ns, default_value = "10s")]
+    peer_timeout: u64,
 }
 
 fn kafka_partitions(s: &str) -> std::result::Result<spandb_server::kafka::KafkaPartitions, String> {
@@ -123,6 +131,31 @@ pub fn run(db_dir: &Path, args: Args) -> Result<ExitCode> {
         Some(p) => Some(read_token(p)?),
         None => query_token.clone(),
     };
+    if !args.peers.is_empty() {
+        for p in &args.peers {
+            if !(p.starts_with("http://") || p.starts_with("https://")) {
+                return Err(Error::invalid(format!(
+                    "peer {p:?} is not an http:// or https:// URL"
+                )));
+            }
+        }
+        if !args.listen.ip().is_loopback() && query_token.is_none() {
+            return Err(Error::invalid(format!(
+                "the query front would listen on {}, which is not a loopback address, without \
+                 a token: give one (--auth-token-file) or listen on 127.0.0.1",
+                args.listen
+            )));
+        }
+        let front = spandb_server::front::FrontConfig {
+            listen: args.listen,
+            peers: args.peers.clone(),
+            peer_timeout: Duration::from_nanos(args.peer_timeout),
+            token: query_token,
+        };
+        spandb_server::front::run_until_signal(front)
+            .map_err(|e| Error::invalid(format!("query front: {e}")))?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let config = ServerConfig {
         query_addr: args.listen,
         otlp_http_addr: args.otlp_http,

@@ -7,6 +7,7 @@
 //! - [`ingest`]: the bounded write queue. Requests wait for their spans to be durable; a full
 //!   queue is an immediate "try later" (HTTP 429, gRPC `Unavailable`), never an unbounded
 //!   buffer and never a silent drop.
+//! - [`front`]: the query front over several nodes (`--peers`), merging exactly.
 //! - [`kafka`]: the Kafka consumer (offsets stored with the spans: exactly once in effect).
 //! - [`otlp_http`] and [`otlp_grpc`]: the OTLP receivers.
 //! - [`tempo`] and [`jaeger`]: the query APIs.
@@ -15,6 +16,7 @@
 //! - [`http`]: the router, authentication, limits and error bodies shared by the HTTP APIs.
 
 pub mod config;
+pub mod front;
 mod http;
 pub mod ingest;
 mod jaeger;
@@ -179,7 +181,7 @@ pub fn run_until_signal(db: Arc<Db>, config: ServerConfig) -> Result<(), StartEr
     })
 }
 
-async fn wait_for_signal() {
+pub(crate) async fn wait_for_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
