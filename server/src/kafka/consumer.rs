@@ -155,7 +155,10 @@ impl Runner {
             // Eager protocol: on revoke every partition is let go, after `make_durable`.
             .set("partition.assignment.strategy", "range,roundrobin")
             // The local prefetch is bounded; pausing stops it altogether.
-            .set("queued.max.messages.kbytes", "16384");
+            .set("queued.max.messages.kbytes", "16384")
+            // A fetch that finds nothing returns within 50 ms (brokers such as tansu hold it
+            // for the whole wait): bounds produce-to-searchable latency on quiet partitions.
+            .set("fetch.wait.max.ms", "50");
         for (k, v) in &config.properties {
             cc.set(k, v);
         }
