@@ -48,6 +48,8 @@ struct Pipeline {
     since: Option<Instant>,
     in_flight: VecDeque<(Ack, BTreeMap<i32, i64>)>,
     assigned: Vec<i32>,
+    /// partition -> next offset whose spans are durable (what Kafka is told).
+    durable: BTreeMap<i32, i64>,
     /// A write failed: stop consuming (the offsets of what failed were not stored, so a
     /// restart reads it again).
     failed: bool,
@@ -101,6 +103,7 @@ impl ConsumerContext for Ctx {
                     let mut pipe = s.lock();
                     s.make_durable(&mut pipe, consumer);
                     pipe.assigned.clear();
+                    pipe.durable.clear();
                     pipe.positions.clear();
                     pipe.spans.clear();
                     pipe.since = None;
@@ -496,6 +499,7 @@ impl Shared {
         if durable.is_empty() {
             return;
         }
+        pipe.durable.extend(durable.iter().map(|(p, o)| (*p, *o)));
         let mut tpl = TopicPartitionList::new();
         for (p, o) in &durable {
             self.metrics.kafka.set_position(&self.config.topic, *p, *o);
@@ -504,11 +508,25 @@ impl Shared {
         let _ = consumer.commit(&tpl, CommitMode::Async);
     }
 
-    /// Writes what is pending and waits for every write in flight (revoke, shutdown).
+    /// Writes what is pending, waits for every write in flight and commits the durable
+    /// offsets to Kafka synchronously (revoke, shutdown: the next owner of a partition starts
+    /// from that commit).
     fn make_durable(&self, pipe: &mut Pipeline, consumer: &BaseConsumer<Ctx>) {
         if !pipe.failed {
             self.submit(pipe, consumer);
         }
         self.drain_acks(pipe, consumer, 0);
+        let mut tpl = TopicPartitionList::new();
+        for (p, o) in &pipe.durable {
+            if pipe.assigned.contains(p) {
+                let _ = tpl.add_partition_offset(&self.config.topic, *p, Offset::Offset(*o));
+            }
+        }
+        if tpl.count() > 0 {
+            if let Err(e) = consumer.commit(&tpl, CommitMode::Sync) {
+                self.metrics.kafka.commit_failures.add(1);
+                tracing::warn!(error = %e, "committing offsets to Kafka failed");
+            }
+        }
     }
 }
