@@ -109,7 +109,9 @@ impl ConsumerContext for Ctx {
                     pipe.since = None;
                 }
                 eprintln!("spandb: Kafka partitions revoked after storing their offsets");
-                let _ = consumer.unassign();
+                if let Err(e) = consumer.unassign() {
+                    eprintln!("spandb: Kafka unassign failed: {e}");
+                }
             }
             other => {
                 eprintln!("spandb: Kafka rebalance error: {other:?}");
