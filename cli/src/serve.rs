@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use spandb::{Durability, Error, Options, Result};
+use spandb_server::kafka::KafkaConfig;
 use spandb_server::ServerConfig;
 
 use crate::range::duration_ns;
@@ -63,6 +64,63 @@ pub struct Args {
     /// (warn,spandb_server=debug).
     #[arg(long, default_value = "info")]
     log_level: String,
+    /// Consume spans from Kafka: bootstrap brokers `host:port[,host:port]` (the topic written
+    /// by the Collector's kafka exporter). Offsets are stored with the spans.
+    #[arg(long)]
+    kafka_brokers: Option<String>,
+    /// Kafka topic to consume.
+    #[arg(long, default_value = "otlp_spans")]
+    kafka_topic: String,
+    /// Kafka consumer group (also names the stored offsets).
+    #[arg(long, default_value = "spandb")]
+    kafka_group: String,
+    /// Encoding of the messages: `otlp_proto` (the exporter's default) or `otlp_json`.
+    #[arg(long, default_value = "otlp_proto")]
+    kafka_encoding: spandb_server::kafka::KafkaEncoding,
+    /// Which partitions to read: `group` (the consumer group assigns them), `all`, or a list
+    /// `0,1,2` (both without group membership).
+    #[arg(long, default_value = "group", value_parser = kafka_partitions)]
+    kafka_partitions: spandb_server::kafka::KafkaPartitions,
+    /// Copy undecodable messages to this topic (they are skipped either way).
+    #[arg(long)]
+    kafka_dead_letter_topic: Option<String>,
+    /// Extra librdkafka property `key=value` (repeatable), e.g. `security.protocol=ssl`.
+    #[arg(long, value_parser = key_value)]
+    kafka_property: Vec<(String, String)>,
+    /// Run as a query front instead: fan Tempo and Jaeger API requests out to these nodes'
+    /// query URLs (`http://host:3200,...`) and merge the answers. No database is opened.
+    #[arg(long, value_delimiter = ',')]
+    peers: Vec<String>,
+    /// Longest the front waits for one node (e.g. 10s); a node that does not answer in time
+    /// is named in the response.
+    #[arg(long, value_parser = duration_ns, default_value = "10s")]
+    peer_timeout: u64,
+}
+
+fn kafka_partitions(s: &str) -> std::result::Result<spandb_server::kafka::KafkaPartitions, String> {
+    use spandb_server::kafka::KafkaPartitions;
+    match s {
+        "group" => Ok(KafkaPartitions::Group),
+        "all" => Ok(KafkaPartitions::All),
+        list => list
+            .split(',')
+            .map(|p| {
+                p.trim()
+                    .parse::<i32>()
+                    .ok()
+                    .filter(|p| *p >= 0)
+                    .ok_or_else(|| format!("{p:?} is not a partition number"))
+            })
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map(KafkaPartitions::Only),
+    }
+}
+
+fn key_value(s: &str) -> std::result::Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .filter(|(k, _)| !k.is_empty())
+        .ok_or_else(|| format!("{s:?} is not key=value"))
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -102,6 +160,31 @@ pub fn run(db_dir: &Path, args: Args) -> Result<ExitCode> {
         Some(p) => Some(read_token(p)?),
         None => query_token.clone(),
     };
+    if !args.peers.is_empty() {
+        for p in &args.peers {
+            if !(p.starts_with("http://") || p.starts_with("https://")) {
+                return Err(Error::invalid(format!(
+                    "peer {p:?} is not an http:// or https:// URL"
+                )));
+            }
+        }
+        if !args.listen.ip().is_loopback() && query_token.is_none() {
+            return Err(Error::invalid(format!(
+                "the query front would listen on {}, which is not a loopback address, without \
+                 a token: give one (--auth-token-file) or listen on 127.0.0.1",
+                args.listen
+            )));
+        }
+        let front = spandb_server::front::FrontConfig {
+            listen: args.listen,
+            peers: args.peers.clone(),
+            peer_timeout: Duration::from_nanos(args.peer_timeout),
+            token: query_token,
+        };
+        spandb_server::front::run_until_signal(front)
+            .map_err(|e| Error::invalid(format!("query front: {e}")))?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let config = ServerConfig {
         query_addr: args.listen,
         otlp_http_addr: args.otlp_http,
@@ -117,6 +200,14 @@ pub fn run(db_dir: &Path, args: Args) -> Result<ExitCode> {
             _ => None,
         },
         cors_origins: args.cors_origins,
+        kafka: args.kafka_brokers.as_deref().map(|brokers| {
+            let mut k = KafkaConfig::new(brokers, &args.kafka_topic, &args.kafka_group);
+            k.encoding = args.kafka_encoding;
+            k.partitions = args.kafka_partitions.clone();
+            k.dead_letter_topic = args.kafka_dead_letter_topic.clone();
+            k.properties = args.kafka_property.clone();
+            k
+        }),
     };
     config
         .validate()

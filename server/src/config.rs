@@ -35,6 +35,8 @@ pub struct ServerConfig {
     /// Origins (`https://grafana.example.com`, or `*` for any) whose pages may call the
     /// APIs from a browser; empty (the default) sends no `Access-Control-*` header at all.
     pub cors_origins: Vec<String>,
+    /// Consume spans from Kafka too (`None`: no consumer).
+    pub kafka: Option<crate::kafka::KafkaConfig>,
 }
 
 impl Default for ServerConfig {
@@ -52,6 +54,7 @@ impl Default for ServerConfig {
             queue_spans: 200_000,
             tls: None,
             cors_origins: Vec::new(),
+            kafka: None,
         }
     }
 }

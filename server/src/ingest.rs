@@ -32,6 +32,8 @@ pub enum IngestError {
 
 struct Batch {
     spans: Vec<Span>,
+    /// Source positions written atomically with `spans` (the Kafka consumer's offsets).
+    sources: Vec<(String, u64)>,
     done: oneshot::Sender<Result<(), IngestError>>,
 }
 
@@ -83,25 +85,47 @@ impl Ingest {
         if spans.is_empty() {
             return Ok(());
         }
+        let acked = self.submit(spans, Vec::new()).map_err(|(e, _)| e)?;
+        acked.await.unwrap_or(Err(IngestError::Closed))
+    }
+
+    /// Queues `spans` with the source positions they bring the store to, without waiting:
+    /// the receiver answers once both are durable (in one log write; a group commit keeps
+    /// the last position queued for each source). Refuses at once when the queue is full,
+    /// as [`Ingest::write`], handing the spans back. Usable from a plain thread
+    /// (`blocking_recv`).
+    #[allow(clippy::type_complexity)]
+    pub fn submit(
+        &self,
+        spans: Vec<Span>,
+        sources: Vec<(String, u64)>,
+    ) -> Result<oneshot::Receiver<Result<(), IngestError>>, (IngestError, Vec<Span>)> {
         let n = spans.len();
         let before = self.inner.queued.fetch_add(n, Ordering::AcqRel);
         if before > 0 && before + n > self.inner.capacity {
             self.inner.queued.fetch_sub(n, Ordering::AcqRel);
-            return Err(IngestError::Full { queued: before });
+            return Err((IngestError::Full { queued: before }, spans));
         }
         let (done, acked) = oneshot::channel();
         let sent = match self.inner.sender.lock() {
             Ok(guard) => guard
                 .as_ref()
-                .map(|s| s.send(Batch { spans, done }).is_ok())
+                .map(|s| {
+                    s.send(Batch {
+                        spans,
+                        sources,
+                        done,
+                    })
+                    .is_ok()
+                })
                 .unwrap_or(false),
             Err(_) => false,
         };
         if !sent {
             self.inner.queued.fetch_sub(n, Ordering::AcqRel);
-            return Err(IngestError::Closed);
+            return Err((IngestError::Closed, Vec::new()));
         }
-        acked.await.unwrap_or(Err(IngestError::Closed))
+        Ok(acked)
     }
 
     /// Stops taking spans, writes what is queued, flushes the database.
@@ -143,11 +167,19 @@ fn write_loop(
         }
         let mut spans = Vec::with_capacity(spans_in_group);
         let mut acks = Vec::with_capacity(group.len());
+        // Positions in queue order: a later batch of a source is further on.
+        let mut sources: Vec<(String, u64)> = Vec::new();
         for b in group {
             spans.extend(b.spans);
             acks.push(b.done);
+            for (name, pos) in b.sources {
+                match sources.iter_mut().find(|(n, _)| *n == name) {
+                    Some(slot) => slot.1 = pos,
+                    None => sources.push((name, pos)),
+                }
+            }
         }
-        let result = db.write(spans);
+        let result = db.write_with_sources(spans, &sources);
         queued.fetch_sub(spans_in_group, Ordering::AcqRel);
         match &result {
             Ok(()) => metrics.spans_written.add(spans_in_group as u64),

@@ -7,6 +7,8 @@
 //! - [`ingest`]: the bounded write queue. Requests wait for their spans to be durable; a full
 //!   queue is an immediate "try later" (HTTP 429, gRPC `Unavailable`), never an unbounded
 //!   buffer and never a silent drop.
+//! - [`front`]: the query front over several nodes (`--peers`), merging exactly.
+//! - [`kafka`]: the Kafka consumer (offsets stored with the spans: exactly once in effect).
 //! - [`otlp_http`] and [`otlp_grpc`]: the OTLP receivers.
 //! - [`tempo`], [`jaeger`] and [`jaeger_v3`]: the query APIs.
 //! - [`spandb_api`]: spandb's own analyses under `/api/spandb/` (graph, critical path, self
@@ -20,10 +22,12 @@
 
 pub mod config;
 mod cors;
+pub mod front;
 mod http;
 pub mod ingest;
 mod jaeger;
 mod jaeger_v3;
+pub mod kafka;
 pub mod logging;
 mod mcp;
 pub mod metrics;
@@ -50,6 +54,7 @@ pub struct Server {
     stop: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     ingest: ingest::Ingest,
+    kafka: Option<kafka::KafkaConsumer>,
 }
 
 impl Server {
@@ -59,6 +64,19 @@ impl Server {
         let config = Arc::new(config);
         let metrics = Arc::new(metrics::Metrics::default());
         let ingest = ingest::Ingest::start(db.clone(), &config, metrics.clone());
+        let kafka = match config.kafka.clone() {
+            None => None,
+            Some(k) => {
+                let (db, ingest, metrics) = (db.clone(), ingest.clone(), metrics.clone());
+                // Connecting makes blocking broker requests: off the async threads.
+                let started = tokio::task::spawn_blocking(move || {
+                    kafka::KafkaConsumer::start(db, ingest, metrics, k)
+                })
+                .await
+                .map_err(|e| StartError::Kafka(kafka::KafkaStartError::Client(e.to_string())))?;
+                Some(started?)
+            }
+        };
         let state = http::AppState {
             db,
             config: config.clone(),
@@ -148,12 +166,17 @@ impl Server {
             stop,
             tasks,
             ingest,
+            kafka,
         })
     }
 
     /// Stops accepting, lets in-flight requests finish, makes every acknowledged span
     /// durable (the queue drains into the database) and returns.
     pub async fn shutdown(self) {
+        if let Some(k) = self.kafka {
+            // Writes what it read and stores its offsets, through the still-open queue.
+            let _ = tokio::task::spawn_blocking(move || k.stop()).await;
+        }
         let _ = self.stop.send(true);
         for t in self.tasks {
             let _ = t.await;
@@ -169,6 +192,8 @@ pub enum StartError {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
+    #[error(transparent)]
+    Kafka(#[from] kafka::KafkaStartError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -198,7 +223,7 @@ pub fn run_until_signal(db: Arc<Db>, config: ServerConfig) -> Result<(), StartEr
 }
 
 /// Waits for SIGINT or SIGTERM and names the one that came.
-async fn wait_for_signal() -> &'static str {
+pub(crate) async fn wait_for_signal() -> &'static str {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

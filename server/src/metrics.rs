@@ -25,6 +25,120 @@ const BUCKETS_S: [f64; 12] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
 ];
 
+/// What the Kafka consumer counts.
+#[derive(Default)]
+pub struct KafkaMetrics {
+    pub messages: Counter,
+    pub spans: Counter,
+    /// Spans without valid ids, dropped while decoding a message that was otherwise kept.
+    pub spans_dropped: Counter,
+    /// Messages that could not be decoded and were skipped.
+    pub poison: Counter,
+    /// Times the partitions were paused because the write queue was full.
+    pub pauses: Counter,
+    pub commit_failures: Counter,
+    pub errors: Counter,
+    /// (topic, partition) -> (durable next offset, high watermark); -1 = unknown.
+    partitions: Mutex<BTreeMap<(String, i32), (i64, i64)>>,
+}
+
+impl KafkaMetrics {
+    pub fn set_position(&self, topic: &str, partition: i32, next_offset: i64) {
+        if let Ok(mut m) = self.partitions.lock() {
+            m.entry((topic.to_owned(), partition)).or_insert((-1, -1)).0 = next_offset;
+        }
+    }
+
+    pub fn set_high_watermark(&self, topic: &str, partition: i32, high: i64) {
+        if let Ok(mut m) = self.partitions.lock() {
+            m.entry((topic.to_owned(), partition)).or_insert((-1, -1)).1 = high;
+        }
+    }
+
+    /// (topic, partition, durable next offset, high watermark).
+    pub fn partitions(&self) -> Vec<(String, i32, i64, i64)> {
+        self.partitions
+            .lock()
+            .map(|m| {
+                m.iter()
+                    .map(|((t, p), (o, h))| (t.clone(), *p, *o, *h))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn render(&self, out: &mut String) {
+        let parts = self.partitions();
+        if parts.is_empty() && self.messages.get() == 0 {
+            return;
+        }
+        for (name, help, v) in [
+            (
+                "spandb_kafka_messages_total",
+                "Kafka messages consumed.",
+                &self.messages,
+            ),
+            (
+                "spandb_kafka_spans_total",
+                "Spans decoded from Kafka messages.",
+                &self.spans,
+            ),
+            (
+                "spandb_kafka_spans_dropped_total",
+                "Spans without valid ids dropped from Kafka messages.",
+                &self.spans_dropped,
+            ),
+            (
+                "spandb_kafka_poison_messages_total",
+                "Undecodable Kafka messages skipped.",
+                &self.poison,
+            ),
+            (
+                "spandb_kafka_pauses_total",
+                "Times the partitions were paused because the write queue was full.",
+                &self.pauses,
+            ),
+            (
+                "spandb_kafka_commit_failures_total",
+                "Offset commits to Kafka that failed (offsets stay stored in spandb).",
+                &self.commit_failures,
+            ),
+            (
+                "spandb_kafka_errors_total",
+                "Errors the Kafka client reported.",
+                &self.errors,
+            ),
+        ] {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+                v.get()
+            );
+        }
+        let _ = writeln!(out, "# HELP spandb_kafka_offset Next offset to consume whose spans are durable.\n# TYPE spandb_kafka_offset gauge");
+        for (t, p, o, _) in &parts {
+            if *o >= 0 {
+                let _ = writeln!(
+                    out,
+                    "spandb_kafka_offset{{topic=\"{}\",partition=\"{p}\"}} {o}",
+                    escape(t)
+                );
+            }
+        }
+        let _ = writeln!(out, "# HELP spandb_kafka_consumer_lag Messages in the partition not yet durable in spandb.\n# TYPE spandb_kafka_consumer_lag gauge");
+        for (t, p, o, h) in &parts {
+            if *h >= 0 {
+                let lag = (*h - (*o).max(0)).max(0);
+                let _ = writeln!(
+                    out,
+                    "spandb_kafka_consumer_lag{{topic=\"{}\",partition=\"{p}\"}} {lag}",
+                    escape(t)
+                );
+            }
+        }
+    }
+}
+
 #[derive(Clone, Default)]
 struct Histogram {
     counts: [u64; BUCKETS_S.len()],
@@ -40,6 +154,8 @@ pub struct Metrics {
     pub spans_written: Counter,
     pub write_errors: Counter,
     pub requests_refused_full: Counter,
+    /// The Kafka consumer's counters and per-partition offsets.
+    pub kafka: KafkaMetrics,
     /// (endpoint, status class) -> latency histogram.
     requests: Mutex<BTreeMap<(String, u16), Histogram>>,
 }
@@ -103,6 +219,7 @@ impl Metrics {
             out,
             "# HELP spandb_queue_spans Spans waiting to be written.\n# TYPE spandb_queue_spans gauge\nspandb_queue_spans {queued}"
         );
+        self.kafka.render(&mut out);
         if let Some(st) = stats {
             let _ = writeln!(
                 out,

@@ -29,6 +29,18 @@ const META_NEXT_BLOCK_ID: &[u8] = b"next_block_id";
 /// trace-index entries and file are removed once no snapshot reads it any more.
 const META_RETIRED: &[u8] = b"retired/";
 
+/// `source/<name>`: how far an external source (a Kafka partition) has been consumed,
+/// written in the same batch as the log record of the spans it covers.
+const META_SOURCE: &[u8] = b"source/";
+/// First byte of a `source/` value: its encoding version.
+pub const SOURCE_VALUE_VERSION: u8 = 1;
+
+fn source_key(name: &str) -> Vec<u8> {
+    let mut k = META_SOURCE.to_vec();
+    k.extend_from_slice(name.as_bytes());
+    k
+}
+
 fn retired_key(id: u64) -> Vec<u8> {
     let mut k = META_RETIRED.to_vec();
     k.extend_from_slice(&id.to_be_bytes());
@@ -236,6 +248,68 @@ impl Catalog {
         self.db
             .put_cf_opt(self.cf(CF_WAL)?, seq.to_be_bytes(), value, &wo)?;
         Ok(())
+    }
+
+    /// Appends one log record (when `record` is given: its sequence number and encoded
+    /// payload) and sets the `source/` positions, all in one `WriteBatch`: after a crash
+    /// either the spans and their positions are there, or neither is.
+    pub fn append_wal_with_sources(
+        &self,
+        record: Option<(u64, &[u8])>,
+        sources: &[(String, u64)],
+        sync: bool,
+    ) -> Result<()> {
+        let mut batch = WriteBatch::default();
+        if let Some((seq, payload)) = record {
+            let mut value = Vec::with_capacity(payload.len() + 1);
+            value.push(WAL_VALUE_VERSION);
+            value.extend_from_slice(payload);
+            batch.put_cf(self.cf(CF_WAL)?, seq.to_be_bytes(), value);
+        }
+        let meta = self.cf(CF_META)?;
+        for (name, position) in sources {
+            let mut value = Vec::with_capacity(9);
+            value.push(SOURCE_VALUE_VERSION);
+            value.extend_from_slice(&position.to_le_bytes());
+            batch.put_cf(meta, source_key(name), value);
+        }
+        let mut wo = WriteOptions::default();
+        wo.set_sync(sync);
+        self.db.write_opt(batch, &wo)?;
+        Ok(())
+    }
+
+    /// Every stored source position whose name starts with `prefix`: (name, position).
+    pub fn source_positions(&self, prefix: &str) -> Result<Vec<(String, u64)>> {
+        let start = source_key(prefix);
+        let mut out = Vec::new();
+        let iter = self.db.iterator_cf(
+            self.cf(CF_META)?,
+            IteratorMode::From(&start, Direction::Forward),
+        );
+        for item in iter {
+            let (k, v) = item?;
+            if !k.starts_with(&start) {
+                break;
+            }
+            let name = k
+                .get(META_SOURCE.len()..)
+                .and_then(|n| std::str::from_utf8(n).ok())
+                .ok_or_else(|| self.corrupt("meta", "a source key is not UTF-8"))?;
+            let position = match v.split_first() {
+                Some((&SOURCE_VALUE_VERSION, rest)) => <[u8; 8]>::try_from(rest)
+                    .map(u64::from_le_bytes)
+                    .map_err(|_| {
+                        self.corrupt("meta", format!("source {name}: value is not 8 bytes"))
+                    })?,
+                Some((v, _)) => {
+                    return Err(self.corrupt("meta", format!("source {name} has version {v}")))
+                }
+                None => return Err(self.corrupt("meta", format!("source {name} is empty"))),
+            };
+            out.push((name.to_owned(), position));
+        }
+        Ok(out)
     }
 
     /// Every log record, in sequence order: (seq, payload).

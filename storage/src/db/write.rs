@@ -47,8 +47,31 @@ impl Db {
     /// Writes a batch of spans. When this returns they are durable per [`Durability`] and
     /// visible to every later snapshot. A full memtable is frozen and queued for sealing.
     pub fn write(&self, spans: Vec<Span>) -> Result<()> {
+        self.write_with_sources(spans, &[])
+    }
+
+    /// Writes a batch of spans together with the positions of the sources they came from
+    /// (`(name, position)`, e.g. `kafka/<group>/<topic>/<partition>` and the next offset to
+    /// consume), in one RocksDB `WriteBatch`: after a crash either both are there or
+    /// neither. With no spans, only the positions are stored (skipped messages advance too).
+    /// Read them back with [`Db::source_positions`].
+    pub fn write_with_sources(&self, spans: Vec<Span>, sources: &[(String, u64)]) -> Result<()> {
         self.inner.check_writable()?;
         if spans.is_empty() {
+            if sources.is_empty() {
+                return Ok(());
+            }
+            let _w = lock(&self.inner.writer);
+            self.inner.check_writable()?;
+            let sync = self.inner.opts.durability == Durability::Sync;
+            if let Err(e) = self
+                .inner
+                .catalog
+                .append_wal_with_sources(None, sources, sync)
+            {
+                self.inner.mark_log_failed(format!("log write failed: {e}"));
+                return Err(e);
+            }
             return Ok(());
         }
         if let Some(bad) = spans.iter().find(|s| s.trace_id.is_zero()) {
@@ -62,7 +85,14 @@ impl Db {
         self.inner.check_writable()?;
         let sync = self.inner.opts.durability == Durability::Sync;
         let seq = w.next_seq;
-        if let Err(e) = self.inner.catalog.append_wal(seq, &payload, sync) {
+        let logged = if sources.is_empty() {
+            self.inner.catalog.append_wal(seq, &payload, sync)
+        } else {
+            self.inner
+                .catalog
+                .append_wal_with_sources(Some((seq, &payload)), sources, sync)
+        };
+        if let Err(e) = logged {
             // Whatever the durability, the log writer is now unusable until reopen.
             self.inner.mark_log_failed(format!("log write failed: {e}"));
             return Err(e);
@@ -74,6 +104,12 @@ impl Db {
             self.inner.freeze(&mut w)?;
         }
         Ok(())
+    }
+
+    /// Every source position stored by [`Db::write_with_sources`] whose name starts with
+    /// `prefix`, as `(name, position)` sorted by name.
+    pub fn source_positions(&self, prefix: &str) -> Result<Vec<(String, u64)>> {
+        self.inner.catalog.source_positions(prefix)
     }
 
     /// Seals every span written so far into blocks, waits for the sealer, and flushes

@@ -1,0 +1,821 @@
+//! The query front (`spandb serve --peers URL,URL`): Tempo's and Jaeger's query APIs answered
+//! by fanning each request out to every spandb node (concurrently, each with its own timeout)
+//! and merging the answers:
+//! - trace by id: the spans of every node that has some, deduplicated by span id;
+//! - search: newest first, the top `limit` across nodes (a trace found on two nodes once);
+//! - tags and tag values, Jaeger services and operations: unions;
+//! - metrics: counts (`rate`, `count_over_time`, `sum_over_time`, `histogram_over_time`)
+//!   summed per series and timestamp, `min_over_time`/`max_over_time` as min/max; functions
+//!   whose node answers cannot be merged exactly (`avg_over_time`, `quantile_over_time`) are
+//!   refused with 501 rather than approximated.
+//!
+//! A node that does not answer (connection refused, timeout, 5xx) never silently shrinks an
+//! answer: Tempo responses get a `spandbFront` object (`nodes`, `failed`: node and reason) and
+//! the header `X-Spandb-Failed-Nodes`, Jaeger responses an entry per node in `errors`. When no
+//! node answers the front answers 502. A node's 4xx (a bad query) is passed through.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::io::Read as _;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+
+/// Largest node answer the front reads.
+const MAX_NODE_BODY: u64 = 256 << 20;
+
+/// Settings of a query front.
+#[derive(Clone, Debug)]
+pub struct FrontConfig {
+    /// Where the front listens (Tempo's and Jaeger's APIs).
+    pub listen: SocketAddr,
+    /// Base URLs of the nodes' query APIs, e.g. `http://10.0.0.5:3200`.
+    pub peers: Vec<String>,
+    /// Longest the front waits for one node. Defaults to 10 s.
+    pub peer_timeout: Duration,
+    /// Bearer token clients must give; forwarded to the nodes.
+    pub token: Option<String>,
+}
+
+struct Front {
+    config: FrontConfig,
+    agent: ureq::Agent,
+}
+
+/// One node's answer, or why there is none.
+enum Answer {
+    Ok(u16, Vec<u8>),
+    Failed(String),
+}
+
+/// Serves the front until SIGINT/SIGTERM.
+pub fn run_until_signal(config: FrontConfig) -> Result<(), std::io::Error> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("spandb-front")
+        .build()?;
+    runtime.block_on(async move {
+        let listener = TcpListener::bind(config.listen).await?;
+        eprintln!(
+            "spandb: query front on http://{} over {} nodes",
+            listener.local_addr()?,
+            config.peers.len()
+        );
+        let app = router(config);
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                crate::wait_for_signal().await;
+            })
+            .await
+    })
+}
+
+/// The front's routes.
+pub fn router(config: FrontConfig) -> Router {
+    let agent = ureq::AgentBuilder::new()
+        .timeout(config.peer_timeout)
+        .build();
+    let state = Arc::new(Front { config, agent });
+    Router::new()
+        .route("/ready", get(|| async { "ready" }))
+        .fallback(handle)
+        .with_state(state)
+}
+
+fn error(status: StatusCode, message: &str) -> Response {
+    (status, axum::Json(json!({ "error": message }))).into_response()
+}
+
+async fn handle(State(front): State<Arc<Front>>, req: Request) -> Response {
+    let auth = req.headers().get(header::AUTHORIZATION).cloned();
+    if let Some(token) = &front.config.token {
+        let ok = auth
+            .as_ref()
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .is_some_and(|t| t == token);
+        if !ok {
+            return error(StatusCode::UNAUTHORIZED, "a bearer token is required");
+        }
+    }
+    if req.method() != axum::http::Method::GET {
+        return error(StatusCode::METHOD_NOT_ALLOWED, "the front answers GET only");
+    }
+    let path = req.uri().path().to_owned();
+    let path_and_query = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| path.clone());
+    let Some(kind) = Kind::of(&path) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "the front answers Tempo's and Jaeger's query APIs only",
+        );
+    };
+    let params: BTreeMap<String, String> = req
+        .uri()
+        .query()
+        .map(|q| {
+            url_pairs(q)
+                .into_iter()
+                .collect::<BTreeMap<String, String>>()
+        })
+        .unwrap_or_default();
+    if let Kind::Metrics { .. } = kind {
+        let q = params
+            .get("q")
+            .or(params.get("query"))
+            .cloned()
+            .unwrap_or_default();
+        if merge_rule(&q).is_none() {
+            return error(
+                StatusCode::NOT_IMPLEMENTED,
+                "the front merges count, rate, sum, histogram, min and max metrics exactly; \
+                 avg_over_time and quantile_over_time need every node's spans (query a node, \
+                 or use histogram_over_time)",
+            );
+        }
+    }
+    let answers = fan_out(&front, &path_and_query, auth).await;
+    let mut ok: Vec<Value> = Vec::new();
+    let mut failed: Vec<(String, String)> = Vec::new();
+    let mut not_found = 0;
+    for (node, answer) in front.config.peers.iter().zip(answers) {
+        match answer {
+            Answer::Ok(200, body) => match serde_json::from_slice::<Value>(&body) {
+                Ok(v) => ok.push(v),
+                Err(e) => failed.push((node.clone(), format!("answer is not JSON: {e}"))),
+            },
+            Answer::Ok(404, _) if kind.is_trace() => not_found += 1,
+            Answer::Ok(status, body) if (400..500).contains(&status) => {
+                // The request itself is wrong: every node says so; pass it on.
+                let mut r = Response::new(Body::from(body));
+                *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+                r.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                );
+                return r;
+            }
+            Answer::Ok(status, _) => failed.push((node.clone(), format!("answered {status}"))),
+            Answer::Failed(e) => failed.push((node.clone(), e)),
+        }
+    }
+    if ok.is_empty() && not_found == 0 {
+        let detail: Vec<String> = failed.iter().map(|(n, e)| format!("{n}: {e}")).collect();
+        return error(
+            StatusCode::BAD_GATEWAY,
+            &format!("no node answered ({})", detail.join("; ")),
+        );
+    }
+    if ok.is_empty() && failed.is_empty() {
+        return error(StatusCode::NOT_FOUND, "trace not found on any node");
+    }
+    let mut merged = merge(&kind, &params, ok);
+    if merged.is_null() {
+        return error(
+            StatusCode::NOT_FOUND,
+            "trace not found on the nodes that answered",
+        );
+    }
+    let n_failed = failed.len();
+    if n_failed > 0 {
+        if let Some(o) = merged.as_object_mut() {
+            if kind.is_jaeger() {
+                let errors: Vec<Value> = failed
+                    .iter()
+                    .map(|(n, e)| json!({"code": 503, "msg": format!("node {n} did not answer: {e}")}))
+                    .collect();
+                o.insert("errors".into(), Value::Array(errors));
+            } else {
+                let list: Vec<Value> = failed
+                    .iter()
+                    .map(|(n, e)| json!({"node": n, "error": e}))
+                    .collect();
+                o.insert(
+                    "spandbFront".into(),
+                    json!({"nodes": front.config.peers.len(), "failed": list}),
+                );
+            }
+        }
+    }
+    let mut r = axum::Json(merged).into_response();
+    if n_failed > 0 {
+        r.headers_mut()
+            .insert("x-spandb-failed-nodes", HeaderValue::from(n_failed));
+    }
+    r
+}
+
+/// Sends `path_and_query` to every node at once; answers in node order.
+async fn fan_out(
+    front: &Arc<Front>,
+    path_and_query: &str,
+    auth: Option<HeaderValue>,
+) -> Vec<Answer> {
+    let mut tasks = Vec::new();
+    for peer in &front.config.peers {
+        let url = format!("{}{path_and_query}", peer.trim_end_matches('/'));
+        let agent = front.agent.clone();
+        let auth = auth.clone();
+        tasks.push(tokio::task::spawn_blocking(move || {
+            let mut req = agent.get(&url).set("Accept", "application/json");
+            if let Some(a) = auth.as_ref().and_then(|a| a.to_str().ok()) {
+                req = req.set("Authorization", a);
+            }
+            let resp = match req.call() {
+                Ok(r) => r,
+                Err(ureq::Error::Status(_, r)) => r,
+                Err(e) => return Answer::Failed(e.to_string()),
+            };
+            let status = resp.status();
+            let mut body = Vec::new();
+            match resp
+                .into_reader()
+                .take(MAX_NODE_BODY)
+                .read_to_end(&mut body)
+            {
+                Ok(_) => Answer::Ok(status, body),
+                Err(e) => Answer::Failed(format!("reading the answer: {e}")),
+            }
+        }));
+    }
+    let mut out = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        out.push(
+            t.await
+                .unwrap_or_else(|e| Answer::Failed(format!("task failed: {e}"))),
+        );
+    }
+    out
+}
+
+/// What a path asks for, which decides how answers merge.
+enum Kind {
+    TraceV1,
+    TraceV2,
+    Search,
+    TagsV1,
+    TagsV2,
+    TagValuesV1,
+    TagValuesV2,
+    Metrics { instant: bool },
+    JaegerList,
+    JaegerTrace,
+    JaegerFind,
+}
+
+impl Kind {
+    fn of(path: &str) -> Option<Kind> {
+        let seg: Vec<&str> = path.trim_matches('/').split('/').collect();
+        Some(match seg.as_slice() {
+            ["api", "traces", _] => Kind::TraceV1,
+            ["api", "v2", "traces", _] => Kind::TraceV2,
+            ["api", "search"] => Kind::Search,
+            ["api", "search", "tags"] => Kind::TagsV1,
+            ["api", "v2", "search", "tags"] => Kind::TagsV2,
+            ["api", "search", "tag", _, "values"] => Kind::TagValuesV1,
+            ["api", "v2", "search", "tag", _, "values"] => Kind::TagValuesV2,
+            ["api", "metrics", "query_range"] => Kind::Metrics { instant: false },
+            ["api", "metrics", "query"] => Kind::Metrics { instant: true },
+            ["jaeger", "api", "services"]
+            | ["jaeger", "api", "services", _, "operations"]
+            | ["jaeger", "api", "operations"] => Kind::JaegerList,
+            ["jaeger", "api", "traces"] => Kind::JaegerFind,
+            ["jaeger", "api", "traces", _] => Kind::JaegerTrace,
+            _ => return None,
+        })
+    }
+
+    fn is_trace(&self) -> bool {
+        matches!(self, Kind::TraceV1 | Kind::TraceV2 | Kind::JaegerTrace)
+    }
+
+    fn is_jaeger(&self) -> bool {
+        matches!(
+            self,
+            Kind::JaegerList | Kind::JaegerTrace | Kind::JaegerFind
+        )
+    }
+}
+
+#[derive(Clone, Copy)]
+enum MergeRule {
+    Sum,
+    Min,
+    Max,
+}
+
+/// How the series of a metrics query merge, from its pipeline's function.
+fn merge_rule(q: &str) -> Option<MergeRule> {
+    let compact: String = q.chars().filter(|c| !c.is_whitespace()).collect();
+    let stages: Vec<&str> = compact.split('|').skip(1).collect();
+    let last = stages.last()?;
+    let sum = [
+        "rate(",
+        "count_over_time(",
+        "sum_over_time(",
+        "histogram_over_time(",
+    ];
+    if stages.len() != 1 {
+        return None;
+    }
+    if sum.iter().any(|f| last.starts_with(f)) {
+        Some(MergeRule::Sum)
+    } else if last.starts_with("min_over_time(") {
+        Some(MergeRule::Min)
+    } else if last.starts_with("max_over_time(") {
+        Some(MergeRule::Max)
+    } else {
+        None
+    }
+}
+
+fn limit(params: &BTreeMap<String, String>, default: usize) -> usize {
+    params
+        .get("limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .filter(|l| *l > 0)
+        .unwrap_or(default)
+}
+
+fn merge(kind: &Kind, params: &BTreeMap<String, String>, answers: Vec<Value>) -> Value {
+    match kind {
+        Kind::TraceV1 => {
+            let batches = dedup_resource_spans(
+                answers
+                    .into_iter()
+                    .flat_map(|mut a| take_array(&mut a, &["batches"])),
+            );
+            if batches.is_empty() {
+                return Value::Null;
+            }
+            json!({ "batches": batches })
+        }
+        Kind::TraceV2 => {
+            let rs = dedup_resource_spans(
+                answers
+                    .into_iter()
+                    .flat_map(|mut a| take_array(&mut a, &["trace", "resourceSpans"])),
+            );
+            if rs.is_empty() {
+                return Value::Null;
+            }
+            json!({ "trace": { "resourceSpans": rs } })
+        }
+        Kind::Search => {
+            let mut inspected = 0u64;
+            let mut seen = HashSet::new();
+            let mut traces = Vec::new();
+            for mut a in answers {
+                inspected += a
+                    .pointer("/metrics/inspectedTraces")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(0);
+                for t in take_array(&mut a, &["traces"]) {
+                    let id = t
+                        .get("traceID")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_owned();
+                    if seen.insert(id) {
+                        traces.push(t);
+                    }
+                }
+            }
+            let start = |t: &Value| -> u128 {
+                t.get("startTimeUnixNano")
+                    .and_then(Value::as_str)
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(0)
+            };
+            traces.sort_by(|a, b| {
+                start(b).cmp(&start(a)).then_with(|| {
+                    a.get("traceID")
+                        .and_then(Value::as_str)
+                        .cmp(&b.get("traceID").and_then(Value::as_str))
+                })
+            });
+            traces.truncate(limit(params, 20));
+            json!({ "traces": traces, "metrics": { "inspectedTraces": inspected } })
+        }
+        Kind::TagsV1 => json!({ "tagNames": union_strings(answers, "tagNames") }),
+        Kind::TagValuesV1 => json!({ "tagValues": union_strings(answers, "tagValues") }),
+        Kind::TagValuesV2 => {
+            let mut set = BTreeSet::new();
+            for mut a in answers {
+                for v in take_array(&mut a, &["tagValues"]) {
+                    set.insert(v.to_string());
+                }
+            }
+            let values: Vec<Value> = set
+                .into_iter()
+                .filter_map(|s| serde_json::from_str(&s).ok())
+                .collect();
+            json!({ "tagValues": values })
+        }
+        Kind::TagsV2 => {
+            // Names per scope: sorted unions; the fixed intrinsic list keeps its order.
+            let mut scopes: Vec<(String, Vec<String>)> = Vec::new();
+            for mut a in answers {
+                for s in take_array(&mut a, &["scopes"]) {
+                    let name = s
+                        .get("name")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_owned();
+                    let idx = match scopes.iter().position(|(n, _)| *n == name) {
+                        Some(i) => i,
+                        None => {
+                            scopes.push((name, Vec::new()));
+                            scopes.len() - 1
+                        }
+                    };
+                    let Some((_, tags)) = scopes.get_mut(idx) else {
+                        continue;
+                    };
+                    for t in s
+                        .get("tags")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                    {
+                        if let Some(t) = t.as_str() {
+                            if !tags.iter().any(|x| x == t) {
+                                tags.push(t.to_owned());
+                            }
+                        }
+                    }
+                }
+            }
+            let list: Vec<Value> = scopes
+                .into_iter()
+                .map(|(n, mut tags)| {
+                    if n != "intrinsic" {
+                        tags.sort();
+                    }
+                    json!({"name": n, "tags": tags})
+                })
+                .collect();
+            json!({ "scopes": list })
+        }
+        Kind::Metrics { instant } => {
+            let q = params
+                .get("q")
+                .or(params.get("query"))
+                .cloned()
+                .unwrap_or_default();
+            let rule = merge_rule(&q).unwrap_or(MergeRule::Sum);
+            merge_metrics(answers, rule, *instant)
+        }
+        Kind::JaegerList => {
+            let mut set = BTreeSet::new();
+            for mut a in answers {
+                for v in take_array(&mut a, &["data"]) {
+                    set.insert(v.to_string());
+                }
+            }
+            let data: Vec<Value> = set
+                .into_iter()
+                .filter_map(|s| serde_json::from_str(&s).ok())
+                .collect();
+            jaeger_envelope(data)
+        }
+        Kind::JaegerTrace => {
+            let traces: Vec<Value> = answers
+                .into_iter()
+                .flat_map(|mut a| take_array(&mut a, &["data"]))
+                .collect();
+            match merge_jaeger_traces(traces).into_iter().next() {
+                Some(t) => jaeger_envelope(vec![t]),
+                None => Value::Null,
+            }
+        }
+        Kind::JaegerFind => {
+            let traces: Vec<Value> = answers
+                .into_iter()
+                .flat_map(|mut a| take_array(&mut a, &["data"]))
+                .collect();
+            let mut merged = merge_jaeger_traces(traces);
+            let newest = |t: &Value| -> u64 {
+                t.get("spans")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|s| s.get("startTime").and_then(Value::as_u64))
+                    .min()
+                    .unwrap_or(0)
+            };
+            merged.sort_by_key(|t| std::cmp::Reverse(newest(t)));
+            merged.truncate(limit(params, 20));
+            jaeger_envelope(merged)
+        }
+    }
+}
+
+fn jaeger_envelope(data: Vec<Value>) -> Value {
+    let n = data.len();
+    json!({ "data": data, "total": n, "limit": 0, "offset": 0, "errors": null })
+}
+
+fn take_array(v: &mut Value, path: &[&str]) -> Vec<Value> {
+    let mut cur = v;
+    for p in path {
+        match cur.get_mut(*p) {
+            Some(next) => cur = next,
+            None => return Vec::new(),
+        }
+    }
+    match cur.take() {
+        Value::Array(a) => a,
+        _ => Vec::new(),
+    }
+}
+
+fn union_strings(answers: Vec<Value>, key: &str) -> Vec<String> {
+    let mut set = BTreeSet::new();
+    for mut a in answers {
+        for v in take_array(&mut a, &[key]) {
+            if let Value::String(s) = v {
+                set.insert(s);
+            }
+        }
+    }
+    set.into_iter().collect()
+}
+
+/// OTLP JSON resource spans of several nodes, each span once (by trace and span id).
+fn dedup_resource_spans(all: impl Iterator<Item = Value>) -> Vec<Value> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for mut rs in all {
+        let mut scopes = Vec::new();
+        for mut ss in take_array(&mut rs, &["scopeSpans"]) {
+            let spans: Vec<Value> = take_array(&mut ss, &["spans"])
+                .into_iter()
+                .filter(|s| {
+                    let key = (
+                        s.get("traceId")
+                            .and_then(Value::as_str)
+                            .unwrap_or("")
+                            .to_owned(),
+                        s.get("spanId")
+                            .and_then(Value::as_str)
+                            .unwrap_or("")
+                            .to_owned(),
+                    );
+                    seen.insert(key)
+                })
+                .collect();
+            if !spans.is_empty() {
+                if let Some(o) = ss.as_object_mut() {
+                    o.insert("spans".into(), Value::Array(spans));
+                }
+                scopes.push(ss);
+            }
+        }
+        if !scopes.is_empty() {
+            if let Some(o) = rs.as_object_mut() {
+                o.insert("scopeSpans".into(), Value::Array(scopes));
+            }
+            out.push(rs);
+        }
+    }
+    out
+}
+
+/// Jaeger traces from several nodes: one per trace id, spans deduplicated by span id, process
+/// keys renamed per node so that they cannot collide.
+/// A trace being merged: spans, processes, span ids seen.
+type JaegerParts = (Vec<Value>, serde_json::Map<String, Value>, HashSet<String>);
+
+fn merge_jaeger_traces(traces: Vec<Value>) -> Vec<Value> {
+    let mut by_id: BTreeMap<String, JaegerParts> = BTreeMap::new();
+    let mut order = Vec::new();
+    for (i, mut t) in traces.into_iter().enumerate() {
+        let id = t
+            .get("traceID")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        if !by_id.contains_key(&id) {
+            order.push(id.clone());
+        }
+        let entry = by_id.entry(id).or_default();
+        let procs = match t.get_mut("processes").map(Value::take) {
+            Some(Value::Object(m)) => m,
+            _ => serde_json::Map::new(),
+        };
+        for (k, v) in procs {
+            entry.1.insert(format!("n{i}-{k}"), v);
+        }
+        for mut s in take_array(&mut t, &["spans"]) {
+            let sid = s
+                .get("spanID")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned();
+            if !entry.2.insert(sid) {
+                continue;
+            }
+            if let Some(p) = s
+                .get("processID")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+            {
+                if let Some(o) = s.as_object_mut() {
+                    o.insert("processID".into(), Value::String(format!("n{i}-{p}")));
+                }
+            }
+            entry.0.push(s);
+        }
+    }
+    order
+        .into_iter()
+        .filter_map(|id| {
+            let (spans, processes, _) = by_id.remove(&id)?;
+            Some(json!({"traceID": id, "spans": spans, "processes": processes, "warnings": null}))
+        })
+        .collect()
+}
+
+/// Series merged by their Prometheus label text; samples per timestamp (or the instant
+/// value) combined by `rule`.
+fn merge_metrics(answers: Vec<Value>, rule: MergeRule, instant: bool) -> Value {
+    let combine = |a: Option<f64>, b: Option<f64>| -> Option<f64> {
+        match (a, b) {
+            (Some(a), Some(b)) => Some(match rule {
+                MergeRule::Sum => a + b,
+                MergeRule::Min => a.min(b),
+                MergeRule::Max => a.max(b),
+            }),
+            (a, None) => a,
+            (None, b) => b,
+        }
+    };
+    let mut series: BTreeMap<String, (Value, BTreeMap<i64, Option<f64>>)> = BTreeMap::new();
+    for mut a in answers {
+        for s in take_array(&mut a, &["series"]) {
+            let key = s
+                .get("promLabels")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned();
+            let labels = s.get("labels").cloned().unwrap_or(Value::Array(Vec::new()));
+            let entry = series
+                .entry(key)
+                .or_insert_with(|| (labels, BTreeMap::new()));
+            if instant {
+                let v = s.get("value").and_then(Value::as_f64);
+                let slot = entry.1.entry(0).or_insert(None);
+                *slot = combine(*slot, v);
+            } else {
+                for sample in s
+                    .get("samples")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    let ts = sample
+                        .get("timestampMs")
+                        .and_then(|t| t.as_str().and_then(|s| s.parse().ok()).or(t.as_i64()))
+                        .unwrap_or(0);
+                    let v = sample.get("value").and_then(Value::as_f64);
+                    let slot = entry.1.entry(ts).or_insert(None);
+                    *slot = combine(*slot, v);
+                }
+            }
+        }
+    }
+    let list: Vec<Value> = series
+        .into_iter()
+        .map(|(prom, (labels, samples))| {
+            if instant {
+                let v = samples.get(&0).copied().flatten();
+                json!({"labels": labels, "promLabels": prom, "value": v})
+            } else {
+                let samples: Vec<Value> = samples
+                    .into_iter()
+                    .map(|(ts, v)| json!({"timestampMs": ts.to_string(), "value": v}))
+                    .collect();
+                json!({"labels": labels, "promLabels": prom, "samples": samples})
+            }
+        })
+        .collect();
+    json!({ "series": list })
+}
+
+/// `a=b&c=d` with percent-decoding (`+` as space).
+fn url_pairs(q: &str) -> Vec<(String, String)> {
+    fn decode(s: &str) -> String {
+        let bytes = s.as_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while let Some(&b) = bytes.get(i) {
+            match b {
+                b'+' => out.push(b' '),
+                b'%' => {
+                    let hex = bytes
+                        .get(i + 1..i + 3)
+                        .and_then(|h| std::str::from_utf8(h).ok())
+                        .and_then(|h| u8::from_str_radix(h, 16).ok());
+                    match hex {
+                        Some(v) => {
+                            out.push(v);
+                            i += 2;
+                        }
+                        None => out.push(b'%'),
+                    }
+                }
+                other => out.push(other),
+            }
+            i += 1;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+    q.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| match p.split_once('=') {
+            Some((k, v)) => (decode(k), decode(v)),
+            None => (decode(p), String::new()),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_functions_merge_only_when_exact() {
+        assert!(matches!(
+            merge_rule("{ } | rate() by (resource.service.name)"),
+            Some(MergeRule::Sum)
+        ));
+        assert!(matches!(
+            merge_rule("{ status = error } | count_over_time()"),
+            Some(MergeRule::Sum)
+        ));
+        assert!(matches!(
+            merge_rule("{} | max_over_time(duration)"),
+            Some(MergeRule::Max)
+        ));
+        assert!(merge_rule("{} | quantile_over_time(duration, .99)").is_none());
+        assert!(merge_rule("{} | avg_over_time(duration)").is_none());
+        assert!(merge_rule("{}").is_none());
+    }
+
+    #[test]
+    fn counts_are_summed_per_series_and_timestamp() {
+        let a = json!({"series": [{"labels": [], "promLabels": "{x=\"a\"}", "samples": [
+            {"timestampMs": "1000", "value": 2.0}, {"timestampMs": "2000", "value": 1.0}]}]});
+        let b = json!({"series": [{"labels": [], "promLabels": "{x=\"a\"}", "samples": [
+            {"timestampMs": "1000", "value": 3.0}]},
+            {"labels": [], "promLabels": "{x=\"b\"}", "samples": [{"timestampMs": "1000", "value": 7.0}]}]});
+        let m = merge_metrics(vec![a, b], MergeRule::Sum, false);
+        assert_eq!(m["series"][0]["samples"][0]["value"], json!(5.0));
+        assert_eq!(m["series"][0]["samples"][1]["value"], json!(1.0));
+        assert_eq!(m["series"][1]["samples"][0]["value"], json!(7.0));
+    }
+
+    #[test]
+    fn trace_spans_are_deduplicated_by_span_id() {
+        let node = |ids: &[&str]| {
+            json!({"batches": [{"resource": {}, "scopeSpans": [{"scope": {}, "spans":
+                ids.iter().map(|i| json!({"traceId": "t", "spanId": i})).collect::<Vec<_>>()}]}]})
+        };
+        let m = merge(
+            &Kind::TraceV1,
+            &BTreeMap::new(),
+            vec![node(&["a", "b"]), node(&["b", "c"])],
+        );
+        let spans: Vec<&str> = m["batches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|rs| rs["scopeSpans"][0]["spans"].as_array().unwrap().iter())
+            .map(|s| s["spanId"].as_str().unwrap())
+            .collect();
+        assert_eq!(spans, vec!["a", "b", "c"]);
+    }
+
+    #[test]
+    fn query_strings_are_decoded() {
+        assert_eq!(
+            url_pairs("q=%7B+status+%3D+error+%7D&limit=5"),
+            vec![
+                ("q".into(), "{ status = error }".into()),
+                ("limit".into(), "5".into())
+            ]
+        );
+    }
+}
