@@ -23,6 +23,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 
@@ -102,13 +103,16 @@ class Serve:
             line = self.proc.stderr.readline()
             if not line:
                 break
-            m = re.search(r"query API on (http://[\d.:]+)", line)
+            # The startup log line: `spandb serving query_addr=127.0.0.1:PORT ...`.
+            m = re.search(r"query_addr=\"?([\d.:]+)", line)
             if m:
-                self.url = m.group(1)
+                self.url = "http://" + m.group(1)
                 break
         if not self.url:
             self.proc.kill()
             sys.exit("spandb serve did not start")
+        # Keep reading its log (one line per request) so a full pipe never stalls it.
+        threading.Thread(target=lambda: [None for _ in self.proc.stderr], daemon=True).start()
 
     def stop(self):
         self.proc.terminate()
