@@ -17,7 +17,8 @@ pub mod rollup;
 
 pub use error::{Error, Result};
 pub use model::{
-    Event, KeyValue, Link, Resource, Scope, Span, SpanId, SpanKind, StatusCode, TraceId, Value,
+    severity_from_name, severity_name, Event, KeyValue, Link, LogRecord, Resource, Scope, Span,
+    SpanId, SpanKind, StatusCode, TraceId, Value,
 };
 mod catalog;
 mod db;
