@@ -106,6 +106,14 @@ impl<'a> Cardinality<'a> {
     pub(crate) fn is_high(&self, key: &str) -> bool {
         matches!(self.per_key.get(key), Some(None))
     }
+    /// The high-cardinality keys.
+    pub(crate) fn high_keys(&self) -> Vec<&'a str> {
+        self.per_key
+            .iter()
+            .filter(|(_, v)| v.is_none())
+            .map(|(k, _)| *k)
+            .collect()
+    }
 }
 
 /// The block dictionary under construction.
