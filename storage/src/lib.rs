@@ -28,6 +28,7 @@ mod scan;
 pub mod wal_codec;
 pub use scan::ScanFilter;
 
+pub use block::log::LogBlockReader;
 pub use block::{BlockReader, SpanParts};
 pub use catalog::BlockEntry;
 pub use db::{
