@@ -184,6 +184,27 @@ pub fn trace_html(tree: &TraceTree) -> String {
     out
 }
 
+/// Adds a trace's logs (the text of [`super::logs::trace_logs_text`]) to a page made by
+/// [`trace_html`], as a section under the waterfall. Empty text leaves the page unchanged.
+pub fn with_logs(page: &str, logs_text: &str) -> String {
+    if logs_text.trim().is_empty() {
+        return page.to_owned();
+    }
+    let escaped = logs_text
+        .trim_start_matches('\n')
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;");
+    let section = format!(
+        "<section id=\"logs\"><h2 style=\"font:600 14px sans-serif\">Logs</h2>\
+         <pre style=\"font:12px monospace;white-space:pre-wrap\">{escaped}</pre></section>\n"
+    );
+    match page.rfind("<script>") {
+        Some(at) => format!("{}{section}{}", &page[..at], &page[at..]),
+        None => format!("{page}{section}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -223,26 +244,5 @@ mod tests {
         let data: Json = serde_json::from_str(&page[start..end]).unwrap();
         assert_eq!(data["rows"].as_array().unwrap().len(), 30);
         assert_eq!(data["services"][0][0], "web");
-    }
-}
-
-/// Adds a trace's logs (the text of [`super::logs::trace_logs_text`]) to a page made by
-/// [`trace_html`], as a section under the waterfall. Empty text leaves the page unchanged.
-pub fn with_logs(page: &str, logs_text: &str) -> String {
-    if logs_text.trim().is_empty() {
-        return page.to_owned();
-    }
-    let escaped = logs_text
-        .trim_start_matches('\n')
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;");
-    let section = format!(
-        "<section id=\"logs\"><h2 style=\"font:600 14px sans-serif\">Logs</h2>\
-         <pre style=\"font:12px monospace;white-space:pre-wrap\">{escaped}</pre></section>\n"
-    );
-    match page.rfind("<script>") {
-        Some(at) => format!("{}{section}{}", &page[..at], &page[at..]),
-        None => format!("{page}{section}"),
     }
 }

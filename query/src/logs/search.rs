@@ -105,7 +105,7 @@ fn block_candidates(b: &LogBlockReader, q: &LogQuery) -> RoaringBitmap {
 
 /// Keeps the newest `limit` of `found` (sorted newest first).
 fn keep_newest(found: &mut Vec<LogRecord>, limit: usize) {
-    found.sort_by(|a, b| b.timestamp_ns().cmp(&a.timestamp_ns()));
+    found.sort_by_key(|l| std::cmp::Reverse(l.timestamp_ns()));
     found.truncate(limit);
 }
 
@@ -138,7 +138,7 @@ pub fn search_logs(snap: &Snapshot, q: &LogQuery, opts: &LogSearch) -> Result<Ve
         .map(|b| b.as_ref())
         .filter(|b| b.footer().max_time_ns >= from && b.footer().min_time_ns < to)
         .collect();
-    blocks.sort_by(|a, b| b.footer().max_time_ns.cmp(&a.footer().max_time_ns));
+    blocks.sort_by_key(|b| std::cmp::Reverse(b.footer().max_time_ns));
     // With a pinned trace the trace index could pick the blocks; the footer's trace table
     // answers the same per block without decoding anything.
     for b in blocks {

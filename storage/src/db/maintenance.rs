@@ -84,6 +84,7 @@ impl SealedFile for LogBlockReader {
 }
 
 /// A block of either kind, as opened from the catalog.
+#[allow(clippy::large_enum_variant)] // short-lived: opened, then moved into a LiveBlock
 pub(crate) enum AnyBlock {
     Spans(BlockReader),
     Logs(LogBlockReader),

@@ -480,7 +480,7 @@ mod tests {
         assert!(r
             .rows_with_attribute("user", &Value::Str("u1".into()))
             .is_none());
-        assert!(r.rows_maybe_containing("took").len() > 0);
+        assert!(!r.rows_maybe_containing("took").is_empty());
         assert!(r.rows_maybe_containing("zebra-quux").len() < u64::from(r.footer().rows));
         assert_eq!(r.verify().unwrap(), 3000);
     }
