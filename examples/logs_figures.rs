@@ -28,12 +28,27 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             bloom += g.bloom.byte_len() as u64;
             let recs = b.decode_group(gi)?;
             let bodies: Vec<String> = recs.iter().map(|l| l.body_text().into_owned()).collect();
-            words += spandb_storage::block::log::token_bloom_bytes(bodies.iter().map(|s| s.as_str())) as u64;
+            words +=
+                spandb_storage::block::log::token_bloom_bytes(bodies.iter().map(|s| s.as_str()))
+                    as u64;
         }
     }
-    println!("log records {} (sealed {rows}), log block bytes {bytes}: {:.1} B/record", st.logs, bytes as f64 / rows.max(1) as f64);
-    println!("body trigram blooms {:.1} B/record; a word bloom would take {:.1} B/record", bloom as f64 / rows.max(1) as f64, words as f64 / rows.max(1) as f64);
-    for q in [r#"|= "Lock wait timeout""#, r#"|= "timeout""#, r#"{ severity >= error } |= "pool exhausted""#, r#"|= "no-such-word-zz""#] {
+    println!(
+        "log records {} (sealed {rows}), log block bytes {bytes}: {:.1} B/record",
+        st.logs,
+        bytes as f64 / rows.max(1) as f64
+    );
+    println!(
+        "body trigram blooms {:.1} B/record; a word bloom would take {:.1} B/record",
+        bloom as f64 / rows.max(1) as f64,
+        words as f64 / rows.max(1) as f64
+    );
+    for q in [
+        r#"|= "Lock wait timeout""#,
+        r#"|= "timeout""#,
+        r#"{ severity >= error } |= "pool exhausted""#,
+        r#"|= "no-such-word-zz""#,
+    ] {
         let mut times = Vec::new();
         let mut n = 0;
         for _ in 0..20 {
@@ -41,7 +56,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             n = snap.logs(q, TimeRange::ALL, 100)?.len();
             times.push(t.elapsed().as_secs_f64() * 1e3);
         }
-        println!("search {q}: {n} records, p50 {:.2} ms", pct(&mut times, 0.5));
+        println!(
+            "search {q}: {n} records, p50 {:.2} ms",
+            pct(&mut times, 0.5)
+        );
     }
     traces.sort();
     traces.dedup();
@@ -52,11 +70,29 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let _ = snap.logs_of_trace(t)?;
         times.push(s.elapsed().as_secs_f64() * 1e3);
     }
-    println!("logs of one trace ({} traces): p50 {:.3} ms, p99 {:.3} ms", times.len(), pct(&mut times.clone(), 0.5), pct(&mut times, 0.99));
-    let newest = snap.logs("", TimeRange::ALL, 1)?.first().map(|l| l.timestamp_ns()).unwrap_or(0);
+    println!(
+        "logs of one trace ({} traces): p50 {:.3} ms, p99 {:.3} ms",
+        times.len(),
+        pct(&mut times.clone(), 0.5),
+        pct(&mut times, 0.99)
+    );
+    let newest = snap
+        .logs("", TimeRange::ALL, 1)?
+        .first()
+        .map(|l| l.timestamp_ns())
+        .unwrap_or(0);
     let hour = 3_600_000_000_000u64;
     let t = Instant::now();
-    let p = snap.log_patterns("", TimeRange::new(newest.saturating_sub(hour), newest + 1), None)?;
-    println!("patterns over 1h: {} records, {} patterns in {:.0} ms", p.records, p.patterns.len(), t.elapsed().as_secs_f64() * 1e3);
+    let p = snap.log_patterns(
+        "",
+        TimeRange::new(newest.saturating_sub(hour), newest + 1),
+        None,
+    )?;
+    println!(
+        "patterns over 1h: {} records, {} patterns in {:.0} ms",
+        p.records,
+        p.patterns.len(),
+        t.elapsed().as_secs_f64() * 1e3
+    );
     Ok(())
 }
