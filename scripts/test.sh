@@ -17,6 +17,8 @@ step "cargo test --workspace --release"
 cargo test --workspace --release
 step "import/export end to end (gzip, zstd, json.tool, OpenTelemetry SDK, stdin, rotation)"
 scripts/test_import_formats.sh
+step "OTLP logs end to end (import detection, filters, trace join, patterns, check)"
+scripts/test_logs.sh
 step "trace HTML in headless Chromium (rows, critical path, details, find, 10,000 spans)"
 python3 -m pip install --quiet --disable-pip-version-check selenium
 python3 scripts/test_html_in_browser.py

@@ -23,6 +23,7 @@
 mod anomalies;
 mod db;
 mod db_analysis;
+mod db_logs;
 mod error;
 pub mod export;
 pub mod format;
@@ -34,15 +35,16 @@ mod tags;
 
 pub use db::{AsQuery, Db, Options, Snapshot, SpanIter};
 pub use db_analysis::DEFAULT_BREAKDOWN_TRACES;
+pub use db_logs::AsLogQuery;
 pub use error::{Error, Position, Result};
 pub use spandb_query::{
     Exemplar, LabelValue, MatchedSpan, MetricsRequest, MetricsResult, Node, Query, Series,
     TimeRange, TraceSummary, TraceTree,
 };
 pub use spandb_storage::{
-    CheckReport, CompactReport, Durability, Event, KeyValue, Link, Problem, QuarantinedBlock,
-    RepairReport, Resource, RetainReport, ScanFilter, Scope, ServiceSpans, Span, SpanId, SpanKind,
-    Stats, StatusCode, TraceId, Value,
+    severity_name, CheckReport, CompactReport, Durability, Event, KeyValue, Link, LogRecord,
+    Problem, QuarantinedBlock, RepairReport, Resource, RetainReport, ScanFilter, Scope,
+    ServiceSpans, Span, SpanId, SpanKind, Stats, StatusCode, TraceId, Value,
 };
 pub use tags::{TagNames, TagScope, TagValue};
 
@@ -50,6 +52,11 @@ pub use tags::{TagNames, TagScope, TagValue};
 /// that compute them over the store).
 pub mod analysis {
     pub use spandb_query::analysis::*;
+}
+
+/// Log records: the filter language, search options, trace joins and patterns.
+pub mod logs {
+    pub use spandb_query::logs::*;
 }
 
 /// TraceQL: the parser, the typed builder, and the syntax tree they produce.

@@ -38,6 +38,22 @@ pub mod json {
         }
     }
 
+    /// Decodes one `ExportLogsServiceRequest` in the OTLP/JSON mapping and appends its log
+    /// records to `out` (nothing on error, which names the field).
+    pub fn decode_json_logs_request(bytes: &[u8], out: &mut Vec<crate::LogRecord>) -> Result<()> {
+        spandb_storage::otlp::json::decode_json_logs_request(bytes, out).map_err(json_error)
+    }
+
+    /// Log records as one OTLP JSON `ExportLogsServiceRequest`.
+    pub fn encode_json_logs_request(logs: &[crate::LogRecord]) -> serde_json::Value {
+        spandb_storage::otlp::json::encode_json_logs_request(logs)
+    }
+
+    /// One log record in the OTLP JSON mapping.
+    pub fn log_record_json(log: &crate::LogRecord) -> serde_json::Value {
+        spandb_storage::otlp::json::log_record_json(log)
+    }
+
     /// `spans` as one OTLP JSON `ExportTraceServiceRequest`, grouped by resource and scope.
     pub fn encode_json_request(spans: &[Span]) -> serde_json::Value {
         spandb_storage::otlp::json::encode_json_request(spans)
@@ -49,6 +65,18 @@ pub mod proto {
     use super::Dropped;
     use crate::error::Result;
     use crate::Span;
+
+    /// Decodes one protobuf `ExportLogsServiceRequest` and appends its log records to `out`.
+    pub fn decode_proto_logs_request(bytes: &[u8], out: &mut Vec<crate::LogRecord>) -> Result<()> {
+        Ok(spandb_storage::otlp::logs_proto::decode_proto_logs_request(
+            bytes, out,
+        )?)
+    }
+
+    /// Log records as one protobuf `ExportLogsServiceRequest`.
+    pub fn encode_proto_logs_request(logs: &[crate::LogRecord]) -> Vec<u8> {
+        spandb_storage::otlp::logs_proto::encode_proto_logs_request(logs)
+    }
 
     /// Decodes one protobuf `ExportTraceServiceRequest` and appends its spans to `out`.
     pub fn decode_proto_request(bytes: &[u8], out: &mut Vec<Span>) -> Result<()> {

@@ -39,6 +39,7 @@ pub fn run(db_dir: &Path, format: Format, args: Args) -> Result<ExitCode> {
             crate::output::binary(&png::svg_to_png(&graph_map::service_map_svg(&graph))?)?
         }
         Format::Html => out!("{}", graph_map::service_map_html(&graph)),
+        Format::Otlp => return Err(format.unsupported("graph")),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -63,6 +63,7 @@ enum DurabilityArg {
 #[serde(rename_all = "camelCase")]
 struct ImportOutput {
     spans: u64,
+    logs: u64,
     skipped_lines: u64,
     seconds: f64,
     spans_per_second: f64,
@@ -134,6 +135,7 @@ pub fn run(db_dir: &Path, format: Format, args: Args) -> Result<ExitCode> {
         batch_spans: args.batch,
     };
     let mut spans_total = 0u64;
+    let mut logs_total = 0u64;
     let mut reports = Vec::new();
     for path in &files {
         let input: Box<dyn Read> = if path.as_os_str() == "-" {
@@ -141,11 +143,20 @@ pub fn run(db_dir: &Path, format: Format, args: Args) -> Result<ExitCode> {
         } else {
             Box::new(bar.wrap_read(File::open(path).map_err(|e| Error::io(path, e))?))
         };
-        let report = import::read_spans(input, &opts, |batch| {
-            spans_total += batch.len() as u64;
-            bar.set_message(format!("{spans_total} spans"));
-            db.write(batch)
-        })
+        let report = import::read_telemetry(
+            input,
+            &opts,
+            |batch| {
+                spans_total += batch.len() as u64;
+                bar.set_message(format!("{spans_total} spans"));
+                db.write(batch)
+            },
+            |logs| {
+                logs_total += logs.len() as u64;
+                bar.set_message(format!("{logs_total} log records"));
+                db.write_logs(logs)
+            },
+        )
         .map_err(|e| in_file(path, e))?;
         reports.push(FileOutput {
             path: path.display().to_string(),
@@ -166,6 +177,7 @@ pub fn run(db_dir: &Path, format: Format, args: Args) -> Result<ExitCode> {
             "{}",
             json(&ImportOutput {
                 spans: spans_total,
+                logs: logs_total,
                 skipped_lines: skipped,
                 seconds: secs,
                 spans_per_second: rate,
@@ -174,7 +186,14 @@ pub fn run(db_dir: &Path, format: Format, args: Args) -> Result<ExitCode> {
         ),
         // Table (main.rs refused the image formats for this command).
         _ => {
-            outln!("imported {spans_total} spans in {secs:.2} s ({rate:.0} spans/s)");
+            if logs_total > 0 {
+                let lrate = logs_total as f64 / secs.max(1e-9);
+                outln!(
+                    "imported {spans_total} spans and {logs_total} log records in {secs:.2} s ({lrate:.0} log records/s)"
+                );
+            } else {
+                outln!("imported {spans_total} spans in {secs:.2} s ({rate:.0} spans/s)");
+            }
             let mut dropped = spandb::otlp::Dropped::default();
             for f in &reports {
                 dropped.add(&f.report.dropped);

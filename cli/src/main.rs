@@ -42,6 +42,7 @@ mod graph;
 mod health;
 mod import;
 mod lifecycle;
+mod logs;
 mod metrics;
 mod output;
 mod range;
@@ -88,6 +89,8 @@ pub enum Format {
     Png,
     /// Graphviz dot (graph).
     Dot,
+    /// OTLP JSON (logs: one `ExportLogsServiceRequest`).
+    Otlp,
 }
 
 impl Format {
@@ -111,6 +114,8 @@ enum Command {
     Trace(trace::Args),
     /// Traces matching a TraceQL query, newest first.
     Search(search::Args),
+    /// Log records matching a query, newest first; `logs patterns` mines their templates.
+    Logs(logs::Args),
     /// A TraceQL metrics pipeline (rate, count, avg, quantiles) as time series.
     Metrics(metrics::Args),
     /// Incidents in a window (default: the data's last hour): rate, errors and latency of
@@ -155,7 +160,8 @@ fn main() -> ExitCode {
         cli.command,
         Command::Trace(_) | Command::Graph(_) | Command::Metrics(_)
     );
-    if !draws && !matches!(cli.output, Format::Table | Format::Json) {
+    let otlp_ok = matches!(cli.command, Command::Logs(_)) && cli.output == Format::Otlp;
+    if !draws && !otlp_ok && !matches!(cli.output, Format::Table | Format::Json) {
         let name = cli
             .output
             .to_possible_value()
@@ -169,6 +175,7 @@ fn main() -> ExitCode {
         Command::Export(args) => export::run(&cli.db, args),
         Command::Trace(args) => trace::run(&cli.db, cli.output, args),
         Command::Search(args) => search::run(&cli.db, cli.output, args),
+        Command::Logs(args) => logs::run(&cli.db, cli.output, args),
         Command::Metrics(args) => metrics::run(&cli.db, cli.output, args),
         Command::Anomalies(args) => anomalies::run(&cli.db, cli.output, args),
         Command::Explain(args) => explain::run(&cli.db, cli.output, args),

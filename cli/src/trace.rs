@@ -30,15 +30,28 @@ pub struct Args {
     /// The indented list of earlier versions instead of the waterfall.
     #[arg(long)]
     list: bool,
+    /// Also join log records without trace context to the spans of their service that were
+    /// running at their time (marked inferred).
+    #[arg(long)]
+    inferred: bool,
+    /// Leave out the trace's log records.
+    #[arg(long)]
+    no_logs: bool,
 }
 
 pub fn run(db_dir: &Path, format: Format, args: Args) -> Result<ExitCode> {
     let db = crate::open_existing(db_dir)?;
     let tree = db.trace_tree(&args.trace_id)?;
+    let logs = if args.no_logs {
+        spandb::logs::TraceLogs::default()
+    } else {
+        db.trace_logs(&tree, args.inferred)?
+    };
     match format {
         Format::Json => outln!("{}", spandb::otlp::json::encode_json_request(&tree.spans)),
         Format::Table if args.list => {
             out!("{}", render::table::trace_tree(&tree));
+            out!("{}", render::logs::trace_logs_text(&tree, &logs));
             out!(
                 "{}",
                 render::analysis::health_lines(&db.trace_health(&args.trace_id)?)
@@ -56,12 +69,19 @@ pub fn run(db_dir: &Path, format: Format, args: Args) -> Result<ExitCode> {
                 services: args.service,
             };
             out!("{}", waterfall(&tree, &opts));
+            out!("{}", render::logs::trace_logs_text(&tree, &logs));
             out!(
                 "{}",
                 render::analysis::health_lines(&db.trace_health(&args.trace_id)?)
             );
         }
-        Format::Html => out!("{}", render::trace_html::trace_html(&tree)),
+        Format::Html => out!(
+            "{}",
+            render::trace_html::with_logs(
+                &render::trace_html::trace_html(&tree),
+                &render::logs::trace_logs_text(&tree, &logs)
+            )
+        ),
         Format::Svg | Format::Png => {
             let mut opts = render::trace_svg::TraceSvgOptions::default();
             if let Some(w) = args.width {

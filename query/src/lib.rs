@@ -21,6 +21,7 @@ mod eval;
 mod exec;
 mod expr;
 mod lexer;
+pub mod logs;
 mod parser;
 mod plan;
 /// The naive full-scan oracle of the differential tests (feature `test-oracle`, on for this

@@ -24,7 +24,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Position, Result};
 use crate::otlp::{json, proto, Dropped};
-use crate::Span;
+use crate::{LogRecord, Span};
 
 /// A span file format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -38,6 +38,9 @@ pub enum Format {
     Jaeger,
     /// Zipkin v2 JSON (an array of spans).
     Zipkin,
+    /// OTLP JSON logs: `ExportLogsServiceRequest` documents (JSON lines or concatenated),
+    /// detected by their first key, `resourceLogs`.
+    OtlpLogsJson,
 }
 
 /// How the input was compressed.
@@ -81,6 +84,8 @@ pub struct ImportReport {
     pub format: Format,
     pub compression: Compression,
     pub spans: u64,
+    /// Log records read (OTLP logs input).
+    pub logs: u64,
     /// Malformed records skipped (with `skip_bad_records`).
     pub skipped_records: u64,
     /// The first few skipped records' errors, for the user.
@@ -89,11 +94,28 @@ pub struct ImportReport {
     pub dropped: Dropped,
 }
 
-/// Reads every span of `input` (any supported format and compression) into `sink`.
+/// Reads every span of `input` (any supported format and compression) into `sink`. Input
+/// holding log records is refused (see [`read_telemetry`]).
 pub fn read_spans(
     input: impl Read,
     opts: &ImportOptions,
+    sink: impl FnMut(Vec<Span>) -> Result<()>,
+) -> Result<ImportReport> {
+    read_telemetry(input, opts, sink, |_| {
+        Err(Error::InvalidInput {
+            message: "the input holds OTLP log records, not spans".into(),
+            position: None,
+        })
+    })
+}
+
+/// Reads every span or log record of `input` (any supported format and compression; logs
+/// are told apart by their content) into `sink` (spans) or `log_sink` (log records).
+pub fn read_telemetry(
+    input: impl Read,
+    opts: &ImportOptions,
     mut sink: impl FnMut(Vec<Span>) -> Result<()>,
+    mut log_sink: impl FnMut(Vec<LogRecord>) -> Result<()>,
 ) -> Result<ImportReport> {
     let (compression, mut reader) = decompressed(input)?;
     let format = match opts.format {
@@ -101,6 +123,7 @@ pub fn read_spans(
         None => detect(&mut reader)?,
     };
     let mut spans_read = 0u64;
+    let mut logs_read = 0u64;
     let mut skipped = JsonLinesReport::default();
     let mut dropped = Dropped::default();
     let mut lenience = (!opts.strict).then_some(&mut dropped);
@@ -110,6 +133,12 @@ pub fn read_spans(
         sink(spans)
     };
     match format {
+        Format::OtlpLogsJson => {
+            skipped = logs_json(&mut reader, opts.skip_bad_records, batch, &mut |logs| {
+                logs_read += logs.len() as u64;
+                log_sink(logs)
+            })?;
+        }
         Format::OtlpJson => {
             skipped = otlp_json(
                 &mut reader,
@@ -138,6 +167,7 @@ pub fn read_spans(
         format,
         compression,
         spans: spans_read,
+        logs: logs_read,
         skipped_records: skipped.skipped_lines,
         first_errors: skipped.first_errors,
         dropped,
@@ -217,6 +247,7 @@ pub fn detect(reader: &mut impl BufRead) -> Result<Format> {
         Some(b'[') if text => Format::Zipkin,
         Some(b'{') if text => match first_key(rest) {
             Some("data" | "total" | "limit" | "offset" | "errors") => Format::Jaeger,
+            Some("resourceLogs") => Format::OtlpLogsJson,
             _ => Format::OtlpJson,
         },
         _ => Format::OtlpProto,
@@ -262,6 +293,72 @@ fn otlp_json(
         sink(batch_spans)?;
     }
     Ok(JsonLinesReport::default())
+}
+
+/// OTLP JSON logs: one request per line (a malformed line is an error naming its line, or
+/// skipped and counted with `skip_bad`), or concatenated documents of any layout.
+fn logs_json(
+    reader: &mut dyn BufRead,
+    skip_bad: bool,
+    batch: usize,
+    sink: &mut dyn FnMut(Vec<LogRecord>) -> Result<()>,
+) -> Result<JsonLinesReport> {
+    let mut report = JsonLinesReport::default();
+    let mut out: Vec<LogRecord> = Vec::new();
+    let mut line = Vec::new();
+    let mut line_no = 0u64;
+    let mut pending = Vec::new();
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line)? == 0 {
+            break;
+        }
+        line_no += 1;
+        let text = line.trim_ascii();
+        if text.is_empty() {
+            continue;
+        }
+        pending.extend_from_slice(text);
+        // A document may span lines (pretty-printed): decode once it parses as JSON.
+        if serde_json::from_slice::<serde::de::IgnoredAny>(&pending).is_err()
+            && pending.len() < (64 << 20)
+            && pending.first() == Some(&b'{')
+            && !pending.ends_with(b"}")
+        {
+            pending.push(b'\n');
+            continue;
+        }
+        report.lines += 1;
+        match json::decode_json_logs_request(&pending, &mut out) {
+            Ok(()) => {}
+            Err(e) if skip_bad => {
+                report.skipped_lines += 1;
+                if report.first_errors.len() < 5 {
+                    report.first_errors.push(format!("line {line_no}: {e}"));
+                }
+            }
+            Err(e) => {
+                return Err(Error::InvalidInput {
+                    message: e.to_string(),
+                    position: Some(Position {
+                        line: line_no,
+                        column: None,
+                    }),
+                })
+            }
+        }
+        pending.clear();
+        if out.len() >= batch {
+            sink(std::mem::take(&mut out))?;
+        }
+    }
+    if !pending.is_empty() {
+        json::decode_json_logs_request(&pending, &mut out)?;
+    }
+    if !out.is_empty() {
+        sink(out)?;
+    }
+    Ok(report)
 }
 
 /// What a JSON lines import did.

@@ -8,6 +8,7 @@ pub mod chart;
 pub mod graph_layout;
 pub mod graph_map;
 pub mod graph_table;
+pub mod logs;
 pub mod png;
 pub mod table;
 pub mod tempo;

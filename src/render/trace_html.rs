@@ -222,6 +222,27 @@ pub fn trace_html_data(tree: &TraceTree) -> String {
     data.to_string().replace('<', "\\u003c")
 }
 
+/// Adds a trace's logs (the text of [`super::logs::trace_logs_text`]) to a page made by
+/// [`trace_html`], as a section under the waterfall. Empty text leaves the page unchanged.
+pub fn with_logs(page: &str, logs_text: &str) -> String {
+    if logs_text.trim().is_empty() {
+        return page.to_owned();
+    }
+    let escaped = logs_text
+        .trim_start_matches('\n')
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;");
+    let section = format!(
+        "<section id=\"logs\"><h2 style=\"font:600 14px sans-serif\">Logs</h2>\
+         <pre style=\"font:12px monospace;white-space:pre-wrap\">{escaped}</pre></section>\n"
+    );
+    match page.rfind("<script>") {
+        Some(at) => format!("{}{section}{}", &page[..at], &page[at..]),
+        None => format!("{page}{section}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;

@@ -19,9 +19,50 @@ pub const CF_META: &str = "meta";
 
 /// Version of the RocksDB key/value layouts (meta key `format_version`).
 pub const CATALOG_FORMAT_VERSION: u32 = 1;
-/// First byte of every WAL value and catalog value: their encoding version.
-pub const WAL_VALUE_VERSION: u8 = 1;
-pub const CATALOG_VALUE_VERSION: u8 = 1;
+/// First byte of every WAL value: what the record holds (and its encoding version).
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecordKind {
+    /// A batch of spans, log record version 1.
+    Spans = 1,
+    /// A batch of log records, log-kind record version 1.
+    Logs = 2,
+}
+
+impl TryFrom<u8> for RecordKind {
+    type Error = String;
+    fn try_from(v: u8) -> Result<Self, String> {
+        match v {
+            1 => Ok(RecordKind::Spans),
+            2 => Ok(RecordKind::Logs),
+            _ => Err(format!("unknown log record kind/version {v}")),
+        }
+    }
+}
+
+/// First byte of every catalog value: its encoding version. Version 1 (spans only) is still
+/// read; version 2 adds the block kind.
+pub const CATALOG_VALUE_VERSION: u8 = 2;
+
+/// What a sealed block holds. Part of catalog values: never renumber.
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum BlockKind {
+    #[default]
+    Spans = 0,
+    Logs = 1,
+}
+
+impl TryFrom<u8> for BlockKind {
+    type Error = DecodeError;
+    fn try_from(v: u8) -> DecodeResult<Self> {
+        match v {
+            0 => Ok(BlockKind::Spans),
+            1 => Ok(BlockKind::Logs),
+            _ => Err(DecodeError::new(format!("unknown block kind {v}"))),
+        }
+    }
+}
 
 const META_FORMAT_VERSION: &[u8] = b"format_version";
 const META_NEXT_BLOCK_ID: &[u8] = b"next_block_id";
@@ -58,6 +99,9 @@ pub struct BlockEntry {
     pub traces: u32,
     pub min_start_ns: u64,
     pub max_end_ns: u64,
+    /// Spans or log records (for a log block, `rows` counts records and the time range is
+    /// that of their timestamps).
+    pub kind: BlockKind,
 }
 
 impl BlockEntry {
@@ -74,18 +118,19 @@ impl BlockEntry {
         e.put_u32(self.traces);
         e.put_u64(self.min_start_ns);
         e.put_u64(self.max_end_ns);
+        e.put_u8(self.kind as u8);
         e.finish()
     }
 
     fn decode(id: u64, bytes: &[u8]) -> DecodeResult<Self> {
         let mut d = Decoder::new(bytes);
         let v = d.get_u8()?;
-        if v != CATALOG_VALUE_VERSION {
+        if !(1..=CATALOG_VALUE_VERSION).contains(&v) {
             return Err(DecodeError::new(format!(
-                "catalog entry version {v}, expected {CATALOG_VALUE_VERSION}"
+                "catalog entry version {v}, expected 1 to {CATALOG_VALUE_VERSION}"
             )));
         }
-        let entry = BlockEntry {
+        let mut entry = BlockEntry {
             id,
             file_len: d.get_u64()?,
             file_crc32c: d.get_u32()?,
@@ -93,7 +138,11 @@ impl BlockEntry {
             traces: d.get_u32()?,
             min_start_ns: d.get_u64()?,
             max_end_ns: d.get_u64()?,
+            kind: BlockKind::Spans,
         };
+        if v >= 2 {
+            entry.kind = BlockKind::try_from(d.get_u8()?)?;
+        }
         if !d.is_empty() {
             return Err(DecodeError::new("trailing bytes in catalog entry"));
         }
@@ -238,10 +287,10 @@ impl Catalog {
         }
     }
 
-    /// Appends one log record of unsealed spans (already encoded).
-    pub fn append_wal(&self, seq: u64, payload: &[u8], sync: bool) -> Result<()> {
+    /// Appends one log record of unsealed spans or log records (already encoded).
+    pub fn append_wal(&self, seq: u64, kind: RecordKind, payload: &[u8], sync: bool) -> Result<()> {
         let mut value = Vec::with_capacity(payload.len() + 1);
-        value.push(WAL_VALUE_VERSION);
+        value.push(kind as u8);
         value.extend_from_slice(payload);
         let mut wo = WriteOptions::default();
         wo.set_sync(sync);
@@ -255,14 +304,14 @@ impl Catalog {
     /// either the spans and their positions are there, or neither is.
     pub fn append_wal_with_sources(
         &self,
-        record: Option<(u64, &[u8])>,
+        record: Option<(u64, RecordKind, &[u8])>,
         sources: &[(String, u64)],
         sync: bool,
     ) -> Result<()> {
         let mut batch = WriteBatch::default();
-        if let Some((seq, payload)) = record {
+        if let Some((seq, kind, payload)) = record {
             let mut value = Vec::with_capacity(payload.len() + 1);
-            value.push(WAL_VALUE_VERSION);
+            value.push(kind as u8);
             value.extend_from_slice(payload);
             batch.put_cf(self.cf(CF_WAL)?, seq.to_be_bytes(), value);
         }
@@ -312,8 +361,8 @@ impl Catalog {
         Ok(out)
     }
 
-    /// Every log record, in sequence order: (seq, payload).
-    pub fn wal_records(&self) -> Result<Vec<(u64, Vec<u8>)>> {
+    /// Every log record, in sequence order: (seq, kind, payload).
+    pub fn wal_records(&self) -> Result<Vec<(u64, RecordKind, Vec<u8>)>> {
         let mut out = Vec::new();
         for item in self.db.iterator_cf(self.cf(CF_WAL)?, IteratorMode::Start) {
             let (k, v) = item?;
@@ -321,9 +370,10 @@ impl Catalog {
                 .map(u64::from_be_bytes)
                 .map_err(|_| self.corrupt("wal", "key is not 8 bytes"))?;
             match v.split_first() {
-                Some((&WAL_VALUE_VERSION, payload)) => out.push((seq, payload.to_vec())),
-                Some((v, _)) => {
-                    return Err(self.corrupt("wal", format!("record {seq} has version {v}")))
+                Some((k, payload)) => {
+                    let kind = RecordKind::try_from(*k)
+                        .map_err(|e| self.corrupt("wal", format!("record {seq}: {e}")))?;
+                    out.push((seq, kind, payload.to_vec()))
                 }
                 None => return Err(self.corrupt("wal", format!("record {seq} is empty"))),
             }
@@ -349,17 +399,20 @@ impl Catalog {
         Ok(())
     }
 
-    /// Records a sealed block atomically: catalog entry, trace index entries, removal of the
-    /// log records `[wal_from, wal_to)` it replaces, and the next block id.
-    pub fn commit_block(
+    /// Records the blocks sealed from one frozen memtable (a span block, a log block, or
+    /// both) atomically: catalog entries, trace index entries, removal of the log records
+    /// `[wal_from, wal_to)` they replace, and the next block id.
+    pub fn commit_blocks(
         &self,
-        entry: &BlockEntry,
-        traces: &[TraceId],
+        blocks: &[(&BlockEntry, &[TraceId])],
         wal_from: u64,
         wal_to: u64,
+        next_block_id: u64,
     ) -> Result<()> {
         let mut batch = WriteBatch::default();
-        self.add_block(&mut batch, entry, traces)?;
+        for (entry, traces) in blocks {
+            self.add_block(&mut batch, entry, traces)?;
+        }
         if wal_to > wal_from {
             batch.delete_range_cf(
                 self.cf(CF_WAL)?,
@@ -370,7 +423,7 @@ impl Catalog {
         batch.put_cf(
             self.cf(CF_META)?,
             META_NEXT_BLOCK_ID,
-            (entry.id + 1).to_le_bytes(),
+            next_block_id.to_le_bytes(),
         );
         let mut wo = WriteOptions::default();
         wo.set_sync(true);

@@ -17,7 +17,8 @@ pub mod rollup;
 
 pub use error::{Error, Result};
 pub use model::{
-    Event, KeyValue, Link, Resource, Scope, Span, SpanId, SpanKind, StatusCode, TraceId, Value,
+    severity_from_name, severity_name, Event, KeyValue, Link, LogRecord, Resource, Scope, Span,
+    SpanId, SpanKind, StatusCode, TraceId, Value,
 };
 mod catalog;
 mod db;
@@ -27,6 +28,7 @@ mod scan;
 pub mod wal_codec;
 pub use scan::ScanFilter;
 
+pub use block::log::LogBlockReader;
 pub use block::{BlockReader, SpanParts};
 pub use catalog::BlockEntry;
 pub use db::{

@@ -416,6 +416,99 @@ impl Span {
     }
 }
 
+/// OpenTelemetry severity numbers 1-24 fall in six ranges of four; 0 is unspecified.
+pub const SEVERITY_NAMES: [&str; 7] = [
+    "unspecified",
+    "trace",
+    "debug",
+    "info",
+    "warn",
+    "error",
+    "fatal",
+];
+
+/// The range name (`trace` ... `fatal`, or `unspecified`) of an OTLP severity number.
+pub fn severity_name(number: u8) -> &'static str {
+    let i = if number == 0 || number > 24 {
+        0
+    } else {
+        (usize::from(number) - 1) / 4 + 1
+    };
+    SEVERITY_NAMES.get(i).copied().unwrap_or("unspecified")
+}
+
+/// The lowest severity number of a range name (`warn` -> 13), case-insensitive; `warning`
+/// and `err` are accepted too.
+pub fn severity_from_name(name: &str) -> Option<u8> {
+    let n = name.to_ascii_lowercase();
+    let n = match n.as_str() {
+        "warning" => "warn",
+        "err" => "error",
+        "critical" | "crit" => "fatal",
+        other => other,
+    };
+    let i = SEVERITY_NAMES.iter().position(|x| *x == n)?;
+    Some(if i == 0 { 0 } else { (i as u8 - 1) * 4 + 1 })
+}
+
+/// One OpenTelemetry log record, with full fidelity. A record without trace context has an
+/// all-zero `trace_id` (and `span_id`), as in OTLP.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct LogRecord {
+    /// When the event happened (Unix ns); 0 when the source did not say.
+    pub time_ns: u64,
+    /// When the collector saw it (Unix ns).
+    pub observed_time_ns: u64,
+    /// OTLP severity number, 0 (unspecified) to 24.
+    pub severity_number: u8,
+    pub severity_text: String,
+    /// Any value; usually a string.
+    pub body: Value,
+    pub attributes: Vec<KeyValue>,
+    pub dropped_attributes_count: u32,
+    pub flags: u32,
+    pub trace_id: TraceId,
+    pub span_id: SpanId,
+    pub event_name: String,
+    pub resource: Arc<Resource>,
+    pub scope: Arc<Scope>,
+}
+
+impl LogRecord {
+    /// The time the record sorts and filters by: `time_ns`, or the observed time when the
+    /// source gave none (as the OpenTelemetry data model recommends).
+    pub fn timestamp_ns(&self) -> u64 {
+        if self.time_ns != 0 {
+            self.time_ns
+        } else {
+            self.observed_time_ns
+        }
+    }
+    /// The resource's `service.name`.
+    pub fn service(&self) -> &str {
+        self.resource.service_name()
+    }
+    /// The trace id, when the record carries trace context.
+    pub fn trace(&self) -> Option<TraceId> {
+        (!self.trace_id.is_zero()).then_some(self.trace_id)
+    }
+    /// The span id, when the record carries one.
+    pub fn span(&self) -> Option<SpanId> {
+        (!self.span_id.is_zero()).then_some(self.span_id)
+    }
+    /// The body as text: the string itself, or the value's display form.
+    pub fn body_text(&self) -> std::borrow::Cow<'_, str> {
+        match &self.body {
+            Value::Str(s) => std::borrow::Cow::Borrowed(s),
+            other => std::borrow::Cow::Owned(other.to_string()),
+        }
+    }
+    /// A log attribute by key.
+    pub fn attr(&self, key: &str) -> Option<&Value> {
+        find_attr(&self.attributes, key)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,8 +7,13 @@ use rustc_hash::FxHashMap as HashMap;
 use std::sync::Arc;
 
 use crate::codec::buf::{DecodeError, DecodeResult, Decoder, Encoder};
-use crate::codec::value::{dict_str, for_each_string, get_attrs, put_attrs, StringPolicy};
-use crate::model::{Event, Link, Resource, Scope, Span, SpanId, SpanKind, StatusCode, TraceId};
+use crate::codec::value::{
+    dict_str, for_each_string, for_each_value_string, get_attrs, get_value, put_attrs, put_value,
+    StringPolicy,
+};
+use crate::model::{
+    Event, Link, LogRecord, Resource, Scope, Span, SpanId, SpanKind, StatusCode, TraceId,
+};
 
 #[derive(Default)]
 struct RecordStrings<'a> {
@@ -46,23 +51,229 @@ fn intern_attrs<'a>(t: &mut RecordStrings<'a>, attrs: &'a [crate::model::KeyValu
     });
 }
 
+/// The record header shared by span and log records: the record-local dictionary, then the
+/// resource and scope tables.
+type Header = (Vec<String>, Vec<Arc<Resource>>, Vec<Arc<Scope>>);
+
+fn intern_tables<'a>(
+    strings: &mut RecordStrings<'a>,
+    resources: &[&'a Arc<Resource>],
+    scopes: &[&'a Arc<Scope>],
+) {
+    for r in resources {
+        strings.id(&r.schema_url);
+        intern_attrs(strings, &r.attributes);
+    }
+    for sc in scopes {
+        for x in [&sc.name, &sc.version, &sc.schema_url] {
+            strings.id(x);
+        }
+        intern_attrs(strings, &sc.attributes);
+    }
+}
+
+fn put_strings(e: &mut Encoder, strings: &RecordStrings<'_>) {
+    e.put_varint(strings.list.len() as u64);
+    for s in &strings.list {
+        e.put_str(s);
+    }
+}
+
+fn put_tables(
+    e: &mut Encoder,
+    strings: &RecordStrings<'_>,
+    resources: &[&Arc<Resource>],
+    scopes: &[&Arc<Scope>],
+) {
+    let mut p = Lookup(strings);
+    let id = |s: &str| u64::from(strings.ids.get(s).copied().unwrap_or(0));
+    e.put_varint(resources.len() as u64);
+    for r in resources {
+        put_attrs(e, &r.attributes, &mut p);
+        e.put_varint(u64::from(r.dropped_attributes_count));
+        e.put_varint(id(&r.schema_url));
+    }
+    e.put_varint(scopes.len() as u64);
+    for sc in scopes {
+        e.put_varint(id(&sc.name));
+        e.put_varint(id(&sc.version));
+        put_attrs(e, &sc.attributes, &mut p);
+        e.put_varint(u64::from(sc.dropped_attributes_count));
+        e.put_varint(id(&sc.schema_url));
+    }
+}
+
+fn get_header(d: &mut Decoder<'_>) -> DecodeResult<Header> {
+    let n = d.get_count()?;
+    let mut dict = Vec::with_capacity(n);
+    for _ in 0..n {
+        dict.push(d.get_str()?.to_owned());
+    }
+    let s = |d: &mut Decoder<'_>, dict: &[String]| -> DecodeResult<String> {
+        Ok(dict_str(dict, d.get_varint()?)?.to_owned())
+    };
+    let mut resources = Vec::new();
+    for _ in 0..d.get_count()? {
+        resources.push(Arc::new(Resource {
+            attributes: get_attrs(d, &dict)?,
+            dropped_attributes_count: d.get_varint32()?,
+            schema_url: s(d, &dict)?,
+        }));
+    }
+    let mut scopes = Vec::new();
+    for _ in 0..d.get_count()? {
+        scopes.push(Arc::new(Scope {
+            name: s(d, &dict)?,
+            version: s(d, &dict)?,
+            attributes: get_attrs(d, &dict)?,
+            dropped_attributes_count: d.get_varint32()?,
+            schema_url: s(d, &dict)?,
+        }));
+    }
+    Ok((dict, resources, scopes))
+}
+
+/// Indexes of each item's resource and scope in the record's tables, filling the tables.
+struct TableIds<'a> {
+    resources: Vec<&'a Arc<Resource>>,
+    scopes: Vec<&'a Arc<Scope>>,
+    res_ids: HashMap<*const Resource, u32>,
+    scope_ids: HashMap<*const Scope, u32>,
+}
+
+impl<'a> TableIds<'a> {
+    fn new() -> Self {
+        TableIds {
+            resources: Vec::new(),
+            scopes: Vec::new(),
+            res_ids: HashMap::default(),
+            scope_ids: HashMap::default(),
+        }
+    }
+    fn add(&mut self, r: &'a Arc<Resource>, s: &'a Arc<Scope>) {
+        let resources = &mut self.resources;
+        self.res_ids.entry(Arc::as_ptr(r)).or_insert_with(|| {
+            resources.push(r);
+            resources.len() as u32 - 1
+        });
+        let scopes = &mut self.scopes;
+        self.scope_ids.entry(Arc::as_ptr(s)).or_insert_with(|| {
+            scopes.push(s);
+            scopes.len() as u32 - 1
+        });
+    }
+    fn ids(&self, r: &Arc<Resource>, s: &Arc<Scope>) -> (u64, u64) {
+        (
+            u64::from(self.res_ids.get(&Arc::as_ptr(r)).copied().unwrap_or(0)),
+            u64::from(self.scope_ids.get(&Arc::as_ptr(s)).copied().unwrap_or(0)),
+        )
+    }
+}
+
+/// Encodes a batch of log records as one log-kind record body (docs/FORMAT.md, "Log record
+/// body, logs"): the same header as span records, then the records.
+pub fn encode_log_record(logs: &[LogRecord]) -> Vec<u8> {
+    let mut strings = RecordStrings::default();
+    strings.id("");
+    let mut tables = TableIds::new();
+    for l in logs {
+        tables.add(&l.resource, &l.scope);
+        for x in [&l.severity_text, &l.event_name] {
+            strings.id(x);
+        }
+        intern_attrs(&mut strings, &l.attributes);
+        for_each_value_string(&l.body, &mut |s| {
+            strings.id(s);
+        });
+    }
+    intern_tables(&mut strings, &tables.resources, &tables.scopes);
+    let mut e = Encoder::new();
+    e.buf.reserve(logs.len() * 120);
+    put_strings(&mut e, &strings);
+    put_tables(&mut e, &strings, &tables.resources, &tables.scopes);
+    let mut p = Lookup(&strings);
+    let id = |s: &str| u64::from(strings.ids.get(s).copied().unwrap_or(0));
+    e.put_varint(logs.len() as u64);
+    for l in logs {
+        let (r, s) = tables.ids(&l.resource, &l.scope);
+        e.put_varint(r);
+        e.put_varint(s);
+        e.put_u64(l.time_ns);
+        e.put_u64(l.observed_time_ns);
+        e.put_u8(l.severity_number);
+        e.put_varint(id(&l.severity_text));
+        put_value(&mut e, "", &l.body, &mut p);
+        put_attrs(&mut e, &l.attributes, &mut p);
+        e.put_varint(u64::from(l.dropped_attributes_count));
+        e.put_varint(u64::from(l.flags));
+        e.put_raw(&l.trace_id.0);
+        e.put_raw(&l.span_id.0);
+        e.put_varint(id(&l.event_name));
+    }
+    e.finish()
+}
+
+/// Decodes a body written by [`encode_log_record`].
+pub fn decode_log_record(bytes: &[u8]) -> DecodeResult<Vec<LogRecord>> {
+    let mut d = Decoder::new(bytes);
+    let d = &mut d;
+    let (dict, resources, scopes) = get_header(d)?;
+    let s = |d: &mut Decoder<'_>, dict: &[String]| -> DecodeResult<String> {
+        Ok(dict_str(dict, d.get_varint()?)?.to_owned())
+    };
+    let n = d.get_count()?;
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let r = d.get_varint()? as usize;
+        let sc = d.get_varint()? as usize;
+        let resource = resources
+            .get(r)
+            .cloned()
+            .ok_or_else(|| DecodeError::new(format!("resource {r} out of range")))?;
+        let scope = scopes
+            .get(sc)
+            .cloned()
+            .ok_or_else(|| DecodeError::new(format!("scope {sc} out of range")))?;
+        let time_ns = d.get_u64()?;
+        let observed_time_ns = d.get_u64()?;
+        let severity_number = d.get_u8()?;
+        if severity_number > 24 {
+            return Err(DecodeError::new(format!(
+                "severity number {severity_number} out of range"
+            )));
+        }
+        out.push(LogRecord {
+            time_ns,
+            observed_time_ns,
+            severity_number,
+            severity_text: s(d, &dict)?,
+            body: get_value(d, &dict)?,
+            attributes: get_attrs(d, &dict)?,
+            dropped_attributes_count: d.get_varint32()?,
+            flags: d.get_varint32()?,
+            trace_id: TraceId(d.get_array()?),
+            span_id: SpanId(d.get_array()?),
+            event_name: s(d, &dict)?,
+            resource,
+            scope,
+        });
+    }
+    if !d.is_empty() {
+        return Err(DecodeError::new(format!(
+            "{} trailing bytes in log record",
+            d.remaining()
+        )));
+    }
+    Ok(out)
+}
+
 /// Encodes a batch of spans as one log record body.
 pub fn encode_record(spans: &[Span]) -> Vec<u8> {
     let mut strings = RecordStrings::default();
     strings.id("");
-    let mut resources: Vec<&Arc<Resource>> = Vec::new();
-    let mut scopes: Vec<&Arc<Scope>> = Vec::new();
-    let mut res_ids: HashMap<*const Resource, u32> = HashMap::default();
-    let mut scope_ids: HashMap<*const Scope, u32> = HashMap::default();
+    let mut tables = TableIds::new();
     for s in spans {
-        res_ids.entry(Arc::as_ptr(&s.resource)).or_insert_with(|| {
-            resources.push(&s.resource);
-            resources.len() as u32 - 1
-        });
-        scope_ids.entry(Arc::as_ptr(&s.scope)).or_insert_with(|| {
-            scopes.push(&s.scope);
-            scopes.len() as u32 - 1
-        });
+        tables.add(&s.resource, &s.scope);
         for x in [&s.trace_state, &s.name, &s.status_message] {
             strings.id(x);
         }
@@ -76,51 +287,19 @@ pub fn encode_record(spans: &[Span]) -> Vec<u8> {
             intern_attrs(&mut strings, &l.attributes);
         }
     }
-    for r in &resources {
-        strings.id(&r.schema_url);
-        intern_attrs(&mut strings, &r.attributes);
-    }
-    for sc in &scopes {
-        for x in [&sc.name, &sc.version, &sc.schema_url] {
-            strings.id(x);
-        }
-        intern_attrs(&mut strings, &sc.attributes);
-    }
+    intern_tables(&mut strings, &tables.resources, &tables.scopes);
     let mut e = Encoder::new();
     e.buf.reserve(spans.len() * 160);
-    e.put_varint(strings.list.len() as u64);
-    for s in &strings.list {
-        e.put_str(s);
-    }
+    put_strings(&mut e, &strings);
     let mut p = Lookup(&strings);
     let id = |s: &str| u64::from(strings.ids.get(s).copied().unwrap_or(0));
-    e.put_varint(resources.len() as u64);
-    for r in &resources {
-        put_attrs(&mut e, &r.attributes, &mut p);
-        e.put_varint(u64::from(r.dropped_attributes_count));
-        e.put_varint(id(&r.schema_url));
-    }
-    e.put_varint(scopes.len() as u64);
-    for sc in &scopes {
-        e.put_varint(id(&sc.name));
-        e.put_varint(id(&sc.version));
-        put_attrs(&mut e, &sc.attributes, &mut p);
-        e.put_varint(u64::from(sc.dropped_attributes_count));
-        e.put_varint(id(&sc.schema_url));
-    }
+    put_tables(&mut e, &strings, &tables.resources, &tables.scopes);
     e.put_varint(spans.len() as u64);
     for s in spans {
         // Every span's resource and scope were entered in the first pass.
-        let resource = res_ids
-            .get(&Arc::as_ptr(&s.resource))
-            .copied()
-            .unwrap_or_default();
-        let scope = scope_ids
-            .get(&Arc::as_ptr(&s.scope))
-            .copied()
-            .unwrap_or_default();
-        e.put_varint(u64::from(resource));
-        e.put_varint(u64::from(scope));
+        let (resource, scope) = tables.ids(&s.resource, &s.scope);
+        e.put_varint(resource);
+        e.put_varint(scope);
         e.put_raw(&s.trace_id.0);
         e.put_raw(&s.span_id.0);
         match s.parent_span_id {
@@ -165,32 +344,10 @@ pub fn encode_record(spans: &[Span]) -> Vec<u8> {
 pub fn decode_record(bytes: &[u8]) -> DecodeResult<Vec<Span>> {
     let mut d = Decoder::new(bytes);
     let d = &mut d;
-    let n = d.get_count()?;
-    let mut dict = Vec::with_capacity(n);
-    for _ in 0..n {
-        dict.push(d.get_str()?.to_owned());
-    }
+    let (dict, resources, scopes) = get_header(d)?;
     let s = |d: &mut Decoder<'_>, dict: &[String]| -> DecodeResult<String> {
         Ok(dict_str(dict, d.get_varint()?)?.to_owned())
     };
-    let mut resources = Vec::new();
-    for _ in 0..d.get_count()? {
-        resources.push(Arc::new(Resource {
-            attributes: get_attrs(d, &dict)?,
-            dropped_attributes_count: d.get_varint32()?,
-            schema_url: s(d, &dict)?,
-        }));
-    }
-    let mut scopes = Vec::new();
-    for _ in 0..d.get_count()? {
-        scopes.push(Arc::new(Scope {
-            name: s(d, &dict)?,
-            version: s(d, &dict)?,
-            attributes: get_attrs(d, &dict)?,
-            dropped_attributes_count: d.get_varint32()?,
-            schema_url: s(d, &dict)?,
-        }));
-    }
     let n = d.get_count()?;
     let mut out = Vec::with_capacity(n);
     for _ in 0..n {

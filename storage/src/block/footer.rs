@@ -158,7 +158,10 @@ pub struct Footer {
 }
 
 /// Interns every string (used for resource and scope tables, which are small).
-struct DictOnly<'a>(&'a [String], &'a rustc_hash::FxHashMap<&'a str, u32>);
+pub(crate) struct DictOnly<'a>(
+    pub(crate) &'a [String],
+    pub(crate) &'a rustc_hash::FxHashMap<&'a str, u32>,
+);
 
 impl StringPolicy for DictOnly<'_> {
     fn intern(&mut self, s: &str) -> u32 {
@@ -179,7 +182,7 @@ impl StringPolicy for DictOnly<'_> {
 const BITMAP_DELTAS: u8 = 0;
 const BITMAP_ROARING: u8 = 1;
 
-fn put_bitmap(enc: &mut Encoder, rows: &RoaringBitmap) {
+pub(crate) fn put_bitmap(enc: &mut Encoder, rows: &RoaringBitmap) {
     let mut deltas = Encoder::new();
     deltas.put_varint(rows.len());
     let mut prev = 0u32;
@@ -199,7 +202,7 @@ fn put_bitmap(enc: &mut Encoder, rows: &RoaringBitmap) {
     }
 }
 
-fn get_bitmap(dec: &mut Decoder<'_>) -> DecodeResult<RoaringBitmap> {
+pub(crate) fn get_bitmap(dec: &mut Decoder<'_>) -> DecodeResult<RoaringBitmap> {
     let tag = dec.get_u8()?;
     let bytes = dec.get_bytes()?;
     match tag {
@@ -232,7 +235,7 @@ fn get_bitmap(dec: &mut Decoder<'_>) -> DecodeResult<RoaringBitmap> {
     }
 }
 
-fn put_id_bitmaps(enc: &mut Encoder, list: &[(u32, RoaringBitmap)]) {
+pub(crate) fn put_id_bitmaps(enc: &mut Encoder, list: &[(u32, RoaringBitmap)]) {
     enc.put_varint(list.len() as u64);
     for (id, rows) in list {
         enc.put_varint(u64::from(*id));
@@ -240,13 +243,112 @@ fn put_id_bitmaps(enc: &mut Encoder, list: &[(u32, RoaringBitmap)]) {
     }
 }
 
-fn get_id_bitmaps(dec: &mut Decoder<'_>) -> DecodeResult<Vec<(u32, RoaringBitmap)>> {
+pub(crate) fn get_id_bitmaps(dec: &mut Decoder<'_>) -> DecodeResult<Vec<(u32, RoaringBitmap)>> {
     let n = dec.get_count()?;
     let mut out = Vec::with_capacity(n);
     for _ in 0..n {
         out.push((dec.get_varint32()?, get_bitmap(dec)?));
     }
     Ok(out)
+}
+
+/// The resource and scope tables (shared by every block kind). Every string must be in
+/// `dict_ids`.
+pub(crate) fn put_tables(
+    enc: &mut Encoder,
+    dict: &[String],
+    dict_ids: &rustc_hash::FxHashMap<&str, u32>,
+    resources: &[Arc<Resource>],
+    scopes: &[Arc<Scope>],
+) {
+    let mut policy = DictOnly(dict, dict_ids);
+    enc.put_varint(resources.len() as u64);
+    for r in resources {
+        put_attrs(enc, &r.attributes, &mut policy);
+        enc.put_varint(u64::from(r.dropped_attributes_count));
+        enc.put_varint(u64::from(policy.intern(&r.schema_url)));
+    }
+    enc.put_varint(scopes.len() as u64);
+    for s in scopes {
+        enc.put_varint(u64::from(policy.intern(&s.name)));
+        enc.put_varint(u64::from(policy.intern(&s.version)));
+        put_attrs(enc, &s.attributes, &mut policy);
+        enc.put_varint(u64::from(s.dropped_attributes_count));
+        enc.put_varint(u64::from(policy.intern(&s.schema_url)));
+    }
+}
+
+/// Reads what [`put_tables`] wrote.
+pub(crate) type Tables = (Vec<Arc<Resource>>, Vec<Arc<Scope>>);
+pub(crate) fn get_tables(d: &mut Decoder<'_>, dict: &[String]) -> DecodeResult<Tables> {
+    let mut resources = Vec::new();
+    for _ in 0..d.get_count()? {
+        resources.push(Arc::new(Resource {
+            attributes: get_attrs(d, dict)?,
+            dropped_attributes_count: d.get_varint32()?,
+            schema_url: dict_str(dict, d.get_varint()?)?.to_owned(),
+        }));
+    }
+    let mut scopes = Vec::new();
+    for _ in 0..d.get_count()? {
+        scopes.push(Arc::new(Scope {
+            name: dict_str(dict, d.get_varint()?)?.to_owned(),
+            version: dict_str(dict, d.get_varint()?)?.to_owned(),
+            attributes: get_attrs(d, dict)?,
+            dropped_attributes_count: d.get_varint32()?,
+            schema_url: dict_str(dict, d.get_varint()?)?.to_owned(),
+        }));
+    }
+    Ok((resources, scopes))
+}
+
+/// The attribute value index and the unindexed keys (shared by every block kind).
+pub(crate) fn put_attr_index(enc: &mut Encoder, attr_rows: &[AttrIndex], unindexed: &[u32]) {
+    enc.put_varint(attr_rows.len() as u64);
+    for a in attr_rows {
+        enc.put_varint(u64::from(a.key));
+        match &a.value {
+            IndexedValue::Str(id) => {
+                enc.put_u8(0);
+                enc.put_varint(u64::from(*id));
+            }
+            IndexedValue::Int(i) => {
+                enc.put_u8(1);
+                enc.put_zigzag(*i);
+            }
+            IndexedValue::Bool(b) => enc.put_u8(2 + u8::from(*b)),
+        }
+        put_bitmap(enc, &a.rows);
+    }
+    enc.put_varint(unindexed.len() as u64);
+    for k in unindexed {
+        enc.put_varint(u64::from(*k));
+    }
+}
+
+/// Reads what [`put_attr_index`] wrote.
+pub(crate) fn get_attr_index(d: &mut Decoder<'_>) -> DecodeResult<(Vec<AttrIndex>, Vec<u32>)> {
+    let mut attr_rows = Vec::new();
+    for _ in 0..d.get_count()? {
+        let key = d.get_varint32()?;
+        let value = match d.get_u8()? {
+            0 => IndexedValue::Str(d.get_varint32()?),
+            1 => IndexedValue::Int(d.get_zigzag()?),
+            2 => IndexedValue::Bool(false),
+            3 => IndexedValue::Bool(true),
+            t => return Err(DecodeError::new(format!("unknown index value tag {t}"))),
+        };
+        attr_rows.push(AttrIndex {
+            key,
+            value,
+            rows: get_bitmap(d)?,
+        });
+    }
+    let mut unindexed = Vec::new();
+    for _ in 0..d.get_count()? {
+        unindexed.push(d.get_varint32()?);
+    }
+    Ok((attr_rows, unindexed))
 }
 
 impl Footer {
@@ -264,21 +366,7 @@ impl Footer {
         for s in &self.dict {
             enc.put_str(s);
         }
-        let mut policy = DictOnly(&self.dict, dict_ids);
-        enc.put_varint(self.resources.len() as u64);
-        for r in &self.resources {
-            put_attrs(enc, &r.attributes, &mut policy);
-            enc.put_varint(u64::from(r.dropped_attributes_count));
-            enc.put_varint(u64::from(policy.intern(&r.schema_url)));
-        }
-        enc.put_varint(self.scopes.len() as u64);
-        for s in &self.scopes {
-            enc.put_varint(u64::from(policy.intern(&s.name)));
-            enc.put_varint(u64::from(policy.intern(&s.version)));
-            put_attrs(enc, &s.attributes, &mut policy);
-            enc.put_varint(u64::from(s.dropped_attributes_count));
-            enc.put_varint(u64::from(policy.intern(&s.schema_url)));
-        }
+        put_tables(enc, &self.dict, dict_ids, &self.resources, &self.scopes);
         enc.put_varint(self.groups.len() as u64);
         for g in &self.groups {
             enc.put_varint(u64::from(g.first_row));
@@ -309,26 +397,7 @@ impl Footer {
         put_id_bitmaps(enc, &self.service_rows);
         put_id_bitmaps(enc, &self.name_rows);
         put_bitmap(enc, &self.error_rows);
-        enc.put_varint(self.attr_rows.len() as u64);
-        for a in &self.attr_rows {
-            enc.put_varint(u64::from(a.key));
-            match &a.value {
-                IndexedValue::Str(id) => {
-                    enc.put_u8(0);
-                    enc.put_varint(u64::from(*id));
-                }
-                IndexedValue::Int(i) => {
-                    enc.put_u8(1);
-                    enc.put_zigzag(*i);
-                }
-                IndexedValue::Bool(b) => enc.put_u8(2 + u8::from(*b)),
-            }
-            put_bitmap(enc, &a.rows);
-        }
-        enc.put_varint(self.unindexed_keys.len() as u64);
-        for k in &self.unindexed_keys {
-            enc.put_varint(u64::from(*k));
-        }
+        put_attr_index(enc, &self.attr_rows, &self.unindexed_keys);
         self.rollup.encode(enc);
         if let Some(edges) = &self.edges {
             edges.encode(enc);
@@ -360,22 +429,7 @@ impl Footer {
                 "dictionary entry 0 must be the empty string",
             ));
         }
-        for _ in 0..d.get_count()? {
-            f.resources.push(Arc::new(Resource {
-                attributes: get_attrs(d, &f.dict)?,
-                dropped_attributes_count: d.get_varint32()?,
-                schema_url: dict_str(&f.dict, d.get_varint()?)?.to_owned(),
-            }));
-        }
-        for _ in 0..d.get_count()? {
-            f.scopes.push(Arc::new(Scope {
-                name: dict_str(&f.dict, d.get_varint()?)?.to_owned(),
-                version: dict_str(&f.dict, d.get_varint()?)?.to_owned(),
-                attributes: get_attrs(d, &f.dict)?,
-                dropped_attributes_count: d.get_varint32()?,
-                schema_url: dict_str(&f.dict, d.get_varint()?)?.to_owned(),
-            }));
-        }
+        (f.resources, f.scopes) = get_tables(d, &f.dict)?;
         let mut next_row = 0u32;
         for _ in 0..d.get_count()? {
             let first_row = d.get_varint32()?;
@@ -463,24 +517,7 @@ impl Footer {
         f.service_rows = get_id_bitmaps(d)?;
         f.name_rows = get_id_bitmaps(d)?;
         f.error_rows = get_bitmap(d)?;
-        for _ in 0..d.get_count()? {
-            let key = d.get_varint32()?;
-            let value = match d.get_u8()? {
-                0 => IndexedValue::Str(d.get_varint32()?),
-                1 => IndexedValue::Int(d.get_zigzag()?),
-                2 => IndexedValue::Bool(false),
-                3 => IndexedValue::Bool(true),
-                t => return Err(DecodeError::new(format!("unknown index value tag {t}"))),
-            };
-            f.attr_rows.push(AttrIndex {
-                key,
-                value,
-                rows: get_bitmap(d)?,
-            });
-        }
-        for _ in 0..d.get_count()? {
-            f.unindexed_keys.push(d.get_varint32()?);
-        }
+        (f.attr_rows, f.unindexed_keys) = get_attr_index(d)?;
         f.rollup = Rollup::decode(d)?;
         if version >= 2 {
             f.edges = Some(EdgeRollup::decode(d)?);

@@ -1,7 +1,8 @@
-//! Span blocks: immutable, column-oriented, zstd-compressed, checksummed files.
+//! Span blocks (and, in `log`, log blocks): immutable, column-oriented, zstd-compressed, checksummed files.
 
 pub mod footer;
 mod index;
+pub mod log;
 pub mod reader;
 pub mod writer;
 

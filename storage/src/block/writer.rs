@@ -69,12 +69,12 @@ enum IndexKey<'a> {
 
 /// Distinct values per attribute key, until a key passes INDEX_MAX_DISTINCT.
 #[derive(Default)]
-struct Cardinality<'a> {
+pub(crate) struct Cardinality<'a> {
     per_key: HashMap<&'a str, Option<HashSet<IndexKey<'a>>>>,
 }
 
 impl<'a> Cardinality<'a> {
-    fn observe_attrs(&mut self, attrs: &'a [KeyValue]) {
+    pub(crate) fn observe_attrs(&mut self, attrs: &'a [KeyValue]) {
         for kv in attrs {
             self.observe(&kv.key, &kv.value);
         }
@@ -103,16 +103,37 @@ impl<'a> Cardinality<'a> {
             }
         }
     }
-    fn is_high(&self, key: &str) -> bool {
+    pub(crate) fn is_high(&self, key: &str) -> bool {
         matches!(self.per_key.get(key), Some(None))
+    }
+    /// The high-cardinality keys.
+    pub(crate) fn high_keys(&self) -> Vec<&'a str> {
+        self.per_key
+            .iter()
+            .filter(|(_, v)| v.is_none())
+            .map(|(k, _)| *k)
+            .collect()
     }
 }
 
 /// The block dictionary under construction.
-struct Strings<'c, 'a> {
+pub(crate) struct Strings<'c, 'a> {
     ids: HashMap<String, u32>,
-    list: Vec<String>,
-    card: &'c Cardinality<'a>,
+    pub(crate) list: Vec<String>,
+    pub(crate) card: &'c Cardinality<'a>,
+}
+
+impl<'c, 'a> Strings<'c, 'a> {
+    /// A dictionary whose id 0 is the empty string.
+    pub(crate) fn new(card: &'c Cardinality<'a>) -> Self {
+        let mut s = Strings {
+            ids: HashMap::default(),
+            list: Vec::new(),
+            card,
+        };
+        s.intern("");
+        s
+    }
 }
 
 impl StringPolicy for Strings<'_, '_> {
@@ -131,7 +152,7 @@ impl StringPolicy for Strings<'_, '_> {
 }
 
 /// Something a block stores once and rows refer to by index (resources, scopes).
-trait Shared: PartialEq {
+pub(crate) trait Shared: PartialEq {
     fn fingerprint(&self) -> u64;
 }
 impl Shared for Resource {
@@ -147,21 +168,21 @@ impl Shared for Scope {
 
 /// Deduplicates shared resources/scopes: by pointer first (spans decoded together share one
 /// `Arc`), then by value through a fingerprint (comparing values pairwise was 11% of sealing).
-struct Table<T: Shared> {
+pub(crate) struct Table<T: Shared> {
     by_ptr: HashMap<*const T, u32>,
     by_fingerprint: HashMap<u64, Vec<u32>>,
-    items: Vec<Arc<T>>,
+    pub(crate) items: Vec<Arc<T>>,
 }
 
 impl<T: Shared> Table<T> {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Table {
             by_ptr: HashMap::default(),
             by_fingerprint: HashMap::default(),
             items: Vec::new(),
         }
     }
-    fn id(&mut self, item: &Arc<T>) -> u32 {
+    pub(crate) fn id(&mut self, item: &Arc<T>) -> u32 {
         if let Some(id) = self.by_ptr.get(&Arc::as_ptr(item)) {
             return *id;
         }
@@ -185,7 +206,7 @@ impl<T: Shared> Table<T> {
 }
 
 /// Interns every string of `attrs` (keys and values, nested ones too).
-fn intern_attrs(strings: &mut Strings<'_, '_>, attrs: &[KeyValue]) {
+pub(crate) fn intern_attrs(strings: &mut Strings<'_, '_>, attrs: &[KeyValue]) {
     for_each_string(attrs, &mut |s| {
         strings.intern(s);
     });
@@ -292,12 +313,7 @@ struct BlockBuilder<'c, 'a> {
 impl<'c, 'a> BlockBuilder<'c, 'a> {
     /// Starts the dictionary (id 0 is the empty string) and the footer's time bounds.
     fn new(spans: &[&Span], card: &'c Cardinality<'a>) -> Result<Self> {
-        let mut strings = Strings {
-            ids: HashMap::default(),
-            list: Vec::new(),
-            card,
-        };
-        strings.intern("");
+        let strings = Strings::new(card);
         let mut footer = Footer {
             rows: u32::try_from(spans.len())
                 .map_err(|_| Error::InvalidInput("too many spans for one block".into()))?,
@@ -548,8 +564,13 @@ impl<'c, 'a> BlockBuilder<'c, 'a> {
 
 /// The file header: magic, format version, a reserved word.
 fn write_header(out: &mut Vec<u8>) {
-    out.extend_from_slice(&BLOCK_MAGIC);
-    out.extend_from_slice(&BLOCK_FORMAT_VERSION.to_le_bytes());
+    write_frame_header(out, BLOCK_MAGIC, BLOCK_FORMAT_VERSION);
+}
+
+/// The header every block kind shares: `magic`, format `version`, a reserved word.
+pub(crate) fn write_frame_header(out: &mut Vec<u8>, magic: [u8; 8], version: u32) {
+    out.extend_from_slice(&magic);
+    out.extend_from_slice(&version.to_le_bytes());
     out.extend_from_slice(&0u32.to_le_bytes());
 }
 
@@ -560,8 +581,18 @@ fn write_chunks(
     zstd_level: i32,
     out: &mut Vec<u8>,
 ) -> Result<[ChunkRef; NUM_COLUMNS]> {
-    let mut refs = [ChunkRef::default(); NUM_COLUMNS];
-    for (slot, enc) in refs.iter_mut().zip(&cols.cols) {
+    write_column_chunks(&cols.cols, zstd_level, out)
+}
+
+/// Compresses and checksums `N` column chunks (any block kind), appends them to `out` and
+/// returns where they went.
+pub(crate) fn write_column_chunks<const N: usize>(
+    cols: &[Encoder; N],
+    zstd_level: i32,
+    out: &mut Vec<u8>,
+) -> Result<[ChunkRef; N]> {
+    let mut refs = [ChunkRef::default(); N];
+    for (slot, enc) in refs.iter_mut().zip(cols) {
         let stored = compress(&enc.buf, zstd_level)?;
         *slot = ChunkRef {
             offset: out.len() as u64,
@@ -586,9 +617,21 @@ fn write_footer(out: &mut Vec<u8>, footer: &Footer, zstd_level: i32) -> Result<(
         .collect();
     let mut enc = Encoder::new();
     footer.encode(&mut enc, &ids);
-    let raw_len = enc.buf.len();
+    write_frame_footer(out, &enc.buf, zstd_level, BLOCK_MAGIC, BLOCK_FORMAT_VERSION)
+}
+
+/// Appends an encoded footer, compressed, and the trailer every block kind shares (footer
+/// offset, lengths, checksum, `version`, `magic`).
+pub(crate) fn write_frame_footer(
+    out: &mut Vec<u8>,
+    raw: &[u8],
+    zstd_level: i32,
+    magic: [u8; 8],
+    version: u32,
+) -> Result<()> {
+    let raw_len = raw.len();
     // The footer is written once per block and read once per open: a higher level is cheap here.
-    let stored = compress(&enc.buf, zstd_level.max(FOOTER_MIN_ZSTD_LEVEL))?;
+    let stored = compress(raw, zstd_level.max(FOOTER_MIN_ZSTD_LEVEL))?;
     let footer_offset = out.len() as u64;
     out.extend_from_slice(&stored);
     out.extend_from_slice(&footer_offset.to_le_bytes());
@@ -599,12 +642,12 @@ fn write_footer(out: &mut Vec<u8>, footer: &Footer, zstd_level: i32) -> Result<(
             .to_le_bytes(),
     );
     out.extend_from_slice(&crc32c::crc32c(&stored).to_le_bytes());
-    out.extend_from_slice(&BLOCK_FORMAT_VERSION.to_le_bytes());
-    out.extend_from_slice(&BLOCK_MAGIC);
+    out.extend_from_slice(&version.to_le_bytes());
+    out.extend_from_slice(&magic);
     Ok(())
 }
 
-fn sorted(map: HashMap<u32, RoaringBitmap>) -> Vec<(u32, RoaringBitmap)> {
+pub(crate) fn sorted(map: HashMap<u32, RoaringBitmap>) -> Vec<(u32, RoaringBitmap)> {
     let mut v: Vec<_> = map.into_iter().collect();
     v.sort_by_key(|(id, _)| *id);
     v

@@ -53,7 +53,7 @@ pub fn for_each_string<'a>(attrs: &'a [KeyValue], f: &mut impl FnMut(&'a str)) {
     }
 }
 
-fn for_each_value_string<'a>(v: &'a Value, f: &mut impl FnMut(&'a str)) {
+pub fn for_each_value_string<'a>(v: &'a Value, f: &mut impl FnMut(&'a str)) {
     match v {
         Value::Str(s) => f(s),
         Value::Array(items) => items.iter().for_each(|i| for_each_value_string(i, f)),

@@ -6,12 +6,14 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use super::maintenance::AnyBlock;
 use super::open::open_block;
 use super::{lock, Db};
+use crate::catalog::RecordKind;
 use crate::catalog::{trace_prefix, BlockEntry, TracePrefix};
 use crate::error::{Error, Result};
 use crate::model::TraceId;
-use crate::wal_codec::decode_record;
+use crate::wal_codec::{decode_log_record, decode_record};
 
 /// What `check` found.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -19,6 +21,7 @@ use crate::wal_codec::decode_record;
 pub struct CheckReport {
     pub blocks_checked: u64,
     pub spans_checked: u64,
+    pub logs_checked: u64,
     pub wal_records_checked: u64,
     pub problems: Vec<Problem>,
 }
@@ -76,6 +79,8 @@ pub struct RepairReport {
     /// trace table was readable, else the 16-hex-digit prefix the trace index keeps.
     pub affected_traces: Vec<String>,
     pub spans_lost: u64,
+    /// Log records lost with quarantined log blocks.
+    pub logs_lost: u64,
 }
 
 /// A block `repair` moved aside.
@@ -133,20 +138,37 @@ impl Db {
                         .push(Problem::in_block(e.id, &path, Error::io(&path, err)))
                 }
             }
-            match reader.all_spans() {
-                Ok(spans) => {
-                    report.spans_checked += spans.len() as u64;
-                    if spans.len() as u64 != u64::from(e.rows) {
+            let decoded = match &reader {
+                AnyBlock::Spans(r) => r.all_spans().map(|spans| {
+                    (
+                        spans.iter().map(|s| trace_prefix(&s.trace_id)).collect(),
+                        spans.len(),
+                    )
+                }),
+                AnyBlock::Logs(r) => r.all_records().map(|logs| {
+                    (
+                        logs.iter()
+                            .filter_map(|l| l.trace())
+                            .map(|t| trace_prefix(&t))
+                            .collect(),
+                        logs.len(),
+                    )
+                }),
+            };
+            match decoded {
+                Ok((traces, rows)) => {
+                    match &reader {
+                        AnyBlock::Spans(_) => report.spans_checked += rows as u64,
+                        AnyBlock::Logs(_) => report.logs_checked += rows as u64,
+                    }
+                    if rows as u64 != u64::from(e.rows) {
                         report.problems.push(Problem::in_block(
                             e.id,
                             &path,
-                            format!("{} rows decoded, catalog says {}", spans.len(), e.rows),
+                            format!("{rows} rows decoded, catalog says {}", e.rows),
                         ));
                     }
-                    block_traces.insert(
-                        e.id,
-                        spans.iter().map(|s| trace_prefix(&s.trace_id)).collect(),
-                    );
+                    block_traces.insert(e.id, traces);
                 }
                 Err(err) => report.problems.push(Problem::in_block(e.id, &path, err)),
             }
@@ -205,9 +227,13 @@ impl Db {
                 });
             }
         }
-        for (seq, payload) in inner.catalog.wal_records()? {
+        for (seq, kind, payload) in inner.catalog.wal_records()? {
             report.wal_records_checked += 1;
-            if let Err(e) = decode_record(&payload) {
+            let decoded = match kind {
+                RecordKind::Spans => decode_record(&payload).map(drop),
+                RecordKind::Logs => decode_log_record(&payload).map(drop),
+            };
+            if let Err(e) = decoded {
                 report
                     .problems
                     .push(Problem::other(format!("log record {seq}: {e}")));
@@ -252,10 +278,7 @@ impl Db {
                 Err(e) => Err(Error::corruption(&path, e.to_string())),
             };
             let Err(why) = verdict else { continue };
-            let traces: Option<Vec<TraceId>> = reader
-                .as_ref()
-                .ok()
-                .map(|r| r.footer().traces.iter().map(|t| t.trace_id).collect());
+            let traces: Option<Vec<TraceId>> = reader.as_ref().ok().map(|r| r.file().trace_ids());
             match &traces {
                 Some(t) => report
                     .affected_traces
@@ -270,7 +293,10 @@ impl Db {
                     );
                 }
             }
-            report.spans_lost += u64::from(entry.rows);
+            match entry.kind {
+                crate::catalog::BlockKind::Spans => report.spans_lost += u64::from(entry.rows),
+                crate::catalog::BlockKind::Logs => report.logs_lost += u64::from(entry.rows),
+            }
             std::fs::create_dir_all(&quarantine).map_err(|e| Error::io(&quarantine, e))?;
             let target = quarantine.join(BlockEntry::file_name(entry.id));
             if path.exists() {

@@ -10,29 +10,113 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use std::collections::BTreeMap;
+use std::path::Path;
+
 use super::snapshot::Version;
 use super::{lock, Db, Inner, Options};
+use crate::block::log::{encode_log_block, LogBlockReader};
 use crate::block::{encode_block, BlockReader};
 use crate::catalog::{BlockEntry, Catalog};
 use crate::error::{Error, Result};
 use crate::fsio::FileSystem;
-use crate::model::{Span, TraceId};
+use crate::model::{LogRecord, Span, TraceId};
+
+/// What the lifecycle needs of a sealed block of any kind (span or log block).
+pub(crate) trait SealedFile: Send + Sync + 'static {
+    fn id(&self) -> u64;
+    fn path(&self) -> &Path;
+    fn file_len(&self) -> u64;
+    fn rows(&self) -> u32;
+    /// Least row time (span start, record timestamp).
+    fn min_time_ns(&self) -> u64;
+    /// Greatest row time: retention drops a block when this is before the horizon.
+    fn max_time_ns(&self) -> u64;
+    fn trace_ids(&self) -> Vec<TraceId>;
+}
+
+impl SealedFile for BlockReader {
+    fn id(&self) -> u64 {
+        BlockReader::id(self)
+    }
+    fn path(&self) -> &Path {
+        BlockReader::path(self)
+    }
+    fn file_len(&self) -> u64 {
+        BlockReader::file_len(self)
+    }
+    fn rows(&self) -> u32 {
+        self.footer().rows
+    }
+    fn min_time_ns(&self) -> u64 {
+        self.footer().min_start_ns
+    }
+    fn max_time_ns(&self) -> u64 {
+        self.footer().max_start_ns
+    }
+    fn trace_ids(&self) -> Vec<TraceId> {
+        self.footer().traces.iter().map(|t| t.trace_id).collect()
+    }
+}
+
+impl SealedFile for LogBlockReader {
+    fn id(&self) -> u64 {
+        LogBlockReader::id(self)
+    }
+    fn path(&self) -> &Path {
+        LogBlockReader::path(self)
+    }
+    fn file_len(&self) -> u64 {
+        LogBlockReader::file_len(self)
+    }
+    fn rows(&self) -> u32 {
+        self.footer().rows
+    }
+    fn min_time_ns(&self) -> u64 {
+        self.footer().min_time_ns
+    }
+    fn max_time_ns(&self) -> u64 {
+        self.footer().max_time_ns
+    }
+    fn trace_ids(&self) -> Vec<TraceId> {
+        LogBlockReader::trace_ids(self)
+    }
+}
+
+/// A block of either kind, as opened from the catalog.
+#[allow(clippy::large_enum_variant)] // short-lived: opened, then moved into a LiveBlock
+pub(crate) enum AnyBlock {
+    Spans(BlockReader),
+    Logs(LogBlockReader),
+}
+
+impl AnyBlock {
+    pub(crate) fn file(&self) -> &dyn SealedFile {
+        match self {
+            AnyBlock::Spans(r) => r,
+            AnyBlock::Logs(r) => r,
+        }
+    }
+    /// Decodes every row (checking every chunk); the row count.
+    pub(crate) fn verify(&self) -> Result<u64> {
+        match self {
+            AnyBlock::Spans(r) => r.verify(),
+            AnyBlock::Logs(r) => r.verify(),
+        }
+    }
+}
 
 /// A sealed block as versions hold it. When retired and no longer referenced, it forgets its
 /// trace-index entries and deletes its file.
-pub(crate) struct LiveBlock {
-    pub(crate) reader: Arc<BlockReader>,
+pub(crate) struct LiveBlock<R: SealedFile = BlockReader> {
+    pub(crate) reader: Arc<R>,
     retired: AtomicBool,
     catalog: Arc<Catalog>,
     fs: Arc<dyn FileSystem>,
 }
 
-impl LiveBlock {
-    pub(crate) fn new(
-        reader: BlockReader,
-        catalog: &Arc<Catalog>,
-        fs: &Arc<dyn FileSystem>,
-    ) -> Arc<Self> {
+impl<R: SealedFile> LiveBlock<R> {
+    pub(crate) fn new(reader: R, catalog: &Arc<Catalog>, fs: &Arc<dyn FileSystem>) -> Arc<Self> {
         Arc::new(LiveBlock {
             reader: Arc::new(reader),
             retired: AtomicBool::new(false),
@@ -46,18 +130,12 @@ impl LiveBlock {
     }
 }
 
-impl Drop for LiveBlock {
+impl<R: SealedFile> Drop for LiveBlock<R> {
     fn drop(&mut self) {
         if !self.retired.load(Ordering::Acquire) {
             return;
         }
-        let traces: Vec<TraceId> = self
-            .reader
-            .footer()
-            .traces
-            .iter()
-            .map(|t| t.trace_id)
-            .collect();
+        let traces = self.reader.trace_ids();
         // The file goes first, the retired mark (with the index entries) second: while the
         // mark stands, `check` knows the block, so it never sees a file the catalog does not
         // know (the other order left that window open). On failure the retired mark stays
@@ -71,16 +149,16 @@ impl Drop for LiveBlock {
 /// Finishes retirements a crash interrupted: index entries and files of retired blocks.
 pub(crate) fn finish_retirements(
     catalog: &Catalog,
-    blocks_dir: &std::path::Path,
+    blocks_dir: &Path,
     fs: &dyn FileSystem,
 ) -> Result<()> {
     for id in catalog.retired()? {
         let path = blocks_dir.join(BlockEntry::file_name(id));
-        match BlockReader::open(&path, id) {
-            Ok(r) => {
-                let traces: Vec<TraceId> = r.footer().traces.iter().map(|t| t.trace_id).collect();
-                catalog.forget_block(id, Some(&traces))?;
-            }
+        let traces = BlockReader::open(&path, id)
+            .map(|r| SealedFile::trace_ids(&r))
+            .or_else(|_| LogBlockReader::open(&path, id).map(|r| SealedFile::trace_ids(&r)));
+        match traces {
+            Ok(traces) => catalog.forget_block(id, Some(&traces))?,
             Err(_) => catalog.forget_block(id, None)?,
         }
         if path.exists() {
@@ -98,6 +176,7 @@ pub struct CompactReport {
     pub blocks_after: u64,
     pub merges: u64,
     pub spans_rewritten: u64,
+    pub logs_rewritten: u64,
     pub bytes_before: u64,
     pub bytes_after: u64,
 }
@@ -108,6 +187,7 @@ pub struct CompactReport {
 pub struct RetainReport {
     pub blocks_dropped: u64,
     pub spans_dropped: u64,
+    pub logs_dropped: u64,
     /// Block bytes freed (the files go once no snapshot reads them).
     pub bytes_dropped: u64,
 }
@@ -123,19 +203,21 @@ impl Db {
         let _one_at_a_time = lock(&inner.maintenance);
         let mut report = CompactReport::default();
         let before = inner.version();
-        report.blocks_before = before.blocks.len() as u64;
-        report.bytes_before = before.blocks.values().map(|b| b.reader.file_len()).sum();
-        while let Some(group) = next_merge(&inner.version(), &inner.opts) {
+        report.blocks_before = before.block_count();
+        report.bytes_before = before.block_bytes();
+        while let Some(group) = next_merge(&inner.version().blocks, &inner.opts) {
             report.merges += 1;
-            report.spans_rewritten += group
-                .iter()
-                .map(|b| u64::from(b.footer().rows))
-                .sum::<u64>();
+            report.spans_rewritten += group.iter().map(|b| u64::from(b.rows())).sum::<u64>();
             inner.merge(&group)?;
         }
+        while let Some(group) = next_merge(&inner.version().logs, &inner.opts) {
+            report.merges += 1;
+            report.logs_rewritten += group.iter().map(|b| u64::from(b.rows())).sum::<u64>();
+            inner.merge_logs(&group)?;
+        }
         let after = inner.version();
-        report.blocks_after = after.blocks.len() as u64;
-        report.bytes_after = after.blocks.values().map(|b| b.reader.file_len()).sum();
+        report.blocks_after = after.block_count();
+        report.bytes_after = after.block_bytes();
         Ok(report)
     }
 
@@ -145,22 +227,41 @@ impl Db {
         let inner = &self.inner;
         inner.check_writable()?;
         let _one_at_a_time = lock(&inner.maintenance);
-        let old: Vec<Arc<BlockReader>> = inner
-            .version()
-            .blocks
-            .values()
-            .map(|b| b.reader.clone())
-            .filter(|r| r.footer().max_start_ns < cutoff_ns)
-            .collect();
+        let version = inner.version();
+        let old = |kind_logs: bool| -> Vec<Arc<dyn SealedFile>> {
+            let expired = |r: &dyn SealedFile| r.max_time_ns() < cutoff_ns;
+            if kind_logs {
+                version
+                    .logs
+                    .values()
+                    .filter(|b| expired(b.reader.as_ref()))
+                    .map(|b| b.reader.clone() as Arc<dyn SealedFile>)
+                    .collect()
+            } else {
+                version
+                    .blocks
+                    .values()
+                    .filter(|b| expired(b.reader.as_ref()))
+                    .map(|b| b.reader.clone() as Arc<dyn SealedFile>)
+                    .collect()
+            }
+        };
+        let (old_spans, old_logs) = (old(false), old(true));
+        drop(version);
         let mut report = RetainReport::default();
-        if old.is_empty() {
+        if old_spans.is_empty() && old_logs.is_empty() {
             return Ok(report);
         }
-        let ids: Vec<u64> = old.iter().map(|r| r.id()).collect();
+        let ids: Vec<u64> = old_spans.iter().chain(&old_logs).map(|r| r.id()).collect();
         inner.swap_blocks(None, &ids)?;
-        report.blocks_dropped = old.len() as u64;
-        report.spans_dropped = old.iter().map(|r| u64::from(r.footer().rows)).sum();
-        report.bytes_dropped = old.iter().map(|r| r.file_len()).sum();
+        report.blocks_dropped = ids.len() as u64;
+        report.spans_dropped = old_spans.iter().map(|r| u64::from(r.rows())).sum();
+        report.logs_dropped = old_logs.iter().map(|r| u64::from(r.rows())).sum();
+        report.bytes_dropped = old_spans
+            .iter()
+            .chain(&old_logs)
+            .map(|r| r.file_len())
+            .sum();
         Ok(report)
     }
 
@@ -174,19 +275,21 @@ impl Db {
     }
 }
 
-/// The next run of small blocks to merge, oldest first, or `None`.
-fn next_merge(version: &Version, opts: &Options) -> Option<Vec<Arc<BlockReader>>> {
-    let mut small: Vec<Arc<BlockReader>> = version
-        .blocks
+/// The next run of small blocks (of one kind) to merge, oldest first, or `None`.
+fn next_merge<R: SealedFile>(
+    blocks: &BTreeMap<u64, Arc<LiveBlock<R>>>,
+    opts: &Options,
+) -> Option<Vec<Arc<R>>> {
+    let mut small: Vec<Arc<R>> = blocks
         .values()
         .map(|b| b.reader.clone())
-        .filter(|r| (r.footer().rows as usize) < opts.compact_below_spans)
+        .filter(|r| (r.rows() as usize) < opts.compact_below_spans)
         .collect();
-    small.sort_by_key(|r| (r.footer().min_start_ns, r.id()));
-    let mut group: Vec<Arc<BlockReader>> = Vec::new();
+    small.sort_by_key(|r| (r.min_time_ns(), r.id()));
+    let mut group: Vec<Arc<R>> = Vec::new();
     let mut spans = 0usize;
     for r in small {
-        let rows = r.footer().rows as usize;
+        let rows = r.rows() as usize;
         if spans + rows > opts.block_max_spans && group.len() >= 2 {
             return Some(group);
         }
@@ -215,14 +318,37 @@ impl Inner {
         let (path, entry) = self.write_block_file(id, &encoded)?;
         let reader = BlockReader::open(&path, id)?;
         let ids: Vec<u64> = group.iter().map(|b| b.id()).collect();
-        self.swap_blocks(Some((&entry, &encoded.trace_ids, reader)), &ids)
+        self.swap_blocks(
+            Some((&entry, &encoded.trace_ids, AnyBlock::Spans(reader))),
+            &ids,
+        )
+    }
+
+    fn merge_logs(&self, group: &[Arc<LogBlockReader>]) -> Result<()> {
+        let mut logs: Vec<LogRecord> = Vec::new();
+        for b in group {
+            logs.extend(b.all_records()?);
+        }
+        let encoded = encode_log_block(logs.iter().collect(), &self.opts.layout)?;
+        let id = {
+            let mut w = lock(&self.writer);
+            w.next_block_id += 1;
+            w.next_block_id - 1
+        };
+        let (path, entry) = self.write_log_block_file(id, &encoded)?;
+        let reader = LogBlockReader::open(&path, id)?;
+        let ids: Vec<u64> = group.iter().map(|b| b.id()).collect();
+        self.swap_blocks(
+            Some((&entry, &encoded.trace_ids, AnyBlock::Logs(reader))),
+            &ids,
+        )
     }
 
     /// Commits the swap to the catalog, then publishes a version without `removed` (retired)
     /// and with `added`.
     fn swap_blocks(
         &self,
-        added: Option<(&BlockEntry, &[TraceId], BlockReader)>,
+        added: Option<(&BlockEntry, &[TraceId], AnyBlock)>,
         removed: &[u64],
     ) -> Result<()> {
         let next_id = lock(&self.writer).next_block_id;
@@ -232,7 +358,7 @@ impl Inner {
     /// [`Inner::swap_blocks`] for callers that already hold the writer lock.
     pub(super) fn swap_blocks_with(
         &self,
-        added: Option<(&BlockEntry, &[TraceId], BlockReader)>,
+        added: Option<(&BlockEntry, &[TraceId], AnyBlock)>,
         removed: &[u64],
         next_id: u64,
     ) -> Result<()> {
@@ -245,19 +371,33 @@ impl Inner {
         }
         let mut cur = self.current.write().unwrap_or_else(|p| p.into_inner());
         let mut blocks = cur.blocks.clone();
+        let mut logs = cur.logs.clone();
         for id in removed {
             if let Some(b) = blocks.remove(id) {
                 b.retire();
             }
+            if let Some(b) = logs.remove(id) {
+                b.retire();
+            }
         }
-        if let Some((entry, _, reader)) = added {
-            blocks.insert(
-                entry.id,
-                LiveBlock::new(reader, &self.catalog, &self.opts.fs),
-            );
+        match added {
+            Some((entry, _, AnyBlock::Spans(reader))) => {
+                blocks.insert(
+                    entry.id,
+                    LiveBlock::new(reader, &self.catalog, &self.opts.fs),
+                );
+            }
+            Some((entry, _, AnyBlock::Logs(reader))) => {
+                logs.insert(
+                    entry.id,
+                    LiveBlock::new(reader, &self.catalog, &self.opts.fs),
+                );
+            }
+            None => {}
         }
         *cur = Arc::new(Version {
             blocks,
+            logs,
             broken: cur
                 .broken
                 .iter()

@@ -6,15 +6,16 @@ use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, RwLock};
 
-use super::maintenance::{self, LiveBlock};
+use super::maintenance::{self, AnyBlock, LiveBlock};
 use super::snapshot::Version;
 use super::write::WriterState;
 use super::{lock, Db, Inner, Options};
+use crate::block::log::LogBlockReader;
 use crate::block::BlockReader;
-use crate::catalog::{BlockEntry, Catalog};
+use crate::catalog::{BlockEntry, BlockKind, Catalog, RecordKind};
 use crate::error::{Error, Result};
 use crate::memtable::{Memtable, Segment};
-use crate::wal_codec::decode_record;
+use crate::wal_codec::{decode_log_record, decode_record};
 
 impl Db {
     /// Opens (creating if needed) the database in `dir` and recovers: catalogued blocks are
@@ -28,6 +29,7 @@ impl Db {
         maintenance::finish_retirements(&catalog, &blocks_dir, opts.fs.as_ref())?;
         let entries = catalog.blocks()?;
         let mut blocks = BTreeMap::new();
+        let mut logs = BTreeMap::new();
         let mut broken = BTreeMap::new();
         let known: HashSet<String> = entries
             .iter()
@@ -36,8 +38,11 @@ impl Db {
         for e in &entries {
             let path = blocks_dir.join(BlockEntry::file_name(e.id));
             match open_block(&path, e) {
-                Ok(r) => {
+                Ok(AnyBlock::Spans(r)) => {
                     blocks.insert(e.id, LiveBlock::new(r, &catalog, &opts.fs));
+                }
+                Ok(AnyBlock::Logs(r)) => {
+                    logs.insert(e.id, LiveBlock::new(r, &catalog, &opts.fs));
                 }
                 Err(err) => {
                     broken.insert(e.id, err.to_string());
@@ -79,12 +84,15 @@ impl Db {
         let records = catalog.wal_records()?;
         let memtable_first_seq = records.first().map(|r| r.0).unwrap_or(0);
         let mut next_seq = memtable_first_seq;
-        for (seq, payload) in records {
-            let spans = decode_record(&payload).map_err(|e| {
+        for (seq, kind, payload) in records {
+            let bad = |e: crate::codec::buf::DecodeError| {
                 e.context(format_args!("log record {seq}"))
                     .in_file(dir.join("catalog"))
-            })?;
-            memtable.append(Segment { spans });
+            };
+            memtable.append(match kind {
+                RecordKind::Spans => Segment::spans(decode_record(&payload).map_err(bad)?),
+                RecordKind::Logs => Segment::logs(decode_log_record(&payload).map_err(bad)?),
+            });
             next_seq = seq + 1;
         }
         let next_block_id = catalog
@@ -101,6 +109,7 @@ impl Db {
             }),
             current: RwLock::new(Arc::new(Version {
                 blocks,
+                logs,
                 broken,
                 frozen: Vec::new(),
                 memtable,
@@ -116,7 +125,7 @@ impl Db {
         });
         inner.start_workers();
         let db = Db::for_user(inner);
-        if db.inner.version().memtable.span_count() >= db.inner.opts.block_max_spans {
+        if db.inner.version().memtable.row_count() >= db.inner.opts.block_max_spans {
             let mut w = lock(&db.inner.writer);
             db.inner.freeze(&mut w)?;
         }
@@ -124,9 +133,9 @@ impl Db {
     }
 }
 
-/// Opens catalogued block `e` at `path`, checking its length and row count against the
-/// catalog.
-pub(super) fn open_block(path: &Path, e: &BlockEntry) -> Result<BlockReader> {
+/// Opens catalogued block `e` at `path` (a span or log block, as the catalog says), checking
+/// its length and row count against the catalog.
+pub(super) fn open_block(path: &Path, e: &BlockEntry) -> Result<AnyBlock> {
     let len = std::fs::metadata(path)
         .map_err(|err| Error::io(path, err))?
         .len();
@@ -136,15 +145,15 @@ pub(super) fn open_block(path: &Path, e: &BlockEntry) -> Result<BlockReader> {
             format!("file is {len} bytes, the catalog says {}", e.file_len),
         ));
     }
-    let r = BlockReader::open(path, e.id)?;
-    if r.footer().rows != e.rows {
+    let r = match e.kind {
+        BlockKind::Spans => AnyBlock::Spans(BlockReader::open(path, e.id)?),
+        BlockKind::Logs => AnyBlock::Logs(LogBlockReader::open(path, e.id)?),
+    };
+    let rows = r.file().rows();
+    if rows != e.rows {
         return Err(Error::corruption(
             path,
-            format!(
-                "footer says {} rows, the catalog says {}",
-                r.footer().rows,
-                e.rows
-            ),
+            format!("footer says {rows} rows, the catalog says {}", e.rows),
         ));
     }
     Ok(r)

@@ -9,20 +9,38 @@ use std::sync::Arc;
 use super::maintenance::LiveBlock;
 use super::write::Frozen;
 use super::{Db, Inner};
+use crate::block::log::LogBlockReader;
 use crate::block::{BlockReader, SpanParts};
 use crate::catalog::{trace_prefix, BlockEntry, TracePrefix};
 use crate::error::{Error, Result};
 use crate::memtable::{Memtable, Segment};
-use crate::model::{Span, TraceId};
+use crate::model::{LogRecord, Span, TraceId};
 
 /// The sealed blocks, frozen memtables and the memtable, as readers see them.
 pub(super) struct Version {
     pub(super) blocks: BTreeMap<u64, Arc<LiveBlock>>,
+    /// Sealed log blocks, by id (ids are shared with span blocks).
+    pub(super) logs: BTreeMap<u64, Arc<LiveBlock<LogBlockReader>>>,
     /// Catalogued blocks that failed to open: reads that need them get this error.
     pub(super) broken: BTreeMap<u64, String>,
     /// Frozen memtables queued for the sealer, oldest first; readers still see their spans.
     pub(super) frozen: Vec<Arc<Frozen>>,
     pub(super) memtable: Arc<Memtable>,
+}
+
+impl Version {
+    /// Sealed blocks of both kinds.
+    pub(super) fn block_count(&self) -> u64 {
+        (self.blocks.len() + self.logs.len()) as u64
+    }
+    /// Bytes of the sealed blocks of both kinds.
+    pub(super) fn block_bytes(&self) -> u64 {
+        self.blocks
+            .values()
+            .map(|b| b.reader.file_len())
+            .sum::<u64>()
+            + self.logs.values().map(|b| b.reader.file_len()).sum::<u64>()
+    }
 }
 
 /// A consistent read view: the sealed blocks and the spans not yet sealed at one moment.
@@ -43,6 +61,9 @@ pub struct Stats {
     pub traces: u64,
     pub blocks: u64,
     pub sealed_spans: u64,
+    /// Log records, sealed and not.
+    pub logs: u64,
+    pub log_blocks: u64,
     pub unsealed_spans: u64,
     pub block_bytes: u64,
     /// Everything in the database directory, RocksDB's files included.
@@ -96,6 +117,44 @@ impl Snapshot {
     /// Sealed blocks, by id.
     pub fn blocks(&self) -> impl Iterator<Item = &Arc<BlockReader>> {
         self.version.blocks.values().map(|b| &b.reader)
+    }
+
+    /// Sealed log blocks, by id.
+    pub fn log_blocks(&self) -> impl Iterator<Item = &Arc<LogBlockReader>> {
+        self.version.logs.values().map(|b| &b.reader)
+    }
+
+    /// Log records not yet sealed into a log block.
+    pub fn unsealed_logs(&self) -> impl Iterator<Item = &LogRecord> {
+        self.segments.iter().flat_map(|s| s.logs.iter())
+    }
+
+    /// Every log record of `trace`: log blocks found through the trace-id index (the same
+    /// index as spans), plus unsealed records. Unordered.
+    pub fn trace_logs(&self, trace: &TraceId) -> Result<Vec<LogRecord>> {
+        let mut out = Vec::new();
+        for id in self.inner.catalog.blocks_of_trace(trace)? {
+            if let Some(block) = self.version.logs.get(&id) {
+                let rows = block.reader.rows_of_trace(trace);
+                if !rows.is_empty() {
+                    out.extend(block.reader.records_at(&rows)?.into_iter().map(|(_, l)| l));
+                }
+            } else if let Some(err) = self.version.broken.get(&id) {
+                return Err(self.broken_block_error(id, err));
+            }
+        }
+        let (frozen, active) = self.segments.split_at(self.frozen_segments);
+        let mut at = 0;
+        for f in &self.version.frozen {
+            let n = f.segments.len();
+            out.extend(
+                f.memtable
+                    .trace_logs(trace, frozen.get(at..at + n).unwrap_or_default()),
+            );
+            at += n;
+        }
+        out.extend(self.version.memtable.trace_logs(trace, active));
+        Ok(out)
     }
 
     /// Blocks the catalog lists but that failed to open (id, error).
@@ -178,6 +237,12 @@ impl Snapshot {
                 *services.entry(b.string(*id)?.to_owned()).or_default() += rows.len();
             }
         }
+        for b in self.log_blocks() {
+            st.log_blocks += 1;
+            st.logs += u64::from(b.footer().rows);
+            st.block_bytes += b.file_len();
+        }
+        st.logs += self.unsealed_logs().count() as u64;
         let mut traces: HashSet<TracePrefix> = HashSet::new();
         for s in self.unsealed_spans() {
             st.unsealed_spans += 1;

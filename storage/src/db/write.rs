@@ -10,12 +10,16 @@ use crossbeam::channel::{bounded, Receiver, Sender};
 use super::maintenance::LiveBlock;
 use super::snapshot::Version;
 use super::{lock, Db, Durability, Inner};
+use crate::block::log::{encode_log_block, EncodedLogBlock, LogBlockReader};
 use crate::block::{encode_block, BlockReader, EncodedBlock};
 use crate::catalog::BlockEntry;
+use crate::catalog::{BlockKind, RecordKind};
 use crate::error::{Error, Result};
 use crate::fsio::write_atomic;
 use crate::memtable::{Memtable, Segment};
-use crate::model::Span;
+use crate::model::LogRecord;
+use crate::model::{Span, TraceId};
+use crate::wal_codec::encode_log_record;
 use crate::wal_codec::encode_record;
 
 /// What the writer lock guards.
@@ -26,12 +30,13 @@ pub(super) struct WriterState {
     pub(super) memtable_first_seq: u64,
 }
 
-/// A frozen memtable waiting to become block `block_id`, replacing log records
-/// `[wal_from, wal_to)`.
+/// A frozen memtable waiting to become span block `block_id` and log block `log_block_id`
+/// (each only if it has rows of its kind), replacing log records `[wal_from, wal_to)`.
 pub(super) struct Frozen {
     pub(super) segments: Vec<Arc<Segment>>,
     pub(super) memtable: Arc<Memtable>,
     pub(super) block_id: u64,
+    pub(super) log_block_id: u64,
     wal_from: u64,
     wal_to: u64,
 }
@@ -81,16 +86,46 @@ impl Db {
             )));
         }
         let payload = encode_record(&spans);
+        self.append(RecordKind::Spans, &payload, Segment::spans(spans), sources)
+    }
+
+    /// Writes a batch of log records, through the same log, memtable and sealer as spans:
+    /// when this returns they are durable per [`Durability`] and visible to every later
+    /// snapshot; a frozen memtable's records become a log block beside its span block.
+    pub fn write_logs(&self, logs: Vec<LogRecord>) -> Result<()> {
+        self.inner.check_writable()?;
+        if logs.is_empty() {
+            return Ok(());
+        }
+        if let Some(bad) = logs.iter().find(|l| l.severity_number > 24) {
+            return Err(Error::InvalidInput(format!(
+                "log record severity number {} is outside 0-24",
+                bad.severity_number
+            )));
+        }
+        let payload = encode_log_record(&logs);
+        self.append(RecordKind::Logs, &payload, Segment::logs(logs), &[])
+    }
+
+    /// Appends one log record and its memtable segment under the writer lock.
+    /// With `sources`, their positions are stored in the same RocksDB batch as the record.
+    fn append(
+        &self,
+        kind: RecordKind,
+        payload: &[u8],
+        segment: Segment,
+        sources: &[(String, u64)],
+    ) -> Result<()> {
         let mut w = lock(&self.inner.writer);
         self.inner.check_writable()?;
         let sync = self.inner.opts.durability == Durability::Sync;
         let seq = w.next_seq;
         let logged = if sources.is_empty() {
-            self.inner.catalog.append_wal(seq, &payload, sync)
+            self.inner.catalog.append_wal(seq, kind, payload, sync)
         } else {
             self.inner
                 .catalog
-                .append_wal_with_sources(Some((seq, &payload)), sources, sync)
+                .append_wal_with_sources(Some((seq, kind, payload)), sources, sync)
         };
         if let Err(e) = logged {
             // Whatever the durability, the log writer is now unusable until reopen.
@@ -99,8 +134,8 @@ impl Db {
         }
         w.next_seq += 1;
         let version = self.inner.version();
-        version.memtable.append(Segment { spans });
-        if version.memtable.span_count() >= self.inner.opts.block_max_spans {
+        version.memtable.append(segment);
+        if version.memtable.row_count() >= self.inner.opts.block_max_spans {
             self.inner.freeze(&mut w)?;
         }
         Ok(())
@@ -153,10 +188,16 @@ impl Inner {
             if segments.is_empty() {
                 return Ok(());
             }
+            // Ids only for the kinds present: a span-only database numbers blocks 1, 2, 3...
+            let has_spans = segments.iter().any(|s| !s.spans.is_empty());
+            let has_logs = segments.iter().any(|s| !s.logs.is_empty());
+            let block_id = w.next_block_id;
+            let log_block_id = block_id + u64::from(has_spans && has_logs);
             let frozen = Arc::new(Frozen {
                 segments,
                 memtable: cur.memtable.clone(),
-                block_id: w.next_block_id,
+                block_id,
+                log_block_id,
                 wal_from: w.memtable_first_seq,
                 wal_to: w.next_seq,
             });
@@ -164,13 +205,14 @@ impl Inner {
             next_frozen.push(frozen.clone());
             *cur = Arc::new(Version {
                 blocks: cur.blocks.clone(),
+                logs: cur.logs.clone(),
                 broken: cur.broken.clone(),
                 frozen: next_frozen,
                 memtable: Arc::new(Memtable::default()),
             });
             frozen
         };
-        w.next_block_id += 1;
+        w.next_block_id = frozen.log_block_id + 1;
         w.memtable_first_seq = w.next_seq;
         self.send_job(SealJob::Seal(frozen))
     }
@@ -197,6 +239,32 @@ impl Inner {
             traces: f.trace_count,
             min_start_ns: f.min_start_ns,
             max_end_ns: f.max_end_ns,
+            kind: BlockKind::Spans,
+        };
+        Ok((path, entry))
+    }
+
+    /// [`Inner::write_block_file`] for a log block.
+    pub(super) fn write_log_block_file(
+        &self,
+        id: u64,
+        encoded: &EncodedLogBlock,
+    ) -> Result<(PathBuf, BlockEntry)> {
+        let path = self.blocks_dir.join(BlockEntry::file_name(id));
+        if let Err(e) = write_atomic(self.opts.fs.as_ref(), &path, &encoded.bytes) {
+            self.poison(format!("writing log block {}: {e}", path.display()));
+            return Err(Error::io(&path, e));
+        }
+        let f = &encoded.footer;
+        let entry = BlockEntry {
+            id,
+            file_len: encoded.bytes.len() as u64,
+            file_crc32c: crc32c::crc32c(&encoded.bytes),
+            rows: f.rows,
+            traces: encoded.trace_ids.len() as u32,
+            min_start_ns: f.min_time_ns,
+            max_end_ns: f.max_time_ns,
+            kind: BlockKind::Logs,
         };
         Ok((path, entry))
     }
@@ -210,33 +278,67 @@ impl Inner {
             .iter()
             .flat_map(|s| s.spans.iter())
             .collect();
-        let encoded = encode_block(spans, &self.opts.layout)?;
-        let id = frozen.block_id;
-        let (path, entry) = self.write_block_file(id, &encoded)?;
+        let logs: Vec<&LogRecord> = frozen.segments.iter().flat_map(|s| s.logs.iter()).collect();
+        let span_block = if spans.is_empty() {
+            None
+        } else {
+            let encoded = encode_block(spans, &self.opts.layout)?;
+            let (path, entry) = self.write_block_file(frozen.block_id, &encoded)?;
+            Some((path, entry, encoded.trace_ids))
+        };
+        let log_block = if logs.is_empty() {
+            None
+        } else {
+            let encoded = encode_log_block(logs, &self.opts.layout)?;
+            let (path, entry) = self.write_log_block_file(frozen.log_block_id, &encoded)?;
+            Some((path, entry, encoded.trace_ids))
+        };
+        let commits: Vec<(&BlockEntry, &[TraceId])> = span_block
+            .iter()
+            .chain(&log_block)
+            .map(|(_, e, t)| (e, t.as_slice()))
+            .collect();
+        let next_id = frozen.log_block_id + 1;
         if let Err(e) =
             self.catalog
-                .commit_block(&entry, &encoded.trace_ids, frozen.wal_from, frozen.wal_to)
+                .commit_blocks(&commits, frozen.wal_from, frozen.wal_to, next_id)
         {
-            self.poison(format!("committing block {id}: {e}"));
+            self.poison(format!("committing block {}: {e}", frozen.block_id));
             return Err(e);
         }
-        let reader = match BlockReader::open(&path, id) {
-            Ok(r) => r,
-            Err(e) => {
-                self.poison(format!("reopening block {id}: {e}"));
-                return Err(e);
+        let reopen = |what: &str, id: u64, e: Error| {
+            self.poison(format!("reopening {what} {id}: {e}"));
+            e
+        };
+        let span_reader = match &span_block {
+            Some((path, e, _)) => {
+                Some(BlockReader::open(path, e.id).map_err(|err| reopen("block", e.id, err))?)
             }
+            None => None,
+        };
+        let log_reader = match &log_block {
+            Some((path, e, _)) => Some(
+                LogBlockReader::open(path, e.id).map_err(|err| reopen("log block", e.id, err))?,
+            ),
+            None => None,
         };
         let mut cur = self.current.write().unwrap_or_else(|p| p.into_inner());
         let mut blocks = cur.blocks.clone();
-        blocks.insert(id, LiveBlock::new(reader, &self.catalog, &self.opts.fs));
+        if let Some(r) = span_reader {
+            blocks.insert(r.id(), LiveBlock::new(r, &self.catalog, &self.opts.fs));
+        }
+        let mut log_blocks = cur.logs.clone();
+        if let Some(r) = log_reader {
+            log_blocks.insert(r.id(), LiveBlock::new(r, &self.catalog, &self.opts.fs));
+        }
         *cur = Arc::new(Version {
             blocks,
+            logs: log_blocks,
             broken: cur.broken.clone(),
             frozen: cur
                 .frozen
                 .iter()
-                .filter(|f| f.block_id != id)
+                .filter(|f| f.block_id != frozen.block_id)
                 .cloned()
                 .collect(),
             memtable: cur.memtable.clone(),

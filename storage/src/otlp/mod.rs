@@ -1,6 +1,7 @@
 //! OTLP ingest and export: JSON lines (Collector `file` exporter) and protobuf.
 
 pub mod json;
+pub mod logs_proto;
 pub mod proto;
 
 /// What lenient decoding dropped, per reason. Strict decoding refuses the whole request

@@ -76,7 +76,7 @@ fn ids(trace: &[u8], span: &[u8], path: &str, lenient: bool) -> Result<(TraceId,
     Ok((trace_id, span_id))
 }
 
-fn attrs_from(attrs: Vec<pc::KeyValue>) -> Vec<KeyValue> {
+pub(super) fn attrs_from(attrs: Vec<pc::KeyValue>) -> Vec<KeyValue> {
     attrs
         .into_iter()
         .map(|kv| KeyValue {
@@ -86,7 +86,7 @@ fn attrs_from(attrs: Vec<pc::KeyValue>) -> Vec<KeyValue> {
         .collect()
 }
 
-fn value_from(v: pc::AnyValue) -> Value {
+pub(super) fn value_from(v: pc::AnyValue) -> Value {
     use pc::any_value::Value as V;
     match v.value {
         None => Value::Empty,
@@ -225,7 +225,7 @@ fn from_proto(
     Ok(())
 }
 
-fn attrs_to(attrs: &[KeyValue]) -> Vec<pc::KeyValue> {
+pub(super) fn attrs_to(attrs: &[KeyValue]) -> Vec<pc::KeyValue> {
     attrs
         .iter()
         .map(|kv| pc::KeyValue {
@@ -235,7 +235,7 @@ fn attrs_to(attrs: &[KeyValue]) -> Vec<pc::KeyValue> {
         .collect()
 }
 
-fn value_to(v: &Value) -> pc::AnyValue {
+pub(super) fn value_to(v: &Value) -> pc::AnyValue {
     use pc::any_value::Value as V;
     let value = match v {
         Value::Empty => None,

@@ -23,7 +23,7 @@ mod rebuild;
 
 pub use rebuild::SpanParts;
 
-use open::slice_chunk;
+pub(crate) use open::{read_frame, slice_chunk};
 
 /// An open, validated block.
 pub struct BlockReader {

@@ -45,59 +45,13 @@ impl BlockReader {
     }
 
     fn read_footer(bytes: &[u8], path: &Path) -> Result<Footer> {
+        let (version, raw, offset) = read_frame(
+            bytes,
+            path,
+            BLOCK_MAGIC,
+            OLDEST_READABLE_BLOCK_FORMAT_VERSION..=BLOCK_FORMAT_VERSION,
+        )?;
         let corrupt = |d: String| Error::corruption(path, d);
-        if bytes.len() < HEADER_LEN + TRAILER_LEN {
-            return Err(corrupt(format!(
-                "file is {} bytes, too short for a block",
-                bytes.len()
-            )));
-        }
-        let mut head = Decoder::new(bytes);
-        let magic: [u8; 8] = head.get_array().map_err(|e| e.in_file(path))?;
-        if magic != BLOCK_MAGIC {
-            return Err(corrupt("bad magic at the start: not a spandb block".into()));
-        }
-        let version = head.get_u32().map_err(|e| e.in_file(path))?;
-        if !(OLDEST_READABLE_BLOCK_FORMAT_VERSION..=BLOCK_FORMAT_VERSION).contains(&version) {
-            return Err(Error::UnsupportedVersion {
-                file: path.to_owned(),
-                found: version,
-                supported: BLOCK_FORMAT_VERSION,
-            });
-        }
-        let trailer_at = bytes.len() - TRAILER_LEN;
-        let mut t = Decoder::new(bytes.get(trailer_at..).unwrap_or_default());
-        let trailer = (|| -> DecodeResult<_> {
-            Ok((
-                t.get_u64()?,
-                t.get_u32()?,
-                t.get_u32()?,
-                t.get_u32()?,
-                t.get_u32()?,
-                t.get_array::<8>()?,
-            ))
-        })()
-        .map_err(|e| e.in_file(path))?;
-        let (offset, stored_len, raw_len, crc, tversion, tmagic) = trailer;
-        if tmagic != BLOCK_MAGIC {
-            return Err(corrupt(
-                "bad magic at the end: the file is truncated or overwritten".into(),
-            ));
-        }
-        if tversion != version {
-            return Err(corrupt(format!(
-                "header says version {version}, trailer {tversion}"
-            )));
-        }
-        let chunk = ChunkRef {
-            offset,
-            stored_len,
-            raw_len,
-            crc32c: crc,
-        };
-        let stored = slice_chunk(bytes, &chunk, trailer_at)
-            .map_err(|e| e.context("footer").in_file(path))?;
-        let raw = decompress(stored, &chunk).map_err(|e| e.context("footer").in_file(path))?;
         let footer =
             Footer::decode(&raw, version).map_err(|e| e.context("footer").in_file(path))?;
         for g in &footer.groups {
@@ -116,7 +70,75 @@ impl BlockReader {
     }
 }
 
-pub(super) fn slice_chunk<'a>(
+/// Checks the frame every block kind shares (header and trailer magic and version, footer
+/// inside the file, footer CRC and length) and returns the format version, the decompressed
+/// footer bytes and the footer's offset (the end of the data region).
+pub(crate) fn read_frame(
+    bytes: &[u8],
+    path: &Path,
+    magic: [u8; 8],
+    versions: std::ops::RangeInclusive<u32>,
+) -> Result<(u32, Vec<u8>, u64)> {
+    let corrupt = |d: String| Error::corruption(path, d);
+    if bytes.len() < HEADER_LEN + TRAILER_LEN {
+        return Err(corrupt(format!(
+            "file is {} bytes, too short for a block",
+            bytes.len()
+        )));
+    }
+    let mut head = Decoder::new(bytes);
+    let found: [u8; 8] = head.get_array().map_err(|e| e.in_file(path))?;
+    if found != magic {
+        return Err(corrupt(format!(
+            "bad magic at the start: not a spandb {} block",
+            if magic == BLOCK_MAGIC { "span" } else { "log" }
+        )));
+    }
+    let version = head.get_u32().map_err(|e| e.in_file(path))?;
+    if !versions.contains(&version) {
+        return Err(Error::UnsupportedVersion {
+            file: path.to_owned(),
+            found: version,
+            supported: *versions.end(),
+        });
+    }
+    let trailer_at = bytes.len() - TRAILER_LEN;
+    let mut t = Decoder::new(bytes.get(trailer_at..).unwrap_or_default());
+    let trailer = (|| -> DecodeResult<_> {
+        Ok((
+            t.get_u64()?,
+            t.get_u32()?,
+            t.get_u32()?,
+            t.get_u32()?,
+            t.get_u32()?,
+            t.get_array::<8>()?,
+        ))
+    })()
+    .map_err(|e| e.in_file(path))?;
+    let (offset, stored_len, raw_len, crc, tversion, tmagic) = trailer;
+    if tmagic != magic {
+        return Err(corrupt(
+            "bad magic at the end: the file is truncated or overwritten".into(),
+        ));
+    }
+    if tversion != version {
+        return Err(corrupt(format!(
+            "header says version {version}, trailer {tversion}"
+        )));
+    }
+    let chunk = ChunkRef {
+        offset,
+        stored_len,
+        raw_len,
+        crc32c: crc,
+    };
+    let stored =
+        slice_chunk(bytes, &chunk, trailer_at).map_err(|e| e.context("footer").in_file(path))?;
+    let raw = decompress(stored, &chunk).map_err(|e| e.context("footer").in_file(path))?;
+    Ok((version, raw, offset))
+}
+
+pub(crate) fn slice_chunk<'a>(
     bytes: &'a [u8],
     chunk: &ChunkRef,
     limit: usize,

@@ -16,7 +16,7 @@ fn bad(path: &str, what: String) -> String {
     format!("{path}: {what}")
 }
 
-fn conv_attrs(attrs: Vec<JKeyValue<'_>>, path: &str) -> Result<Vec<KeyValue>, String> {
+pub(super) fn conv_attrs(attrs: Vec<JKeyValue<'_>>, path: &str) -> Result<Vec<KeyValue>, String> {
     attrs
         .into_iter()
         .map(|kv| {
@@ -32,7 +32,7 @@ fn conv_attrs(attrs: Vec<JKeyValue<'_>>, path: &str) -> Result<Vec<KeyValue>, St
         .collect()
 }
 
-fn conv_value(v: JAnyValue<'_>, path: &str) -> Result<Value, String> {
+pub(super) fn conv_value(v: JAnyValue<'_>, path: &str) -> Result<Value, String> {
     Ok(if let Some(s) = v.string_value {
         Value::Str(s.into_owned())
     } else if let Some(i) = v.int_value {

@@ -5,7 +5,7 @@ use serde_json::{json, Map, Value as Json};
 
 use crate::model::{KeyValue, Span, Value};
 
-fn value_json(v: &Value) -> Json {
+pub(super) fn value_json(v: &Value) -> Json {
     match v {
         Value::Empty => json!({}),
         Value::Str(s) => json!({ "stringValue": s }),
@@ -25,7 +25,7 @@ fn value_json(v: &Value) -> Json {
     }
 }
 
-fn attrs_json(attrs: &[KeyValue]) -> Vec<Json> {
+pub(super) fn attrs_json(attrs: &[KeyValue]) -> Vec<Json> {
     attrs
         .iter()
         .map(|kv| json!({ "key": kv.key, "value": value_json(&kv.value) }))
@@ -33,7 +33,7 @@ fn attrs_json(attrs: &[KeyValue]) -> Vec<Json> {
 }
 
 /// Inserts `key: value` unless the value is OTLP's default (empty fields are omitted).
-fn put(map: &mut Map<String, Json>, key: &str, value: Json) {
+pub(super) fn put(map: &mut Map<String, Json>, key: &str, value: Json) {
     let empty = match &value {
         Json::String(s) => s.is_empty(),
         Json::Number(n) => n.as_u64() == Some(0),
@@ -47,7 +47,7 @@ fn put(map: &mut Map<String, Json>, key: &str, value: Json) {
 }
 
 /// Inserts `attributes` and `droppedAttributesCount` (each unless empty).
-fn put_attributes(map: &mut Map<String, Json>, attrs: &[KeyValue], dropped: u32) {
+pub(super) fn put_attributes(map: &mut Map<String, Json>, attrs: &[KeyValue], dropped: u32) {
     put(map, "attributes", Json::Array(attrs_json(attrs)));
     put(map, "droppedAttributesCount", json!(dropped));
 }

@@ -11,10 +11,12 @@
 
 mod decode;
 mod encode;
+mod logs;
 mod schema;
 
 pub use decode::{decode_json_request, decode_json_request_lenient};
 pub use encode::encode_json_request;
+pub use logs::{decode_json_logs_request, encode_json_logs_request, log_record_json};
 
 /// One well-formed request line, for the unit tests.
 #[cfg(test)]

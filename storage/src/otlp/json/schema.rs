@@ -196,10 +196,10 @@ num_visitor!(u64, "an unsigned 64-bit integer");
 num_visitor!(u32, "an unsigned 32-bit integer");
 num_visitor!(i64, "a signed 64-bit integer");
 
-fn de_u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+pub(super) fn de_u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     d.deserialize_any(NumVisitor::<u64>(Default::default()))
 }
-fn de_u32<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+pub(super) fn de_u32<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
     d.deserialize_any(NumVisitor::<u32>(Default::default()))
 }
 fn de_opt_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
