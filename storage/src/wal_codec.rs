@@ -224,16 +224,7 @@ pub fn decode_log_record(bytes: &[u8]) -> DecodeResult<Vec<LogRecord>> {
     let n = d.get_count()?;
     let mut out = Vec::with_capacity(n);
     for _ in 0..n {
-        let r = d.get_varint()? as usize;
-        let sc = d.get_varint()? as usize;
-        let resource = resources
-            .get(r)
-            .cloned()
-            .ok_or_else(|| DecodeError::new(format!("resource {r} out of range")))?;
-        let scope = scopes
-            .get(sc)
-            .cloned()
-            .ok_or_else(|| DecodeError::new(format!("scope {sc} out of range")))?;
+        let (resource, scope) = get_resource_scope(d, &resources, &scopes)?;
         let time_ns = d.get_u64()?;
         let observed_time_ns = d.get_u64()?;
         let severity_number = d.get_u8()?;
@@ -340,6 +331,25 @@ pub fn encode_record(spans: &[Span]) -> Vec<u8> {
     e.finish()
 }
 
+/// A record's resource and scope: indexes into the header's tables.
+fn get_resource_scope(
+    d: &mut Decoder<'_>,
+    resources: &[Arc<Resource>],
+    scopes: &[Arc<Scope>],
+) -> DecodeResult<(Arc<Resource>, Arc<Scope>)> {
+    let r = d.get_varint()? as usize;
+    let sc = d.get_varint()? as usize;
+    let resource = resources
+        .get(r)
+        .cloned()
+        .ok_or_else(|| DecodeError::new(format!("resource {r} out of range")))?;
+    let scope = scopes
+        .get(sc)
+        .cloned()
+        .ok_or_else(|| DecodeError::new(format!("scope {sc} out of range")))?;
+    Ok((resource, scope))
+}
+
 /// Decodes a log record body written by [`encode_record`].
 pub fn decode_record(bytes: &[u8]) -> DecodeResult<Vec<Span>> {
     let mut d = Decoder::new(bytes);
@@ -351,16 +361,7 @@ pub fn decode_record(bytes: &[u8]) -> DecodeResult<Vec<Span>> {
     let n = d.get_count()?;
     let mut out = Vec::with_capacity(n);
     for _ in 0..n {
-        let r = d.get_varint()? as usize;
-        let sc = d.get_varint()? as usize;
-        let resource = resources
-            .get(r)
-            .cloned()
-            .ok_or_else(|| DecodeError::new(format!("resource {r} out of range")))?;
-        let scope = scopes
-            .get(sc)
-            .cloned()
-            .ok_or_else(|| DecodeError::new(format!("scope {sc} out of range")))?;
+        let (resource, scope) = get_resource_scope(d, &resources, &scopes)?;
         let trace_id = TraceId(d.get_array()?);
         let span_id = SpanId(d.get_array()?);
         let parent_span_id = match d.get_u8()? {

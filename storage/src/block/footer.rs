@@ -351,6 +351,71 @@ pub(crate) fn get_attr_index(d: &mut Decoder<'_>) -> DecodeResult<(Vec<AttrIndex
     Ok((attr_rows, unindexed))
 }
 
+/// The string dictionary: a count, then the strings; entry 0 is always `""`.
+pub(crate) fn put_dict(enc: &mut Encoder, dict: &[String]) {
+    enc.put_varint(dict.len() as u64);
+    for s in dict {
+        enc.put_str(s);
+    }
+}
+
+pub(crate) fn get_dict(d: &mut Decoder<'_>) -> DecodeResult<Vec<String>> {
+    let n = d.get_count()?;
+    let mut dict = Vec::with_capacity(n);
+    for _ in 0..n {
+        dict.push(d.get_str()?.to_owned());
+    }
+    if dict.first().map(String::as_str) != Some("") {
+        return Err(DecodeError::new(
+            "dictionary entry 0 must be the empty string",
+        ));
+    }
+    Ok(dict)
+}
+
+/// A row group's first row and row count (its time bounds, which differ by block kind, and
+/// then its [`put_chunk_refs`] follow).
+pub(crate) fn put_group_rows(enc: &mut Encoder, first_row: u32, rows: u32) {
+    enc.put_varint(u64::from(first_row));
+    enc.put_varint(u64::from(rows));
+}
+
+/// Reads a row group's first row and row count, which must continue the previous group
+/// (`next_row`, advanced past this one) and be non-empty.
+pub(crate) fn get_group_rows(d: &mut Decoder<'_>, next_row: &mut u32) -> DecodeResult<(u32, u32)> {
+    let first_row = d.get_varint32()?;
+    let rows = d.get_varint32()?;
+    if first_row != *next_row || rows == 0 {
+        return Err(DecodeError::new(format!(
+            "row group starts at row {first_row} with {rows} rows, expected start {next_row}"
+        )));
+    }
+    *next_row = first_row.saturating_add(rows);
+    Ok((first_row, rows))
+}
+
+pub(crate) fn put_chunk_refs(enc: &mut Encoder, columns: &[ChunkRef]) {
+    for c in columns {
+        enc.put_u64(c.offset);
+        enc.put_u32(c.stored_len);
+        enc.put_u32(c.raw_len);
+        enc.put_u32(c.crc32c);
+    }
+}
+
+pub(crate) fn get_chunk_refs<const N: usize>(d: &mut Decoder<'_>) -> DecodeResult<[ChunkRef; N]> {
+    let mut columns = [ChunkRef::default(); N];
+    for c in columns.iter_mut() {
+        *c = ChunkRef {
+            offset: d.get_u64()?,
+            stored_len: d.get_u32()?,
+            raw_len: d.get_u32()?,
+            crc32c: d.get_u32()?,
+        };
+    }
+    Ok(columns)
+}
+
 impl Footer {
     /// Encodes the footer. Every string in resources and scopes must already be in `dict`.
     pub fn encode(&self, enc: &mut Encoder, dict_ids: &rustc_hash::FxHashMap<&str, u32>) {
@@ -362,23 +427,14 @@ impl Footer {
         enc.put_u64(self.max_end_ns);
         enc.put_u64(self.min_duration_ns);
         enc.put_u64(self.max_duration_ns);
-        enc.put_varint(self.dict.len() as u64);
-        for s in &self.dict {
-            enc.put_str(s);
-        }
+        put_dict(enc, &self.dict);
         put_tables(enc, &self.dict, dict_ids, &self.resources, &self.scopes);
         enc.put_varint(self.groups.len() as u64);
         for g in &self.groups {
-            enc.put_varint(u64::from(g.first_row));
-            enc.put_varint(u64::from(g.rows));
+            put_group_rows(enc, g.first_row, g.rows);
             enc.put_u64(g.min_start_ns);
             enc.put_u64(g.max_end_ns);
-            for c in &g.columns {
-                enc.put_u64(c.offset);
-                enc.put_u32(c.stored_len);
-                enc.put_u32(c.raw_len);
-                enc.put_u32(c.crc32c);
-            }
+            put_chunk_refs(enc, &g.columns);
         }
         enc.put_varint(self.traces.len() as u64);
         for t in &self.traces {
@@ -419,38 +475,14 @@ impl Footer {
             max_duration_ns: d.get_u64()?,
             ..Footer::default()
         };
-        let n = d.get_count()?;
-        f.dict.reserve(n);
-        for _ in 0..n {
-            f.dict.push(d.get_str()?.to_owned());
-        }
-        if f.dict.first().map(String::as_str) != Some("") {
-            return Err(DecodeError::new(
-                "dictionary entry 0 must be the empty string",
-            ));
-        }
+        f.dict = get_dict(d)?;
         (f.resources, f.scopes) = get_tables(d, &f.dict)?;
         let mut next_row = 0u32;
         for _ in 0..d.get_count()? {
-            let first_row = d.get_varint32()?;
-            let rows = d.get_varint32()?;
-            if first_row != next_row || rows == 0 {
-                return Err(DecodeError::new(format!(
-                    "row group starts at row {first_row} with {rows} rows, expected start {next_row}"
-                )));
-            }
-            next_row = first_row.saturating_add(rows);
+            let (first_row, rows) = get_group_rows(d, &mut next_row)?;
             let min_start_ns = d.get_u64()?;
             let max_end_ns = d.get_u64()?;
-            let mut columns = [ChunkRef::default(); NUM_COLUMNS];
-            for c in columns.iter_mut() {
-                *c = ChunkRef {
-                    offset: d.get_u64()?,
-                    stored_len: d.get_u32()?,
-                    raw_len: d.get_u32()?,
-                    crc32c: d.get_u32()?,
-                };
-            }
+            let columns = get_chunk_refs::<NUM_COLUMNS>(d)?;
             f.groups.push(RowGroup {
                 first_row,
                 rows,

@@ -6,7 +6,8 @@ use roaring::RoaringBitmap;
 
 use super::ngram::NgramBloom;
 use crate::block::footer::{
-    get_attr_index, get_bitmap, get_id_bitmaps, get_tables, put_attr_index, put_bitmap,
+    get_attr_index, get_bitmap, get_chunk_refs, get_dict, get_group_rows, get_id_bitmaps,
+    get_tables, put_attr_index, put_bitmap, put_chunk_refs, put_dict, put_group_rows,
     put_id_bitmaps, put_tables, AttrIndex,
 };
 use crate::codec::buf::{DecodeError, DecodeResult, Decoder, Encoder};
@@ -94,23 +95,14 @@ impl LogFooter {
         enc.put_varint(u64::from(self.rows));
         enc.put_u64(self.min_time_ns);
         enc.put_u64(self.max_time_ns);
-        enc.put_varint(self.dict.len() as u64);
-        for s in &self.dict {
-            enc.put_str(s);
-        }
+        put_dict(enc, &self.dict);
         put_tables(enc, &self.dict, dict_ids, &self.resources, &self.scopes);
         enc.put_varint(self.groups.len() as u64);
         for g in &self.groups {
-            enc.put_varint(u64::from(g.first_row));
-            enc.put_varint(u64::from(g.rows));
+            put_group_rows(enc, g.first_row, g.rows);
             enc.put_u64(g.min_time_ns);
             enc.put_u64(g.max_time_ns);
-            for c in &g.columns {
-                enc.put_u64(c.offset);
-                enc.put_u32(c.stored_len);
-                enc.put_u32(c.raw_len);
-                enc.put_u32(c.crc32c);
-            }
+            put_chunk_refs(enc, &g.columns);
             g.bloom.encode(enc);
         }
         enc.put_varint(self.traces.len() as u64);
@@ -132,37 +124,14 @@ impl LogFooter {
             max_time_ns: d.get_u64()?,
             ..LogFooter::default()
         };
-        let n = d.get_count()?;
-        for _ in 0..n {
-            f.dict.push(d.get_str()?.to_owned());
-        }
-        if f.dict.first().map(String::as_str) != Some("") {
-            return Err(DecodeError::new(
-                "dictionary entry 0 must be the empty string",
-            ));
-        }
+        f.dict = get_dict(d)?;
         (f.resources, f.scopes) = get_tables(d, &f.dict)?;
         let mut next_row = 0u32;
         for _ in 0..d.get_count()? {
-            let first_row = d.get_varint32()?;
-            let rows = d.get_varint32()?;
-            if first_row != next_row || rows == 0 {
-                return Err(DecodeError::new(format!(
-                    "row group starts at row {first_row} with {rows} rows, expected start {next_row}"
-                )));
-            }
-            next_row = first_row.saturating_add(rows);
+            let (first_row, rows) = get_group_rows(d, &mut next_row)?;
             let min_time_ns = d.get_u64()?;
             let max_time_ns = d.get_u64()?;
-            let mut columns = [ChunkRef::default(); NUM_LOG_COLUMNS];
-            for c in columns.iter_mut() {
-                *c = ChunkRef {
-                    offset: d.get_u64()?,
-                    stored_len: d.get_u32()?,
-                    raw_len: d.get_u32()?,
-                    crc32c: d.get_u32()?,
-                };
-            }
+            let columns = get_chunk_refs::<NUM_LOG_COLUMNS>(d)?;
             f.groups.push(LogRowGroup {
                 first_row,
                 rows,
