@@ -251,14 +251,11 @@ fn eval_leaf(l: &Leaf, v: &impl SpanView) -> Option<bool> {
         Field::TraceRootService => cmp(v.trace()?.root_service.as_deref().map(Operand::Str)),
         Field::TraceRootName => cmp(v.trace()?.root_name.as_deref().map(Operand::Str)),
         Field::TraceDuration => compare(l, Operand::Duration(v.trace()?.duration_ns)),
-        Field::Span(k) => cmp(v.span_attr(k)?.and_then(Operand::of_value)),
+        Field::Span(k) => v.span_attr(k)?.is_some_and(|x| compare_value(l, x)),
         Field::Resource(k) => resource_leaf(l, v.resource(), k),
         Field::Unscoped(k) => {
-            if resource_leaf(l, v.resource(), k) {
-                true
-            } else {
-                cmp(v.span_attr(k)?.and_then(Operand::of_value))
-            }
+            resource_leaf(l, v.resource(), k)
+                || v.span_attr(k)?.is_some_and(|x| compare_value(l, x))
         }
         // Compiled as expressions (`Matcher::compile`), never as leaves.
         _ => return None,
@@ -267,9 +264,21 @@ fn eval_leaf(l: &Leaf, v: &impl SpanView) -> Option<bool> {
 
 /// A comparison on a resource attribute.
 pub(crate) fn resource_leaf(l: &Leaf, r: &Resource, key: &str) -> bool {
-    find_attr(&r.attributes, key)
-        .and_then(Operand::of_value)
-        .is_some_and(|o| compare(l, o))
+    find_attr(&r.attributes, key).is_some_and(|v| compare_value(l, v))
+}
+
+/// A comparison on an attribute value. An array matches when any element does, and for
+/// `!=` / `!~` when every element does (an empty array never matches), as in expressions;
+/// maps, bytes and empty values never match.
+pub(crate) fn compare_value(l: &Leaf, v: &Value) -> bool {
+    match v {
+        Value::Array(items) if items.is_empty() => false,
+        Value::Array(items) if matches!(l.op, Op::Ne | Op::NotMatch) => {
+            items.iter().all(|x| compare_value(l, x))
+        }
+        Value::Array(items) => items.iter().any(|x| compare_value(l, x)),
+        _ => Operand::of_value(v).is_some_and(|o| compare(l, o)),
+    }
 }
 
 fn ordered(op: Op, ord: Option<Ordering>) -> bool {

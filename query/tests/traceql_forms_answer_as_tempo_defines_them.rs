@@ -17,7 +17,7 @@ use spandb_storage::{KeyValue, Span, SpanKind, StatusCode, Value};
 /// ├─ pay   api   POST /pay     server  600ms  http.status=200, tags=["a","b"]
 /// │  └─ sql  db    SELECT        client  400ms  error, event "exception" {exception.type=Timeout} at +50ms,
 /// │                                            link to trace 0x77.., scope "pgx" v1.2 {lib.kind=sql}
-/// └─ hit   cache GET           client  10ms   http.status=404, hit=false
+/// └─ hit   cache GET           client  10ms   http.status=404, hit=false, tags="c"
 /// ```
 fn trace() -> Vec<Span> {
     let web = resource(Some("web"), "eu");
@@ -103,6 +103,8 @@ fn trace() -> Vec<Span> {
         vec![
             KeyValue::new("http.status", Value::Int(404)),
             KeyValue::new("hit", Value::Bool(false)),
+            // The same key as a scalar on one span and an array on another.
+            KeyValue::new("tags", Value::Str("c".into())),
         ],
     );
     vec![root, pay, sql, hit]
@@ -151,13 +153,19 @@ fn every_form_matches_the_spans_tempo_would() {
         // Cross-type comparisons are false, `!=` too.
         ("{ span.http.status = \"200\" }", vec![]),
         ("{ span.http.status != \"200\" }", vec![]),
-        // Arrays: any element; `!=` every element.
-        // Not yet for `attribute op literal` (the block index holds scalars only; see
-        // docs/QUERY.md): such comparisons see arrays as no value. Expressions do.
-        ("{ span.tags = \"b\" }", vec![]),
-        ("{ span.tags = \"b\" || span.tags + 1 = 2 }", vec![]),
+        // Arrays: any element; `!=` and `!~` every element. The same in plain comparisons
+        // (answered from the attribute stream) and in expressions.
+        ("{ span.tags = \"b\" }", vec!["POST /pay"]),
+        ("{ .tags = \"a\" }", vec!["POST /pay"]),
+        ("{ span.tags = \"c\" }", vec!["GET"]),
+        ("{ span.tags != \"a\" }", vec!["GET"]),
+        ("{ span.tags != \"z\" }", vec!["GET", "POST /pay"]),
+        ("{ span.tags =~ \"[ab]\" }", vec!["POST /pay"]),
+        ("{ span.tags !~ \"[bc]\" }", vec![]),
+        ("{ span.tags > \"a\" }", vec!["GET", "POST /pay"]),
+        ("{ span.tags = \"b\" || span.tags + 1 = 2 }", vec!["POST /pay"]),
         ("{ (span.tags = \"b\") = true }", vec!["POST /pay"]),
-        ("{ (span.tags != \"a\") = true }", vec![]),
+        ("{ (span.tags != \"a\") = true }", vec!["GET"]),
         ("{ (span.tags =~ \"[ab]\") = true }", vec!["POST /pay"]),
         // Regexes are anchored.
         ("{ name =~ \"GET\" }", vec!["GET"]),

@@ -31,7 +31,7 @@ fn golden_block_still_reads(version: u32) -> BlockReader {
 #[test]
 fn every_format_version_has_a_golden_file() {
     assert_eq!(
-        BLOCK_FORMAT_VERSION, 2,
+        BLOCK_FORMAT_VERSION, 3,
         "a new version needs new golden files beside these"
     );
 }
@@ -46,4 +46,35 @@ fn block_format_v1_golden_file_still_reads_without_edges() {
 fn block_format_v2_golden_file_still_reads_with_edges() {
     let reader = golden_block_still_reads(2);
     assert!(reader.footer().edges.is_some());
+    // Version 2 indexed only the scalar values of keys that may also hold arrays: its value
+    // index is set aside when read, so comparisons read the attribute stream.
+    assert!(reader.footer().attr_rows.is_empty());
+    assert!(!reader.footer().unindexed_keys.is_empty());
+}
+
+#[test]
+fn block_format_v3_golden_file_still_reads_with_its_value_index() {
+    let reader = golden_block_still_reads(3);
+    assert!(reader.footer().edges.is_some());
+    assert!(!reader.footer().attr_rows.is_empty());
+}
+
+#[test]
+fn a_key_holding_an_array_on_some_span_gets_no_value_index() {
+    use spandb_storage::block::{encode_block, BlockLayout};
+    use spandb_storage::{KeyValue, Value};
+    let mut spans = spandb_testkit::numbered_batch(0, 8, 1_000_000_000, 5_000);
+    for (i, s) in spans.iter_mut().enumerate() {
+        let tags = if i == 3 {
+            Value::Array(vec![Value::Str("a".into()), Value::Str("b".into())])
+        } else {
+            Value::Str("b".into())
+        };
+        s.attributes.push(KeyValue::new("tags", tags));
+    }
+    let block = encode_block(spans.iter().collect(), &BlockLayout::default()).unwrap();
+    let reader = BlockReader::from_bytes(block.bytes, "arrays.blk").unwrap();
+    // A bitmap of the rows whose scalar value is "b" would miss the array holding "b".
+    assert!(!reader.is_attribute_indexed("tags"));
+    assert!(reader.is_attribute_indexed("batch"));
 }

@@ -12,11 +12,11 @@ use roaring::RoaringBitmap;
 use rustc_hash::FxHashMap;
 use spandb_storage::block::{Column, IndexRows};
 use spandb_storage::codec::value::ScalarRef;
-use spandb_storage::{BlockReader, SpanKind, StatusCode};
+use spandb_storage::{BlockReader, SpanKind, SpanParts, StatusCode};
 
 use crate::ast::Field;
 use crate::error::Result;
-use crate::eval::{compare, resource_leaf, Leaf, Matcher, Operand};
+use crate::eval::{compare, compare_value, resource_leaf, Leaf, Matcher, Operand};
 use crate::expr::{CompiledExpr, Ctx};
 use crate::plan;
 
@@ -267,6 +267,9 @@ impl<'b> BlockRows<'b> {
         };
         let block = self.block;
         let mut out: Vec<u32> = Vec::new();
+        // Rows where the key holds an array (or another non-scalar): decided on the decoded
+        // attributes, where any element may match.
+        let mut arrays = RoaringBitmap::new();
         for (g, group) in block.footer().groups.iter().enumerate() {
             let (lo, hi) = (group.first_row, group.first_row + group.rows);
             if cand.range_cardinality(lo..hi) == 0 {
@@ -274,12 +277,30 @@ impl<'b> BlockRows<'b> {
             }
             block.group_attr_values(g, key_id, |i, v| {
                 let r = lo + i as u32;
-                if cand.contains(r) && scalar_operand(v).is_some_and(|o| compare(leaf, o)) {
-                    out.push(r);
+                if !cand.contains(r) {
+                    return;
+                }
+                match scalar_operand(v) {
+                    Some(o) if compare(leaf, o) => out.push(r),
+                    Some(_) => {}
+                    None => {
+                        arrays.insert(r);
+                    }
                 }
             })?;
         }
-        Ok(RoaringBitmap::from_sorted_iter(out).unwrap_or_default())
+        let scalars = RoaringBitmap::from_sorted_iter(out).unwrap_or_default();
+        if arrays.is_empty() {
+            return Ok(scalars);
+        }
+        let parts = SpanParts {
+            attributes: true,
+            ..SpanParts::CORE
+        };
+        let from_arrays = self.decoded_rows(&arrays, parts, |span| {
+            span.attr(key).is_some_and(|v| compare_value(leaf, v))
+        })?;
+        Ok(scalars | from_arrays)
     }
 
     /// Runs `f(self, group, [(in-group row, block row)], out)` for each group holding rows of
@@ -353,25 +374,36 @@ impl<'b> BlockRows<'b> {
     /// The rows of `cand` where a span-local expression holds, on spans decoded with only the
     /// parts the expression reads.
     fn expr_rows(&mut self, c: &CompiledExpr, cand: &RoaringBitmap) -> Result<RoaringBitmap> {
-        let parts = c.span_parts();
+        self.decoded_rows(cand, c.span_parts(), |span| {
+            let ctx = Ctx {
+                span,
+                trace: None,
+                parent: None,
+                pos: None,
+            };
+            c.matches(&ctx) == Some(true)
+        })
+    }
+
+    /// The rows of `cand` whose span, decoded with only `parts`, satisfies `holds`.
+    fn decoded_rows(
+        &mut self,
+        cand: &RoaringBitmap,
+        parts: SpanParts,
+        mut holds: impl FnMut(&spandb_storage::Span) -> bool,
+    ) -> Result<RoaringBitmap> {
         let block = self.block;
         self.per_row(cand, |_, g, rows, out| {
             let rows: Vec<(usize, u32)> = rows.collect();
-            let Some(&(first, _)) = rows.first() else {
+            let Some(&(first, r0)) = rows.first() else {
                 return Ok(());
             };
-            let lo = rows[0].1 - first as u32;
+            let lo = r0 - first as u32;
             let wanted: RoaringBitmap = rows.iter().map(|&(_, r)| r).collect();
             for (i, span) in
                 block.decode_group_with(g, parts, |i| wanted.contains(lo + i as u32))?
             {
-                let ctx = Ctx {
-                    span: &span,
-                    trace: None,
-                    parent: None,
-                    pos: None,
-                };
-                if c.matches(&ctx) == Some(true) {
+                if holds(&span) {
                     out.push(lo + i as u32);
                 }
             }

@@ -14,8 +14,11 @@ use crate::rollup::Rollup;
 
 /// Magic bytes at the start and end of every block file.
 pub const BLOCK_MAGIC: [u8; 8] = *b"SPANBLK\0";
-/// The block format version this build writes.
-pub const BLOCK_FORMAT_VERSION: u32 = 2;
+/// The block format version this build writes. Version 3 leaves every span attribute key
+/// that holds an array on some span out of the value index (it is in `unindexed_keys`);
+/// version 2 indexed such keys' scalar values only, so its value index cannot answer a
+/// comparison exactly and is set aside when read (`Footer::decode`).
+pub const BLOCK_FORMAT_VERSION: u32 = 3;
 /// The oldest block format version this build reads (version 1 has no edge rollup).
 pub const OLDEST_READABLE_BLOCK_FORMAT_VERSION: u32 = 1;
 /// Header: magic (8) + version (4) + reserved (4).
@@ -550,6 +553,14 @@ impl Footer {
         f.name_rows = get_id_bitmaps(d)?;
         f.error_rows = get_bitmap(d)?;
         (f.attr_rows, f.unindexed_keys) = get_attr_index(d)?;
+        if version < 3 {
+            // Before version 3 a key's index left out the spans where it held an array:
+            // such a block answers comparisons from the attribute stream instead.
+            f.unindexed_keys
+                .extend(f.attr_rows.drain(..).map(|a| a.key));
+            f.unindexed_keys.sort_unstable();
+            f.unindexed_keys.dedup();
+        }
         f.rollup = Rollup::decode(d)?;
         if version >= 2 {
             f.edges = Some(EdgeRollup::decode(d)?);

@@ -71,6 +71,8 @@ enum IndexKey<'a> {
 #[derive(Default)]
 pub(crate) struct Cardinality<'a> {
     per_key: HashMap<&'a str, Option<HashSet<IndexKey<'a>>>>,
+    /// Keys that hold an array somewhere in the block.
+    arrays: HashSet<&'a str>,
 }
 
 impl<'a> Cardinality<'a> {
@@ -85,6 +87,7 @@ impl<'a> Cardinality<'a> {
             Value::Int(i) => IndexKey::Int(*i),
             Value::Bool(b) => IndexKey::Bool(*b),
             Value::Array(items) => {
+                self.arrays.insert(key);
                 for item in items {
                     self.observe(key, item);
                 }
@@ -105,6 +108,19 @@ impl<'a> Cardinality<'a> {
     }
     pub(crate) fn is_high(&self, key: &str) -> bool {
         matches!(self.per_key.get(key), Some(None))
+    }
+    /// Whether span attribute `key` gets a value index: not when it is high-cardinality, and
+    /// not when it holds an array on some span, since an array matches a comparison when any
+    /// element does (`!=` when every one does), which a bitmap per scalar value cannot
+    /// answer (block format version 3). Such keys are decided from the attribute stream.
+    pub(crate) fn is_indexed(&self, key: &str) -> bool {
+        !self.is_high(key) && !self.arrays.contains(key)
+    }
+    /// The span attribute keys without a value index.
+    pub(crate) fn unindexed_keys(&self) -> Vec<&'a str> {
+        let mut keys = self.high_keys();
+        keys.extend(self.arrays.iter().filter(|k| !self.is_high(k)));
+        keys
     }
     /// The high-cardinality keys.
     pub(crate) fn high_keys(&self) -> Vec<&'a str> {
@@ -495,7 +511,7 @@ impl<'c, 'a> BlockBuilder<'c, 'a> {
             self.footer.error_rows.insert(row);
         }
         for kv in &s.attributes {
-            if strings.card.is_high(&kv.key) {
+            if !strings.card.is_indexed(&kv.key) {
                 continue;
             }
             let key = strings.intern(&kv.key);
@@ -549,10 +565,9 @@ impl<'c, 'a> BlockBuilder<'c, 'a> {
         footer.attr_rows = attrs;
         let mut unindexed: Vec<u32> = strings
             .card
-            .per_key
-            .iter()
-            .filter(|(_, v)| v.is_none())
-            .map(|(k, _)| strings.intern(k))
+            .unindexed_keys()
+            .into_iter()
+            .map(|k| strings.intern(k))
             .collect();
         unindexed.sort_unstable();
         footer.unindexed_keys = unindexed;
