@@ -263,6 +263,23 @@ impl CompiledExpr {
         local
     }
 
+    /// `event:name op "text"` as a leaf, for the executor's events-chunk path.
+    pub(crate) fn event_name_leaf(&self) -> Option<crate::eval::Leaf> {
+        let Expr::Bin(BinOp::Cmp(op), a, b) = &self.expr else {
+            return None;
+        };
+        let (Expr::Field(Field::EventName), Expr::Lit(lit @ Literal::Str(text))) = (&**a, &**b)
+        else {
+            return None;
+        };
+        Some(crate::eval::Leaf {
+            field: Field::EventName,
+            op: *op,
+            lit: lit.clone(),
+            re: self.regexes.get(text).cloned(),
+        })
+    }
+
     /// The parts of a span the expression reads (the core is always there).
     pub(crate) fn span_parts(&self) -> SpanParts {
         let mut parts = SpanParts::CORE;

@@ -172,6 +172,11 @@ fn every_form_matches_the_spans_tempo_would() {
         ("{ name =~ \"GET.*\" }", vec!["GET", "GET /checkout"]),
         // Scopes and intrinsics.
         ("{ event:name = \"exception\" }", vec!["SELECT"]),
+        ("{ event:name =~ \"exc.*\" }", vec!["SELECT"]),
+        ("{ event:name = \"missing\" }", vec![]),
+        // Spans without events have no event name: `!=` is false on them too.
+        ("{ event:name != \"exception\" }", vec![]),
+        ("{ event:name != \"missing\" }", vec!["SELECT"]),
         ("{ event.exception.type = \"Timeout\" }", vec!["SELECT"]),
         ("{ event:timeSinceStart >= 50ms && event:timeSinceStart < 51ms }", vec!["SELECT"]),
         ("{ link:traceID = \"77777777777777777777777777777777\" }", vec!["SELECT"]),

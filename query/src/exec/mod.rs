@@ -10,9 +10,9 @@ pub(crate) mod split;
 
 use std::collections::HashMap;
 
-use spandb_storage::{Snapshot, TraceId};
+use spandb_storage::{Snapshot, SpanParts, TraceId};
 
-use crate::ast::{Aggregate, Cond, Expr, Field, Literal, Op, Query, SpansetExpr, Stage, StructOp};
+use crate::ast::{Aggregate, Cond, Field, Literal, Op, Query, SpansetExpr, Stage, StructOp};
 use crate::error::{Error, Result};
 use crate::eval::{eval, Matcher, SpanRef, TraceCtx};
 use crate::expr::{CompiledExpr, Ctx};
@@ -61,6 +61,8 @@ pub(crate) struct Compiled {
     pub select: Vec<Field>,
     /// Some part reads `span:childCount` or a nested-set bound.
     reads_tree_pos: bool,
+    /// The parts of a span deciding the query on an assembled trace reads.
+    pub parts: SpanParts,
 }
 
 impl Compiled {
@@ -78,6 +80,7 @@ impl Compiled {
             filters,
             select: selected_fields(&q.spans),
             reads_tree_pos: reads_tree_pos(&q.spans),
+            parts: query_parts(&q.spans),
         })
     }
 
@@ -539,48 +542,79 @@ fn compile_expr(e: &SpansetExpr, filters: &mut Vec<Matcher>) -> CExpr {
     }
 }
 
-/// The fields of every `select(...)` stage of `e`, without repeats.
 /// Whether some filter, aggregate, grouping or selection reads a span's place in its tree.
 fn reads_tree_pos(e: &SpansetExpr) -> bool {
-    fn cond(c: &Cond) -> bool {
-        match c {
-            Cond::True => false,
-            Cond::Cmp(f, ..) => f.is_tree_pos(),
-            Cond::And(a, b) | Cond::Or(a, b) => cond(a) || cond(b),
-            Cond::Expr(e) => expr(e),
+    let mut any = false;
+    for_each_query_field(e, &mut |f| any |= f.is_tree_pos());
+    any
+}
+
+/// The parts of a span that deciding `e` on an assembled trace reads (the core always),
+/// so candidate traces can be decoded without the rest.
+pub(crate) fn query_parts(e: &SpansetExpr) -> SpanParts {
+    fn add(f: &Field, parts: &mut SpanParts) {
+        match f {
+            Field::Span(_) | Field::Unscoped(_) => parts.attributes = true,
+            Field::EventName | Field::EventTimeSinceStart | Field::Event(_) => parts.events = true,
+            Field::LinkTraceId | Field::LinkSpanId | Field::Link(_) => parts.links = true,
+            Field::Parent(inner) => add(inner, parts),
+            _ => {}
         }
     }
-    fn expr(e: &Expr) -> bool {
-        let mut any = false;
-        e.for_each_field(&mut |f| any |= f.is_tree_pos());
-        any
+    let mut parts = SpanParts::CORE;
+    for_each_query_field(e, &mut |f| add(f, &mut parts));
+    parts
+}
+
+/// Calls `f` on every field a filter, aggregate, grouping or selection of `e` reads.
+fn for_each_query_field(e: &SpansetExpr, f: &mut impl FnMut(&Field)) {
+    fn cond(c: &Cond, f: &mut impl FnMut(&Field)) {
+        match c {
+            Cond::True => {}
+            Cond::Cmp(x, ..) => f(x),
+            Cond::And(a, b) | Cond::Or(a, b) => {
+                cond(a, f);
+                cond(b, f);
+            }
+            Cond::Expr(e) => e.for_each_field(&mut |x| f(x)),
+        }
     }
     match e {
-        SpansetExpr::Filter(c) => cond(c),
+        SpansetExpr::Filter(c) => cond(c, f),
         SpansetExpr::And(a, b)
         | SpansetExpr::Or(a, b)
         | SpansetExpr::Child(a, b)
         | SpansetExpr::Descendant(a, b)
-        | SpansetExpr::Struct(_, a, b) => reads_tree_pos(a) || reads_tree_pos(b),
+        | SpansetExpr::Struct(_, a, b) => {
+            for_each_query_field(a, f);
+            for_each_query_field(b, f);
+        }
         SpansetExpr::Pipeline(input, stages) => {
-            reads_tree_pos(input)
-                || stages.iter().any(|s| match s {
-                    Stage::Spans(e) => reads_tree_pos(e),
+            for_each_query_field(input, f);
+            for s in stages {
+                match s {
+                    Stage::Spans(e) => for_each_query_field(e, f),
                     Stage::Scalar(a, ..) => match a {
-                        Aggregate::Count => false,
+                        Aggregate::Count => {}
                         Aggregate::Avg(e)
                         | Aggregate::Min(e)
                         | Aggregate::Max(e)
-                        | Aggregate::Sum(e) => expr(e),
+                        | Aggregate::Sum(e) => e.for_each_field(&mut |x| f(x)),
                     },
-                    Stage::By(es) => es.iter().any(expr),
-                    Stage::Select(fs) => fs.iter().any(Field::is_tree_pos),
-                    Stage::Coalesce => false,
-                })
+                    Stage::By(es) => {
+                        for e in es {
+                            e.for_each_field(&mut |x| f(x));
+                        }
+                    }
+                    Stage::Select(fs) => fs.iter().for_each(&mut *f),
+                    Stage::Coalesce => {}
+                }
+            }
         }
     }
 }
 
+/// The fields of every `select(...)` stage of `e`, without repeats.
 pub(crate) fn selected_fields(e: &SpansetExpr) -> Vec<Field> {
     fn go(e: &SpansetExpr, out: &mut Vec<Field>) {
         match e {

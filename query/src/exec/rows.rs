@@ -14,7 +14,7 @@ use spandb_storage::block::{Column, IndexRows};
 use spandb_storage::codec::value::ScalarRef;
 use spandb_storage::{BlockReader, SpanKind, SpanParts, StatusCode};
 
-use crate::ast::Field;
+use crate::ast::{Field, Literal, Op};
 use crate::error::Result;
 use crate::eval::{compare, compare_value, resource_leaf, Leaf, Matcher, Operand};
 use crate::expr::{CompiledExpr, Ctx};
@@ -93,6 +93,8 @@ impl<'b> BlockRows<'b> {
                         crate::ast::Expr::Field(Field::Span(k)) => self.has_span_attr(c, k, cand),
                         _ => self.expr_rows(c, cand),
                     }
+                } else if let Some(leaf) = c.event_name_leaf() {
+                    self.event_name_rows(&leaf, cand)
                 } else if c.is_span_local() {
                     self.expr_rows(c, cand)
                 } else {
@@ -369,6 +371,50 @@ impl<'b> BlockRows<'b> {
             return Ok(present);
         }
         Ok(present | self.expr_rows(c, &unsure)?)
+    }
+
+    /// The rows of `cand` where `event:name op "text"` holds: any event's name matches (for
+    /// `!=` / `!~` every one does; a span without events never matches), read from the
+    /// events chunk alone, each distinct name compared once.
+    fn event_name_rows(&mut self, leaf: &Leaf, cand: &RoaringBitmap) -> Result<RoaringBitmap> {
+        let block = self.block;
+        if let (Op::Eq, Literal::Str(text)) = (leaf.op, &leaf.lit) {
+            if block.string_id(text).is_none() {
+                // Event names are in the block dictionary: no event has this one.
+                return Ok(RoaringBitmap::new());
+            }
+        }
+        let every = matches!(leaf.op, Op::Ne | Op::NotMatch);
+        let dict = &block.footer().dict;
+        let mut memo: FxHashMap<u32, bool> = FxHashMap::default();
+        let mut out: Vec<u32> = Vec::new();
+        for (g, group) in block.footer().groups.iter().enumerate() {
+            let (lo, hi) = (group.first_row, group.first_row + group.rows);
+            if cand.range_cardinality(lo..hi) == 0 {
+                continue;
+            }
+            block.group_event_names(g, |i, names| {
+                let r = lo + i as u32;
+                if names.is_empty() || !cand.contains(r) {
+                    return;
+                }
+                let mut holds = |id: &u32| {
+                    *memo.entry(*id).or_insert_with(|| {
+                        let name = dict.get(*id as usize).map_or("", String::as_str);
+                        compare(leaf, Operand::Str(name))
+                    })
+                };
+                let hit = if every {
+                    names.iter().all(&mut holds)
+                } else {
+                    names.iter().any(&mut holds)
+                };
+                if hit {
+                    out.push(r);
+                }
+            })?;
+        }
+        Ok(RoaringBitmap::from_sorted_iter(out).unwrap_or_default())
     }
 
     /// The rows of `cand` where a span-local expression holds, on spans decoded with only the

@@ -88,7 +88,7 @@ pub fn search(
         unsealed_ids: Vec::new(),
         pending: BinaryHeap::new(),
         seen: FxHashSet::default(),
-        results: Vec::new(),
+        results: BinaryHeap::new(),
     };
     s.unsealed();
     let mut order: Vec<usize> = (0..blocks.len())
@@ -154,6 +154,33 @@ struct Ranked {
     hit: Hit,
 }
 
+impl Ranked {
+    /// Result order: newest start first, then trace id.
+    fn key(&self) -> (Reverse<u64>, TraceId) {
+        (Reverse(self.start_ns), self.trace_id)
+    }
+}
+
+impl PartialEq for Ranked {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for Ranked {}
+
+impl PartialOrd for Ranked {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Ranked {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.key().cmp(&other.key())
+    }
+}
+
 struct Search<'a> {
     snapshot: &'a Snapshot,
     compiled: &'a Compiled,
@@ -170,15 +197,16 @@ struct Search<'a> {
     unsealed_ids: Vec<TraceId>,
     pending: BinaryHeap<Pending>,
     seen: FxHashSet<TraceId>,
-    /// Sorted: newest start first, then trace id; at most `limit`.
-    results: Vec<Ranked>,
+    /// At most `limit`, the last in result order (oldest start, then highest trace id) on
+    /// top.
+    results: BinaryHeap<Ranked>,
 }
 
 impl Search<'_> {
     /// The results are full and their last starts after `t`: nothing starting at `t` or
     /// earlier can enter.
     fn full_before(&self, t: u64) -> bool {
-        self.results.len() >= self.limit && self.results.last().is_some_and(|r| r.start_ns > t)
+        self.results.len() >= self.limit && self.results.peek().is_some_and(|r| r.start_ns > t)
     }
 
     fn overlaps(&self, start: u64, end: u64) -> bool {
@@ -332,7 +360,54 @@ impl Search<'_> {
             whole.select_nth_unstable_by(self.limit - 1, |a, b| b.cmp(a));
             whole.truncate(self.limit);
         }
+        // Traces that must be assembled, when most of them will be resolved anyway (an
+        // all-matches search, or few candidates): decided here in one pass over the block,
+        // each row group decoded once, instead of one trace at a time.
+        if !self.span_local && !whole.is_empty() && whole.len() <= self.limit.saturating_mul(2) {
+            return self.decide_whole_traces(b, whole);
+        }
         self.pending.extend(whole);
+        Ok(())
+    }
+
+    /// Decides traces wholly inside block `b` from one decode of their rows.
+    fn decide_whole_traces(&mut self, b: usize, whole: Vec<Pending>) -> Result<()> {
+        let block = &self.blocks[b];
+        let mut traces: Vec<(usize, std::ops::Range<u32>)> = whole
+            .iter()
+            .filter_map(|p| match p.kind {
+                PendingKind::Whole { trace, .. } => Some((trace, block.trace_rows(trace)?)),
+                PendingKind::Split => None,
+            })
+            .collect();
+        traces.sort_unstable_by_key(|(_, r)| r.start);
+        let mut rows = RoaringBitmap::new();
+        for (_, r) in &traces {
+            rows.insert_range(r.clone());
+        }
+        let spans = block.spans_at_with(&rows, self.compiled.parts)?;
+        let mut spans = spans.into_iter().peekable();
+        for (t, r) in traces {
+            let mut trace = Vec::with_capacity(r.len());
+            while let Some((row, _)) = spans.peek() {
+                if *row >= r.end {
+                    break;
+                }
+                if let Some((row, span)) = spans.next() {
+                    if row >= r.start {
+                        trace.push(span);
+                    }
+                }
+            }
+            let Some(e) = block.footer().traces.get(t) else {
+                continue;
+            };
+            if self.seen.insert(e.trace_id) {
+                if let Some(ranked) = self.decide(trace) {
+                    self.rank(ranked);
+                }
+            }
+        }
         Ok(())
     }
 
@@ -360,12 +435,17 @@ impl Search<'_> {
             }
         };
         if let Some(r) = ranked {
-            let key = |r: &Ranked| (Reverse(r.start_ns), r.trace_id);
-            let pos = self.results.partition_point(|x| key(x) < key(&r));
-            self.results.insert(pos, r);
-            self.results.truncate(self.limit);
+            self.rank(r);
         }
         Ok(())
+    }
+
+    /// Puts a matching trace in its place among the results, keeping the `limit` newest.
+    fn rank(&mut self, r: Ranked) {
+        self.results.push(r);
+        if self.results.len() > self.limit {
+            self.results.pop();
+        }
     }
 
     /// Decides an assembled trace exactly.
@@ -387,7 +467,7 @@ impl Search<'_> {
     fn finish(self) -> Result<Vec<TraceSummary>> {
         let mut groups: FxHashMap<(usize, usize), RowCols> = FxHashMap::default();
         let mut out = Vec::with_capacity(self.results.len());
-        for r in self.results {
+        for r in self.results.into_sorted_vec() {
             let (b, t) = match r.hit {
                 Hit::Done(s) => {
                     out.push(s);

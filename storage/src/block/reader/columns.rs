@@ -4,7 +4,7 @@ use super::{BlockReader, GroupLight};
 use crate::block::footer::Column;
 use crate::codec::attr_columns::for_each_value_of_key;
 use crate::codec::buf::{DecodeError, DecodeResult, Decoder};
-use crate::codec::value::ScalarRef;
+use crate::codec::value::{skip_attrs, ScalarRef};
 use crate::error::{Error, Result};
 use crate::model::{SpanId, SpanKind, StatusCode};
 
@@ -194,6 +194,38 @@ impl BlockReader {
         let group = self.group(g)?;
         let raw = self.column(group, Column::Attributes)?;
         for_each_value_of_key(&raw, key, &self.footer.dict, f).map_err(|e| self.corrupt(e))
+    }
+}
+
+impl BlockReader {
+    /// Calls `f(in-group row, names)` for each row of group `g`, with the dictionary ids of
+    /// its events' names (empty for a span without events). Only the events chunk is
+    /// decompressed, and event attributes are skipped, not built.
+    pub fn group_event_names(&self, g: usize, mut f: impl FnMut(usize, &[u32])) -> Result<()> {
+        let group = self.group(g)?;
+        let raw = self.column(group, Column::Events)?;
+        let dict_len = self.footer.dict.len();
+        (|| -> DecodeResult<()> {
+            let mut d = Decoder::new(&raw);
+            let mut names: Vec<u32> = Vec::new();
+            for i in 0..group.rows as usize {
+                names.clear();
+                for _ in 0..d.get_count()? {
+                    d.get_zigzag()?;
+                    names.push(dd_id(&mut d, dict_len)?);
+                    skip_attrs(&mut d)?;
+                    d.get_varint()?;
+                }
+                f(i, &names);
+            }
+            if !d.is_empty() {
+                return Err(DecodeError::new(
+                    "trailing bytes after the events of a group",
+                ));
+            }
+            Ok(())
+        })()
+        .map_err(|e| self.corrupt(e))
     }
 }
 
