@@ -62,7 +62,7 @@ pub mod logs {
 /// TraceQL: the parser, the typed builder, and the syntax tree they produce.
 pub mod query {
     pub use spandb_query::{
-        builder, parse, Cond, Field, Literal, MetricsFn, MetricsPath, Op, Pipeline, Query,
-        SpansetExpr, MAX_FILTERS, QUANTILE_RELATIVE_ERROR,
+        builder, exemplars_hint, parse, parse_with_hints, Cond, Field, Literal, MetricsFn,
+        MetricsPath, Op, Pipeline, Query, SpansetExpr, MAX_FILTERS, QUANTILE_RELATIVE_ERROR,
     };
 }

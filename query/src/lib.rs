@@ -43,7 +43,7 @@ pub use exec::metrics::{
 };
 pub use exec::search::{search, MatchedSpan, TraceSummary};
 pub use exec::MAX_FILTERS;
-pub use parser::parse;
+pub use parser::{exemplars_hint, parse, parse_with_hints};
 pub use plan::TimeRange;
 pub use spandb_storage::{SpanKind, StatusCode};
 pub use trace_tree::{trace, Node, TraceTree};

@@ -27,34 +27,66 @@ const MAX_DEPTH: u32 = 64;
 
 /// Parses TraceQL text into a [`Query`].
 pub fn parse(text: &str) -> Result<Query> {
+    parse_with_hints(text).map(|(q, _)| q)
+}
+
+/// Parses TraceQL text into a [`Query`] and its `with(key = value, ...)` hints, in order
+/// (docs/QUERY.md says which ones spandb reads).
+pub fn parse_with_hints(text: &str) -> Result<(Query, Vec<(String, Literal)>)> {
     let tokens = tokenize(text)?;
     let mut p = Parser {
         tokens,
         pos: 0,
         depth: 0,
+        hints: Vec::new(),
     };
-    if p.is_metrics_math() {
-        return p.math_query();
+    let q = p.query()?;
+    Ok((q, p.hints))
+}
+
+/// `with(exemplars = N)` (or `= true`, the default count, or `= false`): how many exemplars
+/// the query asks for, when it says.
+pub fn exemplars_hint(hints: &[(String, Literal)]) -> Option<usize> {
+    const DEFAULT_EXEMPLARS: usize = 100;
+    hints
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "exemplars")
+        .and_then(|(_, v)| match v {
+            Literal::Bool(true) => Some(DEFAULT_EXEMPLARS),
+            Literal::Bool(false) => Some(0),
+            Literal::Int(n) => usize::try_from(*n).ok(),
+            _ => None,
+        })
+}
+
+impl Parser {
+    fn query(&mut self) -> Result<Query> {
+        if self.is_metrics_math() {
+            return self.math_query();
+        }
+        let spans = self.pipeline_expr()?;
+        let pipeline = if self.eat(&Tok::Pipe) {
+            Some(self.pipeline()?)
+        } else {
+            None
+        };
+        self.hints()?;
+        self.expect_eof(if pipeline.is_some() {
+            "the end of the query"
+        } else {
+            "a spanset operator (`&&`, `||`, `>`, `>>`, `<`, `<<`, `~`, `!>`, `&>`, ...), `|` or the end of the query"
+        })?;
+        Ok(Query { spans, pipeline })
     }
-    let spans = p.pipeline_expr()?;
-    let pipeline = if p.eat(&Tok::Pipe) {
-        Some(p.pipeline()?)
-    } else {
-        None
-    };
-    p.hints()?;
-    p.expect_eof(if pipeline.is_some() {
-        "the end of the query"
-    } else {
-        "a spanset operator (`&&`, `||`, `>`, `>>`, `<`, `<<`, `~`, `!>`, `&>`, ...), `|` or the end of the query"
-    })?;
-    Ok(Query { spans, pipeline })
 }
 
 struct Parser {
     tokens: Vec<Token>,
     pos: usize,
     depth: u32,
+    /// The `with(...)` hints read so far.
+    hints: Vec<(String, Literal)>,
 }
 
 impl Parser {
@@ -505,7 +537,8 @@ impl Parser {
         })
     }
 
-    /// `with(key = value, ...)`: query hints, accepted and ignored (docs/QUERY.md).
+    /// `with(key = value, ...)`: query hints, kept for the caller; spandb reads `exemplars`
+    /// and ignores the rest (docs/QUERY.md).
     fn hints(&mut self) -> Result<()> {
         if self.peek_ident() != Some("with") {
             return Ok(());
@@ -514,19 +547,23 @@ impl Parser {
         self.expect(&Tok::LParen, "`(` after `with`")?;
         loop {
             let t = self.advance();
-            if !matches!(t.tok, Tok::Ident(_)) {
+            let Tok::Ident(name) = t.tok.clone() else {
                 return Err(self.error_at(&t, "a hint name"));
-            }
+            };
             self.expect(&Tok::Eq, "`=` after a hint name")?;
             let v = self.advance();
-            let ok = match &v.tok {
-                Tok::Str(_) | Tok::Int(_) | Tok::Float(_) | Tok::Duration(_) => true,
-                Tok::Ident(w) => keyword_literal(w).is_some(),
-                _ => false,
+            let value = match &v.tok {
+                Tok::Str(s) => Some(Literal::Str(s.clone())),
+                Tok::Int(i) => Some(Literal::Int(*i)),
+                Tok::Float(x) => Some(Literal::Float(*x)),
+                Tok::Duration(d) => Some(Literal::Duration(*d)),
+                Tok::Ident(w) => keyword_literal(w),
+                _ => None,
             };
-            if !ok {
+            let Some(value) = value else {
                 return Err(self.error_at(&v, "a hint value"));
-            }
+            };
+            self.hints.push((name, value));
             if !self.eat(&Tok::Comma) {
                 break;
             }

@@ -468,14 +468,18 @@ async fn query_range(
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<QueryRangeResponse>, ApiError> {
     let (q, req) = metrics_request(&params)?;
-    // Tempo's `exemplars`: at most this many sample spans, spread over the series.
+    // Tempo's `exemplars`: at most this many sample spans, spread over the series; the
+    // request parameter, else the query's `with(exemplars = ...)` hint.
     let exemplars = match params.get("exemplars").filter(|s| !s.is_empty()) {
         Some(n) => n
             .parse::<usize>()
-            .map_err(|_| ApiError::bad_request("exemplars must be a count"))?
-            .min(MAX_EXEMPLARS),
-        None => 0,
-    };
+            .map_err(|_| ApiError::bad_request("exemplars must be a count"))?,
+        None => spandb::query::parse_with_hints(&q)
+            .ok()
+            .and_then(|(_, hints)| spandb::query::exemplars_hint(&hints))
+            .unwrap_or(0),
+    }
+    .min(MAX_EXEMPLARS);
     let response = query(&state, move |db| {
         let result = db.metrics(q.as_str(), req)?;
         if exemplars == 0 {

@@ -268,6 +268,29 @@ fn otlp_in_tempo_and_jaeger_out() {
     }
     assert!((1..=12).contains(&seen), "{with}");
 
+    // The same count asked by the query's hint instead of the request.
+    let exemplar_count = |q: &str| {
+        let (status, body) = send(
+            http.get(&s.query_url("/api/metrics/query_range"))
+                .query("q", q)
+                .query("start", &(T0 / 1_000_000_000 - 60).to_string())
+                .query("end", &(T0 / 1_000_000_000 + 120).to_string())
+                .query("step", "60s"),
+            None,
+        );
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+        json_of(&body)["series"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["exemplars"].as_array().map_or(0, Vec::len))
+            .sum::<usize>()
+    };
+    let by = "{ } | quantile_over_time(duration, .9) by (resource.service.name)";
+    assert_eq!(exemplar_count(&format!("{by} with(exemplars = 12)")), seen);
+    assert_eq!(exemplar_count(&format!("{by} with(exemplars = false)")), 0);
+    assert_eq!(exemplar_count(by), 0);
+
     // Jaeger: services, operations, a search, a trace.
     let (_, body) = send(http.get(&s.query_url("/jaeger/api/services")), None);
     assert_eq!(
