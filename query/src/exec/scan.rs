@@ -177,15 +177,26 @@ pub(crate) fn parallel_blocks<A: Send>(
     init: impl Fn() -> A + Sync,
     work: impl Fn(&BlockReader, &mut A) -> Result<()> + Sync,
 ) -> Result<Vec<A>> {
+    parallel_items(blocks, init, |b, acc| work(b, acc))
+}
+
+/// Runs `work` on every item on up to `available_parallelism` crossbeam scoped threads, each
+/// taking the next item from a shared counter and folding into its own accumulator; returns
+/// the accumulators (one per thread, in no particular order).
+pub(crate) fn parallel_items<T: Sync, A: Send>(
+    items: &[T],
+    init: impl Fn() -> A + Sync,
+    work: impl Fn(&T, &mut A) -> Result<()> + Sync,
+) -> Result<Vec<A>> {
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
-        .min(blocks.len())
+        .min(items.len())
         .max(1);
     if threads == 1 {
         let mut acc = init();
-        for b in blocks {
-            work(b, &mut acc)?;
+        for item in items {
+            work(item, &mut acc)?;
         }
         return Ok(vec![acc]);
     }
@@ -197,10 +208,10 @@ pub(crate) fn parallel_blocks<A: Send>(
                     let mut acc = init();
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(b) = blocks.get(i) else {
+                        let Some(item) = items.get(i) else {
                             return Ok(acc);
                         };
-                        work(b, &mut acc)?;
+                        work(item, &mut acc)?;
                     }
                 })
             })

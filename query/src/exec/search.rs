@@ -17,6 +17,7 @@ use spandb_storage::block::Column;
 use spandb_storage::{BlockReader, Snapshot, SpanId, StatusCode, TraceId};
 
 use super::rows::BlockRows;
+use super::scan::parallel_items;
 use super::split::{split_index, SplitIndex};
 use super::Compiled;
 use crate::ast::{Field, Query};
@@ -76,6 +77,9 @@ pub fn search(
     let compiled = Compiled::new(query)?;
     snapshot.require_all_blocks()?;
     let blocks: Vec<Arc<BlockReader>> = snapshot.blocks().cloned().collect();
+    // With room for every trace there is, no block can be skipped: the traces to assemble are
+    // collected per block and decided afterwards, blocks in parallel.
+    let traces: usize = blocks.iter().map(|b| b.footer().traces.len()).sum();
     let mut s = Search {
         snapshot,
         compiled: &compiled,
@@ -89,8 +93,10 @@ pub fn search(
         pending: BinaryHeap::new(),
         seen: FxHashSet::default(),
         results: BinaryHeap::new(),
+        deferred: None,
     };
     s.unsealed();
+    s.deferred = (limit >= traces.saturating_add(s.unsealed_ids.len())).then(Vec::new);
     let mut order: Vec<usize> = (0..blocks.len())
         .filter(|&b| blocks[b].footer().rows > 0)
         .collect();
@@ -119,6 +125,7 @@ pub fn search(
         s.visit_block(order[next])?;
         next += 1;
     }
+    s.decide_deferred()?;
     s.finish()
 }
 
@@ -200,6 +207,9 @@ struct Search<'a> {
     /// At most `limit`, the last in result order (oldest start, then highest trace id) on
     /// top.
     results: BinaryHeap<Ranked>,
+    /// In an all-matches search: per block, the whole traces to assemble and decide, left for
+    /// `decide_deferred` to do in parallel.
+    deferred: Option<Vec<(usize, Vec<Pending>)>>,
 }
 
 impl Search<'_> {
@@ -364,6 +374,10 @@ impl Search<'_> {
         // all-matches search, or few candidates): decided here in one pass over the block,
         // each row group decoded once, instead of one trace at a time.
         if !self.span_local && !whole.is_empty() && whole.len() <= self.limit.saturating_mul(2) {
+            if let Some(deferred) = &mut self.deferred {
+                deferred.push((b, whole));
+                return Ok(());
+            }
             return self.decide_whole_traces(b, whole);
         }
         self.pending.extend(whole);
@@ -372,40 +386,27 @@ impl Search<'_> {
 
     /// Decides traces wholly inside block `b` from one decode of their rows.
     fn decide_whole_traces(&mut self, b: usize, whole: Vec<Pending>) -> Result<()> {
-        let block = &self.blocks[b];
-        let mut traces: Vec<(usize, std::ops::Range<u32>)> = whole
-            .iter()
-            .filter_map(|p| match p.kind {
-                PendingKind::Whole { trace, .. } => Some((trace, block.trace_rows(trace)?)),
-                PendingKind::Split => None,
-            })
-            .collect();
-        traces.sort_unstable_by_key(|(_, r)| r.start);
-        let mut rows = RoaringBitmap::new();
-        for (_, r) in &traces {
-            rows.insert_range(r.clone());
-        }
-        let spans = block.spans_at_with(&rows, self.compiled.parts)?;
-        let mut spans = spans.into_iter().peekable();
-        for (t, r) in traces {
-            let mut trace = Vec::with_capacity(r.len());
-            while let Some((row, _)) = spans.peek() {
-                if *row >= r.end {
-                    break;
-                }
-                if let Some((row, span)) = spans.next() {
-                    if row >= r.start {
-                        trace.push(span);
-                    }
-                }
+        for ranked in decide_block_traces(self.compiled, self.range, &self.blocks[b], &whole)? {
+            if self.seen.insert(ranked.trace_id) {
+                self.rank(ranked);
             }
-            let Some(e) = block.footer().traces.get(t) else {
-                continue;
-            };
-            if self.seen.insert(e.trace_id) {
-                if let Some(ranked) = self.decide(trace) {
-                    self.rank(ranked);
-                }
+        }
+        Ok(())
+    }
+
+    /// Decides the deferred blocks' traces, blocks in parallel, and ranks what matched.
+    fn decide_deferred(&mut self) -> Result<()> {
+        let Some(deferred) = self.deferred.take() else {
+            return Ok(());
+        };
+        let (compiled, range, blocks) = (self.compiled, self.range, self.blocks);
+        let parts = parallel_items(&deferred, Vec::new, |(b, whole), acc: &mut Vec<Ranked>| {
+            acc.extend(decide_block_traces(compiled, range, &blocks[*b], whole)?);
+            Ok(())
+        })?;
+        for ranked in parts.into_iter().flatten() {
+            if self.seen.insert(ranked.trace_id) {
+                self.rank(ranked);
             }
         }
         Ok(())
@@ -450,24 +451,57 @@ impl Search<'_> {
 
     /// Decides an assembled trace exactly.
     fn decide(&self, spans: Vec<spandb_storage::Span>) -> Option<Ranked> {
-        let tree = TraceTree::from_spans(spans)?;
-        if !self.overlaps(tree.start_ns, tree.end_ns) {
-            return None;
+        decide_trace(self.compiled, self.range, spans)
+    }
+
+    /// Decodes the row groups holding the matched rows of traces answered from a trace
+    /// table, each once, in parallel when there are several.
+    fn decode_matched_groups(
+        &self,
+        results: &[Ranked],
+    ) -> Result<FxHashMap<(usize, usize), RowCols>> {
+        let mut wanted: FxHashSet<(usize, usize)> = FxHashSet::default();
+        for r in results {
+            let Hit::Table { block: b, trace: t } = r.hit else {
+                continue;
+            };
+            let block = &self.blocks[b];
+            let (Some(rows), Some(Some(hit))) = (block.trace_rows(t), self.matched.get(b)) else {
+                continue;
+            };
+            let groups = &block.footer().groups;
+            for row in hit.range(rows) {
+                wanted.insert((b, groups.partition_point(|x| x.first_row + x.rows <= row)));
+            }
         }
-        let matched = self.compiled.match_trace(&tree, TimeRange::ALL);
-        (!matched.is_empty()).then(|| Ranked {
-            start_ns: tree.start_ns,
-            trace_id: tree.trace_id,
-            hit: Hit::Done(summarize(&tree, &matched, &self.compiled.select)),
-        })
+        let mut wanted: Vec<(usize, usize)> = wanted.into_iter().collect();
+        wanted.retain(|&(b, g)| g < self.blocks[b].footer().groups.len());
+        wanted.sort_unstable();
+        let blocks = self.blocks;
+        let decode = |&(b, g): &(usize, usize), acc: &mut Vec<((usize, usize), RowCols)>| {
+            acc.push(((b, g), RowCols::decode(&blocks[b], g)?));
+            Ok(())
+        };
+        // A thread pays for itself only over a few row groups.
+        let parts = if wanted.len() >= 4 {
+            parallel_items(&wanted, Vec::new, decode)?
+        } else {
+            let mut acc = Vec::new();
+            for key in &wanted {
+                decode(key, &mut acc)?;
+            }
+            vec![acc]
+        };
+        Ok(parts.into_iter().flatten().collect())
     }
 
     /// Builds the summaries of traces answered from a trace table: their matched rows'
     /// columns are decoded once per row group.
-    fn finish(self) -> Result<Vec<TraceSummary>> {
-        let mut groups: FxHashMap<(usize, usize), RowCols> = FxHashMap::default();
-        let mut out = Vec::with_capacity(self.results.len());
-        for r in self.results.into_sorted_vec() {
+    fn finish(mut self) -> Result<Vec<TraceSummary>> {
+        let results = std::mem::take(&mut self.results).into_sorted_vec();
+        let groups = self.decode_matched_groups(&results)?;
+        let mut out = Vec::with_capacity(results.len());
+        for r in results {
             let (b, t) = match r.hit {
                 Hit::Done(s) => {
                     out.push(s);
@@ -488,11 +522,8 @@ impl Search<'_> {
                 let Some(group) = f.groups.get(g) else {
                     continue;
                 };
-                let cols = match groups.entry((b, g)) {
-                    std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
-                    std::collections::hash_map::Entry::Vacant(v) => {
-                        v.insert(RowCols::decode(block, g)?)
-                    }
+                let Some(cols) = groups.get(&(b, g)) else {
+                    continue;
                 };
                 let i = (row - group.first_row) as usize;
                 let resource = cols
@@ -535,6 +566,65 @@ impl Search<'_> {
         }
         Ok(out)
     }
+}
+
+/// Decides an assembled trace exactly: its summary when it overlaps `range` and matches.
+fn decide_trace(
+    compiled: &Compiled,
+    range: TimeRange,
+    spans: Vec<spandb_storage::Span>,
+) -> Option<Ranked> {
+    let tree = TraceTree::from_spans(spans)?;
+    if !(tree.start_ns < range.end_ns && tree.end_ns >= range.start_ns) {
+        return None;
+    }
+    let matched = compiled.match_trace(&tree, TimeRange::ALL);
+    (!matched.is_empty()).then(|| Ranked {
+        start_ns: tree.start_ns,
+        trace_id: tree.trace_id,
+        hit: Hit::Done(summarize(&tree, &matched, &compiled.select)),
+    })
+}
+
+/// Decides traces wholly inside `block` from one decode of their rows (each row group once).
+fn decide_block_traces(
+    compiled: &Compiled,
+    range: TimeRange,
+    block: &BlockReader,
+    whole: &[Pending],
+) -> Result<Vec<Ranked>> {
+    let mut traces: Vec<(usize, std::ops::Range<u32>)> = whole
+        .iter()
+        .filter_map(|p| match p.kind {
+            PendingKind::Whole { trace, .. } => Some((trace, block.trace_rows(trace)?)),
+            PendingKind::Split => None,
+        })
+        .collect();
+    traces.sort_unstable_by_key(|(_, r)| r.start);
+    let mut rows = RoaringBitmap::new();
+    for (_, r) in &traces {
+        rows.insert_range(r.clone());
+    }
+    let mut spans = block
+        .spans_at_with(&rows, compiled.parts)?
+        .into_iter()
+        .peekable();
+    let mut out = Vec::new();
+    for (_, r) in traces {
+        let mut trace = Vec::with_capacity(r.len());
+        while let Some((row, _)) = spans.peek() {
+            if *row >= r.end {
+                break;
+            }
+            if let Some((row, span)) = spans.next() {
+                if row >= r.start {
+                    trace.push(span);
+                }
+            }
+        }
+        out.extend(decide_trace(compiled, range, trace));
+    }
+    Ok(out)
 }
 
 /// The columns a matched span's summary needs, for one row group.
