@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use spandb::{
-    Durability, Event, KeyValue, Link, Options, Resource, Span, SpanId, SpanKind, StatusCode,
-    TimeRange, TraceId, Value,
+    Durability, Event, KeyValue, Link, LogRecord, Options, Resource, Span, SpanId, SpanKind,
+    StatusCode, TimeRange, TraceId, Value,
 };
 
 const T0: u64 = 1_750_000_000_000_000_000;
@@ -79,6 +79,48 @@ fn checkout_trace(t: u8) -> Vec<Span> {
     ]
 }
 
+/// A log record of service `service` at `at_ms`, in trace `t`'s span `id`.
+fn log(t: u8, id: u8, service: &str, at_ms: u64, severity: u8, body: &str) -> LogRecord {
+    LogRecord {
+        time_ns: T0 + at_ms * MS,
+        severity_number: severity,
+        body: Value::Str(body.into()),
+        trace_id: TraceId([t; 16]),
+        span_id: SpanId([t, id, 0, 0, 0, 0, 0, 1]),
+        resource: res(service),
+        ..LogRecord::default()
+    }
+}
+
+/// Trace `t`'s records: two on the failing db span (the SQLException group's), one on the
+/// checkout root (no error group), and none on the failing cart span. One record names db's
+/// span id under another trace id, so it belongs to no span of this data.
+fn checkout_logs(t: u8) -> Vec<LogRecord> {
+    vec![
+        log(
+            t,
+            3,
+            "db",
+            21,
+            9,
+            &format!("SELECT order {}", 1000 + u64::from(t)),
+        ),
+        log(
+            t,
+            3,
+            "db",
+            70 + u64::from(t),
+            17,
+            "query failed: order missing",
+        ),
+        log(t, 1, "checkout", 99, 13, "checkout answered 500"),
+        LogRecord {
+            trace_id: TraceId([t + 100; 16]),
+            ..log(t, 3, "db", 50, 17, "same span id, other trace")
+        },
+    ]
+}
+
 #[test]
 fn analyses_agree_on_sealed_split_and_unsealed_traces() {
     let dir = tempfile::tempdir().unwrap();
@@ -93,10 +135,17 @@ fn analyses_agree_on_sealed_split_and_unsealed_traces() {
     let t4 = checkout_trace(4);
     first.push(t4[0].clone());
     db.write(first).unwrap();
+    // Logs of traces 1..=3 sealed into a log block, those of 4 and 5 unsealed.
+    db.write_logs((1..=3).flat_map(checkout_logs).collect())
+        .unwrap();
     db.flush().unwrap();
     let mut later: Vec<Span> = t4[1..].to_vec();
     later.extend(checkout_trace(5));
     db.write(later).unwrap();
+    db.write_logs((4..=5).flat_map(checkout_logs).collect())
+        .unwrap();
+    let stats = db.stats().unwrap();
+    assert_eq!((stats.logs, stats.log_blocks), (20, 1), "{stats:?}");
 
     // Critical path of the split trace: checkout, cart, db, cart, checkout.
     let cp = db.critical_path(&TraceId([4; 16])).unwrap();
@@ -155,10 +204,42 @@ fn analyses_agree_on_sealed_split_and_unsealed_traces() {
     assert_eq!(sql.operations[0].name, "SELECT");
     assert_eq!(sql.sample_trace_ids.len(), 5);
     assert!(!sql.new);
+    // Its logs: the two records of each db span, sealed (traces 1..=3) and unsealed (4, 5);
+    // not the checkout root's, not the other trace's record with the same span id.
+    assert_eq!(
+        (sql.logs.count, sql.logs.errors),
+        (10, 5),
+        "{:#?}",
+        sql.logs
+    );
+    let newest: Vec<(u64, &str, &str)> = sql
+        .logs
+        .examples
+        .iter()
+        .map(|l| (l.time_ns, l.severity.as_str(), l.body.as_str()))
+        .collect();
+    assert_eq!(
+        newest,
+        [
+            (T0 + 75 * MS, "ERROR", "query failed: order missing"),
+            (T0 + 74 * MS, "ERROR", "query failed: order missing"),
+            (T0 + 73 * MS, "ERROR", "query failed: order missing"),
+        ]
+    );
+    assert_eq!(sql.logs.examples[0].trace_id, TraceId([5; 16]).to_string());
+    assert_eq!(
+        sql.logs.examples[0].span_id,
+        SpanId([5, 3, 0, 0, 0, 0, 0, 1]).to_string()
+    );
     let cart = g.groups.iter().find(|e| e.service == "cart").unwrap();
     assert_eq!(cart.exception_type, None);
     assert_eq!(cart.template, "upstream failed");
     assert_eq!(cart.origin_share, 0.0);
+    assert_eq!(
+        cart.logs,
+        spandb::analysis::GroupLogs::default(),
+        "cart logged nothing"
+    );
     assert_eq!(
         (cart.origins[0].service.as_str(), cart.origins[0].count),
         ("db", 5)

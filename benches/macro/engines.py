@@ -620,3 +620,204 @@ def chdb_query(dbdir, spec):
     )
     sess.close()
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# The logs part: the same OTLP JSON log lines in each engine, bytes per record, the logs of one
+# trace (warm), and a word search (newest `limit` records whose body contains the word, and
+# their total count). Each worker prints the same shape as `spandb_macro logs`.
+LR_DUCK = (
+    f'STRUCT("resource" STRUCT("attributes" {KV_DUCK}), "scopeLogs" STRUCT("scope" STRUCT("name" VARCHAR, '
+    '"version" VARCHAR), "logRecords" STRUCT("timeUnixNano" VARCHAR, "observedTimeUnixNano" VARCHAR, '
+    '"severityNumber" INTEGER, "severityText" VARCHAR, "body" STRUCT("stringValue" VARCHAR), '
+    f'"attributes" {KV_DUCK}, "flags" UINTEGER, "traceId" VARCHAR, "spanId" VARCHAR)[])[])[]'
+)
+
+DUCK_LOGS_SCHEMA = """
+CREATE TABLE logs (
+    time_ns         UBIGINT NOT NULL,
+    observed_ns     UBIGINT,
+    severity_number UTINYINT,
+    severity_text   VARCHAR,
+    body            VARCHAR,
+    attributes      MAP(VARCHAR, VARCHAR),
+    trace_id        VARCHAR,            -- '' without trace context
+    span_id         VARCHAR,
+    flags           UINTEGER,
+    service         VARCHAR,
+    resource        MAP(VARCHAR, VARCHAR),
+    scope_name      VARCHAR
+)"""
+
+
+def duck_logs_load_sql(path):
+    p = path.replace("'", "''")
+    return f"""
+INSERT INTO logs
+SELECT CAST(lr.timeUnixNano AS UBIGINT), CAST(lr.observedTimeUnixNano AS UBIGINT),
+       coalesce(lr.severityNumber, 0), coalesce(lr.severityText, ''), coalesce(lr.body.stringValue, ''),
+       {duck_map('lr.attributes')}, coalesce(lr.traceId, ''), coalesce(lr.spanId, ''), coalesce(lr.flags, 0),
+       coalesce(list_filter(res.attributes, lambda a: a.key = 'service.name')[1].value.stringValue, ''),
+       {duck_map('res.attributes')}, coalesce(scope.name, '')
+FROM (
+  SELECT res, sl.scope AS scope, unnest(sl.logRecords) AS lr FROM (
+    SELECT rl.resource AS res, unnest(rl.scopeLogs) AS sl FROM (
+      SELECT unnest(resourceLogs) AS rl
+      FROM read_json('{p}', format = 'newline_delimited', maximum_object_size = 268435456,
+                     columns = {{'resourceLogs': '{LR_DUCK}'}})
+    )
+  )
+)"""
+
+
+def logs_queries(spec, trace_rows, newest_times, word_total):
+    """Runs the logs spec through an engine's three callables; the shared answer shape."""
+    per_trace, warm = {}, []
+    for rnd in range(2):
+        for t in spec["trace_ids"]:
+            s = time.perf_counter()
+            per_trace[t] = trace_rows(t)
+            if rnd == 1:
+                warm.append((time.perf_counter() - s) * 1e3)
+    times, newest = [], []
+    for _ in range(max(spec.get("repeats", 5), 1)):
+        s = time.perf_counter()
+        newest = newest_times(spec["word"], spec["limit"])
+        times.append((time.perf_counter() - s) * 1e3)
+    return {
+        "trace_logs": {"warm": summary(warm), "per_trace": per_trace},
+        "word_search": {"word": spec["word"], "limit": spec["limit"], "times": summary(times),
+                        "newest_times_ns": [int(x) for x in newest], "total": word_total(spec["word"])},
+    }
+
+
+def like(word):
+    return "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_").replace("'", "''") + "%"
+
+
+def duckdb_logs(data, dbdir, spec):
+    import duckdb
+
+    os.makedirs(dbdir, exist_ok=True)
+    path = os.path.join(dbdir, "logs.duckdb")
+    t0 = time.perf_counter()
+    con = duckdb.connect(path)
+    con.execute(DUCK_LOGS_SCHEMA)
+    con.execute(duck_logs_load_sql(data))
+    con.execute("CREATE INDEX logs_trace_id ON logs (trace_id)")
+    con.execute("CHECKPOINT")
+    secs = time.perf_counter() - t0
+    n = con.execute("SELECT count(*) FROM logs").fetchone()[0]
+    con.close()
+    size = dir_size(dbdir)
+    con = duckdb.connect(path, read_only=True)
+
+    def trace_rows(t):
+        return len(con.execute("SELECT * FROM logs WHERE trace_id = ?", [t]).fetchall())
+
+    def newest_times(word, limit):
+        sql = f"SELECT time_ns FROM logs WHERE body LIKE '{like(word)}' ESCAPE '\\' ORDER BY time_ns DESC LIMIT {int(limit)}"
+        return [r[0] for r in con.execute(sql).fetchall()]
+
+    def word_total(word):
+        return con.execute(f"SELECT count(*) FROM logs WHERE body LIKE '{like(word)}' ESCAPE '\\'").fetchone()[0]
+
+    out = logs_queries(spec, trace_rows, newest_times, word_total)
+    con.close()
+    return {"engine": "duckdb", "version": duckdb.__version__, "records": n, "ingest_seconds": secs,
+            "records_per_second": n / secs, "bytes_on_disk": size, "bytes_per_record": size / max(n, 1),
+            "peak_rss_bytes": rss()[1], **out}
+
+
+LR_CH = (
+    "resourceLogs Array(Tuple(resource Tuple(attributes " + KV_CH + "), scopeLogs Array(Tuple("
+    "scope Tuple(name String, version String), logRecords Array(Tuple(timeUnixNano String, "
+    "observedTimeUnixNano String, severityNumber UInt8, severityText String, body Tuple(stringValue String), "
+    "attributes " + KV_CH + ", flags UInt32, traceId String, spanId String))))))"
+)
+
+# The OpenTelemetry Collector ClickHouse exporter's otel_logs table (its default schema).
+CH_LOGS_SCHEMA = """
+CREATE TABLE bench.otel_logs (
+    Timestamp DateTime64(9) CODEC(Delta, ZSTD(1)),
+    TimestampTime DateTime DEFAULT toDateTime(Timestamp),
+    ObservedTimestamp DateTime64(9) CODEC(Delta, ZSTD(1)),
+    TraceId String CODEC(ZSTD(1)),
+    SpanId String CODEC(ZSTD(1)),
+    TraceFlags UInt8,
+    SeverityText LowCardinality(String) CODEC(ZSTD(1)),
+    SeverityNumber UInt8,
+    ServiceName LowCardinality(String) CODEC(ZSTD(1)),
+    Body String CODEC(ZSTD(1)),
+    ResourceAttributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    ScopeName String CODEC(ZSTD(1)),
+    LogAttributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    INDEX idx_trace_id TraceId TYPE bloom_filter(0.001) GRANULARITY 1,
+    INDEX idx_body Body TYPE tokenbf_v1(32768, 3, 0) GRANULARITY 8
+) ENGINE = MergeTree
+PARTITION BY toDate(TimestampTime)
+ORDER BY (ServiceName, TimestampTime, Timestamp)
+SETTINGS index_granularity = 8192"""
+
+
+def ch_logs_load_sql(path):
+    p = path.replace("'", "\\'")
+    lr, res = "lr", te("rl", "resource.attributes")
+    t = f"toUInt64({te(lr, 'timeUnixNano')})"
+    return f"""
+INSERT INTO bench.otel_logs (Timestamp, ObservedTimestamp, TraceId, SpanId, TraceFlags, SeverityText,
+    SeverityNumber, ServiceName, Body, ResourceAttributes, ScopeName, LogAttributes)
+SELECT fromUnixTimestamp64Nano(toInt64({t})),
+       fromUnixTimestamp64Nano(toInt64(toUInt64({te(lr, 'observedTimeUnixNano')}))),
+       {te(lr, 'traceId')}, {te(lr, 'spanId')}, {te(lr, 'flags')}, {te(lr, 'severityText')},
+       {te(lr, 'severityNumber')},
+       {te(f"arrayFirst(a -> {te('a', 'key')} = 'service.name', {res})", 'value.stringValue')},
+       {te(lr, 'body.stringValue')}, {ch_map(res)}, {te('sl', 'scope.name')}, {ch_map(te(lr, 'attributes'))}
+FROM file('{p}', 'JSONEachRow', '{LR_CH}')
+ARRAY JOIN resourceLogs AS rl
+ARRAY JOIN {te('rl', 'scopeLogs')} AS sl
+ARRAY JOIN {te('sl', 'logRecords')} AS lr
+SETTINGS input_format_skip_unknown_fields = 1,
+         input_format_json_ignore_unknown_keys_in_named_tuple = 1,
+         input_format_json_defaults_for_missing_elements_in_named_tuple = 1,
+         input_format_json_named_tuples_as_objects = 1"""
+
+
+def chdb_logs(data, dbdir, spec):
+    import chdb
+    from chdb import session
+
+    os.makedirs(dbdir, exist_ok=True)
+    t0 = time.perf_counter()
+    sess = session.Session(dbdir)
+    ch_check(sess.query("CREATE DATABASE IF NOT EXISTS bench"))
+    ch_check(sess.query(CH_LOGS_SCHEMA))
+    ch_check(sess.query(ch_logs_load_sql(os.path.abspath(data))))
+    ch_check(sess.query("OPTIMIZE TABLE bench.otel_logs FINAL"))
+    secs = time.perf_counter() - t0
+    n = int(sess.query("SELECT count() FROM bench.otel_logs", "CSV").bytes())
+    size = int(sess.query(
+        "SELECT sum(bytes_on_disk) FROM system.parts WHERE database = 'bench' AND table = 'otel_logs' AND active",
+        "CSV").bytes())
+    tbl = "bench.otel_logs"
+
+    def trace_rows(t):
+        res = ch_check(sess.query(f"SELECT * FROM {tbl} WHERE TraceId = '{t}'", "TabSeparated"))
+        return res.bytes().count(b"\n")
+
+    def rows(sql):
+        return json.loads(ch_check(sess.query(sql, "JSONCompact")).bytes())["data"]
+
+    def newest_times(word, limit):
+        sql = (f"SELECT toUnixTimestamp64Nano(Timestamp) FROM {tbl} WHERE Body LIKE '{like(word)}' "
+               f"ORDER BY Timestamp DESC LIMIT {int(limit)}")
+        return [int(r[0]) for r in rows(sql)]
+
+    def word_total(word):
+        return int(rows(f"SELECT count() FROM {tbl} WHERE Body LIKE '{like(word)}'")[0][0])
+
+    out = logs_queries(spec, trace_rows, newest_times, word_total)
+    sess.close()
+    return {"engine": "chdb", "version": chdb.__version__, "records": n, "ingest_seconds": secs,
+            "records_per_second": n / secs, "bytes_on_disk": size, "bytes_per_record": size / max(n, 1),
+            "peak_rss_bytes": rss()[1], **out}

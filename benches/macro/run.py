@@ -69,6 +69,94 @@ def ensure_data(args):
     return path
 
 
+def ensure_logs(args):
+    """The log records generated with the spans (gen_spans.py --logs, same seed), cached like
+    the spans; None with --no-logs, or with --data and no --logs-data."""
+    if args.no_logs:
+        return None
+    if args.logs_data:
+        return os.path.abspath(args.logs_data)
+    if args.data:
+        log("--data without --logs-data: the logs part is left out")
+        return None
+    path = os.path.join(target_dir(), "bench-data", f"logs_{args.spans}_seed{args.seed}.jsonl")
+    if os.path.exists(path):
+        return path
+    log(f"generating the log records of {args.spans} spans (seed {args.seed}) into {path}")
+    spans_tmp, tmp = path + ".spans.tmp", path + ".tmp"
+    try:
+        subprocess.run(
+            [sys.executable, os.path.join(ROOT, "benches", "gen_spans.py"), "--spans", str(args.spans),
+             "--seed", str(args.seed), "--out", spans_tmp, "--logs", tmp],
+            check=True,
+        )
+        os.replace(tmp, path)
+    finally:
+        for f in (spans_tmp, tmp):
+            if os.path.exists(f):
+                os.remove(f)
+    return path
+
+
+LOG_WORD = "timeout"  # in ~0.2% of the generated bodies: a search must pass most row groups
+
+
+def logs_spec(args, path):
+    """Sample trace ids of the log records (seeded), the word, the limit."""
+    trace_re = re.compile(rb'"traceId":"([0-9a-f]{32})"')
+    ids = set()
+    with open(path, "rb") as f:
+        for line in f:
+            ids.update(trace_re.findall(line))
+    ids = sorted(i.decode() for i in ids)
+    sample = random.Random(args.seed).sample(ids, min(args.lookups, len(ids)))
+    return {"trace_ids": sample, "word": LOG_WORD, "limit": 100, "repeats": args.repeats}
+
+
+def engine_logs(engine, logs, dbdir, spec_path):
+    if os.path.exists(dbdir):
+        shutil.rmtree(dbdir)
+    if engine == "spandb":
+        return run_json([DRIVER[0], "logs", logs, dbdir, spec_path])
+    return run_json([sys.executable, __file__, "--worker", engine, "--phase", "logs", "--data", logs,
+                     "--dir", dbdir, "--spec", spec_path])
+
+
+def verify_logs(results, engines_run):
+    """Every engine's logs answers against the first engine's: {figure: [problems]}."""
+    problems = {}
+    ref_name = engines_run[0]
+    ref = results[ref_name]
+    for name in engines_run[1:]:
+        r = results[name]
+        if r["records"] != ref["records"]:
+            problems.setdefault("logs: records", []).append(f"{name}: {r['records']} vs {ref_name} {ref['records']}")
+        a, b = ref["trace_logs"]["per_trace"], r["trace_logs"]["per_trace"]
+        diff = [t for t in a if a[t] != b.get(t)]
+        if diff:
+            problems.setdefault("logs: trace logs", []).append(
+                f"{name}: {len(diff)} traces differ (e.g. {diff[0]}: {a[diff[0]]} vs {b.get(diff[0])})")
+        wa, wb = ref["word_search"], r["word_search"]
+        if wa["newest_times_ns"] != wb["newest_times_ns"] or wa["total"] != wb["total"]:
+            problems.setdefault("logs: word search", []).append(
+                f"{name}: {wb['total']} matches vs {ref_name} {wa['total']}, newest equal: "
+                f"{wa['newest_times_ns'] == wb['newest_times_ns']}")
+    return problems
+
+
+def logs_table(results, engines_run):
+    head = ["engine", "records/s", "B/record", "trace logs p50 ms", "p99 ms", "word search p50 ms", "matches"]
+    rows = []
+    for e in engines_run:
+        r = results[e]
+        rows.append([e, f"{r['records_per_second']:,.0f}", f"{r['bytes_per_record']:.1f}",
+                     f"{r['trace_logs']['warm']['p50_ms']:.3f}", f"{r['trace_logs']['warm']['p99_ms']:.3f}",
+                     f"{r['word_search']['times']['p50_ms']:.2f}", str(r["word_search"]["total"])])
+    widths = [max(len(x) for x in col) for col in zip(head, *rows)]
+    line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths))  # noqa: E731
+    return "\n".join([line(head)] + [line(r) for r in rows]), head, rows
+
+
 def scan_data(path):
     """Distinct trace ids and the span start range, read straight from the JSON text."""
     trace_re = re.compile(rb'"traceId":"([0-9a-f]{32})","spanId"')
@@ -221,6 +309,10 @@ def engine_query(engine, dbdir, spec_path):
 def worker(args):
     if args.phase == "ingest":
         out = getattr(engines, f"{args.worker}_ingest")(args.data, args.dir)
+    elif args.phase == "logs":
+        with open(args.spec) as f:
+            spec = json.load(f)
+        out = getattr(engines, f"{args.worker}_logs")(args.data, args.dir, spec)
     else:
         with open(args.spec) as f:
             spec = json.load(f)
@@ -459,7 +551,9 @@ def main():
     ap.add_argument("--no-build", action="store_true", help="do not run cargo build for the spandb driver")
     ap.add_argument("--keep", action="store_true", help="keep the engines' data directories")
     ap.add_argument("--worker", choices=["duckdb", "chdb"], help=argparse.SUPPRESS)
-    ap.add_argument("--phase", choices=["ingest", "query"], help=argparse.SUPPRESS)
+    ap.add_argument("--logs-data", help="OTLP JSON log lines for the logs part (default: generated with the spans)")
+    ap.add_argument("--no-logs", action="store_true", help="leave out the logs part")
+    ap.add_argument("--phase", choices=["ingest", "query", "logs"], help=argparse.SUPPRESS)
     ap.add_argument("--dir", help=argparse.SUPPRESS)
     ap.add_argument("--spec", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -522,9 +616,29 @@ def main():
         if not args.keep:
             shutil.rmtree(d, ignore_errors=True)
 
+    logs_results, logs_problems, logs_text = {}, {}, None
+    logs = ensure_logs(args)
+    if logs:
+        lspec_path = os.path.join(work, "logs_spec.json")
+        with open(lspec_path, "w") as f:
+            json.dump(logs_spec(args, logs), f)
+        for e in engines_run:
+            d = os.path.join(work, f"{e}-logs")
+            log(f"{e}: logs")
+            load_before = os.getloadavg()
+            r = engine_logs(e, logs, d, lspec_path)
+            r["loadavg_before_after"] = [load_before, os.getloadavg()]
+            logs_results[e] = r
+            log(f"{e}: {r['records']} log records, {r['bytes_per_record']:.1f} B/record")
+            if not args.keep:
+                shutil.rmtree(d, ignore_errors=True)
+        logs_problems = verify_logs(logs_results, engines_run)
+        logs_text = logs_table(logs_results, engines_run)
+
     if not args.keep and not args.work:
         shutil.rmtree(work, ignore_errors=True)
     problems = verify(results, engines_run)
+    problems.update(logs_problems)
     text, head, rows = table(results, engines_run, problems)
     print()
     print(f"spandb macro benchmark: {nspans:,} spans, {len(ids):,} traces, {os.cpu_count()} cores")
@@ -536,6 +650,13 @@ def main():
                 print(f"  {fig}: {m}")
     else:
         print("\nAll engines returned the same answers (lookups, searches, RED counts, errors and averages; spandb p99 within its sketch's 1% of the exact value).")
+    if logs_text:
+        n = logs_results[engines_run[0]]["records"]
+        print(f"\nlogs: {n:,} log records; trace logs warm over {len(logs_results[engines_run[0]]['trace_logs']['per_trace'])} traces; "
+              f"word search |= \"{LOG_WORD}\" newest 100")
+        print(logs_text[0])
+        if not logs_problems:
+            print("All engines returned the same log answers (records, logs per trace, word-search matches and newest times).")
     stamp = f"{nspans // 1000}k" if nspans < 1_000_000 else f"{nspans // 1_000_000}m"
     out_json = os.path.join(args.out, f"macro_{stamp}.json")
     for e in results:  # the per-trace counts are for verification only
@@ -553,6 +674,11 @@ def main():
         "table": {"head": head, "rows": rows},
         "results": results,
     }
+    if logs_results:
+        for r in logs_results.values():  # per-trace counts are for verification only
+            r["trace_logs"].pop("per_trace", None)
+        doc["logs"] = {"data": logs, "table": {"head": logs_text[1], "rows": logs_text[2]},
+                       "results": logs_results}
     with open(out_json, "w") as f:
         json.dump(doc, f, indent=1)
     png = chart(results, engines_run, problems, os.path.join(args.out, f"macro_{stamp}.png"),

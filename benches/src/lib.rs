@@ -1,6 +1,8 @@
 //! Helpers shared by the criterion micro-benchmarks and the macro-suite driver: generated
 //! input data, span loading, and memory figures from `/proc`.
 
+pub mod logs_macro;
+
 use std::fs::File;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};

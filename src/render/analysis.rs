@@ -177,6 +177,23 @@ pub fn error_groups_table(g: &ErrorGroups) -> String {
         if let Some(t) = e.sample_trace_ids.first() {
             let _ = writeln!(out, "    e.g. trace {t}");
         }
+        if e.logs.count > 0 {
+            let _ = writeln!(
+                out,
+                "    logs {} ({} error or worse), newest:",
+                e.logs.count, e.logs.errors
+            );
+            for l in &e.logs.examples {
+                let _ = writeln!(
+                    out,
+                    "      {}  {:<5}  {}  span={}",
+                    format_time(l.time_ns),
+                    l.severity,
+                    l.body.replace(['\n', '\r'], " "),
+                    l.span_id
+                );
+            }
+        }
     }
     out
 }

@@ -1,10 +1,11 @@
 //! Every block-file operation of sealing, retention and compaction, failed and crashed one at a
-//! time: a workload (writes with seals, retention, compaction, more seals) runs on a
-//! [`FaultFs`] that fails the Nth call of one operation (write, fsync, rename, directory fsync,
-//! remove) or "crashes" there, dropping what was not durable. After each run the database is
-//! reopened on the real file system and must hold exactly the acknowledged batches (minus those
-//! retention committed to dropping), each whole, with `check()` clean; a failed write, fsync or
-//! rename must have poisoned the handle.
+//! time: a workload (span and log writes with seals, retention, compaction, more seals) runs on
+//! a [`FaultFs`] that fails the Nth call of one operation (write, fsync, rename, directory
+//! fsync, remove) or "crashes" there, dropping what was not durable. Each seal writes a span
+//! block and a log block, so every step of a log block's life fails too. After each run the
+//! database is reopened on the real file system and must hold exactly the acknowledged batches
+//! of spans and of log records (minus those retention committed to dropping), each whole and
+//! once, with `check()` clean; a failed write, fsync or rename must have poisoned the handle.
 //!
 //! RocksDB (catalog, log, trace index) is not behind the seam: in the crash runs it keeps what
 //! it wrote, as after kill -9. `kill9_*` tests cover RocksDB's side with real processes.
@@ -15,21 +16,32 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use common::faultfs::{Fault, FaultFs, FsOp};
-use spandb_storage::{Db, Durability, Error, Options, ScanFilter, Span};
+use spandb_storage::{Db, Durability, Error, LogRecord, Options, ScanFilter, Span};
 
 const PER: u64 = 20;
+/// Log records per batch: a batch is 32 rows, so the two batches after compaction (64 rows)
+/// stay below `block_max_spans` and are sealed by the final flush only.
+const LOGS_PER: u64 = 12;
 const SECOND: u64 = 1_000_000_000;
 /// Retention drops blocks whose spans all start before this: batches 0 and 1.
 const CUTOFF: u64 = common::BASE_NS + 2 * SECOND;
 
-fn batch(i: u64) -> Vec<Span> {
-    // Batches 0 and 1 are old; the rest are 100 s later.
-    let at = if i < 2 {
+/// Batches 0 and 1 are old; the rest are 100 s later.
+fn batch_time(i: u64) -> u64 {
+    if i < 2 {
         common::BASE_NS + i * SECOND
     } else {
         common::BASE_NS + (100 + i) * SECOND
-    };
-    common::numbered_batch(i, PER, at)
+    }
+}
+
+fn batch(i: u64) -> Vec<Span> {
+    common::numbered_batch(i, PER, batch_time(i))
+}
+
+/// The log records of batch `i`, in its spans' traces and time.
+fn logs(i: u64) -> Vec<LogRecord> {
+    spandb_testkit::numbered_logs(i, LOGS_PER, batch_time(i))
 }
 
 fn options() -> Options {
@@ -53,16 +65,22 @@ struct Outcome {
 fn workload(db: &Db, out: &mut Outcome) -> Result<(), Error> {
     for i in 0..6 {
         db.write(batch(i))?;
+        db.write_logs(logs(i))?;
         out.acked.push(i);
         db.flush()?;
     }
     let r = db.retain_since(CUTOFF)?;
     out.retention_committed = true;
-    assert_eq!(r.blocks_dropped, 2, "{r:?}");
+    assert_eq!(
+        (r.blocks_dropped, r.logs_dropped),
+        (4, 2 * LOGS_PER),
+        "{r:?}"
+    );
     let c = db.compact()?;
-    assert_eq!((c.merges, c.blocks_after), (1, 1), "{c:?}");
+    assert_eq!((c.merges, c.blocks_after), (2, 2), "{c:?}");
     for i in 6..8 {
         db.write(batch(i))?;
+        db.write_logs(logs(i))?;
         out.acked.push(i);
     }
     db.flush()?;
@@ -113,8 +131,25 @@ fn verify_reopened(dir: &std::path::Path, want: &BTreeSet<u64>, what: &str) {
         want.len() as u64 * PER,
         "{what}: span count"
     );
+    // Log records: exactly the acknowledged batches', each once, found by trace too.
+    let snap = db.snapshot().unwrap();
+    let expect_logs = common::sorted_logs(want.iter().flat_map(|&i| logs(i)).collect());
+    assert_eq!(common::all_logs(&snap), expect_logs, "{what}: log records");
+    for i in 0..8 {
+        let got = snap
+            .trace_logs(&spandb_testkit::numbered_trace(i, 1))
+            .unwrap();
+        let expect = if want.contains(&i) { LOGS_PER / 4 } else { 0 };
+        assert_eq!(
+            got.len() as u64,
+            expect,
+            "{what}: logs of trace 1 of batch {i}"
+        );
+    }
+    drop(snap);
     // And it takes writes again.
     db.write(batch(50)).unwrap();
+    db.write_logs(logs(50)).unwrap();
     db.flush().unwrap();
     db.compact().unwrap();
     let report = db.check().unwrap();
@@ -126,7 +161,9 @@ fn verify_reopened(dir: &std::path::Path, want: &BTreeSet<u64>, what: &str) {
     db.close().unwrap();
 }
 
-fn run(op: FsOp, n: usize, fault: Fault) {
+/// Runs the workload with `fault` at the `n`th call of `op`; returns the error the workload
+/// saw, if any.
+fn run(op: FsOp, n: usize, fault: Fault) -> Option<String> {
     let what = format!("{fault:?} at {op:?} call #{n}");
     let dir = common::scratch_dir();
     let fs = Arc::new(FaultFs::new());
@@ -134,6 +171,7 @@ fn run(op: FsOp, n: usize, fault: Fault) {
     fs.arm(op, n, fault);
     let mut out = Outcome::default();
     let result = workload(&db, &mut out);
+    let error = result.as_ref().err().map(|e| e.to_string());
     assert!(
         fs.tripped(),
         "{what}: the fault never fired ({:?})",
@@ -161,6 +199,12 @@ fn run(op: FsOp, n: usize, fault: Fault) {
             .len() as u64;
         let dropped = if out.retention_committed { 2 } else { 0 };
         assert_eq!(seen, (out.acked.len() as u64 - dropped) * PER, "{what}");
+        let seen_logs = common::all_logs(&db.snapshot().unwrap()).len() as u64;
+        assert_eq!(
+            seen_logs,
+            (out.acked.len() as u64 - dropped) * LOGS_PER,
+            "{what}: log records"
+        );
     } else {
         // A failed delete of a retired file only leaks the file until the next open.
         result.unwrap_or_else(|e| panic!("{what}: {e}"));
@@ -178,12 +222,14 @@ fn run(op: FsOp, n: usize, fault: Fault) {
         .filter(|i| !(out.retention_committed && *i < 2))
         .collect();
     verify_reopened(dir.path(), &want, &what);
+    error
 }
 
 #[test]
-fn every_failure_point_of_seal_retention_and_compaction_keeps_acknowledged_spans() {
-    // A clean run counts the calls: 7 blocks written (6 seals, 1 merge, 1 last seal = 8),
-    // 6 retired files removed (2 by retention, 4 by compaction).
+fn every_failure_point_of_seal_retention_and_compaction_keeps_acknowledged_spans_and_logs() {
+    // A clean run counts the calls: each seal writes a span block and a log block, so 16
+    // files are written (6 seals, 1 merge of each kind, 1 last seal: 2 * 8), and 12 retired
+    // files removed (2 + 2 by retention, 4 + 4 by compaction).
     let dir = common::scratch_dir();
     let fs = Arc::new(FaultFs::new());
     let db = options().file_system(fs.clone()).open(dir.path()).unwrap();
@@ -193,25 +239,36 @@ fn every_failure_point_of_seal_retention_and_compaction_keeps_acknowledged_spans
     drop(db);
     let calls = fs.calls();
     let expected: BTreeMap<FsOp, usize> = [
-        (FsOp::Write, 8),
-        (FsOp::Sync, 8),
-        (FsOp::Rename, 8),
-        (FsOp::SyncDir, 8),
-        (FsOp::Remove, 6),
+        (FsOp::Write, 16),
+        (FsOp::Sync, 16),
+        (FsOp::Rename, 16),
+        (FsOp::SyncDir, 16),
+        (FsOp::Remove, 12),
     ]
     .into();
     assert_eq!(calls, expected);
     verify_reopened(dir.path(), &(2..8).collect(), "clean run");
 
     let mut runs = 0;
+    let mut log_block_failures = 0;
     for op in FsOp::ALL {
         for n in 1..=calls[&op] {
             for fault in [Fault::Fail, Fault::Crash] {
-                run(op, n, fault);
+                let error = run(op, n, fault);
+                if error.is_some_and(|e| e.contains("log block")) {
+                    log_block_failures += 1;
+                }
                 runs += 1;
             }
         }
     }
-    println!("{runs} failure points checked");
-    assert_eq!(runs, 2 * 38);
+    println!("{runs} failure points checked, {log_block_failures} failed a log block");
+    assert_eq!(runs, 2 * 76);
+    // Writing a log block is a write, fsync, rename and directory fsync of its own; failed or
+    // crashed at those steps, the workload's error names the log block (56 of the runs when
+    // this was written).
+    assert!(
+        log_block_failures >= 2 * 4 * 7,
+        "{log_block_failures} errors named a log block"
+    );
 }

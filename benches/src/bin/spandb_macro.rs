@@ -5,7 +5,10 @@
 //! spandb_macro ingest <spans.jsonl> <db-dir> [--batch N]
 //! spandb_macro query  <db-dir> <spec.json>
 //! spandb_macro columns <db-dir>
+//! spandb_macro logs <logs.jsonl> <db-dir> <spec.json>
 //! ```
+//!
+//! `logs` is the logs part (see `spandb_benches::logs_macro`).
 //!
 //! `columns` breaks the bytes on disk down by column (stored, i.e. compressed, and raw), block
 //! footers and everything else (RocksDB), per span: where the bytes go.
@@ -39,9 +42,12 @@ fn main() {
         Some("ingest") if args.len() >= 3 => ingest(&args[1], &args[2], &args[3..]),
         Some("query") if args.len() == 3 => run_queries(&args[1], &args[2]),
         Some("columns") if args.len() == 2 => columns(&args[1]),
+        Some("logs") if args.len() == 4 => {
+            spandb_benches::logs_macro::run(&args[1], &args[2], &args[3])
+        }
         _ => {
             eprintln!(
-                "usage: spandb_macro ingest <spans.jsonl> <db-dir> [--batch N]\n       spandb_macro query <db-dir> <spec.json>\n       spandb_macro columns <db-dir>"
+                "usage: spandb_macro ingest <spans.jsonl> <db-dir> [--batch N]\n       spandb_macro query <db-dir> <spec.json>\n       spandb_macro columns <db-dir>\n       spandb_macro logs <logs.jsonl> <db-dir> <spec.json>"
             );
             std::process::exit(2);
         }

@@ -22,11 +22,12 @@ use std::hash::Hasher;
 
 use rustc_hash::{FxHashMap, FxHasher};
 use serde::Serialize;
-use spandb_storage::{Snapshot, Span, SpanId, SpanParts, TraceId, Value};
+use spandb_storage::{severity_name, LogRecord, Snapshot, Span, SpanId, SpanParts, TraceId, Value};
 
 use super::template::TemplateMiner;
 use crate::error::Result;
 use crate::exec::scan::parallel_blocks;
+use crate::logs::span_logs;
 use crate::plan::TimeRange;
 
 /// Frames of a stack trace that make its fingerprint.
@@ -35,6 +36,8 @@ pub const TOP_FRAMES: usize = 3;
 pub const SAMPLE_TRACES: usize = 5;
 /// Entries kept in a group's operation, origin, stack and propagation lists.
 pub const TOP_ENTRIES: usize = 10;
+/// Example log lines kept per group.
+pub const SAMPLE_LOGS: usize = 3;
 
 const MINUTE_NS: u64 = 60_000_000_000;
 
@@ -70,6 +73,50 @@ pub struct OriginCount {
     pub count: u64,
 }
 
+/// A log record as a group shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LogLine {
+    /// Unix ns (the record's time, else its observed time).
+    pub time_ns: u64,
+    /// The severity text, else the name of its severity number's range (upper case).
+    pub severity: String,
+    pub service: String,
+    /// The body as text.
+    pub body: String,
+    /// 32 hex characters.
+    pub trace_id: String,
+    /// 16 hex characters.
+    pub span_id: String,
+}
+
+impl LogLine {
+    fn of(l: &LogRecord) -> Self {
+        LogLine {
+            time_ns: l.timestamp_ns(),
+            severity: if l.severity_text.is_empty() {
+                severity_name(l.severity_number).to_uppercase()
+            } else {
+                l.severity_text.clone()
+            },
+            service: l.service().to_owned(),
+            body: l.body_text().into_owned(),
+            trace_id: l.trace_id.to_string(),
+            span_id: l.span_id.to_string(),
+        }
+    }
+}
+
+/// The log records joined to a group's error spans (by trace id and span id).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct GroupLogs {
+    /// Records joined to the group's error spans.
+    pub count: u64,
+    /// Those of severity error or worse (number 17 and up).
+    pub errors: u64,
+    /// The newest [`SAMPLE_LOGS`], newest first.
+    pub examples: Vec<LogLine>,
+}
+
 /// One group of errors.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ErrorGroup {
@@ -103,6 +150,8 @@ pub struct ErrorGroup {
     pub propagated_to: Vec<NameCount>,
     /// Not seen in the baseline window (always false without a baseline).
     pub new: bool,
+    /// Log records of the group's error spans.
+    pub logs: GroupLogs,
 }
 
 /// The error groups of a range.
@@ -129,7 +178,48 @@ pub fn error_groups(
         Some(b) => error_spans(snapshot, b)?,
         None => Vec::new(),
     };
-    Ok(group_errors(&current, &before, range, baseline))
+    let (mut groups, spans) = grouped(&current, &before, range, baseline);
+    attach_logs(snapshot, &mut groups.groups, &spans)?;
+    Ok(groups)
+}
+
+/// Fills each group's [`GroupLogs`] from the records of its error spans (`spans[i]` are the
+/// spans of `groups[i]`). A span in several groups lends its records to each.
+fn attach_logs(
+    snapshot: &Snapshot,
+    groups: &mut [ErrorGroup],
+    spans: &[BTreeSet<(TraceId, SpanId)>],
+) -> Result<()> {
+    let mut owners: FxHashMap<(TraceId, SpanId), Vec<usize>> = FxHashMap::default();
+    for (g, set) in spans.iter().enumerate() {
+        for key in set {
+            owners.entry(*key).or_default().push(g);
+        }
+    }
+    let all: BTreeSet<(TraceId, SpanId)> = owners.keys().copied().collect();
+    let mut records = span_logs(snapshot, &all)?;
+    // Newest first, ties by body, so the examples do not depend on block order.
+    records.sort_by(|a, b| {
+        b.timestamp_ns()
+            .cmp(&a.timestamp_ns())
+            .then_with(|| a.body_text().cmp(&b.body_text()))
+    });
+    for l in &records {
+        for &g in owners.get(&(l.trace_id, l.span_id)).into_iter().flatten() {
+            let Some(group) = groups.get_mut(g) else {
+                continue;
+            };
+            let logs = &mut group.logs;
+            logs.count += 1;
+            if l.severity_number >= 17 {
+                logs.errors += 1;
+            }
+            if logs.examples.len() < SAMPLE_LOGS {
+                logs.examples.push(LogLine::of(l));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Every error span starting in `range`: the error bitmap of each block whose spans may
@@ -230,15 +320,28 @@ struct Acc<'s> {
     own_origin: u64,
     propagated: FxHashMap<&'s str, u64>,
     sample_message: &'s str,
+    spans: BTreeSet<(TraceId, SpanId)>,
 }
 
 /// Groups the occurrences of `current`; `baseline` spans only decide which groups are new.
-pub fn group_errors<'s>(
+/// Groups carry no logs (see [`error_groups`]).
+pub fn group_errors(
+    current: &[Span],
+    baseline: &[Span],
+    range: TimeRange,
+    baseline_range: Option<TimeRange>,
+) -> ErrorGroups {
+    grouped(current, baseline, range, baseline_range).0
+}
+
+/// [`group_errors`], and the (trace id, span id) of each group's error spans, in the order
+/// of the groups.
+fn grouped<'s>(
     current: &'s [Span],
     baseline: &'s [Span],
     range: TimeRange,
     baseline_range: Option<TimeRange>,
-) -> ErrorGroups {
+) -> (ErrorGroups, Vec<BTreeSet<(TraceId, SpanId)>>) {
     let occ = occurrences(current);
     let base_occ = occurrences(baseline);
     // One miner per (service, type), fed every distinct message of both windows in sorted
@@ -274,6 +377,7 @@ pub fn group_errors<'s>(
         });
         a.count += 1;
         a.traces.insert(span.trace_id);
+        a.spans.insert((span.trace_id, span.span_id));
         a.first = a.first.min(o.time_ns);
         a.last = a.last.max(o.time_ns);
         *a.per_minute
@@ -301,7 +405,7 @@ pub fn group_errors<'s>(
             }
         }
     }
-    let mut out: Vec<ErrorGroup> = groups
+    let mut out: Vec<(ErrorGroup, BTreeSet<(TraceId, SpanId)>)> = groups
         .into_iter()
         .map(|((service, exception_type, template), mut a)| {
             a.samples.sort_by(|x, y| y.cmp(x));
@@ -348,7 +452,7 @@ pub fn group_errors<'s>(
                     .then_with(|| (&x.service, &x.operation).cmp(&(&y.service, &y.operation)))
             });
             origins.truncate(TOP_ENTRIES);
-            ErrorGroup {
+            let group = ErrorGroup {
                 service: service.to_owned(),
                 exception_type: exception_type.map(str::to_owned),
                 template,
@@ -369,10 +473,12 @@ pub fn group_errors<'s>(
                 origin_share: a.own_origin as f64 / a.count.max(1) as f64,
                 propagated_to: top(a.propagated),
                 new,
-            }
+                logs: GroupLogs::default(),
+            };
+            (group, a.spans)
         })
         .collect();
-    out.sort_by(|x, y| {
+    out.sort_by(|(x, _), (y, _)| {
         y.count.cmp(&x.count).then_with(|| {
             (&x.service, &x.exception_type, &x.template).cmp(&(
                 &y.service,
@@ -381,13 +487,15 @@ pub fn group_errors<'s>(
             ))
         })
     });
-    ErrorGroups {
+    let (out, spans): (Vec<ErrorGroup>, Vec<_>) = out.into_iter().unzip();
+    let groups = ErrorGroups {
         start_ns: range.start_ns,
         end_ns: range.end_ns,
         baseline: baseline_range.map(|b| (b.start_ns, b.end_ns)),
         error_spans: current.len() as u64,
         groups: out,
-    }
+    };
+    (groups, spans)
 }
 
 type Templates<'s> = FxHashMap<(&'s str, Option<&'s str>, &'s str), String>;

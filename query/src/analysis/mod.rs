@@ -32,8 +32,9 @@ pub use critical_path_report::{
     critical_path_report, CriticalPathReport, PathSection, SpanPathTime,
 };
 pub use errors::{
-    error_groups, error_spans, fingerprint, group_errors, ErrorGroup, ErrorGroups, MinuteCount,
-    NameCount, OriginCount, StackCount, SAMPLE_TRACES, TOP_FRAMES,
+    error_groups, error_spans, fingerprint, group_errors, ErrorGroup, ErrorGroups, GroupLogs,
+    LogLine, MinuteCount, NameCount, OriginCount, StackCount, SAMPLE_LOGS, SAMPLE_TRACES,
+    TOP_FRAMES,
 };
 pub use explain::{explain, CriticalShare, DurationRank, Explanation, FailureStory, UnusualSpan};
 pub use graph_types::{

@@ -3,14 +3,16 @@
 //! request, records without trace context are *inferred* to belong to the innermost span of
 //! the same service that was running at their time, and are marked so.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
+
+use roaring::RoaringBitmap;
 
 use super::filter::LogQuery;
 use super::search::{search_logs, LogSearch};
 use crate::error::Result;
 use crate::plan::TimeRange;
 use crate::trace_tree::TraceTree;
-use spandb_storage::{LogRecord, Snapshot};
+use spandb_storage::{LogRecord, Snapshot, SpanId, TraceId};
 
 /// A log record joined to a trace.
 #[derive(Clone, Debug, PartialEq)]
@@ -110,6 +112,39 @@ pub fn trace_logs(snap: &Snapshot, tree: &TraceTree, inferred: bool) -> Result<T
         for v in out.by_span.values_mut() {
             v.sort_by_key(|l| l.record.timestamp_ns());
         }
+    }
+    Ok(out)
+}
+
+/// Every log record whose trace id and span id name one of `spans`, unordered. Per log block
+/// the footer's trace table gives the rows of each trace, so only row groups holding one of
+/// the traces are decoded; unsealed records are checked in memory.
+pub fn span_logs(snap: &Snapshot, spans: &BTreeSet<(TraceId, SpanId)>) -> Result<Vec<LogRecord>> {
+    snap.require_all_blocks()?;
+    let traces: BTreeSet<TraceId> = spans.iter().map(|(t, _)| *t).collect();
+    let wanted = |l: &LogRecord| spans.contains(&(l.trace_id, l.span_id));
+    let mut out: Vec<LogRecord> = snap
+        .unsealed_logs()
+        .filter(|l| wanted(l))
+        .cloned()
+        .collect();
+    if traces.is_empty() {
+        return Ok(out);
+    }
+    for b in snap.log_blocks() {
+        let mut rows = RoaringBitmap::new();
+        for t in &traces {
+            rows |= b.rows_of_trace(t);
+        }
+        if rows.is_empty() {
+            continue;
+        }
+        out.extend(
+            b.records_at(&rows)?
+                .into_iter()
+                .map(|(_, l)| l)
+                .filter(|l| wanted(l)),
+        );
     }
     Ok(out)
 }

@@ -10,7 +10,7 @@ mod filter;
 mod patterns;
 mod search;
 
-pub use correlate::{trace_logs, LinkedLog, TraceLogs, MAX_INFERRED_CANDIDATES};
+pub use correlate::{span_logs, trace_logs, LinkedLog, TraceLogs, MAX_INFERRED_CANDIDATES};
 pub use filter::{parse_log_query, LineFilter, LogCond, LogField, LogQuery, LogValue};
 pub use patterns::{log_patterns, mine, LogPattern, LogPatterns};
 pub use search::{scan_logs, search_logs, LogSearch};

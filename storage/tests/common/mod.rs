@@ -295,6 +295,25 @@ pub fn batch_of(s: &Span) -> u64 {
     }
 }
 
+/// Every log record of `snap`, sealed and unsealed, in a stable order (time, trace, span,
+/// body), so two sets compare with `assert_eq!`.
+pub fn all_logs(snap: &spandb_storage::Snapshot) -> Vec<spandb_storage::LogRecord> {
+    let mut out: Vec<spandb_storage::LogRecord> = snap.unsealed_logs().cloned().collect();
+    for b in snap.log_blocks() {
+        out.extend(b.all_records().unwrap());
+    }
+    sorted_logs(out)
+}
+
+pub fn sorted_logs(mut logs: Vec<spandb_storage::LogRecord>) -> Vec<spandb_storage::LogRecord> {
+    logs.sort_by(|a, b| {
+        (a.time_ns, a.trace_id, a.span_id)
+            .cmp(&(b.time_ns, b.trace_id, b.span_id))
+            .then_with(|| a.body_text().cmp(&b.body_text()))
+    });
+    logs
+}
+
 /// A scratch directory, in memory when the machine has /dev/shm: for tests whose durability is
 /// modelled (a fault-injecting file system) or beside the point (stress), where real fsyncs only
 /// cost time.
