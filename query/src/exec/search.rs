@@ -17,6 +17,7 @@ use spandb_storage::block::Column;
 use spandb_storage::{BlockReader, Snapshot, SpanId, StatusCode, TraceId};
 
 use super::rows::BlockRows;
+use super::scan::parallel_map;
 use super::split::{split_index, SplitIndex};
 use super::Compiled;
 use crate::ast::{Field, Query};
@@ -462,12 +463,39 @@ impl Search<'_> {
         })
     }
 
+    /// The (block, row group) pairs holding the matched rows of traces answered from a trace
+    /// table, sorted.
+    fn summary_groups(&self, results: &[Ranked]) -> Vec<(usize, usize)> {
+        let mut need = Vec::new();
+        for r in results {
+            let Hit::Table { block: b, trace: t } = r.hit else {
+                continue;
+            };
+            let block = &self.blocks[b];
+            let groups = &block.footer().groups;
+            let (Some(rows), Some(Some(hit))) = (block.trace_rows(t), self.matched.get(b)) else {
+                continue;
+            };
+            for row in hit.range(rows) {
+                need.push((b, groups.partition_point(|x| x.first_row + x.rows <= row)));
+            }
+        }
+        need.sort_unstable();
+        need.dedup();
+        need
+    }
+
     /// Builds the summaries of traces answered from a trace table: their matched rows'
-    /// columns are decoded once per row group.
-    fn finish(self) -> Result<Vec<TraceSummary>> {
-        let mut groups: FxHashMap<(usize, usize), RowCols> = FxHashMap::default();
-        let mut out = Vec::with_capacity(self.results.len());
-        for r in self.results.into_sorted_vec() {
+    /// columns are decoded once per row group, groups in parallel (with every match asked
+    /// for, these decodes are most of a search: six columns of every group holding a match).
+    fn finish(mut self) -> Result<Vec<TraceSummary>> {
+        let results = std::mem::take(&mut self.results).into_sorted_vec();
+        let need = self.summary_groups(&results);
+        let decoded = parallel_map(&need, |&(b, g)| RowCols::decode(&self.blocks[b], g))?;
+        let mut groups: FxHashMap<(usize, usize), RowCols> =
+            need.into_iter().zip(decoded).collect();
+        let mut out = Vec::with_capacity(results.len());
+        for r in results {
             let (b, t) = match r.hit {
                 Hit::Done(s) => {
                     out.push(s);
