@@ -52,7 +52,7 @@ pub(crate) fn leaf_index(leaf: &Leaf, block: &BlockReader) -> Option<IndexRows> 
             // Statuses compare with `=` and `!=` against statuses only.
             _ => IndexRows::Exact(RoaringBitmap::new()),
         }),
-        Field::Duration => duration_index(leaf, block).map(IndexRows::Exact),
+        Field::Duration => duration_index(leaf, block),
         Field::Resource(key) => resource_index(leaf, block, key),
         Field::Span(key) => span_attr_index(leaf, block, key),
         Field::Unscoped(key) => {
@@ -64,11 +64,11 @@ pub(crate) fn leaf_index(leaf: &Leaf, block: &BlockReader) -> Option<IndexRows> 
     }
 }
 
-/// Duration comparisons the block's min/max duration decide: none or every row.
-fn duration_index(leaf: &Leaf, block: &BlockReader) -> Option<RoaringBitmap> {
+/// Duration comparisons the zone maps (block, row group and trace duration bounds) narrow.
+fn duration_index(leaf: &Leaf, block: &BlockReader) -> Option<IndexRows> {
     let Literal::Duration(d) = leaf.lit else {
         // Span durations compare with duration literals only.
-        return Some(RoaringBitmap::new());
+        return Some(IndexRows::Exact(RoaringBitmap::new()));
     };
     let op = leaf.op;
     block.rows_by_duration_bounds(|lo, hi| match op {

@@ -311,6 +311,51 @@ impl DenseSketch {
         }
     }
 
+    /// No value at all.
+    pub fn is_empty(&self) -> bool {
+        self.zero_count == 0 && self.counts.is_empty()
+    }
+
+    /// Adds a [`CompactSketch`]: one slice addition.
+    pub fn merge_compact(&mut self, s: &CompactSketch) {
+        self.zero_count += s.zero_count;
+        if s.counts.is_empty() {
+            return;
+        }
+        let hi = s.offset.saturating_add(s.counts.len() as i32 - 1);
+        self.reserve(s.offset, hi);
+        let at = (i64::from(s.offset) - i64::from(self.offset)) as usize;
+        if let Some(slots) = self.counts.get_mut(at..at + s.counts.len()) {
+            for (slot, c) in slots.iter_mut().zip(s.counts.iter()) {
+                *slot += u64::from(*c);
+            }
+        }
+    }
+
+    /// The same values as a [`CompactSketch`] (counts above `u32::MAX` saturate; a block
+    /// holds fewer spans than that).
+    pub fn to_compact(&self) -> CompactSketch {
+        let first = self.counts.iter().position(|c| *c > 0);
+        let last = self.counts.iter().rposition(|c| *c > 0);
+        let (Some(first), Some(last)) = (first, last) else {
+            return CompactSketch {
+                zero_count: self.zero_count,
+                ..CompactSketch::default()
+            };
+        };
+        CompactSketch {
+            zero_count: self.zero_count,
+            offset: self.offset + first as i32,
+            counts: self
+                .counts
+                .get(first..=last)
+                .unwrap_or_default()
+                .iter()
+                .map(|c| u32::try_from(*c).unwrap_or(u32::MAX))
+                .collect(),
+        }
+    }
+
     pub fn count(&self) -> u64 {
         self.zero_count + self.counts.iter().sum::<u64>()
     }
@@ -323,6 +368,40 @@ impl DenseSketch {
             .enumerate()
             .map(|(k, c)| (self.offset + k as i32, *c));
         quantile_of(self.zero_count, buckets, q)
+    }
+}
+
+/// A sketch frozen for reading: bucket counts as `u32` in one dense run from the lowest
+/// non-empty bucket to the highest. A pre-merged per-service cell fills most of its run, so
+/// this takes ~4 B per bucket in memory against 16 for [`Sketch`]'s (index, count) pairs, and
+/// merging it into a [`DenseSketch`] is one slice addition the compiler vectorizes. The counts
+/// are shared: a query that needs one block's sketch as it is clones it for a reference count.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CompactSketch {
+    zero_count: u64,
+    /// Bucket index of `counts[0]`.
+    offset: i32,
+    counts: std::sync::Arc<[u32]>,
+}
+
+impl CompactSketch {
+    pub fn count(&self) -> u64 {
+        self.zero_count + self.counts.iter().map(|c| u64::from(*c)).sum::<u64>()
+    }
+
+    /// As [`Sketch::quantile`].
+    pub fn quantile(&self, q: f64) -> Option<f64> {
+        let buckets = self
+            .counts
+            .iter()
+            .enumerate()
+            .map(|(k, c)| (self.offset + k as i32, u64::from(*c)));
+        quantile_of(self.zero_count, buckets, q)
+    }
+
+    /// Bytes this sketch holds on the heap.
+    pub fn heap_bytes(&self) -> usize {
+        self.counts.len() * size_of::<u32>()
     }
 }
 
@@ -410,6 +489,57 @@ impl Rollup {
     }
 }
 
+/// One cell of a [`ServiceRollup`]: the spans of one service in one minute, every span
+/// name together.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ServiceCell {
+    /// Dictionary id of the service name.
+    pub service: u32,
+    pub minute: u64,
+    pub count: u64,
+    pub errors: u64,
+    pub duration_sum_ns: u64,
+    pub durations: CompactSketch,
+}
+
+/// A block's rollup pre-merged per (service, minute): what a RED query grouped by service
+/// reads, one cell per service and minute instead of one per operation, each sketch already
+/// merged. Derived from the [`Rollup`] (not stored: it would cost bytes on disk for what a
+/// few hundred microseconds per block rebuild).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ServiceRollup {
+    /// Sorted by (service, minute).
+    pub cells: Vec<ServiceCell>,
+}
+
+impl ServiceRollup {
+    pub fn of(rollup: &Rollup) -> Self {
+        let mut merged: BTreeMap<(u32, u64), (u64, u64, u64, DenseSketch)> = BTreeMap::new();
+        for (k, c) in &rollup.cells {
+            let e = merged.entry((k.service, k.minute)).or_default();
+            e.0 += c.count;
+            e.1 += c.errors;
+            e.2 = e.2.saturating_add(c.duration_sum_ns);
+            e.3.merge_sketch(&c.durations);
+        }
+        ServiceRollup {
+            cells: merged
+                .into_iter()
+                .map(
+                    |((service, minute), (count, errors, sum, sketch))| ServiceCell {
+                        service,
+                        minute,
+                        count,
+                        errors,
+                        duration_sum_ns: sum,
+                        durations: sketch.to_compact(),
+                    },
+                )
+                .collect(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -453,6 +583,41 @@ mod tests {
                 prop_assert_eq!(dense.quantile(q), all.quantile(q));
             }
             prop_assert_eq!(dense.count(), all.count());
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn service_rollup_equals_merging_the_cells(
+            spans in proptest::collection::vec((0u32..3, 0u32..4, 0u64..3, 0u64..5_000_000_000, any::<bool>()), 0..300),
+        ) {
+            let mut r = Rollup::default();
+            for (service, name, minute, d, err) in &spans {
+                r.add(RollupKey { service: *service, name: *name, minute: *minute }, *d, *err);
+            }
+            let s = ServiceRollup::of(&r);
+            prop_assert!(s.cells.windows(2).all(|w| (w[0].service, w[0].minute) < (w[1].service, w[1].minute)));
+            prop_assert_eq!(s.cells.iter().map(|c| c.count).sum::<u64>(), spans.len() as u64);
+            for c in &s.cells {
+                let mut want = Sketch::new();
+                let (mut count, mut errors, mut sum) = (0, 0, 0u64);
+                for (service, _, minute, d, err) in &spans {
+                    if (*service, *minute) == (c.service, c.minute) {
+                        want.add(*d);
+                        count += 1;
+                        errors += u64::from(*err);
+                        sum += d;
+                    }
+                }
+                prop_assert_eq!((c.count, c.errors, c.duration_sum_ns), (count, errors, sum));
+                prop_assert_eq!(c.durations.count(), want.count());
+                let mut dense = DenseSketch::new();
+                dense.merge_compact(&c.durations);
+                for q in [0.0, 0.25, 0.5, 0.9, 0.99, 1.0] {
+                    prop_assert_eq!(c.durations.quantile(q), want.quantile(q));
+                    prop_assert_eq!(dense.quantile(q), want.quantile(q));
+                }
+            }
         }
     }
 

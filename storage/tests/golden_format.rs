@@ -31,7 +31,7 @@ fn golden_block_still_reads(version: u32) -> BlockReader {
 #[test]
 fn every_format_version_has_a_golden_file() {
     assert_eq!(
-        BLOCK_FORMAT_VERSION, 3,
+        BLOCK_FORMAT_VERSION, 4,
         "a new version needs new golden files beside these"
     );
 }
@@ -57,6 +57,46 @@ fn block_format_v3_golden_file_still_reads_with_its_value_index() {
     let reader = golden_block_still_reads(3);
     assert!(reader.footer().edges.is_some());
     assert!(!reader.footer().attr_rows.is_empty());
+}
+
+#[test]
+fn block_format_v3_golden_file_bounds_durations_by_the_block_and_the_trace() {
+    // Version 3 has no zone maps: each row group gets the block's duration bounds and each
+    // trace its own duration, both upper bounds of what the spans hold.
+    let reader = golden_block_still_reads(3);
+    let f = reader.footer();
+    for g in &f.groups {
+        assert_eq!(
+            (g.min_duration_ns, g.max_duration_ns),
+            (f.min_duration_ns, f.max_duration_ns)
+        );
+    }
+    for t in &f.traces {
+        assert_eq!(t.max_span_duration_ns, t.duration_ns.min(f.max_duration_ns));
+    }
+}
+
+#[test]
+fn block_format_v4_golden_file_still_reads_with_its_zone_maps() {
+    let reader = golden_block_still_reads(4);
+    let f = reader.footer();
+    let spans = reader.all_spans().unwrap();
+    // Every zone map is the exact bound of the rows it covers.
+    for g in &f.groups {
+        let rows = &spans[g.first_row as usize..(g.first_row + g.rows) as usize];
+        let lo = rows.iter().map(|s| s.duration_ns()).min().unwrap();
+        let hi = rows.iter().map(|s| s.duration_ns()).max().unwrap();
+        assert_eq!((g.min_duration_ns, g.max_duration_ns), (lo, hi));
+    }
+    for (t, e) in f.traces.iter().enumerate() {
+        let rows = reader.trace_rows(t).unwrap();
+        let longest = spans[rows.start as usize..rows.end as usize]
+            .iter()
+            .map(|s| s.duration_ns())
+            .max()
+            .unwrap();
+        assert_eq!(e.max_span_duration_ns, longest);
+    }
 }
 
 #[test]

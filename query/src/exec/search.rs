@@ -17,7 +17,7 @@ use spandb_storage::block::Column;
 use spandb_storage::{BlockReader, Snapshot, SpanId, StatusCode, TraceId};
 
 use super::rows::BlockRows;
-use super::scan::parallel_items;
+use super::scan::{parallel_items, parallel_map};
 use super::split::{split_index, SplitIndex};
 use super::Compiled;
 use crate::ast::{Field, Query};
@@ -454,52 +454,36 @@ impl Search<'_> {
         decide_trace(self.compiled, self.range, spans)
     }
 
-    /// Decodes the row groups holding the matched rows of traces answered from a trace
-    /// table, each once, in parallel when there are several.
-    fn decode_matched_groups(
-        &self,
-        results: &[Ranked],
-    ) -> Result<FxHashMap<(usize, usize), RowCols>> {
-        let mut wanted: FxHashSet<(usize, usize)> = FxHashSet::default();
+    /// The (block, row group) pairs holding the matched rows of traces answered from a trace
+    /// table, sorted.
+    fn summary_groups(&self, results: &[Ranked]) -> Vec<(usize, usize)> {
+        let mut need = Vec::new();
         for r in results {
             let Hit::Table { block: b, trace: t } = r.hit else {
                 continue;
             };
             let block = &self.blocks[b];
+            let groups = &block.footer().groups;
             let (Some(rows), Some(Some(hit))) = (block.trace_rows(t), self.matched.get(b)) else {
                 continue;
             };
-            let groups = &block.footer().groups;
             for row in hit.range(rows) {
-                wanted.insert((b, groups.partition_point(|x| x.first_row + x.rows <= row)));
+                need.push((b, groups.partition_point(|x| x.first_row + x.rows <= row)));
             }
         }
-        let mut wanted: Vec<(usize, usize)> = wanted.into_iter().collect();
-        wanted.retain(|&(b, g)| g < self.blocks[b].footer().groups.len());
-        wanted.sort_unstable();
-        let blocks = self.blocks;
-        let decode = |&(b, g): &(usize, usize), acc: &mut Vec<((usize, usize), RowCols)>| {
-            acc.push(((b, g), RowCols::decode(&blocks[b], g)?));
-            Ok(())
-        };
-        // A thread pays for itself only over a few row groups.
-        let parts = if wanted.len() >= 4 {
-            parallel_items(&wanted, Vec::new, decode)?
-        } else {
-            let mut acc = Vec::new();
-            for key in &wanted {
-                decode(key, &mut acc)?;
-            }
-            vec![acc]
-        };
-        Ok(parts.into_iter().flatten().collect())
+        need.sort_unstable();
+        need.dedup();
+        need
     }
 
     /// Builds the summaries of traces answered from a trace table: their matched rows'
-    /// columns are decoded once per row group.
+    /// columns are decoded once per row group, groups in parallel (with every match asked
+    /// for, these decodes are most of a search: six columns of every group holding a match).
     fn finish(mut self) -> Result<Vec<TraceSummary>> {
         let results = std::mem::take(&mut self.results).into_sorted_vec();
-        let groups = self.decode_matched_groups(&results)?;
+        let need = self.summary_groups(&results);
+        let decoded = parallel_map(&need, |&(b, g)| RowCols::decode(&self.blocks[b], g))?;
+        let groups: FxHashMap<(usize, usize), RowCols> = need.into_iter().zip(decoded).collect();
         let mut out = Vec::with_capacity(results.len());
         for r in results {
             let (b, t) = match r.hit {

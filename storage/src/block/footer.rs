@@ -17,8 +17,10 @@ pub const BLOCK_MAGIC: [u8; 8] = *b"SPANBLK\0";
 /// The block format version this build writes. Version 3 leaves every span attribute key
 /// that holds an array on some span out of the value index (it is in `unindexed_keys`);
 /// version 2 indexed such keys' scalar values only, so its value index cannot answer a
-/// comparison exactly and is set aside when read (`Footer::decode`).
-pub const BLOCK_FORMAT_VERSION: u32 = 3;
+/// comparison exactly and is set aside when read (`Footer::decode`). Version 4 adds zone
+/// maps: each row group's shortest and longest span duration, and each trace's longest span
+/// duration in the trace table, so duration comparisons skip what cannot match.
+pub const BLOCK_FORMAT_VERSION: u32 = 4;
 /// The oldest block format version this build reads (version 1 has no edge rollup).
 pub const OLDEST_READABLE_BLOCK_FORMAT_VERSION: u32 = 1;
 /// Header: magic (8) + version (4) + reserved (4).
@@ -89,6 +91,10 @@ pub struct RowGroup {
     pub rows: u32,
     pub min_start_ns: u64,
     pub max_end_ns: u64,
+    /// Shortest and longest span duration in the group (format version 4 on; older blocks
+    /// get the block's bounds, which are never narrower).
+    pub min_duration_ns: u64,
+    pub max_duration_ns: u64,
     pub columns: [ChunkRef; NUM_COLUMNS],
 }
 
@@ -102,6 +108,9 @@ pub struct TraceEntry {
     pub start_ns: u64,
     /// Latest span end minus `start_ns` (0 when ends precede starts).
     pub duration_ns: u64,
+    /// Longest duration of one span of the trace in this block (format version 4 on; older
+    /// blocks get `duration_ns`, an upper bound: a span lies inside its trace).
+    pub max_span_duration_ns: u64,
     /// Dictionary ids of the root span's service and name, when the root (a span without a
     /// parent) is in this block.
     pub root: Option<(u32, u32)>,
@@ -437,6 +446,8 @@ impl Footer {
             put_group_rows(enc, g.first_row, g.rows);
             enc.put_u64(g.min_start_ns);
             enc.put_u64(g.max_end_ns);
+            enc.put_varint(g.min_duration_ns);
+            enc.put_varint(g.max_duration_ns.saturating_sub(g.min_duration_ns));
             put_chunk_refs(enc, &g.columns);
         }
         enc.put_varint(self.traces.len() as u64);
@@ -445,6 +456,7 @@ impl Footer {
             enc.put_varint(u64::from(t.rows));
             enc.put_varint(t.start_ns - self.min_start_ns);
             enc.put_varint(t.duration_ns);
+            enc.put_varint(t.max_span_duration_ns);
             match t.root {
                 Some((service, name)) => {
                     enc.put_varint(u64::from(service) + 1);
@@ -485,12 +497,23 @@ impl Footer {
             let (first_row, rows) = get_group_rows(d, &mut next_row)?;
             let min_start_ns = d.get_u64()?;
             let max_end_ns = d.get_u64()?;
+            let (min_duration_ns, max_duration_ns) = if version >= 4 {
+                let lo = d.get_varint()?;
+                let hi = lo
+                    .checked_add(d.get_varint()?)
+                    .ok_or_else(|| DecodeError::new("row group duration bound overflows"))?;
+                (lo, hi)
+            } else {
+                (f.min_duration_ns, f.max_duration_ns)
+            };
             let columns = get_chunk_refs::<NUM_COLUMNS>(d)?;
             f.groups.push(RowGroup {
                 first_row,
                 rows,
                 min_start_ns,
                 max_end_ns,
+                min_duration_ns,
+                max_duration_ns,
                 columns,
             });
         }
@@ -513,6 +536,11 @@ impl Footer {
             let rows = d.get_varint32()?;
             let start_ns = f.min_start_ns.saturating_add(d.get_varint()?);
             let duration_ns = d.get_varint()?;
+            let max_span_duration_ns = if version >= 4 {
+                d.get_varint()?
+            } else {
+                duration_ns.min(f.max_duration_ns)
+            };
             let root = match d.get_varint()? {
                 0 => None,
                 s1 => {
@@ -535,6 +563,7 @@ impl Footer {
                 rows,
                 start_ns,
                 duration_ns,
+                max_span_duration_ns,
                 root,
             });
         }

@@ -133,19 +133,65 @@ impl BlockReader {
         &self.footer().error_rows
     }
 
-    /// What the block's duration bounds decide for `pred` on a span duration: `Some(empty)`
-    /// when no span's duration can satisfy it, `Some(all rows)` when every span's does,
-    /// `None` when it depends on the row. `pred_at(lo, hi)` returns (some may hold, all
-    /// hold) for durations in `[lo, hi]`.
+    /// What the duration zone maps decide for a predicate on a span duration. `pred_at(lo,
+    /// hi)` returns (some may hold, all hold) for durations in `[lo, hi]`. The block's bounds
+    /// answer first (no row, every row); then each row group's bounds drop or keep whole
+    /// groups, and each trace's longest span drops the traces whose spans are all too short
+    /// for it. The answer is exact when every group left holds for all its rows, a superset
+    /// otherwise (the rows left must be checked on the duration column); `None` when nothing
+    /// narrows the block.
     pub fn rows_by_duration_bounds(
         &self,
-        pred_at: impl FnOnce(u64, u64) -> (bool, bool),
-    ) -> Option<RoaringBitmap> {
+        pred_at: impl Fn(u64, u64) -> (bool, bool),
+    ) -> Option<IndexRows> {
         let f = self.footer();
         match pred_at(f.min_duration_ns, f.max_duration_ns) {
-            (false, _) => Some(RoaringBitmap::new()),
-            (true, true) => Some(self.all_rows()),
-            (true, false) => None,
+            (false, _) => return Some(IndexRows::Exact(RoaringBitmap::new())),
+            (true, true) => return Some(IndexRows::Exact(self.all_rows())),
+            (true, false) => {}
+        }
+        let mut rows = RoaringBitmap::new();
+        let mut exact = true;
+        let mut narrowed = false;
+        let mut t = 0usize;
+        for g in &f.groups {
+            let (lo, hi) = (g.first_row, g.first_row + g.rows);
+            match pred_at(g.min_duration_ns, g.max_duration_ns) {
+                (false, _) => narrowed = true,
+                (true, true) => {
+                    rows.insert_range(lo..hi);
+                }
+                (true, false) => {
+                    exact = false;
+                    // Traces overlapping the group, in row order; a trace may straddle groups.
+                    while t < f.traces.len()
+                        && f.trace_first_row.get(t + 1).is_some_and(|&n| n <= lo)
+                    {
+                        t += 1;
+                    }
+                    let mut u = t;
+                    while let (Some(e), Some(&first)) = (f.traces.get(u), f.trace_first_row.get(u))
+                    {
+                        if first >= hi {
+                            break;
+                        }
+                        // Span durations of this trace lie in [0, its longest].
+                        if pred_at(0, e.max_span_duration_ns).0 {
+                            rows.insert_range(first.max(lo)..(first + e.rows).min(hi));
+                        } else {
+                            narrowed = true;
+                        }
+                        u += 1;
+                    }
+                }
+            }
+        }
+        if exact {
+            Some(IndexRows::Exact(rows))
+        } else if narrowed {
+            Some(IndexRows::Superset(rows))
+        } else {
+            None
         }
     }
 

@@ -374,9 +374,12 @@ impl<'c, 'a> BlockBuilder<'c, 'a> {
         let mut prev_start = self.footer.min_start_ns;
         let mut min_start = u64::MAX;
         let mut max_end = 0u64;
+        let (mut min_duration, mut max_duration) = (u64::MAX, 0u64);
         for (i, s) in group.iter().enumerate() {
             min_start = min_start.min(s.start_ns);
             max_end = max_end.max(s.end_ns);
+            min_duration = min_duration.min(s.duration_ns());
+            max_duration = max_duration.max(s.duration_ns());
             self.add_to_trace_table(&mut run, i, s);
             let name_id = self.encode_row(&mut cols, &mut attr_cols, &mut run, i, s, prev_start);
             prev_start = s.start_ns;
@@ -390,6 +393,8 @@ impl<'c, 'a> BlockBuilder<'c, 'a> {
             rows: group.len() as u32,
             min_start_ns: min_start,
             max_end_ns: max_end,
+            min_duration_ns: min_duration,
+            max_duration_ns: max_duration,
             columns: write_chunks(&cols, zstd_level, out)?,
         })
     }
@@ -407,6 +412,7 @@ impl<'c, 'a> BlockBuilder<'c, 'a> {
                     rows: 0,
                     start_ns: s.start_ns,
                     duration_ns: 0,
+                    max_span_duration_ns: 0,
                     root: None,
                 });
                 self.trace_end = 0;
@@ -417,6 +423,7 @@ impl<'c, 'a> BlockBuilder<'c, 'a> {
             t.rows += 1;
             self.trace_end = self.trace_end.max(s.end_ns);
             t.duration_ns = self.trace_end.saturating_sub(t.start_ns);
+            t.max_span_duration_ns = t.max_span_duration_ns.max(s.duration_ns());
             if t.root.is_none() && s.parent_span_id.is_none() {
                 t.root = Some((
                     self.strings.intern(s.service()),

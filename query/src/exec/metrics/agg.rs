@@ -2,7 +2,7 @@
 //! sum and, for quantiles, a DDSketch.
 
 use rustc_hash::FxHashMap;
-use spandb_storage::rollup::DenseSketch;
+use spandb_storage::rollup::{CompactSketch, DenseSketch};
 use spandb_storage::Value;
 
 use super::{LabelValue, MetricsRequest};
@@ -15,12 +15,43 @@ pub(super) struct Cell {
     pub(super) count: u64,
     pub(super) duration_sum_ns: u128,
     pub(super) sketch: DenseSketch,
+    /// The one rollup sketch merged so far, kept as it is (`sketch` is then empty): a cell of
+    /// a RED query grouped by service and minute mostly comes from one block's pre-merged
+    /// cell, which then costs no per-bucket work at all.
+    pub(super) single: Option<CompactSketch>,
     /// Shortest and longest duration (scans only: rollups do not keep them).
     pub(super) min_ns: Option<u64>,
     pub(super) max_ns: Option<u64>,
     /// `histogram_over_time`: spans per power-of-two duration bucket, indexed by the
     /// exponent of the bucket's upper bound (empty unless asked for).
     pub(super) log2_buckets: Vec<u64>,
+}
+
+impl Cell {
+    /// Adds a rollup sketch.
+    pub(super) fn merge_compact(&mut self, s: &CompactSketch) {
+        if self.single.is_none() && self.sketch.is_empty() {
+            self.single = Some(s.clone());
+            return;
+        }
+        self.densify();
+        self.sketch.merge_compact(s);
+    }
+
+    /// Moves the single kept sketch into `sketch`, before anything else is added.
+    pub(super) fn densify(&mut self) {
+        if let Some(s) = self.single.take() {
+            self.sketch.merge_compact(&s);
+        }
+    }
+
+    /// The q-quantile of the durations merged into the cell.
+    pub(super) fn quantile(&self, q: f64) -> Option<f64> {
+        match &self.single {
+            Some(s) => s.quantile(q),
+            None => self.sketch.quantile(q),
+        }
+    }
 }
 
 /// What a cell keeps besides counts, sums and extremes.
@@ -123,7 +154,10 @@ impl<'q> Agg<'q> {
         cell.max_ns = Some(cell.max_ns.map_or(d, |m| m.max(d)));
         match detail {
             Detail::Plain => {}
-            Detail::Sketch => cell.sketch.add(d),
+            Detail::Sketch => {
+                cell.densify();
+                cell.sketch.add(d);
+            }
             Detail::Log2Buckets => {
                 if let Some(e) = log2_bucket(d) {
                     if cell.log2_buckets.len() <= e {
@@ -145,7 +179,13 @@ impl<'q> Agg<'q> {
                 .or_default();
             e.count += c.count;
             e.duration_sum_ns += c.duration_sum_ns;
-            e.sketch.merge(&c.sketch);
+            if let Some(s) = &c.single {
+                e.merge_compact(s);
+            }
+            if !c.sketch.is_empty() {
+                e.densify();
+                e.sketch.merge(&c.sketch);
+            }
             if e.log2_buckets.len() < c.log2_buckets.len() {
                 e.log2_buckets.resize(c.log2_buckets.len(), 0);
             }

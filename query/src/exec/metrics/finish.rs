@@ -84,7 +84,7 @@ pub(super) fn finish(
                     labels.push(("p".into(), LabelValue::Float(*q)));
                     let samples = cells
                         .iter()
-                        .filter_map(|(s, c)| Some((ts(*s), c.sketch.quantile(*q)? / 1e9)))
+                        .filter_map(|(s, c)| Some((ts(*s), c.quantile(*q)? / 1e9)))
                         .collect();
                     out.push(Series { labels, samples });
                 }

@@ -18,6 +18,9 @@ use crate::plan::TimeRange;
 pub(super) struct RollupPlan {
     pub(super) cond: Matcher,
     pub(super) error_only: bool,
+    /// Neither the filter nor the grouping looks at span names: the blocks' rollups
+    /// pre-merged per (service, minute) answer.
+    pub(super) per_service: bool,
 }
 
 pub(super) fn is_service(f: &Field) -> bool {
@@ -83,9 +86,13 @@ pub(super) fn rollup_plan(query: &Query, req: MetricsRequest) -> Option<RollupPl
     if error_only && !matches!(pipeline.func, MetricsFn::Rate | MetricsFn::CountOverTime) {
         return None;
     }
+    let rest = rest.unwrap_or(Cond::True);
+    let mut names = pipeline.by.contains(&Field::Name);
+    rest.for_each_cmp(&mut |f, _, _| names |= *f == Field::Name);
     Some(RollupPlan {
-        cond: Matcher::compile(&rest.unwrap_or(Cond::True)),
+        cond: Matcher::compile(&rest),
         error_only,
+        per_service: !names,
     })
 }
 
@@ -201,6 +208,9 @@ pub(super) fn rollup_block(
     if f.rows == 0 || !range.overlaps(f.min_start_ns, f.max_start_ns) {
         return Ok(());
     }
+    if plan.per_service {
+        return rollup_block_per_service(block, plan, acc);
+    }
     // Decide each (service, name) pair once: its group number, or `None` when filtered out.
     let mut decided: FxHashMap<(u32, u32), Option<u32>> = FxHashMap::default();
     let sketch = acc.detail == Detail::Sketch;
@@ -250,7 +260,70 @@ pub(super) fn rollup_block(
         e.count += count;
         e.duration_sum_ns += u128::from(cell.duration_sum_ns);
         if sketch {
+            e.densify();
             e.sketch.merge_sketch(&cell.durations);
+        }
+    }
+    Ok(())
+}
+
+/// [`rollup_block`] when span names do not matter: one pre-merged cell per service and
+/// minute, each service decided once.
+fn rollup_block_per_service(
+    block: &BlockReader,
+    plan: &RollupPlan,
+    acc: &mut Agg<'_>,
+) -> Result<()> {
+    let sketch = acc.detail == Detail::Sketch;
+    // Cells are sorted by service: decide each service when its first cell comes.
+    let mut current: Option<(u32, Option<u32>)> = None;
+    for cell in &block.service_rollup().cells {
+        let count = if plan.error_only {
+            cell.errors
+        } else {
+            cell.count
+        };
+        if count == 0 {
+            continue;
+        }
+        let Some(step) = acc.step_of(cell.minute.saturating_mul(ROLLUP_BUCKET_NS)) else {
+            continue;
+        };
+        let group = match current {
+            Some((s, g)) if s == cell.service => g,
+            _ => {
+                let service = block.string(cell.service)?;
+                let ok = eval(
+                    &plan.cond,
+                    &CellView {
+                        resource: service_resource(service),
+                        name: "",
+                    },
+                ) == Some(true);
+                let g = ok.then(|| {
+                    let parts: GroupKey = acc
+                        .by
+                        .iter()
+                        .map(|_| {
+                            if service.is_empty() {
+                                KeyPart::Nil
+                            } else {
+                                KeyPart::Str(service.to_owned())
+                            }
+                        })
+                        .collect();
+                    acc.group(parts)
+                });
+                current = Some((cell.service, g));
+                g
+            }
+        };
+        let Some(group) = group else { continue };
+        let e = acc.cells.entry((group, step)).or_default();
+        e.count += count;
+        e.duration_sum_ns += u128::from(cell.duration_sum_ns);
+        if sketch {
+            e.merge_compact(&cell.durations);
         }
     }
     Ok(())

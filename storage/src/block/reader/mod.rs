@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use super::footer::{Column, Footer, RowGroup};
 use crate::codec::buf::DecodeError;
@@ -16,6 +17,7 @@ use crate::codec::value::dict_str;
 use crate::error::{Error, Result};
 use crate::mmap::MappedFile;
 use crate::model::{SpanKind, StatusCode, TraceId};
+use crate::rollup::ServiceRollup;
 
 mod columns;
 mod open;
@@ -32,6 +34,8 @@ pub struct BlockReader {
     file: MappedFile,
     footer: Footer,
     dict_ids: HashMap<String, u32>,
+    /// The rollup pre-merged per (service, minute), built on first use.
+    service_rollup: OnceLock<ServiceRollup>,
 }
 
 /// The cheap columns of one row group, decoded for filtering without building spans.
@@ -61,6 +65,11 @@ impl BlockReader {
     }
     pub fn footer(&self) -> &Footer {
         &self.footer
+    }
+    /// The footer's rollup pre-merged per (service, minute), built on the first call.
+    pub fn service_rollup(&self) -> &ServiceRollup {
+        self.service_rollup
+            .get_or_init(|| ServiceRollup::of(&self.footer.rollup))
     }
     pub fn file_len(&self) -> u64 {
         self.file.bytes().len() as u64

@@ -41,6 +41,7 @@ impl BlockReader {
             file,
             footer,
             dict_ids,
+            service_rollup: std::sync::OnceLock::new(),
         })
     }
 
