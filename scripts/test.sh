@@ -18,6 +18,7 @@ cargo test --workspace --release
 step "import/export end to end (gzip, zstd, json.tool, OpenTelemetry SDK, stdin, rotation)"
 scripts/test_import_formats.sh
 step "OTLP logs end to end (import detection, filters, trace join, patterns, check)"
+python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore opentelemetry-proto
 scripts/test_logs.sh
 step "trace HTML in headless Chromium (rows, critical path, details, find, 10,000 spans)"
 python3 -m pip install --quiet --disable-pip-version-check selenium
