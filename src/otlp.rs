@@ -73,6 +73,16 @@ pub mod proto {
         )?)
     }
 
+    /// [`decode_proto_logs_request`] for a request a gRPC server has already decoded into
+    /// `opentelemetry-proto`'s types (`ExportLogsServiceRequest` converts to `LogsData` by
+    /// moving its `resource_logs`). On error nothing is appended.
+    pub fn decode_logs_data(
+        data: opentelemetry_proto::tonic::logs::v1::LogsData,
+        out: &mut Vec<crate::LogRecord>,
+    ) -> Result<()> {
+        Ok(spandb_storage::otlp::logs_proto::from_logs_data(data, out)?)
+    }
+
     /// Log records as one protobuf `ExportLogsServiceRequest`.
     pub fn encode_proto_logs_request(logs: &[crate::LogRecord]) -> Vec<u8> {
         spandb_storage::otlp::logs_proto::encode_proto_logs_request(logs)

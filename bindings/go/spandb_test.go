@@ -255,3 +255,109 @@ func TestConcurrentWritersAndReaders(t *testing.T) {
 		t.Fatalf("stats after concurrent writes: %v %+v", err, st)
 	}
 }
+
+// One log record of traceA's failed span, as the Collector's file exporter writes logs.
+const logsJSON = `{"resourceLogs":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"checkout"}}]},
+"scopeLogs":[{"scope":{"name":"otel-go","version":"1.2.3"},"logRecords":[{"timeUnixNano":"1700000000150000000",
+"observedTimeUnixNano":"1700000000150000001","severityNumber":17,"severityText":"ERROR",
+"body":{"kvlistValue":{"values":[{"key":"msg","value":{"stringValue":"reserve timed out"}},{"key":"ms","value":{"intValue":"170"}}]}},
+"attributes":[{"key":"retry","value":{"boolValue":true}}],"flags":1,"eventName":"reserve.timeout",
+"traceId":"a10102030405060708090a0b0c0d0e0f","spanId":"00000000000000a2"}]}]}]}`
+
+// One ExportLogsServiceRequest in protobuf: a record at t0+5 ns, severity 9, body "hello".
+var logsProto = []byte{0x0a, 0x18, 0x12, 0x16, 0x12, 0x14,
+	0x09, 5, 0, 42, 54, 254, 156, 151, 23, 0x10, 9, 0x2a, 0x07, 0x0a, 0x05, 'h', 'e', 'l', 'l', 'o'}
+
+func TestLogsWrittenQueriedAndReopened(t *testing.T) {
+	ctx := context.Background()
+	db, dir := openTemp(t, Options{Durability: DurabilitySync})
+	if err := db.Write(ctx, checkoutTrace()); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.WriteLogsOTLPJSON(ctx, []byte(logsJSON)); err != nil {
+		t.Fatalf("WriteLogsOTLPJSON: %v", err)
+	}
+	if err := db.WriteLogsOTLPProto(ctx, logsProto); err != nil {
+		t.Fatalf("WriteLogsOTLPProto: %v", err)
+	}
+	check := func(db *DB) {
+		all, err := db.Logs(ctx, "", LogsOptions{})
+		if err != nil || len(all) != 2 {
+			t.Fatalf("Logs: %d records, %v", len(all), err)
+		}
+		got, err := db.Logs(ctx, `{ severity >= error && service = "checkout" } |= "timed out"`, LogsOptions{})
+		if err != nil || len(got) != 1 {
+			t.Fatalf("filtered Logs: %d records, %v", len(got), err)
+		}
+		l := got[0]
+		if l.TimeUnixNano != t0+150e6 || l.ObservedTimeUnixNano != t0+150e6+1 || l.SeverityNumber != 17 ||
+			l.SeverityText != "ERROR" || l.Flags != 1 || l.EventName != "reserve.timeout" ||
+			l.TraceID != traceA || l.SpanID != (SpanID{0, 0, 0, 0, 0, 0, 0, 0xa2}) {
+			t.Fatalf("record fields: %+v", l)
+		}
+		body := l.Body.AsMap()
+		if len(body) != 2 || body[0].Value.AsString() != "reserve timed out" || body[1].Value.AsInt() != 170 {
+			t.Fatalf("body: %v", l.Body)
+		}
+		if len(l.Attributes) != 1 || !l.Attributes[0].Value.AsBool() || l.Scope.Name != "otel-go" ||
+			l.Resource.Attributes[0].Value.AsString() != "checkout" {
+			t.Fatalf("attributes, scope, resource: %+v %+v %+v", l.Attributes, l.Scope, l.Resource)
+		}
+		// The time window: only the protobuf record is before t0+1ms.
+		early, err := db.Logs(ctx, "", LogsOptions{End: time.Unix(0, int64(t0+1e6))})
+		if err != nil || len(early) != 1 || early[0].Body.AsString() != "hello" || early[0].TraceID != (TraceID{}) {
+			t.Fatalf("time window: %+v, %v", early, err)
+		}
+		raw, err := db.LogsOTLPJSON(ctx, `|= "hello"`, LogsOptions{Limit: 5})
+		if err != nil || !strings.Contains(string(raw), `"resourceLogs"`) || !strings.Contains(string(raw), `"hello"`) {
+			t.Fatalf("LogsOTLPJSON: %s, %v", raw, err)
+		}
+	}
+	check(db)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	check(db)
+}
+
+func TestBadLogsAreAnError(t *testing.T) {
+	ctx := context.Background()
+	db, _ := openTemp(t, Options{})
+	if err := db.WriteLogsOTLPJSON(ctx, []byte(`{not json`)); !errors.Is(err, ErrInvalidInput) {
+		t.Fatalf("bad JSON: got %v", err)
+	}
+	badSeverity := `{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"body":{"stringValue":"first"}},{"severityNumber":99}]}]}]}`
+	if err := db.WriteLogsOTLPJSON(ctx, []byte(badSeverity)); !errors.Is(err, ErrInvalidInput) ||
+		!strings.Contains(err.Error(), "logRecords[1]") {
+		t.Fatalf("bad severity: got %v", err)
+	}
+	if err := db.WriteLogsOTLPJSON(ctx, []byte("\"\xff\"")); !errors.Is(err, ErrInvalidUTF8) {
+		t.Fatalf("invalid UTF-8: got %v", err)
+	}
+	if err := db.WriteLogsOTLPProto(ctx, []byte{0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x01}); !errors.Is(err, ErrInvalidInput) {
+		t.Fatalf("bad protobuf: got %v", err)
+	}
+	if logs, err := db.Logs(ctx, "", LogsOptions{}); err != nil || len(logs) != 0 {
+		t.Fatalf("a rejected request was partly written: %v, %v", logs, err)
+	}
+	if _, err := db.Logs(ctx, `{ severity = `, LogsOptions{}); !errors.Is(err, ErrQuerySyntax) {
+		t.Fatalf("syntax error: got %v", err)
+	}
+	if _, err := db.Logs(ctx, "", LogsOptions{Start: time.Unix(10, 0), End: time.Unix(5, 0)}); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("empty window: got %v", err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.WriteLogsOTLPJSON(ctx, []byte(logsJSON)); !errors.Is(err, ErrClosed) {
+		t.Fatalf("write after close: got %v", err)
+	}
+	if _, err := db.Logs(ctx, "", LogsOptions{}); !errors.Is(err, ErrClosed) {
+		t.Fatalf("logs after close: got %v", err)
+	}
+}

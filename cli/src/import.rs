@@ -51,6 +51,10 @@ enum FormatArg {
     OtlpProto,
     Jaeger,
     Zipkin,
+    /// OTLP JSON logs (`ExportLogsServiceRequest`).
+    OtlpLogsJson,
+    /// OTLP protobuf logs (`ExportLogsServiceRequest`), one or length-prefixed.
+    OtlpLogsProto,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -129,6 +133,8 @@ pub fn run(db_dir: &Path, format: Format, args: Args) -> Result<ExitCode> {
             FormatArg::OtlpProto => import::Format::OtlpProto,
             FormatArg::Jaeger => import::Format::Jaeger,
             FormatArg::Zipkin => import::Format::Zipkin,
+            FormatArg::OtlpLogsJson => import::Format::OtlpLogsJson,
+            FormatArg::OtlpLogsProto => import::Format::OtlpLogsProto,
         }),
         skip_bad_records: args.skip_bad_lines,
         strict: args.strict,

@@ -146,10 +146,11 @@ pub fn query_router(state: AppState) -> Router {
     crate::cors::apply(router, &state.config.cors_origins).with_state(state)
 }
 
-/// `POST /v1/traces`.
+/// `POST /v1/traces` and `POST /v1/logs`.
 pub fn otlp_router(state: AppState) -> Router {
     let router = Router::new()
         .route("/v1/traces", post(crate::otlp_http::export_traces))
+        .route("/v1/logs", post(crate::otlp_http::export_logs))
         .layer(middleware::from_fn_with_state(state.clone(), ingest_auth))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(axum::extract::DefaultBodyLimit::disable());

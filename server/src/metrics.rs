@@ -154,6 +154,13 @@ pub struct Metrics {
     pub spans_written: Counter,
     pub write_errors: Counter,
     pub requests_refused_full: Counter,
+    /// Log records decoded from OTLP requests.
+    pub logs_received: Counter,
+    /// Log records refused (queue full, invalid, shutting down).
+    pub logs_rejected: Counter,
+    pub logs_written: Counter,
+    /// OTLP log requests answered 400 (undecodable body, invalid record).
+    pub log_requests_invalid: Counter,
     /// The Kafka consumer's counters and per-partition offsets.
     pub kafka: KafkaMetrics,
     /// (endpoint, status class) -> latency histogram.
@@ -215,9 +222,33 @@ impl Metrics {
             "Requests answered 429/Unavailable because the queue was full.",
             self.requests_refused_full.get(),
         );
+        counter(
+            &mut out,
+            "spandb_logs_received_total",
+            "Log records decoded from OTLP requests.",
+            self.logs_received.get(),
+        );
+        counter(
+            &mut out,
+            "spandb_logs_rejected_total",
+            "Log records refused (queue full, invalid, shutting down).",
+            self.logs_rejected.get(),
+        );
+        counter(
+            &mut out,
+            "spandb_logs_written_total",
+            "Log records written durably.",
+            self.logs_written.get(),
+        );
+        counter(
+            &mut out,
+            "spandb_log_requests_invalid_total",
+            "OTLP log requests answered 400 (malformed body or invalid record).",
+            self.log_requests_invalid.get(),
+        );
         let _ = writeln!(
             out,
-            "# HELP spandb_queue_spans Spans waiting to be written.\n# TYPE spandb_queue_spans gauge\nspandb_queue_spans {queued}"
+            "# HELP spandb_queue_spans Records (spans and log records) waiting to be written.\n# TYPE spandb_queue_spans gauge\nspandb_queue_spans {queued}"
         );
         self.kafka.render(&mut out);
         if let Some(st) = stats {

@@ -1,6 +1,6 @@
-//! OTLP/HTTP: `POST /v1/traces` with protobuf or JSON bodies, gzip or not, answered as the
-//! OTLP specification says: success (with `partial_success` when spans were dropped) only
-//! once the spans are durable; 400 with the reason for a malformed payload; 413 when too
+//! OTLP/HTTP: `POST /v1/traces` and `POST /v1/logs` with protobuf or JSON bodies, gzip or
+//! not, answered as the OTLP specification says: success (with `partial_success` when spans
+//! were dropped) only once the records are durable; 400 with the reason for a malformed payload; 413 when too
 //! large; 415 for an unknown content type or encoding; 429 with Retry-After when the write
 //! queue is full; 503 when shutting down.
 
@@ -10,6 +10,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceResponse,
 };
@@ -44,82 +45,9 @@ pub async fn export_traces(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    let encoding = match content_type.as_str() {
-        "application/x-protobuf" | "application/protobuf" => Encoding::Protobuf,
-        "application/json" => Encoding::Json,
-        _ => {
-            return plain_error(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "Content-Type must be application/x-protobuf or application/json",
-            )
-        }
-    };
-    let limit = state.config.max_body_bytes;
-    let raw = match read_body(body, limit).await {
-        Ok(b) => b,
-        Err(BodyError::TooLarge) => {
-            return error(
-                encoding,
-                StatusCode::PAYLOAD_TOO_LARGE,
-                RESOURCE_EXHAUSTED,
-                &format!("the body is larger than {limit} bytes"),
-            )
-        }
-        Err(BodyError::Broken) => {
-            return error(
-                encoding,
-                StatusCode::BAD_REQUEST,
-                INVALID_ARGUMENT,
-                "the body could not be read",
-            )
-        }
-    };
-    let gzip = match headers
-        .get(header::CONTENT_ENCODING)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.trim().to_ascii_lowercase())
-    {
-        None => false,
-        Some(e) if e == "identity" || e.is_empty() => false,
-        Some(e) if e == "gzip" => true,
-        Some(_) => {
-            return plain_error(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "Content-Encoding must be gzip or identity",
-            )
-        }
-    };
-    let bytes = if gzip {
-        match gunzip(&raw, limit) {
-            Ok(b) => Bytes::from(b),
-            Err(GunzipError::TooLarge) => {
-                return error(
-                    encoding,
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    RESOURCE_EXHAUSTED,
-                    &format!("the decompressed body is larger than {limit} bytes"),
-                )
-            }
-            Err(GunzipError::Corrupt(m)) => {
-                return error(
-                    encoding,
-                    StatusCode::BAD_REQUEST,
-                    INVALID_ARGUMENT,
-                    &format!("invalid gzip body: {m}"),
-                )
-            }
-        }
-    } else {
-        raw
+    let (encoding, bytes) = match read_request(&headers, body, state.config.max_body_bytes).await {
+        Ok(r) => r,
+        Err(refused) => return refused,
     };
     let mut spans = Vec::new();
     let mut dropped = Dropped::default();
@@ -148,6 +76,146 @@ pub async fn export_traces(
             state.metrics.spans_rejected.add(n);
             ingest_error(encoding, &state, e)
         }
+    }
+}
+
+/// `POST /v1/logs`: the same body handling, limits, queue and durability as traces; the
+/// answer is an `ExportLogsServiceResponse`. Log records have no required fields, so a
+/// request is stored whole or refused whole (400 naming the field).
+pub async fn export_logs(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let (encoding, bytes) = match read_request(&headers, body, state.config.max_body_bytes).await {
+        Ok(r) => r,
+        Err(refused) => {
+            if refused.status() == StatusCode::BAD_REQUEST {
+                state.metrics.log_requests_invalid.add(1);
+            }
+            return refused;
+        }
+    };
+    let mut logs = Vec::new();
+    let decoded = match encoding {
+        Encoding::Protobuf => spandb::otlp::proto::decode_proto_logs_request(&bytes, &mut logs),
+        Encoding::Json => spandb::otlp::json::decode_json_logs_request(&bytes, &mut logs),
+    };
+    if let Err(e) = decoded {
+        state.metrics.log_requests_invalid.add(1);
+        return error(
+            encoding,
+            StatusCode::BAD_REQUEST,
+            INVALID_ARGUMENT,
+            &e.to_string(),
+        );
+    }
+    let n = logs.len() as u64;
+    state.metrics.logs_received.add(n);
+    match state.ingest.write_logs(logs).await {
+        Ok(()) => match encoding {
+            Encoding::Protobuf => (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/x-protobuf")],
+                ExportLogsServiceResponse::default().encode_to_vec(),
+            )
+                .into_response(),
+            Encoding::Json => (StatusCode::OK, axum::Json(serde_json::json!({}))).into_response(),
+        },
+        Err(e) => {
+            state.metrics.logs_rejected.add(n);
+            if matches!(
+                e,
+                IngestError::Rejected {
+                    client_error: true,
+                    ..
+                }
+            ) {
+                state.metrics.log_requests_invalid.add(1);
+            }
+            ingest_error(encoding, &state, e)
+        }
+    }
+}
+
+/// The encoding (from Content-Type) and the decompressed body of an OTLP/HTTP request, or
+/// the error answer: 415 for an unknown content type or encoding, 413 past `limit` (before
+/// or after gunzip), 400 for an unreadable body or broken gzip.
+async fn read_request(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<(Encoding, Bytes), Response> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let encoding = match content_type.as_str() {
+        "application/x-protobuf" | "application/protobuf" => Encoding::Protobuf,
+        "application/json" => Encoding::Json,
+        _ => {
+            return Err(plain_error(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Content-Type must be application/x-protobuf or application/json",
+            ))
+        }
+    };
+    let raw = match read_body(body, limit).await {
+        Ok(b) => b,
+        Err(BodyError::TooLarge) => {
+            return Err(error(
+                encoding,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                RESOURCE_EXHAUSTED,
+                &format!("the body is larger than {limit} bytes"),
+            ))
+        }
+        Err(BodyError::Broken) => {
+            return Err(error(
+                encoding,
+                StatusCode::BAD_REQUEST,
+                INVALID_ARGUMENT,
+                "the body could not be read",
+            ))
+        }
+    };
+    let gzip = match headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().to_ascii_lowercase())
+    {
+        None => false,
+        Some(e) if e == "identity" || e.is_empty() => false,
+        Some(e) if e == "gzip" => true,
+        Some(_) => {
+            return Err(plain_error(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Content-Encoding must be gzip or identity",
+            ))
+        }
+    };
+    if !gzip {
+        return Ok((encoding, raw));
+    }
+    match gunzip(&raw, limit) {
+        Ok(b) => Ok((encoding, Bytes::from(b))),
+        Err(GunzipError::TooLarge) => Err(error(
+            encoding,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            RESOURCE_EXHAUSTED,
+            &format!("the decompressed body is larger than {limit} bytes"),
+        )),
+        Err(GunzipError::Corrupt(m)) => Err(error(
+            encoding,
+            StatusCode::BAD_REQUEST,
+            INVALID_ARGUMENT,
+            &format!("invalid gzip body: {m}"),
+        )),
     }
 }
 

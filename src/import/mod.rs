@@ -5,6 +5,8 @@
 //!   (pretty-printed or not), or several concatenated documents;
 //! - OTLP protobuf: one `ExportTraceServiceRequest`, or the Collector file exporter's
 //!   `format: proto` stream of 4-byte big-endian length-prefixed requests;
+//! - OTLP logs (`ExportLogsServiceRequest`) in the same JSON and protobuf framings, told
+//!   apart from spans by their content;
 //! - Jaeger JSON (UI download, `/api/traces`) and Zipkin v2 JSON, mapped to the OpenTelemetry
 //!   model (docs/IMPORT.md);
 //! - any of these compressed with zstd or gzip.
@@ -16,6 +18,7 @@
 
 mod foreign;
 mod jaeger;
+mod signal;
 mod zipkin;
 
 use std::io::{BufRead, BufReader, Read};
@@ -41,6 +44,9 @@ pub enum Format {
     /// OTLP JSON logs: `ExportLogsServiceRequest` documents (JSON lines or concatenated),
     /// detected by their first key, `resourceLogs`.
     OtlpLogsJson,
+    /// OTLP protobuf logs: `ExportLogsServiceRequest`s framed as [`Format::OtlpProto`],
+    /// detected by the wire types of the first records' fields.
+    OtlpLogsProto,
 }
 
 /// How the input was compressed.
@@ -149,6 +155,14 @@ pub fn read_telemetry(
             )?;
         }
         Format::OtlpProto => read_proto_with(&mut reader, batch, &mut lenience, &mut counted)?,
+        Format::OtlpLogsProto => {
+            for_each_proto_message(&mut reader, &mut |message| {
+                let mut logs = Vec::new();
+                proto::decode_proto_logs_request(message, &mut logs)?;
+                logs_read += logs.len() as u64;
+                in_batches(logs, batch, &mut log_sink)
+            })?;
+        }
         Format::Jaeger => {
             let doc: jaeger::Document = serde_json::from_reader(reader).map_err(json_error)?;
             let mut spans = Vec::new();
@@ -174,11 +188,11 @@ pub fn read_telemetry(
     })
 }
 
-/// Hands `spans` to `sink` in batches of at most `batch` (none for no spans).
-fn in_batches(
-    mut spans: Vec<Span>,
+/// Hands `spans` (or log records) to `sink` in batches of at most `batch` (none for none).
+fn in_batches<T>(
+    mut spans: Vec<T>,
     batch: usize,
-    sink: &mut dyn FnMut(Vec<Span>) -> Result<()>,
+    sink: &mut dyn FnMut(Vec<T>) -> Result<()>,
 ) -> Result<()> {
     while spans.len() > batch {
         let rest = spans.split_off(batch);
@@ -229,7 +243,8 @@ fn decompressed<'a>(input: impl Read + 'a) -> Result<(Compression, Box<dyn BufRe
 /// The format of the (decompressed) input, from its first bytes, without consuming any:
 /// JSON is text whose first non-blank byte is `[` (Zipkin's array) or `{` (OTLP JSON, or
 /// Jaeger when the first key is one of Jaeger's: `data`, `total`, ...); anything else is
-/// protobuf. "Text" matters: a protobuf request starts with 0x0a, a newline to JSON, and its
+/// protobuf, of logs when the first records' fields say so ([`signal::signal_of`]; spans
+/// otherwise, as when there are no records at all). "Text" matters: a protobuf request starts with 0x0a, a newline to JSON, and its
 /// length byte may happen to be `{`, but its tags and lengths put control bytes, which JSON
 /// never holds, in the first few bytes.
 pub fn detect(reader: &mut impl BufRead) -> Result<Format> {
@@ -250,8 +265,20 @@ pub fn detect(reader: &mut impl BufRead) -> Result<Format> {
             Some("resourceLogs") => Format::OtlpLogsJson,
             _ => Format::OtlpJson,
         },
-        _ => Format::OtlpProto,
+        _ => match signal::signal_of(unframed(head)) {
+            Some(signal::Signal::Logs) => Format::OtlpLogsProto,
+            _ => Format::OtlpProto,
+        },
     })
+}
+
+/// The first protobuf request of `head`: past the length prefix of a length-prefixed stream
+/// (see [`read_proto`] for how the two framings are told apart).
+fn unframed(head: &[u8]) -> &[u8] {
+    match head.first() {
+        Some(0x0a) => head,
+        _ => head.get(4..).unwrap_or_default(),
+    }
 }
 
 /// The first object key of `{ "key": ...`, when it is in `head`.
@@ -474,20 +501,28 @@ fn read_proto_with(
     sink: &mut impl FnMut(Vec<Span>) -> Result<()>,
 ) -> Result<()> {
     let batch = batch_spans.max(1);
-    let mut send = |message: &[u8], sink: &mut dyn FnMut(Vec<Span>) -> Result<()>| -> Result<()> {
+    for_each_proto_message(reader, &mut |message| {
         let mut spans = Vec::new();
         match lenience {
             Some(dropped) => proto::decode_proto_request_lenient(message, &mut spans, dropped)?,
             None => proto::decode_proto_request(message, &mut spans)?,
         }
         in_batches(spans, batch, sink)
-    };
+    })
+}
+
+/// Calls `each` with every protobuf request of the input: the whole input when it is one
+/// request, else each message of the length-prefixed stream (see [`read_proto`]).
+fn for_each_proto_message(
+    reader: &mut dyn BufRead,
+    each: &mut dyn FnMut(&[u8]) -> Result<()>,
+) -> Result<()> {
     let mut message = Vec::new();
     match reader.fill_buf()?.first() {
         None => return Ok(()),
         Some(0x0a) => {
             reader.read_to_end(&mut message)?;
-            return send(&message, sink);
+            return each(&message);
         }
         Some(_) => {}
     }
@@ -514,7 +549,7 @@ fn read_proto_with(
                 message.len()
             )));
         }
-        send(&message, sink)?;
+        each(&message)?;
     }
 }
 

@@ -246,3 +246,86 @@ fn a_forced_format_overrides_detection() {
     let e = read_all(GOOD.as_bytes(), &opts).unwrap_err();
     assert!(matches!(e, Error::InvalidInput { .. }), "{e}");
 }
+
+#[test]
+fn protobuf_logs_and_protobuf_spans_are_told_apart() {
+    let spans = auto(GOOD.as_bytes()).1;
+    let logs = vec![
+        LogRecord {
+            time_ns: 1_700_000_000_000_000_000,
+            severity_number: 17,
+            body: Value::Str("card declined".into()),
+            trace_id: spans[0].trace_id,
+            span_id: spans[0].span_id,
+            ..LogRecord::default()
+        },
+        LogRecord {
+            observed_time_ns: 1_700_000_000_000_000_001,
+            body: Value::Str("no time, no trace".into()),
+            ..LogRecord::default()
+        },
+    ];
+    let framed = |one: &[u8], times: usize| {
+        let mut stream = Vec::new();
+        for _ in 0..times {
+            stream.extend_from_slice(&(one.len() as u32).to_be_bytes());
+            stream.extend_from_slice(one);
+        }
+        stream
+    };
+    let read = |bytes: &[u8]| {
+        let (mut got_spans, mut got_logs) = (Vec::new(), Vec::new());
+        let report = read_telemetry(
+            bytes,
+            &ImportOptions::default(),
+            |b| {
+                got_spans.extend(b);
+                Ok(())
+            },
+            |l| {
+                got_logs.extend(l);
+                Ok(())
+            },
+        )
+        .unwrap();
+        (report, got_spans, got_logs)
+    };
+    let one_logs = proto::encode_proto_logs_request(&logs);
+    let one_spans = proto::encode_proto_request(&spans);
+    for (bytes, times) in [(one_logs.clone(), 1), (framed(&one_logs, 3), 3)] {
+        let (report, got_spans, got_logs) = read(&bytes);
+        assert_eq!(report.format, Format::OtlpLogsProto);
+        assert_eq!((report.spans, report.logs), (0, 2 * times as u64));
+        assert!(got_spans.is_empty());
+        assert_eq!(got_logs[0].body, logs[0].body);
+        assert_eq!(got_logs[1].observed_time_ns, logs[1].observed_time_ns);
+        assert_eq!(got_logs[0].trace_id, spans[0].trace_id);
+    }
+    for (bytes, times) in [(one_spans.clone(), 1), (framed(&one_spans, 2), 2)] {
+        let (report, got_spans, got_logs) = read(&bytes);
+        assert_eq!(report.format, Format::OtlpProto);
+        assert_eq!((report.spans, report.logs), (times as u64, 0));
+        assert_eq!(got_spans[0], spans[0]);
+        assert!(got_logs.is_empty());
+    }
+    // Compressed too; and `read_spans` refuses logs with a clear error.
+    let gz = {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(&framed(&one_logs, 2)).unwrap();
+        e.finish().unwrap()
+    };
+    let (report, _, got_logs) = read(&gz);
+    assert_eq!((report.format, got_logs.len()), (Format::OtlpLogsProto, 4));
+    let e = read_all(&one_logs, &ImportOptions::default()).unwrap_err();
+    assert!(e.to_string().contains("log records"), "{e}");
+    // A truncated logs stream is an error, not a silent partial import.
+    let stream = framed(&one_logs, 2);
+    let e = read_telemetry(
+        &stream[..stream.len() - 2],
+        &ImportOptions::default(),
+        |_| Ok(()),
+        |_| Ok(()),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("truncated"), "{e}");
+}

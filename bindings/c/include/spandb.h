@@ -712,6 +712,59 @@ enum spandb_status spandb_explain_json(const struct spandb_db *db_handle,
                                        struct spandb_bytes **out);
 
 /**
+ * Writes the log records of one OTLP `ExportLogsServiceRequest` (protobuf bytes). When it
+ * returns `SPANDB_OK` they are durable per the database's durability option and visible to
+ * later reads. All or nothing: one invalid record (an id of the wrong length, a severity
+ * number outside 0-24) gives `SPANDB_ERR_INVALID_INPUT` naming it, and nothing is written.
+ *
+ * Ownership: `data` is borrowed for the call only.
+ * Thread safety: any thread, concurrently with any call on the same `db`.
+ *
+ * # Safety
+ * `data` must point to `len` readable bytes (NULL allowed when `len` is 0).
+ */
+enum spandb_status spandb_write_logs_otlp_proto(const struct spandb_db *db,
+                                                const uint8_t *data,
+                                                size_t len);
+
+/**
+ * Writes the log records of one OTLP JSON `ExportLogsServiceRequest` (one line of the
+ * OpenTelemetry Collector's file exporter for logs). All or nothing, as
+ * `spandb_write_logs_otlp_proto`; invalid UTF-8 is `SPANDB_ERR_INVALID_UTF8`.
+ *
+ * Ownership: `data` is borrowed for the call only.
+ * Thread safety: any thread, concurrently with any call on the same `db`.
+ *
+ * # Safety
+ * `data` must point to `len` readable bytes (NULL allowed when `len` is 0).
+ */
+enum spandb_status spandb_write_logs_otlp_json(const struct spandb_db *db,
+                                               const uint8_t *data,
+                                               size_t len);
+
+/**
+ * The newest (at most `limit`) log records matching `query` (NUL-terminated UTF-8, the log
+ * query of docs/QUERY.md, "Logs": `{ service = "api" && severity >= warn } |= "timeout"`;
+ * empty matches every record) whose time is in `[start_ns, end_ns)` (`end_ns == 0`: no upper
+ * bound), as one OTLP JSON `ExportLogsServiceRequest` (UTF-8, not NUL-terminated; records
+ * grouped by resource and scope, newest first within a group). Syntax errors give
+ * `SPANDB_ERR_QUERY_SYNTAX` with the line and column in the message.
+ *
+ * On success `*out` receives bytes the caller owns: free them with `spandb_bytes_free`. On
+ * failure `*out` is untouched.
+ * Thread safety: any thread, concurrently with any call on the same `db`.
+ *
+ * # Safety
+ * `query` must be NULL or NUL-terminated; `out` NULL or valid for writing a pointer.
+ */
+enum spandb_status spandb_logs_json(const struct spandb_db *db,
+                                    const char *query,
+                                    uint64_t start_ns,
+                                    uint64_t end_ns,
+                                    size_t limit,
+                                    struct spandb_bytes **out);
+
+/**
  * Runs a TraceQL search (`{ resource.service.name = "api" && status = error }`): traces with
  * spans matching `query` (NUL-terminated UTF-8) among spans starting in `[start_ns, end_ns)`
  * (`end_ns == 0` means no upper bound), newest trace first, at most `limit` of them.

@@ -133,6 +133,35 @@ int main(void) {
   EXPECT_STATUS(spandb_write_otlp_proto(db, junk, SIZE_MAX), SPANDB_ERR_INVALID_ARGUMENT);
   MUST(spandb_write_otlp_proto(db, NULL, 0)); /* an empty request is valid */
 
+  /* Bad logs: nothing of a rejected request is written. */
+  EXPECT_STATUS(spandb_write_logs_otlp_json(db, (const uint8_t *)"{not json", 9), SPANDB_ERR_INVALID_INPUT);
+  EXPECT_STATUS(spandb_write_logs_otlp_json(db, (const uint8_t *)"\"\xff\"", 3), SPANDB_ERR_INVALID_UTF8);
+  EXPECT_STATUS(spandb_write_logs_otlp_json(db, NULL, 5), SPANDB_ERR_NULL_POINTER);
+  EXPECT_STATUS(spandb_write_logs_otlp_json(NULL, (const uint8_t *)"{}", 2), SPANDB_ERR_NULL_POINTER);
+  const char *bad_severity =
+      "{\"resourceLogs\":[{\"scopeLogs\":[{\"logRecords\":[{\"body\":{\"stringValue\":\"kept?\"}},"
+      "{\"severityNumber\":77}]}]}]}";
+  EXPECT_STATUS(spandb_write_logs_otlp_json(db, (const uint8_t *)bad_severity, strlen(bad_severity)),
+                SPANDB_ERR_INVALID_INPUT);
+  CHECK(strstr(spandb_last_error_message(), "logRecords[1]") != NULL);
+  EXPECT_STATUS(spandb_write_logs_otlp_proto(db, junk, sizeof junk), SPANDB_ERR_INVALID_INPUT);
+  EXPECT_STATUS(spandb_write_logs_otlp_proto(db, junk, SIZE_MAX), SPANDB_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(spandb_write_logs_otlp_proto(db, NULL, 3), SPANDB_ERR_NULL_POINTER);
+  MUST(spandb_write_logs_otlp_proto(db, NULL, 0)); /* an empty request is valid */
+  spandb_bytes *lb = SENTINEL;
+  EXPECT_STATUS(spandb_logs_json(db, "{ severity = ", 0, 0, 10, &lb), SPANDB_ERR_QUERY_SYNTAX);
+  CHECK(strstr(spandb_last_error_message(), "column") != NULL);
+  EXPECT_STATUS(spandb_logs_json(db, NULL, 0, 0, 10, &lb), SPANDB_ERR_NULL_POINTER);
+  EXPECT_STATUS(spandb_logs_json(db, "|= \"\xff\"", 0, 0, 10, &lb), SPANDB_ERR_INVALID_UTF8);
+  EXPECT_STATUS(spandb_logs_json(db, "", 10, 5, 10, &lb), SPANDB_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(spandb_logs_json(NULL, "", 0, 0, 10, &lb), SPANDB_ERR_NULL_POINTER);
+  CHECK(lb == SENTINEL);
+  EXPECT_STATUS(spandb_logs_json(db, "", 0, 0, 10, NULL), SPANDB_ERR_NULL_POINTER);
+  MUST(spandb_logs_json(db, "", 0, 0, 10, &lb));
+  static const char no_logs[] = "{\"resourceLogs\":[]}"; /* "kept?" was not stored either */
+  CHECK(lb != SENTINEL && lb->len == strlen(no_logs) && memcmp(lb->data, no_logs, lb->len) == 0);
+  MUST(spandb_bytes_free(lb));
+
   /* Reads with bad arguments leave out-params untouched. */
   spandb_trace *t = SENTINEL;
   EXPECT_STATUS(spandb_trace_get(db, NULL, &t), SPANDB_ERR_NULL_POINTER);
@@ -193,6 +222,10 @@ int main(void) {
   MUST(spandb_close(db));
   EXPECT_STATUS(spandb_write_spans(db, spans, 1), SPANDB_ERR_CLOSED);
   EXPECT_STATUS(spandb_write_otlp_json(db, (const uint8_t *)"{}", 2), SPANDB_ERR_CLOSED);
+  EXPECT_STATUS(spandb_write_logs_otlp_json(db, (const uint8_t *)"{}", 2), SPANDB_ERR_CLOSED);
+  lb = SENTINEL;
+  EXPECT_STATUS(spandb_logs_json(db, "", 0, 0, 10, &lb), SPANDB_ERR_CLOSED);
+  CHECK(lb == SENTINEL);
   EXPECT_STATUS(spandb_flush(db), SPANDB_ERR_CLOSED);
   t = SENTINEL;
   EXPECT_STATUS(spandb_trace_get(db, TRACE, &t), SPANDB_ERR_CLOSED);

@@ -138,6 +138,26 @@ static void check_trace_a(const spandb_trace *t) {
   }
 }
 
+/* A log record of trace B's span as the Collector's file exporter writes logs. */
+static const char *LOGS_JSON =
+    "{\"resourceLogs\":[{\"resource\":{\"attributes\":[{\"key\":\"service.name\",\"value\":"
+    "{\"stringValue\":\"inventory\"}}]},\"scopeLogs\":[{\"scope\":{\"name\":\"otel-go\"},"
+    "\"logRecords\":[{\"timeUnixNano\":\"1700000000600000000\",\"severityNumber\":17,"
+    "\"severityText\":\"ERROR\",\"body\":{\"stringValue\":\"stock query declined\"},"
+    "\"attributes\":[{\"key\":\"db.rows\",\"value\":{\"intValue\":\"3\"}}],"
+    "\"traceId\":\"b2000000000000000000000000000042\",\"spanId\":\"00000000000000b1\"}]}]}]}";
+
+/* One ExportLogsServiceRequest in protobuf, encoded by hand: resource_logs { scope_logs {
+ * log_records { time_unix_nano: T0 + 5 (fixed64), severity_number: 9, body { string_value:
+ * "hello" } } } }. */
+static const uint8_t LOGS_PROTO[] = {
+    0x0a, 0x18,                                           /* resource_logs, 24 bytes */
+    0x12, 0x16,                                           /* scope_logs, 22 bytes */
+    0x12, 0x14,                                           /* log_records, 20 bytes */
+    0x09, 5, 0, 42, 54, 254, 156, 151, 23,                /* time_unix_nano */
+    0x10, 9,                                              /* severity_number: INFO */
+    0x2a, 0x07, 0x0a, 0x05, 'h', 'e', 'l', 'l', 'o'};     /* body */
+
 static int bytes_contain(const spandb_bytes *b, const char *needle) {
   size_t n = strlen(needle);
   for (size_t i = 0; i + n <= b->len; i++) {
@@ -242,6 +262,23 @@ int main(void) {
   MUST(spandb_search_json(db, "{ kind = server }", 0, 0, 10, &sj));
   CHECK(bytes_contain(sj, "\"traces\"") && bytes_contain(sj, "a1010203040506070809"));
   MUST(spandb_bytes_free(sj));
+
+  /* Logs: JSON and protobuf in, queries out as OTLP JSON. */
+  MUST(spandb_write_logs_otlp_json(db, (const uint8_t *)LOGS_JSON, strlen(LOGS_JSON)));
+  MUST(spandb_write_logs_otlp_proto(db, LOGS_PROTO, sizeof LOGS_PROTO));
+  spandb_bytes *logs = NULL;
+  MUST(spandb_logs_json(db, "", 0, 0, 10, &logs));
+  CHECK(bytes_contain(logs, "\"resourceLogs\"") && bytes_contain(logs, "stock query declined") &&
+        bytes_contain(logs, "\"hello\"") && bytes_contain(logs, "\"timeUnixNano\":\"1700000000000000005\""));
+  MUST(spandb_bytes_free(logs));
+  MUST(spandb_logs_json(db, "{ severity >= error && log.db.rows = 3 } |= \"declined\"", 0, 0, 10, &logs));
+  CHECK(bytes_contain(logs, "\"traceId\":\"b2000000000000000000000000000042\"") &&
+        bytes_contain(logs, "\"spanId\":\"00000000000000b1\"") && bytes_contain(logs, "\"severityText\":\"ERROR\"") &&
+        bytes_contain(logs, "\"service.name\"") && !bytes_contain(logs, "hello"));
+  MUST(spandb_bytes_free(logs));
+  MUST(spandb_logs_json(db, "|= \"hello\"", T0 + 10, 0, 10, &logs)); /* outside the range */
+  CHECK(!bytes_contain(logs, "hello"));
+  MUST(spandb_bytes_free(logs));
 
   /* Service graph: trace B's client span calls a PostgreSQL database; a filter that keeps only
    * trace A (no call between nodes) leaves no edge. */
