@@ -146,17 +146,16 @@ impl TemplateMiner {
     }
 }
 
-/// Share of positions where the template has the message's token (`<*>` never counts as
-/// equal, so a template made only of wildcards does not swallow every message of its length).
+/// Share of positions where the template has the message's token. A `<*>` in the template
+/// counts only against a value the message had masked there too (as Drain3's `<NUM>`-style
+/// masks compare equal): a template made only of wildcards does not swallow every message of
+/// its length, and messages that are mostly values (`DELETE /orders/7 200 3ms`) still join
+/// one cluster instead of starting one each.
 fn similarity(template: &[String], tokens: &[String]) -> f64 {
     if tokens.is_empty() {
         return 1.0;
     }
-    let equal = template
-        .iter()
-        .zip(tokens)
-        .filter(|(t, m)| *t != WILDCARD && t == m)
-        .count();
+    let equal = template.iter().zip(tokens).filter(|(t, m)| t == m).count();
     equal as f64 / tokens.len() as f64
 }
 
@@ -320,6 +319,20 @@ mod tests {
         let t = template_of(&["context deadline exceeded", "certificate has expired"]);
         assert_eq!(t[0], "context deadline exceeded");
         assert_eq!(t[1], "certificate has expired");
+    }
+
+    #[test]
+    fn messages_mostly_of_values_share_one_template() {
+        let mut miner = TemplateMiner::default();
+        let clusters: Vec<ClusterId> = (0..50)
+            .map(|i| miner.add(&format!("DELETE /api/v1/orders/{i} 20{} {i}.3ms", i % 3)))
+            .collect();
+        assert!(clusters.iter().all(|&c| c == clusters[0]), "{clusters:?}");
+        assert_eq!(miner.len(), 1);
+        assert_eq!(miner.template(clusters[0]), "DELETE <*> <*> <*>");
+        // Words in the value positions still keep messages apart.
+        let other = miner.add("DELETE cascade tables now");
+        assert_ne!(other, clusters[0]);
     }
 
     #[test]

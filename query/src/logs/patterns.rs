@@ -34,6 +34,23 @@ pub struct LogPattern {
     pub example: String,
 }
 
+impl LogPattern {
+    /// Adds another cluster's records with the same template to this pattern.
+    fn absorb(&mut self, other: LogPattern) {
+        self.count += other.count;
+        self.baseline_count += other.baseline_count;
+        for (slot, n) in self.per_minute.iter_mut().zip(other.per_minute) {
+            *slot += n;
+        }
+        for (k, n) in other.severities {
+            *self.severities.entry(k).or_default() += n;
+        }
+        for (k, n) in other.services {
+            *self.services.entry(k).or_default() += n;
+        }
+    }
+}
+
 /// The patterns of a window.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -115,11 +132,22 @@ pub fn mine(
             .or_default() += 1;
         *p.services.entry(l.service().to_owned()).or_default() += 1;
     }
-    let mut patterns: Vec<LogPattern> = by_cluster
-        .into_iter()
-        .map(|(c, mut p)| {
-            p.template = miner.template(c);
-            p.baseline_count = base_counts.get(c).copied().unwrap_or(0);
+    // Clusters whose templates ended up equal (they grew apart in the tree, then converged)
+    // are one pattern to a reader: merged by template text.
+    let mut by_template: BTreeMap<String, LogPattern> = BTreeMap::new();
+    for (c, mut p) in by_cluster {
+        p.template = miner.template(c);
+        p.baseline_count = base_counts.get(c).copied().unwrap_or(0);
+        match by_template.entry(p.template.clone()) {
+            std::collections::btree_map::Entry::Vacant(v) => {
+                v.insert(p);
+            }
+            std::collections::btree_map::Entry::Occupied(mut o) => o.get_mut().absorb(p),
+        }
+    }
+    let mut patterns: Vec<LogPattern> = by_template
+        .into_values()
+        .map(|mut p| {
             p.new = baseline.is_some() && p.baseline_count == 0;
             p
         })
