@@ -106,6 +106,7 @@ impl KafkaConfig {
 
 /// A running consumer thread.
 pub struct KafkaConsumer {
+    shared: Arc<consumer::Shared>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -121,14 +122,24 @@ impl KafkaConsumer {
     ) -> Result<KafkaConsumer, KafkaStartError> {
         let stop = Arc::new(AtomicBool::new(false));
         let runner = consumer::Runner::connect(db, ingest, metrics, config, stop.clone())?;
+        let shared = runner.shared();
         let thread = std::thread::Builder::new()
             .name("spandb-kafka".into())
             .spawn(move || runner.run())
             .map_err(|e| KafkaStartError::Client(format!("cannot start the thread: {e}")))?;
         Ok(KafkaConsumer {
+            shared,
             stop,
             thread: Some(thread),
         })
+    }
+
+    /// The partitions this node reads now (in a consumer group: what the coordinator
+    /// assigned, which changes with rebalances).
+    pub fn assigned(&self) -> Vec<i32> {
+        let mut p = self.shared.assigned();
+        p.sort_unstable();
+        p
     }
 
     /// Stops consuming: what was read is written, its offsets stored and committed.
