@@ -14,10 +14,10 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::ClientContext;
-use spandb::{Db, Span};
+use spandb::{Db, LogRecord, Span};
 use tokio::sync::oneshot;
 
-use super::{KafkaConfig, KafkaEncoding, KafkaPartitions};
+use super::{KafkaConfig, KafkaEncoding, KafkaPartitions, KafkaSignal};
 use crate::ingest::{Ingest, IngestError};
 use crate::metrics::Metrics;
 
@@ -43,7 +43,9 @@ type Ack = oneshot::Receiver<Result<(), IngestError>>;
 #[derive(Default)]
 struct Pipeline {
     spans: Vec<Span>,
-    /// partition -> next offset, for messages in `spans` (or skipped).
+    /// Read from a logs topic ([`KafkaSignal::Logs`]), not yet written.
+    logs: Vec<LogRecord>,
+    /// partition -> next offset, for messages in `spans`/`logs` (or skipped).
     positions: BTreeMap<i32, i64>,
     since: Option<Instant>,
     in_flight: VecDeque<(Ack, BTreeMap<i32, i64>)>,
@@ -163,6 +165,7 @@ impl ConsumerContext for Ctx {
                     }
                     if pipe.assigned.is_empty() {
                         pipe.spans.clear();
+                        pipe.logs.clear();
                         pipe.since = None;
                     }
                 }
@@ -360,7 +363,7 @@ impl Runner {
                 None => {}
             }
             let mut pipe = s.lock();
-            let due = pipe.spans.len() >= s.config.batch_spans
+            let due = pipe.spans.len() + pipe.logs.len() >= s.config.batch_spans
                 || pipe.since.is_some_and(|t| t.elapsed() >= s.config.linger);
             if due {
                 s.submit(&mut pipe, &self.consumer);
@@ -467,27 +470,16 @@ impl Shared {
         let (partition, offset) = (m.partition(), m.offset());
         let k = &self.metrics.kafka;
         k.messages.add(1);
-        let mut spans = Vec::new();
-        let mut dropped = spandb::otlp::Dropped::default();
-        let decoded = match (m.payload(), self.config.encoding) {
-            (None, _) => Ok(()),
-            (Some(b), KafkaEncoding::OtlpProto) => {
-                spandb::otlp::proto::decode_proto_request_lenient(b, &mut spans, &mut dropped)
-            }
-            (Some(b), KafkaEncoding::OtlpJson) => {
-                spandb::otlp::json::decode_json_request_lenient(b, &mut spans, &mut dropped)
-            }
+        let decoded = match self.config.signal {
+            KafkaSignal::Spans => self.decode_spans(pipe, m.payload()),
+            KafkaSignal::Logs => self.decode_logs(pipe, m.payload()),
         };
         match decoded {
-            Ok(()) => {
-                k.spans.add(spans.len() as u64);
-                k.spans_dropped.add(dropped.spans_without_ids);
-                pipe.spans.extend(spans);
-            }
+            Ok(()) => {}
             Err(e) => {
                 k.poison.add(1);
                 tracing::warn!(
-                    topic = m.topic(),
+                    topic = %m.topic(),
                     partition,
                     offset,
                     error = %e,
@@ -513,8 +505,46 @@ impl Shared {
         pipe.since.get_or_insert_with(Instant::now);
     }
 
+    /// Decodes a message of a spans topic into `pipe.spans` (nothing on error).
+    fn decode_spans(&self, pipe: &mut Pipeline, payload: Option<&[u8]>) -> spandb::Result<()> {
+        let mut spans = Vec::new();
+        let mut dropped = spandb::otlp::Dropped::default();
+        match (payload, self.config.encoding) {
+            (None, _) => {}
+            (Some(b), KafkaEncoding::OtlpProto) => {
+                spandb::otlp::proto::decode_proto_request_lenient(b, &mut spans, &mut dropped)?
+            }
+            (Some(b), KafkaEncoding::OtlpJson) => {
+                spandb::otlp::json::decode_json_request_lenient(b, &mut spans, &mut dropped)?
+            }
+        }
+        let k = &self.metrics.kafka;
+        k.spans.add(spans.len() as u64);
+        k.spans_dropped.add(dropped.spans_without_ids);
+        pipe.spans.extend(spans);
+        Ok(())
+    }
+
+    /// Decodes a message of a logs topic into `pipe.logs` (nothing on error).
+    fn decode_logs(&self, pipe: &mut Pipeline, payload: Option<&[u8]>) -> spandb::Result<()> {
+        let mut logs = Vec::new();
+        match (payload, self.config.encoding) {
+            (None, _) => {}
+            (Some(b), KafkaEncoding::OtlpProto) => {
+                spandb::otlp::proto::decode_proto_logs_request(b, &mut logs)?
+            }
+            (Some(b), KafkaEncoding::OtlpJson) => {
+                spandb::otlp::json::decode_json_logs_request(b, &mut logs)?
+            }
+        }
+        self.metrics.kafka.log_records.add(logs.len() as u64);
+        pipe.logs.extend(logs);
+        Ok(())
+    }
+
     /// Hands what was read to the write queue; when the queue is full, pauses the assigned
-    /// partitions and waits for it to drain.
+    /// partitions and waits for it to drain. Log records are written here, on the consumer's
+    /// thread (the queue carries spans): the write's own pace is the back-pressure.
     fn submit(&self, pipe: &mut Pipeline, consumer: &BaseConsumer<Ctx>) {
         if pipe.positions.is_empty() {
             return;
@@ -524,6 +554,23 @@ impl Shared {
             .iter()
             .map(|(p, o)| (self.source_name(*p), u64::try_from(*o).unwrap_or(0)))
             .collect();
+        if self.config.signal == KafkaSignal::Logs {
+            let logs = std::mem::take(&mut pipe.logs);
+            pipe.since = None;
+            match self.db.write_logs_with_sources(logs, &sources) {
+                Ok(()) => {
+                    let (done, ack) = oneshot::channel();
+                    let _ = done.send(Ok(()));
+                    pipe.in_flight.push_back((ack, positions));
+                }
+                Err(e) => {
+                    self.metrics.write_errors.add(1);
+                    tracing::error!(error = %e, "writing consumed Kafka log records failed");
+                    pipe.failed = true;
+                }
+            }
+            return;
+        }
         let mut spans = std::mem::take(&mut pipe.spans);
         pipe.since = None;
         let mut paused: Option<TopicPartitionList> = None;
