@@ -9,8 +9,9 @@ message, keyed by the hex trace id (`partition_traces_by_id`), plus whole-batch 
 1. Every produced span is present exactly once; an undecodable message is counted, logged
    with topic/partition/offset and skipped; lag per partition is in /metrics; SIGTERM exits 0.
 2. Three nodes, each reading some partitions of one topic, and a query front over them
-   (`serve --peers`) answer Tempo's and Jaeger's APIs (traces, searches, tags, metrics) as one
-   node that read the whole topic does; a stopped node is named in the front's answer.
+   (`serve --peers`) answer Tempo's and Jaeger's APIs (traces, searches, tags, metrics,
+   service graph: Jaeger dependencies and /api/spandb/graph) as one node that read the whole
+   topic does; a stopped node is named in the front's answer.
 3. `--kafka-logs-topic`: OTLP logs (protobuf and JSON) consumed into the log store, every
    record exactly once across a kill -9 while producing.
 4. kill -9 of the consumer at random moments over several cycles while producing; after the
@@ -183,6 +184,18 @@ class Produced:
         self.send(trace_id.hex().encode(), Spans.request([(f"svc-{trace_id[-1] % 3}", spans)]),
                   [(trace_id.hex(), s.span_id.hex()) for s in spans])
 
+    def edge_message(self, gen):
+        """One trace that crosses services: a `frontend` client span calling a server span of
+        svc-N (an edge of the service graph), keyed by trace id."""
+        trace_id, spans = gen.trace(2)
+        client, server = spans
+        client.kind, server.kind = Span.SPAN_KIND_CLIENT, Span.SPAN_KIND_SERVER
+        client.ClearField("parent_span_id")
+        server.parent_span_id = client.span_id
+        self.send(trace_id.hex().encode(),
+                  Spans.request([("frontend", [client]), (f"svc-{trace_id[-1] % 3}", [server])]),
+                  [(trace_id.hex(), s.span_id.hex()) for s in spans])
+
     def batch_message(self, gen, traces):
         """One batch per message (the exporter's default), unkeyed."""
         groups, ids = [], []
@@ -325,6 +338,8 @@ def scenario_front(broker, work):
     for i in range(600):
         if i % 20 == 0:
             produced.batch_message(gen, 3)
+        elif i % 5 == 0:
+            produced.edge_message(gen)
         else:
             produced.trace_message(gen, 1 + i % 7)
     produced.flush()
@@ -396,6 +411,19 @@ def scenario_front(broker, work):
         same("/jaeger/api/traces?service=svc-2&limit=1000", lambda d: sorted((t["traceID"], len(t["spans"])) for t in d["data"]),
              "jaeger find traces")
         same(f"/jaeger/api/traces/{traces[3][0]}", lambda d: sorted(s["spanID"] for s in d["data"][0]["spans"]), "jaeger trace by id")
+        deps = same("/jaeger/api/dependencies", lambda d: sorted((x["parent"], x["child"], x["callCount"]) for x in d["data"]),
+                    "jaeger dependencies: call counts summed per edge")
+        check(len(deps) == 3 and sum(x[2] for x in deps) == 600 // 5 - 600 // 20,
+              f"the dependencies hold the produced frontend -> svc-N calls: {deps}")
+
+        def graph(d):
+            edges = sorted((e["client"], e["server"], e["kind"], e["calls"], e["errors"],
+                            tuple((m["minute_ns"], m["calls"], m["errors"]) for m in e["per_minute"])) for e in d["edges"])
+            nodes = sorted((n["name"], n["kind"], n["calls_in"], n["errors_in"]) for n in d["nodes"])
+            return edges, nodes
+        edges, _ = same("/api/spandb/graph", graph, "spandb service graph: edges, per-minute calls and nodes summed exactly")
+        check(sum(e[3] for e in edges if e[0] == "frontend") == sum(x[2] for x in deps),
+              f"the spandb graph holds the frontend edges: {[e[:4] for e in edges]}")
         # One node down: the answer says so.
         nodes[2].stop()
         code, headers, doc = http_get(fr, "/api/search?limit=5")

@@ -7,7 +7,9 @@
 //! - metrics: counts (`rate`, `count_over_time`, `sum_over_time`, `histogram_over_time`)
 //!   summed per series and timestamp, `min_over_time`/`max_over_time` as min/max; functions
 //!   whose node answers cannot be merged exactly (`avg_over_time`, `quantile_over_time`) are
-//!   refused with 501 rather than approximated.
+//!   refused with 501 rather than approximated;
+//! - service graph (Jaeger `/api/dependencies`, spandb `/api/spandb/graph`): calls and errors
+//!   summed edge by edge (`crate::front_graph`).
 //!
 //! A node that does not answer (connection refused, timeout, 5xx) never silently shrinks an
 //! answer: Tempo responses get a `spandbFront` object (`nodes`, `failed`: node and reason) and
@@ -28,6 +30,8 @@ use axum::routing::get;
 use axum::Router;
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
+
+use crate::front_graph;
 
 /// Largest node answer the front reads.
 const MAX_NODE_BODY: u64 = 256 << 20;
@@ -272,6 +276,8 @@ enum Kind {
     JaegerList,
     JaegerTrace,
     JaegerFind,
+    JaegerDependencies,
+    Graph,
 }
 
 impl Kind {
@@ -292,6 +298,8 @@ impl Kind {
             | ["jaeger", "api", "operations"] => Kind::JaegerList,
             ["jaeger", "api", "traces"] => Kind::JaegerFind,
             ["jaeger", "api", "traces", _] => Kind::JaegerTrace,
+            ["jaeger", "api", "dependencies"] => Kind::JaegerDependencies,
+            ["api", "spandb", "graph"] => Kind::Graph,
             _ => return None,
         })
     }
@@ -303,7 +311,7 @@ impl Kind {
     fn is_jaeger(&self) -> bool {
         matches!(
             self,
-            Kind::JaegerList | Kind::JaegerTrace | Kind::JaegerFind
+            Kind::JaegerList | Kind::JaegerTrace | Kind::JaegerFind | Kind::JaegerDependencies
         )
     }
 }
@@ -519,6 +527,8 @@ fn merge(kind: &Kind, params: &BTreeMap<String, String>, answers: Vec<Value>) ->
             merged.truncate(limit(params, 20));
             jaeger_envelope(merged)
         }
+        Kind::JaegerDependencies => jaeger_envelope(front_graph::merge_dependencies(answers)),
+        Kind::Graph => front_graph::merge_graphs(answers, limit(params, 500)),
     }
 }
 

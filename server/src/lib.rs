@@ -23,6 +23,7 @@
 pub mod config;
 mod cors;
 pub mod front;
+mod front_graph;
 mod http;
 pub mod ingest;
 mod jaeger;
