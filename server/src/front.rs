@@ -68,10 +68,10 @@ pub fn run_until_signal(config: FrontConfig) -> Result<(), std::io::Error> {
         .build()?;
     runtime.block_on(async move {
         let listener = TcpListener::bind(config.listen).await?;
-        eprintln!(
-            "spandb: query front on http://{} over {} nodes",
-            listener.local_addr()?,
-            config.peers.len()
+        tracing::info!(
+            addr = %listener.local_addr()?,
+            nodes = config.peers.len(),
+            "spandb query front serving"
         );
         let app = router(config);
         axum::serve(listener, app)
@@ -98,7 +98,29 @@ fn error(status: StatusCode, message: &str) -> Response {
     (status, axum::Json(json!({ "error": message }))).into_response()
 }
 
+/// Answers one request and logs it as the nodes' server does (method, path without the
+/// query string, status, latency), plus how many nodes failed to answer.
 async fn handle(State(front): State<Arc<Front>>, req: Request) -> Response {
+    let started = std::time::Instant::now();
+    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    let r = answer(front, req).await;
+    let failed = r
+        .headers()
+        .get("x-spandb-failed-nodes")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0);
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let status = r.status().as_u16();
+    if status >= 500 || failed > 0 {
+        tracing::warn!(%method, path, status, latency_ms, failed_nodes = failed, "request");
+    } else {
+        tracing::info!(%method, path, status, latency_ms, "request");
+    }
+    r
+}
+
+async fn answer(front: Arc<Front>, req: Request) -> Response {
     let auth = req.headers().get(header::AUTHORIZATION).cloned();
     if let Some(token) = &front.config.token {
         let ok = auth
