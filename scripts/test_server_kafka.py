@@ -404,6 +404,11 @@ def scenario_front(broker, work):
                   "%7B%20status%20%3D%20error%20%7D%20%7C%20count_over_time()%20by%20(name)",
                   "%7B%7D%20%7C%20max_over_time(duration)%20by%20(resource.service.name)"]:
             same(f"/api/metrics/query_range?q={q}&{window}&step=30s", series, f"metrics {urllib.parse.unquote(q)}: counts summed exactly")
+        for q in ["{} | avg_over_time(duration) by (resource.service.name)",
+                  "{ status = error } | avg_over_time(duration)"]:
+            avg = same(f"/api/metrics/query_range?q={urllib.parse.quote(q)}&{window}&step=30s", series,
+                       f"metrics {q}: duration sums and counts merged, then divided")
+            check(avg and all(v > 0 for _, samples in avg for _, v in samples), f"{q}: non-empty averages")
         code, _, _ = http_get(fr, f"/api/metrics/query_range?q=%7B%7D%20%7C%20quantile_over_time(duration%2C%20.9)&{window}&step=30s", expect=501)
         check(code == 501, "quantile_over_time is refused (501), not approximated")
         same("/jaeger/api/services", lambda d: d["data"], "jaeger services")

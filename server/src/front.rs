@@ -5,9 +5,10 @@
 //! - search: newest first, the top `limit` across nodes (a trace found on two nodes once);
 //! - tags and tag values, Jaeger services and operations: unions;
 //! - metrics: counts (`rate`, `count_over_time`, `sum_over_time`, `histogram_over_time`)
-//!   summed per series and timestamp, `min_over_time`/`max_over_time` as min/max; functions
-//!   whose node answers cannot be merged exactly (`avg_over_time`, `quantile_over_time`) are
-//!   refused with 501 rather than approximated;
+//!   summed per series and timestamp, `min_over_time`/`max_over_time` as min/max,
+//!   `avg_over_time(duration)` as summed `sum_over_time(duration)` over summed
+//!   `count_over_time()`; functions whose node answers cannot be merged exactly
+//!   (`quantile_over_time`, other averages) are refused with 501 rather than approximated;
 //! - service graph (Jaeger `/api/dependencies`, spandb `/api/spandb/graph`): calls and errors
 //!   summed edge by edge (`crate::front_graph`).
 //!
@@ -162,6 +163,10 @@ async fn answer(front: Arc<Front>, req: Request) -> Response {
             .or(params.get("query"))
             .cloned()
             .unwrap_or_default();
+        if let Some((sum_q, count_q)) = avg_duration_parts(&q) {
+            let instant = matches!(kind, Kind::Metrics { instant: true });
+            return avg_from_parts(&front, &path, &params, [sum_q, count_q], auth, instant).await;
+        }
         if merge_rule(&q).is_none() {
             return error(
                 StatusCode::NOT_IMPLEMENTED,
@@ -172,6 +177,26 @@ async fn answer(front: Arc<Front>, req: Request) -> Response {
         }
     }
     let answers = fan_out(&front, &path_and_query, auth).await;
+    let (ok, failed) = match collect(&front, &kind, answers) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let merged = merge(&kind, &params, ok);
+    finish(&front, &kind, merged, failed)
+}
+
+/// A node that did not answer, and why.
+type FailedNode = (String, String);
+
+/// Sorts the nodes' answers into those to merge and the nodes that failed; a response when
+/// there is nothing to merge (a 4xx passed on, 502 when no node answered, 404 for a trace
+/// no node has).
+#[allow(clippy::result_large_err)]
+fn collect(
+    front: &Front,
+    kind: &Kind,
+    answers: Vec<Answer>,
+) -> Result<(Vec<Value>, Vec<FailedNode>), Response> {
     let mut ok: Vec<Value> = Vec::new();
     let mut failed: Vec<(String, String)> = Vec::new();
     let mut not_found = 0;
@@ -190,7 +215,7 @@ async fn answer(front: Arc<Front>, req: Request) -> Response {
                     header::CONTENT_TYPE,
                     HeaderValue::from_static("application/json"),
                 );
-                return r;
+                return Err(r);
             }
             Answer::Ok(status, _) => failed.push((node.clone(), format!("answered {status}"))),
             Answer::Failed(e) => failed.push((node.clone(), e)),
@@ -198,15 +223,24 @@ async fn answer(front: Arc<Front>, req: Request) -> Response {
     }
     if ok.is_empty() && not_found == 0 {
         let detail: Vec<String> = failed.iter().map(|(n, e)| format!("{n}: {e}")).collect();
-        return error(
+        return Err(error(
             StatusCode::BAD_GATEWAY,
             &format!("no node answered ({})", detail.join("; ")),
-        );
+        ));
     }
     if ok.is_empty() && failed.is_empty() {
-        return error(StatusCode::NOT_FOUND, "trace not found on any node");
+        return Err(error(StatusCode::NOT_FOUND, "trace not found on any node"));
     }
-    let mut merged = merge(&kind, &params, ok);
+    Ok((ok, failed))
+}
+
+/// The merged answer, saying which nodes did not answer.
+fn finish(
+    front: &Front,
+    kind: &Kind,
+    mut merged: Value,
+    failed: Vec<(String, String)>,
+) -> Response {
     if merged.is_null() {
         return error(
             StatusCode::NOT_FOUND,
@@ -240,6 +274,124 @@ async fn answer(front: Arc<Front>, req: Request) -> Response {
             .insert("x-spandb-failed-nodes", HeaderValue::from(n_failed));
     }
     r
+}
+
+/// `{...} | avg_over_time(duration) by (...)` as the two queries whose sums make it exact:
+/// `sum_over_time(duration)` and `count_over_time()` with the same filter and grouping
+/// (every span has a duration, so both see the same spans). Other averages: `None`.
+fn avg_duration_parts(q: &str) -> Option<(String, String)> {
+    let (filter, stage) = q.rsplit_once('|')?;
+    let stage = stage.trim();
+    let rest = stage.strip_prefix("avg_over_time")?.trim_start();
+    let rest = rest.strip_prefix('(')?.trim_start();
+    let rest = rest.strip_prefix("duration")?.trim_start();
+    let by = rest.strip_prefix(')')?;
+    if filter.contains('|') || !(by.trim().is_empty() || by.trim_start().starts_with("by")) {
+        return None;
+    }
+    Some((
+        format!("{filter}| sum_over_time(duration){by}"),
+        format!("{filter}| count_over_time(){by}"),
+    ))
+}
+
+/// Percent-encodes a query-string value.
+fn url_encode(v: &str) -> String {
+    let mut out = String::with_capacity(v.len() * 3);
+    for b in v.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// `avg_over_time(duration)` merged exactly: every node's duration sums and span counts are
+/// summed per series and step, then divided (what a node holding every span computes).
+async fn avg_from_parts(
+    front: &Arc<Front>,
+    path: &str,
+    params: &BTreeMap<String, String>,
+    queries: [String; 2],
+    auth: Option<HeaderValue>,
+    instant: bool,
+) -> Response {
+    let kind = Kind::Metrics { instant };
+    let mut merged = Vec::new();
+    let mut failed: Vec<(String, String)> = Vec::new();
+    for q in queries {
+        let query: Vec<String> = params
+            .iter()
+            .filter(|(k, _)| k.as_str() != "q" && k.as_str() != "query")
+            .map(|(k, v)| format!("{}={}", url_encode(k), url_encode(v)))
+            .chain(std::iter::once(format!("q={}", url_encode(&q))))
+            .collect();
+        let answers = fan_out(front, &format!("{path}?{}", query.join("&")), auth.clone()).await;
+        let (ok, part_failed) = match collect(front, &kind, answers) {
+            Ok(c) => c,
+            Err(r) => return r,
+        };
+        for f in part_failed {
+            if !failed.iter().any(|(n, _)| *n == f.0) {
+                failed.push(f);
+            }
+        }
+        merged.push(merge_metrics(ok, MergeRule::Sum, instant));
+    }
+    let counts = merged.pop().unwrap_or(Value::Null);
+    let sums = merged.pop().unwrap_or(Value::Null);
+    finish(front, &kind, divide_series(sums, &counts, instant), failed)
+}
+
+/// Sample by sample (same series, same timestamp): `sums / counts`; steps without spans
+/// (no count, or 0) are left out, as a node leaves them out of an average.
+fn divide_series(mut sums: Value, counts: &Value, instant: bool) -> Value {
+    let mut count_of: BTreeMap<(String, String), f64> = BTreeMap::new();
+    for s in counts["series"].as_array().into_iter().flatten() {
+        let prom = s["promLabels"].as_str().unwrap_or("").to_owned();
+        if instant {
+            if let Some(v) = s["value"].as_f64() {
+                count_of.insert((prom.clone(), String::new()), v);
+            }
+        }
+        for x in s["samples"].as_array().into_iter().flatten() {
+            if let (Some(ts), Some(v)) = (x["timestampMs"].as_str(), x["value"].as_f64()) {
+                count_of.insert((prom.clone(), ts.to_owned()), v);
+            }
+        }
+    }
+    let ratio = |prom: &str, ts: &str, sum: Option<f64>| -> Option<f64> {
+        let n = *count_of.get(&(prom.to_owned(), ts.to_owned()))?;
+        (n > 0.0).then(|| sum.unwrap_or(0.0) / n)
+    };
+    let mut out = Vec::new();
+    for mut s in take_array(&mut sums, &["series"]) {
+        let prom = s["promLabels"].as_str().unwrap_or("").to_owned();
+        if instant {
+            let v = ratio(&prom, "", s["value"].as_f64());
+            if v.is_none() {
+                continue;
+            }
+            s["value"] = json!(v);
+        } else {
+            let samples: Vec<Value> = take_array(&mut s, &["samples"])
+                .into_iter()
+                .filter_map(|x| {
+                    let ts = x["timestampMs"].as_str()?.to_owned();
+                    let v = ratio(&prom, &ts, x["value"].as_f64())?;
+                    Some(json!({"timestampMs": ts, "value": v}))
+                })
+                .collect();
+            if samples.is_empty() {
+                continue;
+            }
+            s["samples"] = Value::Array(samples);
+        }
+        out.push(s);
+    }
+    json!({ "series": out })
 }
 
 /// Sends `path_and_query` to every node at once; answers in node order.
@@ -803,6 +955,15 @@ mod tests {
         ));
         assert!(merge_rule("{} | quantile_over_time(duration, .99)").is_none());
         assert!(merge_rule("{} | avg_over_time(duration)").is_none());
+        assert_eq!(
+            avg_duration_parts("{ status = error } | avg_over_time(duration) by (name)"),
+            Some((
+                "{ status = error } | sum_over_time(duration) by (name)".into(),
+                "{ status = error } | count_over_time() by (name)".into()
+            ))
+        );
+        assert!(avg_duration_parts("{} | avg_over_time(span.size)").is_none());
+        assert!(avg_duration_parts("{} | select(name) | avg_over_time(duration)").is_none());
         assert!(merge_rule("{}").is_none());
     }
 
