@@ -9,9 +9,12 @@ message, keyed by the hex trace id (`partition_traces_by_id`), plus whole-batch 
 1. Every produced span is present exactly once; an undecodable message is counted, logged
    with topic/partition/offset and skipped; lag per partition is in /metrics; SIGTERM exits 0.
 2. Three nodes, each reading some partitions of one topic, and a query front over them
-   (`serve --peers`) answer Tempo's and Jaeger's APIs (traces, searches, tags, metrics) as one
-   node that read the whole topic does; a stopped node is named in the front's answer.
-3. kill -9 of the consumer at random moments over several cycles while producing; after the
+   (`serve --peers`) answer Tempo's and Jaeger's APIs (traces, searches, tags, metrics,
+   service graph: Jaeger dependencies and /api/spandb/graph) as one node that read the whole
+   topic does; a stopped node is named in the front's answer.
+3. `--kafka-logs-topic`: OTLP logs (protobuf and JSON) consumed into the log store, every
+   record exactly once across a kill -9 while producing.
+4. kill -9 of the consumer at random moments over several cycles while producing; after the
    last restart has caught up every delivered span is present exactly once (none lost, none
    duplicated). Recovery time (restart to caught up) is printed.
 
@@ -40,7 +43,10 @@ from collections import Counter
 
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
+from google.protobuf.json_format import MessageToJson
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord, ResourceLogs, ScopeLogs
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span, Status
 
@@ -176,6 +182,18 @@ class Produced:
         """One trace per message, keyed by its hex trace id (partition_traces_by_id)."""
         trace_id, spans = gen.trace(n_spans)
         self.send(trace_id.hex().encode(), Spans.request([(f"svc-{trace_id[-1] % 3}", spans)]),
+                  [(trace_id.hex(), s.span_id.hex()) for s in spans])
+
+    def edge_message(self, gen):
+        """One trace that crosses services: a `frontend` client span calling a server span of
+        svc-N (an edge of the service graph), keyed by trace id."""
+        trace_id, spans = gen.trace(2)
+        client, server = spans
+        client.kind, server.kind = Span.SPAN_KIND_CLIENT, Span.SPAN_KIND_SERVER
+        client.ClearField("parent_span_id")
+        server.parent_span_id = client.span_id
+        self.send(trace_id.hex().encode(),
+                  Spans.request([("frontend", [client]), (f"svc-{trace_id[-1] % 3}", [server])]),
                   [(trace_id.hex(), s.span_id.hex()) for s in spans])
 
     def batch_message(self, gen, traces):
@@ -320,6 +338,8 @@ def scenario_front(broker, work):
     for i in range(600):
         if i % 20 == 0:
             produced.batch_message(gen, 3)
+        elif i % 5 == 0:
+            produced.edge_message(gen)
         else:
             produced.trace_message(gen, 1 + i % 7)
     produced.flush()
@@ -384,6 +404,11 @@ def scenario_front(broker, work):
                   "%7B%20status%20%3D%20error%20%7D%20%7C%20count_over_time()%20by%20(name)",
                   "%7B%7D%20%7C%20max_over_time(duration)%20by%20(resource.service.name)"]:
             same(f"/api/metrics/query_range?q={q}&{window}&step=30s", series, f"metrics {urllib.parse.unquote(q)}: counts summed exactly")
+        for q in ["{} | avg_over_time(duration) by (resource.service.name)",
+                  "{ status = error } | avg_over_time(duration)"]:
+            avg = same(f"/api/metrics/query_range?q={urllib.parse.quote(q)}&{window}&step=30s", series,
+                       f"metrics {q}: duration sums and counts merged, then divided")
+            check(avg and all(v > 0 for _, samples in avg for _, v in samples), f"{q}: non-empty averages")
         code, _, _ = http_get(fr, f"/api/metrics/query_range?q=%7B%7D%20%7C%20quantile_over_time(duration%2C%20.9)&{window}&step=30s", expect=501)
         check(code == 501, "quantile_over_time is refused (501), not approximated")
         same("/jaeger/api/services", lambda d: d["data"], "jaeger services")
@@ -391,6 +416,19 @@ def scenario_front(broker, work):
         same("/jaeger/api/traces?service=svc-2&limit=1000", lambda d: sorted((t["traceID"], len(t["spans"])) for t in d["data"]),
              "jaeger find traces")
         same(f"/jaeger/api/traces/{traces[3][0]}", lambda d: sorted(s["spanID"] for s in d["data"][0]["spans"]), "jaeger trace by id")
+        deps = same("/jaeger/api/dependencies", lambda d: sorted((x["parent"], x["child"], x["callCount"]) for x in d["data"]),
+                    "jaeger dependencies: call counts summed per edge")
+        check(len(deps) == 3 and sum(x[2] for x in deps) == 600 // 5 - 600 // 20,
+              f"the dependencies hold the produced frontend -> svc-N calls: {deps}")
+
+        def graph(d):
+            edges = sorted((e["client"], e["server"], e["kind"], e["calls"], e["errors"],
+                            tuple((m["minute_ns"], m["calls"], m["errors"]) for m in e["per_minute"])) for e in d["edges"])
+            nodes = sorted((n["name"], n["kind"], n["calls_in"], n["errors_in"]) for n in d["nodes"])
+            return edges, nodes
+        edges, _ = same("/api/spandb/graph", graph, "spandb service graph: edges, per-minute calls and nodes summed exactly")
+        check(sum(e[3] for e in edges if e[0] == "frontend") == sum(x[2] for x in deps),
+              f"the spandb graph holds the frontend edges: {[e[:4] for e in edges]}")
         # One node down: the answer says so.
         nodes[2].stop()
         code, headers, doc = http_get(fr, "/api/search?limit=5")
@@ -441,12 +479,73 @@ def scenario_kill9(broker, work):
     return node, produced
 
 
+def logs_request(first, count, encoding):
+    """One ExportLogsServiceRequest of `count` records with bodies log-<n>, as the Collector's
+    kafka exporter writes it to its logs topic (`otlp_proto` or `otlp_json`)."""
+    base_ns = time.time_ns() - 600 * 10**9
+    req = ExportLogsServiceRequest()
+    rl = ResourceLogs()
+    rl.resource.attributes.append(KeyValue(key="service.name", value=AnyValue(string_value="logsvc")))
+    records = [LogRecord(time_unix_nano=base_ns + n * 1000, severity_number=9, severity_text="INFO",
+                         body=AnyValue(string_value=f"log-{n}")) for n in range(first, first + count)]
+    rl.scope_logs.append(ScopeLogs(log_records=records))
+    req.resource_logs.append(rl)
+    if encoding == "otlp_json":
+        return MessageToJson(req, indent=None).encode()
+    return req.SerializeToString()
+
+
+def stored_log_bodies(db):
+    out = subprocess.run([SPANDB, "--db", db, "logs", "--output", "otlp", "--limit", "1000000"],
+                         check=True, capture_output=True).stdout
+    bodies = Counter()
+    for rl in json.loads(out).get("resourceLogs", []):
+        for sl in rl.get("scopeLogs", []):
+            for r in sl.get("logRecords", []):
+                bodies[r["body"]["stringValue"]] += 1
+    return bodies
+
+
+def scenario_logs_topic(broker, work, encoding):
+    """--kafka-logs-topic: OTLP logs consumed into the log store, exactly once across a
+    kill -9 while producing."""
+    logs_topic, spans_topic = f"otlp_logs_{encoding}", f"otlp_spans_for_logs_{encoding}"
+    broker.create_topic(logs_topic, 2)
+    broker.create_topic(spans_topic, 1)
+    produced = Produced(broker, topic=logs_topic)
+    per_message, messages = 5, 400
+    node = Node(os.path.join(work, f"logs-{encoding}"), broker, topic=spans_topic,
+                extra=["--kafka-logs-topic", logs_topic, "--kafka-encoding", encoding])
+    node.start()
+    for i in range(messages):
+        produced.send(f"k{i}".encode(), logs_request(i * per_message, per_message, encoding), [],
+                      partition=i % 2)
+        if i == messages // 2:
+            produced.producer.flush(30)
+            time.sleep(0.3)
+            node.stop(signal.SIGKILL)
+            node.start()
+    produced.flush()
+    m = node.wait_caught_up(messages)
+    check(m.get("spandb_kafka_log_records_total", 0) > 0, f"{encoding}: log records counted in /metrics")
+    check(node.stop() == 0, f"{encoding}: SIGTERM of the logs consumer exits 0")
+    bodies = stored_log_bodies(node.db)
+    want = {f"log-{n}" for n in range(messages * per_message)}
+    missing = want - set(bodies)
+    dup = [b for b, c in bodies.items() if c > 1 or b not in want]
+    check(not missing and not dup,
+          f"{encoding}: {len(want)} log records from topic {logs_topic} present exactly once across a "
+          f"kill -9 (missing {len(missing)}, duplicated or unknown {len(dup)})")
+
+
 def main():
     work = tempfile.mkdtemp(prefix="spandb-kafka-")
     broker = Broker()
     try:
         broker.create_topic(TOPIC, PARTITIONS)
         scenario_consume_and_poison(broker, work)
+        scenario_logs_topic(broker, work, "otlp_proto")
+        scenario_logs_topic(broker, work, "otlp_json")
         scenario_front(broker, work)
         node, produced = scenario_kill9(broker, work)
         total_messages = produced.messages

@@ -35,6 +35,17 @@ impl Db {
         Ok(self.storage().write_logs(logs)?)
     }
 
+    /// Stores log records and, in the same atomic log write, the positions of the sources
+    /// they came from (see [`Db::write_with_sources`]): a Kafka consumer of OTLP logs that
+    /// restarts from [`Db::source_positions`] neither loses nor duplicates records.
+    pub fn write_logs_with_sources(
+        &self,
+        logs: Vec<LogRecord>,
+        sources: &[(String, u64)],
+    ) -> Result<()> {
+        Ok(self.storage().write_logs_with_sources(logs, sources)?)
+    }
+
     /// The newest (at most `limit`) records matching `query` (docs/QUERY.md, "Logs") in
     /// `range`, newest first.
     pub fn logs(

@@ -71,6 +71,11 @@ pub struct Args {
     /// Kafka topic to consume.
     #[arg(long, default_value = "otlp_spans")]
     kafka_topic: String,
+    /// Also consume OTLP logs from this Kafka topic (the Collector's `otlp_logs`), with the
+    /// same brokers, group, encoding, partitions and properties; offsets stored with the
+    /// records.
+    #[arg(long)]
+    kafka_logs_topic: Option<String>,
     /// Kafka consumer group (also names the stored offsets).
     #[arg(long, default_value = "spandb")]
     kafka_group: String,
@@ -185,7 +190,7 @@ pub fn run(db_dir: &Path, args: Args) -> Result<ExitCode> {
             .map_err(|e| Error::invalid(format!("query front: {e}")))?;
         return Ok(ExitCode::SUCCESS);
     }
-    let config = ServerConfig {
+    let mut config = ServerConfig {
         query_addr: args.listen,
         otlp_http_addr: args.otlp_http,
         otlp_grpc_addr: args.otlp_grpc,
@@ -208,7 +213,18 @@ pub fn run(db_dir: &Path, args: Args) -> Result<ExitCode> {
             k.properties = args.kafka_property.clone();
             k
         }),
+        kafka_logs: None,
     };
+    if let Some(topic) = &args.kafka_logs_topic {
+        let Some(spans) = &config.kafka else {
+            return Err(Error::invalid("--kafka-logs-topic needs --kafka-brokers"));
+        };
+        config.kafka_logs = Some(KafkaConfig {
+            topic: topic.clone(),
+            signal: spandb_server::kafka::KafkaSignal::Logs,
+            ..spans.clone()
+        });
+    }
     config
         .validate()
         .map_err(|e| Error::invalid(e.to_string()))?;

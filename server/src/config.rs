@@ -37,6 +37,9 @@ pub struct ServerConfig {
     pub cors_origins: Vec<String>,
     /// Consume spans from Kafka too (`None`: no consumer).
     pub kafka: Option<crate::kafka::KafkaConfig>,
+    /// Consume OTLP logs from Kafka too (`None`: no consumer); its `signal` is
+    /// [`crate::kafka::KafkaSignal::Logs`].
+    pub kafka_logs: Option<crate::kafka::KafkaConfig>,
 }
 
 impl Default for ServerConfig {
@@ -55,6 +58,7 @@ impl Default for ServerConfig {
             tls: None,
             cors_origins: Vec::new(),
             kafka: None,
+            kafka_logs: None,
         }
     }
 }

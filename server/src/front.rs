@@ -5,9 +5,12 @@
 //! - search: newest first, the top `limit` across nodes (a trace found on two nodes once);
 //! - tags and tag values, Jaeger services and operations: unions;
 //! - metrics: counts (`rate`, `count_over_time`, `sum_over_time`, `histogram_over_time`)
-//!   summed per series and timestamp, `min_over_time`/`max_over_time` as min/max; functions
-//!   whose node answers cannot be merged exactly (`avg_over_time`, `quantile_over_time`) are
-//!   refused with 501 rather than approximated.
+//!   summed per series and timestamp, `min_over_time`/`max_over_time` as min/max,
+//!   `avg_over_time(duration)` as summed `sum_over_time(duration)` over summed
+//!   `count_over_time()`; functions whose node answers cannot be merged exactly
+//!   (`quantile_over_time`, other averages) are refused with 501 rather than approximated;
+//! - service graph (Jaeger `/api/dependencies`, spandb `/api/spandb/graph`): calls and errors
+//!   summed edge by edge (`crate::front_graph`).
 //!
 //! A node that does not answer (connection refused, timeout, 5xx) never silently shrinks an
 //! answer: Tempo responses get a `spandbFront` object (`nodes`, `failed`: node and reason) and
@@ -28,6 +31,8 @@ use axum::routing::get;
 use axum::Router;
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
+
+use crate::front_graph;
 
 /// Largest node answer the front reads.
 const MAX_NODE_BODY: u64 = 256 << 20;
@@ -64,10 +69,10 @@ pub fn run_until_signal(config: FrontConfig) -> Result<(), std::io::Error> {
         .build()?;
     runtime.block_on(async move {
         let listener = TcpListener::bind(config.listen).await?;
-        eprintln!(
-            "spandb: query front on http://{} over {} nodes",
-            listener.local_addr()?,
-            config.peers.len()
+        tracing::info!(
+            addr = %listener.local_addr()?,
+            nodes = config.peers.len(),
+            "spandb query front serving"
         );
         let app = router(config);
         axum::serve(listener, app)
@@ -94,7 +99,29 @@ fn error(status: StatusCode, message: &str) -> Response {
     (status, axum::Json(json!({ "error": message }))).into_response()
 }
 
+/// Answers one request and logs it as the nodes' server does (method, path without the
+/// query string, status, latency), plus how many nodes failed to answer.
 async fn handle(State(front): State<Arc<Front>>, req: Request) -> Response {
+    let started = std::time::Instant::now();
+    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    let r = answer(front, req).await;
+    let failed = r
+        .headers()
+        .get("x-spandb-failed-nodes")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0);
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let status = r.status().as_u16();
+    if status >= 500 || failed > 0 {
+        tracing::warn!(%method, path, status, latency_ms, failed_nodes = failed, "request");
+    } else {
+        tracing::info!(%method, path, status, latency_ms, "request");
+    }
+    r
+}
+
+async fn answer(front: Arc<Front>, req: Request) -> Response {
     let auth = req.headers().get(header::AUTHORIZATION).cloned();
     if let Some(token) = &front.config.token {
         let ok = auth
@@ -136,6 +163,10 @@ async fn handle(State(front): State<Arc<Front>>, req: Request) -> Response {
             .or(params.get("query"))
             .cloned()
             .unwrap_or_default();
+        if let Some((sum_q, count_q)) = avg_duration_parts(&q) {
+            let instant = matches!(kind, Kind::Metrics { instant: true });
+            return avg_from_parts(&front, &path, &params, [sum_q, count_q], auth, instant).await;
+        }
         if merge_rule(&q).is_none() {
             return error(
                 StatusCode::NOT_IMPLEMENTED,
@@ -146,6 +177,26 @@ async fn handle(State(front): State<Arc<Front>>, req: Request) -> Response {
         }
     }
     let answers = fan_out(&front, &path_and_query, auth).await;
+    let (ok, failed) = match collect(&front, &kind, answers) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let merged = merge(&kind, &params, ok);
+    finish(&front, &kind, merged, failed)
+}
+
+/// A node that did not answer, and why.
+type FailedNode = (String, String);
+
+/// Sorts the nodes' answers into those to merge and the nodes that failed; a response when
+/// there is nothing to merge (a 4xx passed on, 502 when no node answered, 404 for a trace
+/// no node has).
+#[allow(clippy::result_large_err)]
+fn collect(
+    front: &Front,
+    kind: &Kind,
+    answers: Vec<Answer>,
+) -> Result<(Vec<Value>, Vec<FailedNode>), Response> {
     let mut ok: Vec<Value> = Vec::new();
     let mut failed: Vec<(String, String)> = Vec::new();
     let mut not_found = 0;
@@ -164,7 +215,7 @@ async fn handle(State(front): State<Arc<Front>>, req: Request) -> Response {
                     header::CONTENT_TYPE,
                     HeaderValue::from_static("application/json"),
                 );
-                return r;
+                return Err(r);
             }
             Answer::Ok(status, _) => failed.push((node.clone(), format!("answered {status}"))),
             Answer::Failed(e) => failed.push((node.clone(), e)),
@@ -172,15 +223,24 @@ async fn handle(State(front): State<Arc<Front>>, req: Request) -> Response {
     }
     if ok.is_empty() && not_found == 0 {
         let detail: Vec<String> = failed.iter().map(|(n, e)| format!("{n}: {e}")).collect();
-        return error(
+        return Err(error(
             StatusCode::BAD_GATEWAY,
             &format!("no node answered ({})", detail.join("; ")),
-        );
+        ));
     }
     if ok.is_empty() && failed.is_empty() {
-        return error(StatusCode::NOT_FOUND, "trace not found on any node");
+        return Err(error(StatusCode::NOT_FOUND, "trace not found on any node"));
     }
-    let mut merged = merge(&kind, &params, ok);
+    Ok((ok, failed))
+}
+
+/// The merged answer, saying which nodes did not answer.
+fn finish(
+    front: &Front,
+    kind: &Kind,
+    mut merged: Value,
+    failed: Vec<(String, String)>,
+) -> Response {
     if merged.is_null() {
         return error(
             StatusCode::NOT_FOUND,
@@ -214,6 +274,124 @@ async fn handle(State(front): State<Arc<Front>>, req: Request) -> Response {
             .insert("x-spandb-failed-nodes", HeaderValue::from(n_failed));
     }
     r
+}
+
+/// `{...} | avg_over_time(duration) by (...)` as the two queries whose sums make it exact:
+/// `sum_over_time(duration)` and `count_over_time()` with the same filter and grouping
+/// (every span has a duration, so both see the same spans). Other averages: `None`.
+fn avg_duration_parts(q: &str) -> Option<(String, String)> {
+    let (filter, stage) = q.rsplit_once('|')?;
+    let stage = stage.trim();
+    let rest = stage.strip_prefix("avg_over_time")?.trim_start();
+    let rest = rest.strip_prefix('(')?.trim_start();
+    let rest = rest.strip_prefix("duration")?.trim_start();
+    let by = rest.strip_prefix(')')?;
+    if filter.contains('|') || !(by.trim().is_empty() || by.trim_start().starts_with("by")) {
+        return None;
+    }
+    Some((
+        format!("{filter}| sum_over_time(duration){by}"),
+        format!("{filter}| count_over_time(){by}"),
+    ))
+}
+
+/// Percent-encodes a query-string value.
+fn url_encode(v: &str) -> String {
+    let mut out = String::with_capacity(v.len() * 3);
+    for b in v.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// `avg_over_time(duration)` merged exactly: every node's duration sums and span counts are
+/// summed per series and step, then divided (what a node holding every span computes).
+async fn avg_from_parts(
+    front: &Arc<Front>,
+    path: &str,
+    params: &BTreeMap<String, String>,
+    queries: [String; 2],
+    auth: Option<HeaderValue>,
+    instant: bool,
+) -> Response {
+    let kind = Kind::Metrics { instant };
+    let mut merged = Vec::new();
+    let mut failed: Vec<(String, String)> = Vec::new();
+    for q in queries {
+        let query: Vec<String> = params
+            .iter()
+            .filter(|(k, _)| k.as_str() != "q" && k.as_str() != "query")
+            .map(|(k, v)| format!("{}={}", url_encode(k), url_encode(v)))
+            .chain(std::iter::once(format!("q={}", url_encode(&q))))
+            .collect();
+        let answers = fan_out(front, &format!("{path}?{}", query.join("&")), auth.clone()).await;
+        let (ok, part_failed) = match collect(front, &kind, answers) {
+            Ok(c) => c,
+            Err(r) => return r,
+        };
+        for f in part_failed {
+            if !failed.iter().any(|(n, _)| *n == f.0) {
+                failed.push(f);
+            }
+        }
+        merged.push(merge_metrics(ok, MergeRule::Sum, instant));
+    }
+    let counts = merged.pop().unwrap_or(Value::Null);
+    let sums = merged.pop().unwrap_or(Value::Null);
+    finish(front, &kind, divide_series(sums, &counts, instant), failed)
+}
+
+/// Sample by sample (same series, same timestamp): `sums / counts`; steps without spans
+/// (no count, or 0) are left out, as a node leaves them out of an average.
+fn divide_series(mut sums: Value, counts: &Value, instant: bool) -> Value {
+    let mut count_of: BTreeMap<(String, String), f64> = BTreeMap::new();
+    for s in counts["series"].as_array().into_iter().flatten() {
+        let prom = s["promLabels"].as_str().unwrap_or("").to_owned();
+        if instant {
+            if let Some(v) = s["value"].as_f64() {
+                count_of.insert((prom.clone(), String::new()), v);
+            }
+        }
+        for x in s["samples"].as_array().into_iter().flatten() {
+            if let (Some(ts), Some(v)) = (x["timestampMs"].as_str(), x["value"].as_f64()) {
+                count_of.insert((prom.clone(), ts.to_owned()), v);
+            }
+        }
+    }
+    let ratio = |prom: &str, ts: &str, sum: Option<f64>| -> Option<f64> {
+        let n = *count_of.get(&(prom.to_owned(), ts.to_owned()))?;
+        (n > 0.0).then(|| sum.unwrap_or(0.0) / n)
+    };
+    let mut out = Vec::new();
+    for mut s in take_array(&mut sums, &["series"]) {
+        let prom = s["promLabels"].as_str().unwrap_or("").to_owned();
+        if instant {
+            let v = ratio(&prom, "", s["value"].as_f64());
+            if v.is_none() {
+                continue;
+            }
+            s["value"] = json!(v);
+        } else {
+            let samples: Vec<Value> = take_array(&mut s, &["samples"])
+                .into_iter()
+                .filter_map(|x| {
+                    let ts = x["timestampMs"].as_str()?.to_owned();
+                    let v = ratio(&prom, &ts, x["value"].as_f64())?;
+                    Some(json!({"timestampMs": ts, "value": v}))
+                })
+                .collect();
+            if samples.is_empty() {
+                continue;
+            }
+            s["samples"] = Value::Array(samples);
+        }
+        out.push(s);
+    }
+    json!({ "series": out })
 }
 
 /// Sends `path_and_query` to every node at once; answers in node order.
@@ -272,6 +450,8 @@ enum Kind {
     JaegerList,
     JaegerTrace,
     JaegerFind,
+    JaegerDependencies,
+    Graph,
 }
 
 impl Kind {
@@ -292,6 +472,8 @@ impl Kind {
             | ["jaeger", "api", "operations"] => Kind::JaegerList,
             ["jaeger", "api", "traces"] => Kind::JaegerFind,
             ["jaeger", "api", "traces", _] => Kind::JaegerTrace,
+            ["jaeger", "api", "dependencies"] => Kind::JaegerDependencies,
+            ["api", "spandb", "graph"] => Kind::Graph,
             _ => return None,
         })
     }
@@ -303,7 +485,7 @@ impl Kind {
     fn is_jaeger(&self) -> bool {
         matches!(
             self,
-            Kind::JaegerList | Kind::JaegerTrace | Kind::JaegerFind
+            Kind::JaegerList | Kind::JaegerTrace | Kind::JaegerFind | Kind::JaegerDependencies
         )
     }
 }
@@ -519,6 +701,8 @@ fn merge(kind: &Kind, params: &BTreeMap<String, String>, answers: Vec<Value>) ->
             merged.truncate(limit(params, 20));
             jaeger_envelope(merged)
         }
+        Kind::JaegerDependencies => jaeger_envelope(front_graph::merge_dependencies(answers)),
+        Kind::Graph => front_graph::merge_graphs(answers, limit(params, 500)),
     }
 }
 
@@ -771,6 +955,15 @@ mod tests {
         ));
         assert!(merge_rule("{} | quantile_over_time(duration, .99)").is_none());
         assert!(merge_rule("{} | avg_over_time(duration)").is_none());
+        assert_eq!(
+            avg_duration_parts("{ status = error } | avg_over_time(duration) by (name)"),
+            Some((
+                "{ status = error } | sum_over_time(duration) by (name)".into(),
+                "{ status = error } | count_over_time() by (name)".into()
+            ))
+        );
+        assert!(avg_duration_parts("{} | avg_over_time(span.size)").is_none());
+        assert!(avg_duration_parts("{} | select(name) | avg_over_time(duration)").is_none());
         assert!(merge_rule("{}").is_none());
     }
 

@@ -23,6 +23,7 @@
 pub mod config;
 mod cors;
 pub mod front;
+mod front_graph;
 mod http;
 pub mod ingest;
 mod jaeger;
@@ -54,7 +55,7 @@ pub struct Server {
     stop: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     ingest: ingest::Ingest,
-    kafka: Option<kafka::KafkaConsumer>,
+    kafka: Vec<kafka::KafkaConsumer>,
 }
 
 impl Server {
@@ -64,19 +65,20 @@ impl Server {
         let config = Arc::new(config);
         let metrics = Arc::new(metrics::Metrics::default());
         let ingest = ingest::Ingest::start(db.clone(), &config, metrics.clone());
-        let kafka = match config.kafka.clone() {
-            None => None,
-            Some(k) => {
-                let (db, ingest, metrics) = (db.clone(), ingest.clone(), metrics.clone());
-                // Connecting makes blocking broker requests: off the async threads.
-                let started = tokio::task::spawn_blocking(move || {
-                    kafka::KafkaConsumer::start(db, ingest, metrics, k)
-                })
-                .await
-                .map_err(|e| StartError::Kafka(kafka::KafkaStartError::Client(e.to_string())))?;
-                Some(started?)
-            }
-        };
+        let mut kafka = Vec::new();
+        for k in [config.kafka.clone(), config.kafka_logs.clone()]
+            .into_iter()
+            .flatten()
+        {
+            let (db, ingest, metrics) = (db.clone(), ingest.clone(), metrics.clone());
+            // Connecting makes blocking broker requests: off the async threads.
+            let started = tokio::task::spawn_blocking(move || {
+                kafka::KafkaConsumer::start(db, ingest, metrics, k)
+            })
+            .await
+            .map_err(|e| StartError::Kafka(kafka::KafkaStartError::Client(e.to_string())))?;
+            kafka.push(started?);
+        }
         let state = http::AppState {
             db,
             config: config.clone(),
@@ -173,7 +175,7 @@ impl Server {
     /// Stops accepting, lets in-flight requests finish, makes every acknowledged span
     /// durable (the queue drains into the database) and returns.
     pub async fn shutdown(self) {
-        if let Some(k) = self.kafka {
+        for k in self.kafka {
             // Writes what it read and stores its offsets, through the still-open queue.
             let _ = tokio::task::spawn_blocking(move || k.stop()).await;
         }

@@ -30,6 +30,8 @@ const BUCKETS_S: [f64; 12] = [
 pub struct KafkaMetrics {
     pub messages: Counter,
     pub spans: Counter,
+    /// Log records read from a logs topic.
+    pub log_records: Counter,
     /// Spans without valid ids, dropped while decoding a message that was otherwise kept.
     pub spans_dropped: Counter,
     /// Messages that could not be decoded and were skipped.
@@ -82,6 +84,11 @@ impl KafkaMetrics {
                 "spandb_kafka_spans_total",
                 "Spans decoded from Kafka messages.",
                 &self.spans,
+            ),
+            (
+                "spandb_kafka_log_records_total",
+                "Log records decoded from Kafka messages (logs topic).",
+                &self.log_records,
             ),
             (
                 "spandb_kafka_spans_dropped_total",

@@ -133,3 +133,37 @@ fn a_damaged_log_block_is_reported_and_quarantined() {
     assert_eq!(repaired.logs_lost, 50);
     assert!(db.check().unwrap().is_ok());
 }
+
+#[test]
+fn log_records_and_their_source_positions_are_one_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let t0 = 1_700_000_000_000_000_000u64;
+    let source = "kafka/spandb/otlp_logs/1";
+    {
+        let db = opts().open(dir.path()).unwrap();
+        db.write_logs_with_sources(logs_of(0, 10, t0), &[(source.into(), 4)])
+            .unwrap();
+        // A batch of skipped messages: only the position moves.
+        db.write_logs_with_sources(Vec::new(), &[(source.into(), 6)])
+            .unwrap();
+        assert_eq!(
+            db.source_positions("kafka/").unwrap(),
+            vec![(source.to_owned(), 6)]
+        );
+        // Bad records are refused whole: neither the records nor the position are stored.
+        let mut bad = logs_of(1, 3, t0);
+        bad[2].severity_number = 99;
+        assert!(db
+            .write_logs_with_sources(bad, &[(source.into(), 9)])
+            .is_err());
+        db.close().unwrap();
+    }
+    // The log replays records and positions together.
+    let db = opts().open(dir.path()).unwrap();
+    assert_eq!(
+        db.source_positions("kafka/").unwrap(),
+        vec![(source.to_owned(), 6)]
+    );
+    assert_eq!(db.stats().unwrap().logs, 10);
+    db.close().unwrap();
+}

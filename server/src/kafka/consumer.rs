@@ -6,18 +6,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
+use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol};
 use rdkafka::error::KafkaResult;
 use rdkafka::message::Message;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::ClientContext;
-use spandb::{Db, Span};
+use spandb::{Db, LogRecord, Span};
 use tokio::sync::oneshot;
 
-use super::{KafkaConfig, KafkaEncoding, KafkaPartitions};
+use super::{KafkaConfig, KafkaEncoding, KafkaPartitions, KafkaSignal};
 use crate::ingest::{Ingest, IngestError};
 use crate::metrics::Metrics;
 
@@ -43,7 +43,9 @@ type Ack = oneshot::Receiver<Result<(), IngestError>>;
 #[derive(Default)]
 struct Pipeline {
     spans: Vec<Span>,
-    /// partition -> next offset, for messages in `spans` (or skipped).
+    /// Read from a logs topic ([`KafkaSignal::Logs`]), not yet written.
+    logs: Vec<LogRecord>,
+    /// partition -> next offset, for messages in `spans`/`logs` (or skipped).
     positions: BTreeMap<i32, i64>,
     since: Option<Instant>,
     in_flight: VecDeque<(Ack, BTreeMap<i32, i64>)>,
@@ -55,7 +57,7 @@ struct Pipeline {
     failed: bool,
 }
 
-struct Shared {
+pub(super) struct Shared {
     db: Arc<Db>,
     ingest: Ingest,
     metrics: Arc<Metrics>,
@@ -68,7 +70,30 @@ pub(super) struct Ctx {
     shared: Arc<Shared>,
 }
 
-impl ClientContext for Ctx {}
+impl ClientContext for Ctx {
+    /// librdkafka's own log lines (connection trouble, and with the `debug` property the
+    /// group protocol) go to the server's structured log.
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        match level {
+            RDKafkaLogLevel::Emerg
+            | RDKafkaLogLevel::Alert
+            | RDKafkaLogLevel::Critical
+            | RDKafkaLogLevel::Error => {
+                tracing::error!(target: "librdkafka", facility, "{message}")
+            }
+            RDKafkaLogLevel::Warning => tracing::warn!(target: "librdkafka", facility, "{message}"),
+            RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info => {
+                tracing::info!(target: "librdkafka", facility, "{message}")
+            }
+            RDKafkaLogLevel::Debug => tracing::debug!(target: "librdkafka", facility, "{message}"),
+        }
+    }
+
+    fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
+        self.shared.metrics.kafka.errors.add(1);
+        tracing::warn!(target: "librdkafka", error = %error, reason, "Kafka client error");
+    }
+}
 
 impl ConsumerContext for Ctx {
     fn rebalance(
@@ -78,43 +103,90 @@ impl ConsumerContext for Ctx {
         tpl: &mut TopicPartitionList,
     ) {
         let s = &self.shared;
+        // Eager (classic `range`/`roundrobin`): every partition is revoked, then a new set
+        // assigned. Cooperative (`cooperative-sticky`, or the KIP-848 `group.protocol=consumer`):
+        // only the partitions that move are revoked or assigned.
+        let cooperative = matches!(
+            consumer.rebalance_protocol(),
+            RebalanceProtocol::Cooperative
+        );
+        let partitions: Vec<i32> = tpl
+            .elements_for_topic(&s.config.topic)
+            .iter()
+            .map(|e| e.partition())
+            .collect();
         match err {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
-                let partitions: Vec<i32> = tpl
-                    .elements_for_topic(&s.config.topic)
-                    .iter()
-                    .map(|e| e.partition())
-                    .collect();
                 let starts = s.start_offsets(consumer, &partitions);
                 for (p, offset) in &starts {
                     let _ = tpl.set_partition_offset(&s.config.topic, *p, *offset);
                 }
-                eprintln!(
-                    "spandb: Kafka assigned {} partitions {partitions:?}, starting at {starts:?}",
-                    s.config.topic
+                tracing::info!(
+                    topic = %s.config.topic,
+                    partitions = ?partitions,
+                    starts = ?starts,
+                    cooperative,
+                    "Kafka partitions assigned"
                 );
-                if let Err(e) = consumer.assign(tpl) {
-                    eprintln!("spandb: Kafka assign failed: {e}");
-                }
-                s.lock().assigned = partitions;
-            }
-            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
+                // Owned from here on; messages of other partitions still in the local queue
+                // (fetched before a revoke) are dropped, not written.
                 {
                     let mut pipe = s.lock();
-                    s.make_durable(&mut pipe, consumer);
-                    pipe.assigned.clear();
-                    pipe.durable.clear();
-                    pipe.positions.clear();
-                    pipe.spans.clear();
-                    pipe.since = None;
+                    if !cooperative {
+                        pipe.assigned.clear();
+                    }
+                    for p in &partitions {
+                        if !pipe.assigned.contains(p) {
+                            pipe.assigned.push(*p);
+                        }
+                    }
                 }
-                eprintln!("spandb: Kafka partitions revoked after storing their offsets");
-                if let Err(e) = consumer.unassign() {
-                    eprintln!("spandb: Kafka unassign failed: {e}");
+                let assigned = if cooperative {
+                    consumer.incremental_assign(tpl)
+                } else {
+                    consumer.assign(tpl)
+                };
+                if let Err(e) = assigned {
+                    tracing::error!(error = %e, "Kafka assign failed");
+                }
+            }
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
+                let lost = consumer.assignment_lost();
+                {
+                    let mut pipe = s.lock();
+                    // Everything read so far is written and its offsets committed (the
+                    // revoked partitions' included) before they are let go: their next owner
+                    // starts from that commit.
+                    s.make_durable(&mut pipe, consumer);
+                    pipe.assigned.retain(|p| !partitions.contains(p));
+                    for p in &partitions {
+                        pipe.durable.remove(p);
+                        pipe.positions.remove(p);
+                    }
+                    if pipe.assigned.is_empty() {
+                        pipe.spans.clear();
+                        pipe.logs.clear();
+                        pipe.since = None;
+                    }
+                }
+                tracing::info!(
+                    topic = %s.config.topic,
+                    partitions = ?partitions,
+                    lost,
+                    cooperative,
+                    "Kafka partitions revoked after storing their offsets"
+                );
+                let unassigned = if cooperative {
+                    consumer.incremental_unassign(tpl)
+                } else {
+                    consumer.unassign()
+                };
+                if let Err(e) = unassigned {
+                    tracing::error!(error = %e, "Kafka unassign failed");
                 }
             }
             other => {
-                eprintln!("spandb: Kafka rebalance error: {other:?}");
+                tracing::warn!(error = ?other, "Kafka rebalance error; letting the partitions go");
                 let _ = consumer.unassign();
                 s.lock().assigned.clear();
             }
@@ -125,9 +197,10 @@ impl ConsumerContext for Ctx {
         if let Err(e) = result {
             let m = &self.shared.metrics.kafka;
             if m.commit_failures.get() == 0 {
-                eprintln!(
-                    "spandb: committing offsets to Kafka failed ({e}); offsets stay stored in \
-                     spandb, only lag tools miss them (further failures only counted)"
+                tracing::warn!(
+                    error = %e,
+                    "committing offsets to Kafka failed; offsets stay stored in spandb, only \
+                     lag tools miss them (further failures only counted)"
                 );
             }
             m.commit_failures.add(1);
@@ -157,16 +230,28 @@ impl Runner {
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
             .set("enable.partition.eof", "false")
-            // Eager protocol: on revoke every partition is let go, after `make_durable`.
-            .set("partition.assignment.strategy", "range,roundrobin")
             // The local prefetch is bounded; pausing stops it altogether.
             .set("queued.max.messages.kbytes", "16384")
             // A fetch that finds nothing returns within 50 ms (brokers such as tansu hold it
             // for the whole wait): bounds produce-to-searchable latency on quiet partitions.
             .set("fetch.wait.max.ms", "50");
+        // The classic protocol's default; the KIP-848 protocol (`group.protocol=consumer`)
+        // assigns on the broker and refuses the setting. The rebalance callback handles
+        // eager and cooperative assignors alike.
+        let kip848 = config
+            .properties
+            .iter()
+            .any(|(k, v)| k == "group.protocol" && v == "consumer");
+        if !kip848 {
+            cc.set("partition.assignment.strategy", "range,roundrobin");
+        }
         for (k, v) in &config.properties {
             cc.set(k, v);
         }
+        // Let every level through to `Ctx::log` (the default follows the `log` crate, which
+        // the server does not use); librdkafka emits debug lines only with its `debug`
+        // property set.
+        cc.set_log_level(RDKafkaLogLevel::Debug);
         let dead_letters = match &config.dead_letter_topic {
             None => None,
             Some(_) => {
@@ -224,9 +309,11 @@ impl Runner {
                     tpl.add_partition_offset(&s.config.topic, *p, *offset)
                         .map_err(client)?;
                 }
-                eprintln!(
-                    "spandb: Kafka reading {} partitions {partitions:?}, starting at {starts:?}",
-                    s.config.topic
+                tracing::info!(
+                    topic = %s.config.topic,
+                    partitions = ?partitions,
+                    starts = ?starts,
+                    "Kafka reading partitions"
                 );
                 consumer.assign(&tpl).map_err(client)?;
                 s.lock().assigned = partitions;
@@ -237,6 +324,10 @@ impl Runner {
             shared,
             stop,
         })
+    }
+
+    pub(super) fn shared(&self) -> Arc<Shared> {
+        self.shared.clone()
     }
 
     pub(super) fn run(self) {
@@ -253,7 +344,17 @@ impl Runner {
             match self.consumer.poll(wait) {
                 Some(Ok(m)) => {
                     let mut pipe = s.lock();
-                    s.take_message(&mut pipe, &m);
+                    if pipe.assigned.contains(&m.partition()) {
+                        s.take_message(&mut pipe, &m);
+                    } else {
+                        // Fetched before this node let the partition go: its new owner reads
+                        // it from the offset committed on revoke.
+                        tracing::debug!(
+                            partition = m.partition(),
+                            offset = m.offset(),
+                            "dropping a Kafka message of a partition no longer owned"
+                        );
+                    }
                 }
                 Some(Err(e)) => {
                     s.metrics.kafka.errors.add(1);
@@ -262,14 +363,14 @@ impl Runner {
                 None => {}
             }
             let mut pipe = s.lock();
-            let due = pipe.spans.len() >= s.config.batch_spans
+            let due = pipe.spans.len() + pipe.logs.len() >= s.config.batch_spans
                 || pipe.since.is_some_and(|t| t.elapsed() >= s.config.linger);
             if due {
                 s.submit(&mut pipe, &self.consumer);
             }
             s.drain_acks(&mut pipe, &self.consumer, MAX_IN_FLIGHT);
             if pipe.failed {
-                eprintln!("spandb: Kafka consumer stopped after a failed write");
+                tracing::error!("Kafka consumer stopped after a failed write");
                 return;
             }
             if last_lag.elapsed() >= LAG_INTERVAL {
@@ -296,6 +397,10 @@ impl Runner {
 }
 
 impl Shared {
+    pub(super) fn assigned(&self) -> Vec<i32> {
+        self.lock().assigned.clone()
+    }
+
     fn lock(&self) -> MutexGuard<'_, Pipeline> {
         self.pipe.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -322,7 +427,7 @@ impl Shared {
                 .collect(),
             Err(e) => {
                 // Never guess: an unreadable position would mean duplicates or a gap.
-                eprintln!("spandb: cannot read stored Kafka offsets ({e}); stopping");
+                tracing::error!(error = %e, "cannot read stored Kafka offsets; stopping");
                 self.lock().failed = true;
                 BTreeMap::new()
             }
@@ -365,29 +470,20 @@ impl Shared {
         let (partition, offset) = (m.partition(), m.offset());
         let k = &self.metrics.kafka;
         k.messages.add(1);
-        let mut spans = Vec::new();
-        let mut dropped = spandb::otlp::Dropped::default();
-        let decoded = match (m.payload(), self.config.encoding) {
-            (None, _) => Ok(()),
-            (Some(b), KafkaEncoding::OtlpProto) => {
-                spandb::otlp::proto::decode_proto_request_lenient(b, &mut spans, &mut dropped)
-            }
-            (Some(b), KafkaEncoding::OtlpJson) => {
-                spandb::otlp::json::decode_json_request_lenient(b, &mut spans, &mut dropped)
-            }
+        let decoded = match self.config.signal {
+            KafkaSignal::Spans => self.decode_spans(pipe, m.payload()),
+            KafkaSignal::Logs => self.decode_logs(pipe, m.payload()),
         };
         match decoded {
-            Ok(()) => {
-                k.spans.add(spans.len() as u64);
-                k.spans_dropped.add(dropped.spans_without_ids);
-                pipe.spans.extend(spans);
-            }
+            Ok(()) => {}
             Err(e) => {
                 k.poison.add(1);
-                eprintln!(
-                    "spandb: skipping undecodable Kafka message topic={} partition={partition} \
-                     offset={offset}: {e}",
-                    m.topic()
+                tracing::warn!(
+                    topic = %m.topic(),
+                    partition,
+                    offset,
+                    error = %e,
+                    "skipping undecodable Kafka message"
                 );
                 if let (Some(dl), Some(topic)) =
                     (&self.dead_letters, &self.config.dead_letter_topic)
@@ -400,7 +496,7 @@ impl Shared {
                         rec = rec.payload(v);
                     }
                     if let Err((e, _)) = dl.send(rec) {
-                        eprintln!("spandb: cannot queue for the dead-letter topic: {e}");
+                        tracing::warn!(error = %e, "cannot queue for the dead-letter topic");
                     }
                 }
             }
@@ -409,8 +505,46 @@ impl Shared {
         pipe.since.get_or_insert_with(Instant::now);
     }
 
+    /// Decodes a message of a spans topic into `pipe.spans` (nothing on error).
+    fn decode_spans(&self, pipe: &mut Pipeline, payload: Option<&[u8]>) -> spandb::Result<()> {
+        let mut spans = Vec::new();
+        let mut dropped = spandb::otlp::Dropped::default();
+        match (payload, self.config.encoding) {
+            (None, _) => {}
+            (Some(b), KafkaEncoding::OtlpProto) => {
+                spandb::otlp::proto::decode_proto_request_lenient(b, &mut spans, &mut dropped)?
+            }
+            (Some(b), KafkaEncoding::OtlpJson) => {
+                spandb::otlp::json::decode_json_request_lenient(b, &mut spans, &mut dropped)?
+            }
+        }
+        let k = &self.metrics.kafka;
+        k.spans.add(spans.len() as u64);
+        k.spans_dropped.add(dropped.spans_without_ids);
+        pipe.spans.extend(spans);
+        Ok(())
+    }
+
+    /// Decodes a message of a logs topic into `pipe.logs` (nothing on error).
+    fn decode_logs(&self, pipe: &mut Pipeline, payload: Option<&[u8]>) -> spandb::Result<()> {
+        let mut logs = Vec::new();
+        match (payload, self.config.encoding) {
+            (None, _) => {}
+            (Some(b), KafkaEncoding::OtlpProto) => {
+                spandb::otlp::proto::decode_proto_logs_request(b, &mut logs)?
+            }
+            (Some(b), KafkaEncoding::OtlpJson) => {
+                spandb::otlp::json::decode_json_logs_request(b, &mut logs)?
+            }
+        }
+        self.metrics.kafka.log_records.add(logs.len() as u64);
+        pipe.logs.extend(logs);
+        Ok(())
+    }
+
     /// Hands what was read to the write queue; when the queue is full, pauses the assigned
-    /// partitions and waits for it to drain.
+    /// partitions and waits for it to drain. Log records are written here, on the consumer's
+    /// thread (the queue carries spans): the write's own pace is the back-pressure.
     fn submit(&self, pipe: &mut Pipeline, consumer: &BaseConsumer<Ctx>) {
         if pipe.positions.is_empty() {
             return;
@@ -420,6 +554,23 @@ impl Shared {
             .iter()
             .map(|(p, o)| (self.source_name(*p), u64::try_from(*o).unwrap_or(0)))
             .collect();
+        if self.config.signal == KafkaSignal::Logs {
+            let logs = std::mem::take(&mut pipe.logs);
+            pipe.since = None;
+            match self.db.write_logs_with_sources(logs, &sources) {
+                Ok(()) => {
+                    let (done, ack) = oneshot::channel();
+                    let _ = done.send(Ok(()));
+                    pipe.in_flight.push_back((ack, positions));
+                }
+                Err(e) => {
+                    self.metrics.write_errors.add(1);
+                    tracing::error!(error = %e, "writing consumed Kafka log records failed");
+                    pipe.failed = true;
+                }
+            }
+            return;
+        }
         let mut spans = std::mem::take(&mut pipe.spans);
         pipe.since = None;
         let mut paused: Option<TopicPartitionList> = None;
@@ -447,7 +598,7 @@ impl Shared {
                     }
                 }
                 Err((e, _)) => {
-                    eprintln!("spandb: Kafka batch not written: {e}");
+                    tracing::error!(error = %e, "Kafka batch not written");
                     pipe.failed = true;
                     break;
                 }
@@ -491,7 +642,7 @@ impl Shared {
             match answer {
                 Ok(()) => durable.extend(positions),
                 Err(e) => {
-                    eprintln!("spandb: writing consumed Kafka spans failed: {e}");
+                    tracing::error!(error = %e, "writing consumed Kafka spans failed");
                     pipe.failed = true;
                     pipe.in_flight.clear();
                     break;

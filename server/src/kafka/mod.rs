@@ -2,7 +2,9 @@
 //! OTLP `ExportTraceServiceRequest` per message, protobuf or JSON; one batch or one trace per
 //! message; headers ignored) and writes it through the ingest queue with the consumed offsets
 //! in the same log write ([`spandb::Db::write_with_sources`]), so that a restart after kill -9
-//! resumes exactly where the store stands: no span lost, none written twice.
+//! resumes exactly where the store stands: no span lost, none written twice. A consumer of
+//! the logs topic ([`KafkaSignal::Logs`], `ExportLogsServiceRequest`s) does the same with
+//! [`spandb::Db::write_logs_with_sources`], writing from its own thread.
 //!
 //! - Offsets are stored as `kafka/<group>/<topic>/<partition>` → next offset to consume. On
 //!   start (and on every assignment) the consumer starts each partition at the larger of the
@@ -51,6 +53,17 @@ impl std::str::FromStr for KafkaEncoding {
     }
 }
 
+/// What the topic carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KafkaSignal {
+    /// `ExportTraceServiceRequest`s (the Collector's `otlp_spans` topic), written with
+    /// [`spandb::Db::write_with_sources`] through the ingest queue.
+    Spans,
+    /// `ExportLogsServiceRequest`s (the Collector's `otlp_logs` topic), written with
+    /// [`spandb::Db::write_logs_with_sources`].
+    Logs,
+}
+
 /// Which partitions this node reads.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum KafkaPartitions {
@@ -72,10 +85,12 @@ pub struct KafkaConfig {
     /// Consumer group id; also part of the stored offsets' names.
     pub group: String,
     pub encoding: KafkaEncoding,
+    /// Spans (the default) or logs.
+    pub signal: KafkaSignal,
     pub partitions: KafkaPartitions,
     /// Undecodable messages are copied here (key and value unchanged) when set.
     pub dead_letter_topic: Option<String>,
-    /// Spans gathered before one write. Defaults to 5000.
+    /// Spans (or log records) gathered before one write. Defaults to 5000.
     pub batch_spans: usize,
     /// Longest a partial batch waits for more messages. Defaults to 20 ms.
     pub linger: Duration,
@@ -90,11 +105,20 @@ impl KafkaConfig {
             topic: topic.to_owned(),
             group: group.to_owned(),
             encoding: KafkaEncoding::OtlpProto,
+            signal: KafkaSignal::Spans,
             partitions: KafkaPartitions::Group,
             dead_letter_topic: None,
             batch_spans: 5000,
             linger: Duration::from_millis(20),
             properties: Vec::new(),
+        }
+    }
+
+    /// A consumer of the Collector's logs topic (OTLP `ExportLogsServiceRequest`s).
+    pub fn logs(brokers: &str, topic: &str, group: &str) -> KafkaConfig {
+        KafkaConfig {
+            signal: KafkaSignal::Logs,
+            ..KafkaConfig::new(brokers, topic, group)
         }
     }
 
@@ -106,6 +130,7 @@ impl KafkaConfig {
 
 /// A running consumer thread.
 pub struct KafkaConsumer {
+    shared: Arc<consumer::Shared>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -121,14 +146,24 @@ impl KafkaConsumer {
     ) -> Result<KafkaConsumer, KafkaStartError> {
         let stop = Arc::new(AtomicBool::new(false));
         let runner = consumer::Runner::connect(db, ingest, metrics, config, stop.clone())?;
+        let shared = runner.shared();
         let thread = std::thread::Builder::new()
             .name("spandb-kafka".into())
             .spawn(move || runner.run())
             .map_err(|e| KafkaStartError::Client(format!("cannot start the thread: {e}")))?;
         Ok(KafkaConsumer {
+            shared,
             stop,
             thread: Some(thread),
         })
+    }
+
+    /// The partitions this node reads now (in a consumer group: what the coordinator
+    /// assigned, which changes with rebalances).
+    pub fn assigned(&self) -> Vec<i32> {
+        let mut p = self.shared.assigned();
+        p.sort_unstable();
+        p
     }
 
     /// Stops consuming: what was read is written, its offsets stored and committed.

@@ -93,10 +93,22 @@ impl Db {
     /// when this returns they are durable per [`Durability`] and visible to every later
     /// snapshot; a frozen memtable's records become a log block beside its span block.
     pub fn write_logs(&self, logs: Vec<LogRecord>) -> Result<()> {
-        self.inner.check_writable()?;
+        self.write_logs_with_sources(logs, &[])
+    }
+
+    /// [`Db::write_logs`] with the positions of the sources the records came from, stored in
+    /// the same RocksDB `WriteBatch` (as [`Db::write_with_sources`] does for spans).
+    pub fn write_logs_with_sources(
+        &self,
+        logs: Vec<LogRecord>,
+        sources: &[(String, u64)],
+    ) -> Result<()> {
         if logs.is_empty() {
-            return Ok(());
+            // Positions alone (skipped messages advance too) are stored the same way for
+            // spans and logs.
+            return self.write_with_sources(Vec::new(), sources);
         }
+        self.inner.check_writable()?;
         if let Some(bad) = logs.iter().find(|l| l.severity_number > 24) {
             return Err(Error::InvalidInput(format!(
                 "log record severity number {} is outside 0-24",
@@ -104,7 +116,7 @@ impl Db {
             )));
         }
         let payload = encode_log_record(&logs);
-        self.append(RecordKind::Logs, &payload, Segment::logs(logs), &[])
+        self.append(RecordKind::Logs, &payload, Segment::logs(logs), sources)
     }
 
     /// Appends one log record and its memtable segment under the writer lock.
