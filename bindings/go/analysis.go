@@ -188,9 +188,24 @@ type ErrorGroup struct {
 		Operation string `json:"operation"`
 		Count     uint64 `json:"count"`
 	} `json:"origins"`
-	OriginShare  float64     `json:"origin_share"`
-	PropagatedTo []NameCount `json:"propagated_to"`
-	New          bool        `json:"new"`
+	OriginShare  float64        `json:"origin_share"`
+	PropagatedTo []NameCount    `json:"propagated_to"`
+	New          bool           `json:"new"`
+	Logs         ErrorGroupLogs `json:"logs"` // log records of the group's error spans
+}
+
+// ErrorGroupLogs are the log records joined to a group's error spans by trace id and span id.
+type ErrorGroupLogs struct {
+	Count    uint64 `json:"count"`
+	Errors   uint64 `json:"errors"` // severity error or worse
+	Examples []struct {
+		TimeNs   uint64 `json:"time_ns"`
+		Severity string `json:"severity"`
+		Service  string `json:"service"`
+		Body     string `json:"body"`
+		TraceID  string `json:"trace_id"`
+		SpanID   string `json:"span_id"`
+	} `json:"examples"` // the newest few, newest first
 }
 
 // ErrorGroups is the result of DB.ErrorGroups.

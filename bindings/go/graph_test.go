@@ -3,6 +3,7 @@ package spandb
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -102,6 +103,10 @@ func TestCriticalPathHealthBreakdownAndErrorGroups(t *testing.T) {
 	if _, err := db.TimeBreakdown(ctx, BreakdownOptions{Query: "{ status = "}); !errors.Is(err, ErrQuerySyntax) {
 		t.Fatalf("bad query: got %v", err)
 	}
+	// One log record on the failed span: the group links to it.
+	if err := db.WriteLogsOTLPJSON(ctx, []byte(logsJSON)); err != nil {
+		t.Fatal(err)
+	}
 	g, err := db.ErrorGroups(ctx, ErrorGroupOptions{})
 	if err != nil || len(g.Groups) != 1 {
 		t.Fatalf("ErrorGroups: %v %+v", err, g)
@@ -109,6 +114,11 @@ func TestCriticalPathHealthBreakdownAndErrorGroups(t *testing.T) {
 	if e := g.Groups[0]; e.ExceptionType == nil || *e.ExceptionType != "TimeoutError" || e.Count != 1 ||
 		len(e.Origins) != 1 || e.Origins[0].Operation != "reserve" {
 		t.Fatalf("group = %+v", e)
+	}
+	if l := g.Groups[0].Logs; l.Count != 1 || l.Errors != 1 || len(l.Examples) != 1 ||
+		l.Examples[0].SpanID != "00000000000000a2" || l.Examples[0].Severity != "ERROR" ||
+		!strings.Contains(l.Examples[0].Body, "reserve timed out") {
+		t.Fatalf("group logs = %+v", l)
 	}
 	if _, err := db.CriticalPath(ctx, TraceID{0x77}); !errors.Is(err, ErrInvalidInput) {
 		t.Fatalf("unknown trace: got %v", err)
