@@ -204,10 +204,19 @@ async fn query_auth(State(state): State<AppState>, request: Request, next: Next)
 }
 
 async fn ingest_auth(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    match check_token(state.config.ingest_token.as_deref(), request.headers()) {
+    let mut response = match check_token(state.config.ingest_token.as_deref(), request.headers()) {
         Ok(()) => next.run(request).await,
         Err(e) => e.into_response(),
+    };
+    // A refused upload may not have been read to its end, and the server then drops the
+    // connection: saying so keeps clients from sending their next request on it (which fails
+    // with an unexpected EOF instead of an answer).
+    if response.status().is_client_error() || response.status().is_server_error() {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
+    response
 }
 
 /// Whether `headers` carry `Authorization: Bearer <expected>` (always true without a token).

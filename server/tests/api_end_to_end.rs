@@ -15,7 +15,7 @@ use spandb_server::{Server, ServerConfig};
 use spandb_testkit::{numbered_batch, numbered_trace};
 
 mod common;
-use common::{agent, json_of, send, Running};
+use common::{agent, json_of, send, send_full, Running};
 
 const T0: u64 = 1_750_000_000_000_000_000;
 
@@ -435,6 +435,18 @@ fn tokens_guard_queries_and_ingest() {
         send(r, Some(("application/json", json.as_bytes()))).0
     };
     assert_eq!(ingest(None), 401);
+    // The refused body was not read: the answer tells the client not to reuse the connection.
+    let (status, headers, _) = send_full(
+        http.post(&s.otlp_url()),
+        Some(("application/json", json.as_bytes())),
+    );
+    assert_eq!(status, 401);
+    assert!(
+        headers
+            .iter()
+            .any(|(n, v)| n == "connection" && v == "close"),
+        "{headers:?}"
+    );
     assert_eq!(
         ingest(Some("q-secret")),
         401,
