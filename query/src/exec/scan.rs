@@ -228,33 +228,21 @@ pub(crate) fn parallel_items<T: Sync, A: Send>(
     Ok(results)
 }
 
-/// `f` over `items` on up to `available_parallelism` crossbeam scoped threads, each taking a
-/// contiguous share; the results in item order.
+/// `f` over `items` on the threads of [`parallel_items`]; the results in item order.
 pub(crate) fn parallel_map<T: Sync, R: Send>(
     items: &[T],
     f: impl Fn(&T) -> Result<R> + Sync,
 ) -> Result<Vec<R>> {
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(items.len());
-    if threads <= 1 {
-        return items.iter().map(&f).collect();
-    }
-    let share = items.len().div_ceil(threads);
-    let parts = crossbeam::thread::scope(|s| {
-        let handles: Vec<_> = items
-            .chunks(share)
-            .map(|chunk| s.spawn(|_| chunk.iter().map(&f).collect::<Result<Vec<R>>>()))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(Error::Internal("a query worker panicked".into())))
-            })
-            .collect::<Result<Vec<Vec<R>>>>()
-    })
-    .unwrap_or_else(|_| Err(Error::Internal("a query worker panicked".into())))?;
-    Ok(parts.into_iter().flatten().collect())
+    let indexed: Vec<(usize, &T)> = items.iter().enumerate().collect();
+    let parts = parallel_items(
+        &indexed,
+        Vec::new,
+        |&(i, item), acc: &mut Vec<(usize, R)>| {
+            acc.push((i, f(item)?));
+            Ok(())
+        },
+    )?;
+    let mut all: Vec<(usize, R)> = parts.into_iter().flatten().collect();
+    all.sort_unstable_by_key(|(i, _)| *i);
+    Ok(all.into_iter().map(|(_, r)| r).collect())
 }

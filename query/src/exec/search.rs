@@ -220,7 +220,7 @@ impl Search<'_> {
     }
 
     fn overlaps(&self, start: u64, end: u64) -> bool {
-        start < self.range.end_ns && end >= self.range.start_ns
+        self.range.overlaps(start, end)
     }
 
     /// Unsealed spans: every trace with one is assembled when it may match.
@@ -559,7 +559,7 @@ fn decide_trace(
     spans: Vec<spandb_storage::Span>,
 ) -> Option<Ranked> {
     let tree = TraceTree::from_spans(spans)?;
-    if !(tree.start_ns < range.end_ns && tree.end_ns >= range.start_ns) {
+    if !range.overlaps(tree.start_ns, tree.end_ns) {
         return None;
     }
     let matched = compiled.match_trace(&tree, TimeRange::ALL);
