@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use roaring::RoaringBitmap;
 use rustc_hash::{FxHashMap, FxHashSet};
-use spandb_storage::block::Column;
+use spandb_storage::block::GroupLight;
 use spandb_storage::{BlockReader, Snapshot, SpanId, StatusCode, TraceId};
 
 use super::rows::BlockRows;
@@ -456,8 +456,10 @@ impl Search<'_> {
 
     /// The (block, row group) pairs holding the matched rows of traces answered from a trace
     /// table, sorted.
-    fn summary_groups(&self, results: &[Ranked]) -> Vec<(usize, usize)> {
-        let mut need = Vec::new();
+    /// The row groups holding the matched rows of `results`, as ((block, group), rows to
+    /// decode: one past the group's last matched row).
+    fn summary_groups(&self, results: &[Ranked]) -> Vec<((usize, usize), usize)> {
+        let mut need: FxHashMap<(usize, usize), usize> = FxHashMap::default();
         for r in results {
             let Hit::Table { block: b, trace: t } = r.hit else {
                 continue;
@@ -468,11 +470,16 @@ impl Search<'_> {
                 continue;
             };
             for row in hit.range(rows) {
-                need.push((b, groups.partition_point(|x| x.first_row + x.rows <= row)));
+                let g = groups.partition_point(|x| x.first_row + x.rows <= row);
+                let Some(group) = groups.get(g) else {
+                    continue;
+                };
+                let upto = need.entry((b, g)).or_default();
+                *upto = (*upto).max((row - group.first_row) as usize + 1);
             }
         }
+        let mut need: Vec<_> = need.into_iter().collect();
         need.sort_unstable();
-        need.dedup();
         need
     }
 
@@ -482,8 +489,11 @@ impl Search<'_> {
     fn finish(mut self) -> Result<Vec<TraceSummary>> {
         let results = std::mem::take(&mut self.results).into_sorted_vec();
         let need = self.summary_groups(&results);
-        let decoded = parallel_map(&need, |&(b, g)| RowCols::decode(&self.blocks[b], g))?;
-        let groups: FxHashMap<(usize, usize), RowCols> = need.into_iter().zip(decoded).collect();
+        let decoded = parallel_map(&need, |&((b, g), rows)| {
+            RowCols::decode(&self.blocks[b], g, rows)
+        })?;
+        let groups: FxHashMap<(usize, usize), RowCols> =
+            need.into_iter().map(|(key, _)| key).zip(decoded).collect();
         let mut out = Vec::with_capacity(results.len());
         for r in results {
             let (b, t) = match r.hit {
@@ -511,20 +521,21 @@ impl Search<'_> {
                 };
                 let i = (row - group.first_row) as usize;
                 let resource = cols
-                    .resources
+                    .light
+                    .resource
                     .get(i)
                     .and_then(|r| f.resources.get(*r as usize));
                 matched.push(MatchedSpan {
                     span_id: cols.span_ids.get(i).copied().unwrap_or_default(),
                     name: block
-                        .string(cols.names.get(i).copied().unwrap_or(0))?
+                        .string(cols.light.name.get(i).copied().unwrap_or(0))?
                         .to_owned(),
                     service: resource
                         .map(|r| r.service_name().to_owned())
                         .unwrap_or_default(),
-                    start_ns: cols.starts.get(i).copied().unwrap_or(0),
-                    duration_ns: cols.durations.get(i).copied().unwrap_or(0),
-                    status: cols.status.get(i).map(|(_, s)| *s).unwrap_or_default(),
+                    start_ns: cols.light.start_ns.get(i).copied().unwrap_or(0),
+                    duration_ns: cols.duration(i),
+                    status: cols.light.status.get(i).copied().unwrap_or_default(),
                     selected: Vec::new(),
                 });
             }
@@ -611,26 +622,27 @@ fn decide_block_traces(
     Ok(out)
 }
 
-/// The columns a matched span's summary needs, for one row group.
+/// The columns a matched span's summary needs, for the first rows of one row group.
 struct RowCols {
     span_ids: Vec<SpanId>,
-    starts: Vec<u64>,
-    durations: Vec<u64>,
-    names: Vec<u32>,
-    status: Vec<(spandb_storage::SpanKind, StatusCode)>,
-    resources: Vec<u32>,
+    light: GroupLight,
 }
 
 impl RowCols {
-    fn decode(block: &BlockReader, g: usize) -> Result<RowCols> {
+    /// Decodes the first `rows` rows of group `g`: the sequential columns (varints, deltas)
+    /// stop at the last matched row, on average half way through a group holding one match.
+    fn decode(block: &BlockReader, g: usize, rows: usize) -> Result<RowCols> {
         Ok(RowCols {
             span_ids: block.group_span_ids(g)?,
-            starts: block.group_starts(g)?,
-            durations: block.group_durations(g)?,
-            names: block.group_ids(g, Column::Name)?,
-            status: block.group_kind_status(g)?,
-            resources: block.group_ids(g, Column::Resource)?,
+            light: block.group_light_prefix(g, rows)?,
         })
+    }
+
+    /// `Span::duration_ns` of row `i`: 0 when the end precedes the start.
+    fn duration(&self, i: usize) -> u64 {
+        let start = self.light.start_ns.get(i).copied().unwrap_or(0);
+        let end = self.light.end_ns.get(i).copied().unwrap_or(start);
+        end.saturating_sub(start)
     }
 }
 

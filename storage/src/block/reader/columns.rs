@@ -11,8 +11,14 @@ use crate::model::{SpanId, SpanKind, StatusCode};
 impl BlockReader {
     /// Decodes the cheap columns of group `g` for filtering.
     pub fn group_light(&self, g: usize) -> Result<GroupLight> {
+        self.group_light_prefix(g, usize::MAX)
+    }
+
+    /// The cheap columns of the first `rows` rows of group `g` (all of them if it has fewer):
+    /// a caller that needs a few rows stops decoding at the last one.
+    pub fn group_light_prefix(&self, g: usize, rows: usize) -> Result<GroupLight> {
         let group = self.group(g)?;
-        let n = group.rows as usize;
+        let n = (group.rows as usize).min(rows);
         let runs = self.trace_runs(group)?;
         let start_raw = self.column(group, Column::Start)?;
         let dur_raw = self.column(group, Column::Duration)?;
@@ -26,6 +32,7 @@ impl BlockReader {
         for (t, len) in runs {
             light.trace_ids.extend(std::iter::repeat_n(t, len));
         }
+        light.trace_ids.truncate(n);
         (|| -> DecodeResult<()> {
             let (mut sd, mut dd, mut nd, mut kd, mut rd) = (
                 Decoder::new(&start_raw),
