@@ -101,6 +101,12 @@ pub fn search(
         .filter(|&b| blocks[b].footer().rows > 0)
         .collect();
     order.sort_by_key(|&b| Reverse(blocks[b].footer().max_start_ns));
+    // An all-matches search visits every block: their filters are evaluated in parallel first.
+    let mut precomputed: Vec<Option<Vec<RoaringBitmap>>> = if s.deferred.is_some() {
+        parallel_map(&order, |&b| s.filter_hits(b, &s.unsealed_here(b)).map(Some))?
+    } else {
+        Vec::new()
+    };
     let mut next = 0usize;
     loop {
         // No trace still unseen starts after `bound`: its matching rows are in a block not
@@ -122,7 +128,8 @@ pub fn search(
         if s.full_before(bound) {
             break;
         }
-        s.visit_block(order[next])?;
+        let hits = precomputed.get_mut(next).and_then(Option::take);
+        s.visit_block(order[next], hits)?;
         next += 1;
     }
     s.decide_deferred()?;
@@ -255,15 +262,10 @@ impl Search<'_> {
     }
 
     /// Finds block `b`'s candidate traces.
-    fn visit_block(&mut self, b: usize) -> Result<()> {
-        let blocks = self.blocks;
-        let block = &blocks[b];
-        let f = block.footer();
-        let range = self.range;
-        let overlapping = self.overlaps(f.min_start_ns, f.max_end_ns.max(f.max_start_ns));
-        let inside = f.min_start_ns >= range.start_ns && f.max_start_ns < range.end_ns;
-        // Traces of this block that also have unsealed spans, sorted.
-        let unsealed_here: Vec<usize> = if self.unsealed_ids.is_empty() {
+    /// Traces of block `b` that also have unsealed spans, sorted.
+    fn unsealed_here(&self, b: usize) -> Vec<usize> {
+        let f = self.blocks[b].footer();
+        if self.unsealed_ids.is_empty() {
             Vec::new()
         } else if self.unsealed_ids.len() * 16 < f.traces.len() {
             self.unsealed_ids
@@ -282,8 +284,19 @@ impl Search<'_> {
                 }
             }
             out
-        };
-        let split = self.split.clone();
+        }
+    }
+
+    /// The rows of block `b` matching each filter, among the rows that may overlap the window
+    /// (empty when none may). Reads the block only: all-matches searches run it for every block
+    /// in parallel before visiting them in order.
+    fn filter_hits(&self, b: usize, unsealed_here: &[usize]) -> Result<Vec<RoaringBitmap>> {
+        let block = &self.blocks[b];
+        let f = block.footer();
+        let range = self.range;
+        let overlapping = self.overlaps(f.min_start_ns, f.max_end_ns.max(f.max_start_ns));
+        let inside = f.min_start_ns >= range.start_ns && f.max_start_ns < range.end_ns;
+        let split = &self.split;
         let is_split = |t: usize| split.is_split(b, t) || unsealed_here.binary_search(&t).is_ok();
         let mut rows = BlockRows::new(block);
         let add_trace = |cand: &mut RoaringBitmap, t: usize| {
@@ -297,7 +310,7 @@ impl Search<'_> {
             for &t in split.of_block(b) {
                 add_trace(&mut cand, t as usize);
             }
-            for &t in &unsealed_here {
+            for &t in unsealed_here {
                 add_trace(&mut cand, t);
             }
             cand
@@ -313,12 +326,29 @@ impl Search<'_> {
             cand
         };
         if cand.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
+        self.compiled
+            .filters
+            .iter()
+            .map(|m| rows.eval(m, &cand))
+            .collect()
+    }
+
+    fn visit_block(&mut self, b: usize, hits: Option<Vec<RoaringBitmap>>) -> Result<()> {
+        let blocks = self.blocks;
+        let block = &blocks[b];
+        let f = block.footer();
+        let unsealed_here = self.unsealed_here(b);
+        let split = self.split.clone();
+        let is_split = |t: usize| split.is_split(b, t) || unsealed_here.binary_search(&t).is_ok();
+        let hits = match hits {
+            Some(hits) => hits,
+            None => self.filter_hits(b, &unsealed_here)?,
+        };
         // Trace index -> filters matched by some of its rows.
         let mut masks: Vec<(usize, u64)> = Vec::new();
-        for (fi, m) in self.compiled.filters.iter().enumerate() {
-            let hit = rows.eval(m, &cand)?;
+        for (fi, hit) in hits.into_iter().enumerate() {
             let mut end = 0u32;
             for r in hit.iter() {
                 if r < end {
