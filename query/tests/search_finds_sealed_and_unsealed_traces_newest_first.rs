@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use spandb_query::builder::{attr, field, spanset};
 use spandb_query::{metrics, parse, search, trace, MetricsRequest, TimeRange};
-use spandb_storage::StatusCode;
+use spandb_storage::{SpanKind, StatusCode};
 
 #[test]
 fn search_and_trace_assembly() {
@@ -164,4 +164,64 @@ fn queries_and_requests_that_cannot_run_say_why() {
         ),
         "{e:?}"
     );
+}
+
+/// `trace:duration` is answered from each block's trace table only for traces wholly in the
+/// block: a trace whose short parts lie in two blocks and the memtable is long as a whole.
+#[test]
+fn trace_duration_counts_every_part_of_a_split_trace() {
+    let web = resource(Some("web"), "eu");
+    let part = |id: u32, start_s: u64| {
+        span(
+            0,
+            id,
+            (id > 0).then_some(0),
+            &web,
+            "step",
+            SpanKind::Internal,
+            StatusCode::Ok,
+            BASE_NS + start_s * S,
+            100_000_000,
+            vec![],
+        )
+    };
+    let short = span(
+        1,
+        10,
+        None,
+        &web,
+        "quick",
+        SpanKind::Server,
+        StatusCode::Ok,
+        BASE_NS,
+        200_000_000,
+        vec![],
+    );
+    let mut other = short.clone();
+    other.trace_id.0[15] = 3; // trace 2
+                              // Blocks of 2 spans: [trace 0 at 0 s, trace 1], [trace 0 at 5 s and 20 s]; the memtable
+                              // holds another trace.
+    let spans = vec![part(0, 0), short, part(1, 5), part(2, 20), other];
+    let dir = tempfile::tempdir().unwrap();
+    let db = db_with(dir.path(), &spans, 2, 1);
+    let snap = db.snapshot().unwrap();
+    assert_eq!(snap.blocks().count(), 2);
+    let find = |q: &str| -> Vec<u32> {
+        let mut found: Vec<u32> = search(&snap, &parse(q).unwrap(), TimeRange::ALL, 10)
+            .unwrap()
+            .iter()
+            .map(|t| u32::from_be_bytes(t.trace_id.0[12..].try_into().unwrap()) - 1)
+            .collect();
+        found.sort_unstable();
+        found
+    };
+    assert_eq!(snap.unsealed_spans().count(), 1);
+    // Trace 0 lasts 20.1 s, though no block holds more than 15.1 s of it.
+    assert_eq!(find("{ trace:duration > 20s }"), vec![0]);
+    assert_eq!(find("{ trace:duration >= 20100ms }"), vec![0]);
+    assert_eq!(find("{ trace:duration = 20100ms }"), vec![0]);
+    assert_eq!(find("{ trace:duration < 1s }"), vec![1, 2]);
+    assert_eq!(find("{ trace:duration < 20100ms }"), vec![1, 2]);
+    assert_eq!(find("{ trace:duration > 30s }"), Vec::<u32>::new());
+    assert_eq!(find("{ trace:duration != 200ms }"), vec![0]);
 }

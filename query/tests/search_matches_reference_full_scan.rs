@@ -199,11 +199,15 @@ fn leaf() -> impl Strategy<Value = Cond> {
         Just(s(Field::StatusMessage, Op::Eq, "boom")),
         Just(s(Field::TraceRootService, Op::Eq, "web")),
         Just(s(Field::TraceRootName, Op::Match, "GET.*")),
-        (0..3000u64).prop_map(|ms| Cond::Cmp(
-            Field::TraceDuration,
-            Op::Gt,
-            Literal::Duration(ms * 1_000_000)
-        )),
+        (
+            0..3000u64,
+            prop::sample::select(vec![Op::Gt, Op::Ge, Op::Lt, Op::Le, Op::Eq, Op::Ne])
+        )
+            .prop_map(|(ms, op)| Cond::Cmp(
+                Field::TraceDuration,
+                op,
+                Literal::Duration(ms * 1_000_000)
+            )),
     ]
 }
 

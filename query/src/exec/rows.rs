@@ -38,6 +38,9 @@ pub(crate) struct BlockRows<'b> {
     resource_answers: FxHashMap<usize, Vec<bool>>,
     /// Per leaf (by address): the index planner's answer on this block.
     index_answers: FxHashMap<usize, Option<IndexRows>>,
+    /// Traces of this block (trace-table indexes) that also have spans elsewhere: other blocks
+    /// or the memtable. `None`: not known, any trace may.
+    split_traces: Option<RoaringBitmap>,
 }
 
 fn scalar_operand<'a>(v: ScalarRef<'a>) -> Option<Operand<'a>> {
@@ -59,7 +62,15 @@ impl<'b> BlockRows<'b> {
                 .collect(),
             resource_answers: FxHashMap::default(),
             index_answers: FxHashMap::default(),
+            split_traces: None,
         }
+    }
+
+    /// Tells which traces of the block have spans elsewhere: the others' durations in the trace
+    /// table are their whole durations, which `trace:duration` comparisons then read.
+    pub(crate) fn with_split_traces(mut self, split: RoaringBitmap) -> Self {
+        self.split_traces = Some(split);
+        self
     }
 
     /// Every row of the block.
@@ -207,6 +218,7 @@ impl<'b> BlockRows<'b> {
                     Ok(())
                 })
             }
+            Field::TraceDuration => Ok(self.trace_duration_rows(leaf, cand)),
             Field::Resource(key) => self.resource_rows(leaf, key, cand),
             Field::Span(key) => self.span_rows(leaf, key, cand),
             Field::Unscoped(key) => {
@@ -218,6 +230,33 @@ impl<'b> BlockRows<'b> {
             // Decided on the assembled trace (other fields never reach a leaf).
             _ => Ok(cand.clone()),
         }
+    }
+
+    /// The rows of `cand` in traces whose duration may satisfy `leaf`, from the trace table: a
+    /// superset, as for every trace-level comparison, decided again on the assembled trace.
+    /// A trace wholly in this block has its whole duration in the table. One with spans
+    /// elsewhere lasts at least as long as its part here, so only `<` and `<=` can rule it out.
+    fn trace_duration_rows(&self, leaf: &Leaf, cand: &RoaringBitmap) -> RoaringBitmap {
+        let block = self.block;
+        let f = block.footer();
+        let may_grow = |t: usize| {
+            self.split_traces
+                .as_ref()
+                .is_none_or(|s| s.contains(t as u32))
+        };
+        let mut out = RoaringBitmap::new();
+        for (t, e) in f.traces.iter().enumerate() {
+            let Some(rows) = block.trace_rows(t) else {
+                continue;
+            };
+            let here = compare(leaf, Operand::Duration(e.duration_ns));
+            let keep = here || (may_grow(t) && !matches!(leaf.op, Op::Lt | Op::Le));
+            if keep {
+                out.insert_range(rows);
+            }
+        }
+        out &= cand;
+        out
     }
 
     fn resource_rows(

@@ -298,7 +298,9 @@ impl Search<'_> {
         let inside = f.min_start_ns >= range.start_ns && f.max_start_ns < range.end_ns;
         let split = &self.split;
         let is_split = |t: usize| split.is_split(b, t) || unsealed_here.binary_search(&t).is_ok();
-        let mut rows = BlockRows::new(block);
+        let mut split_traces: RoaringBitmap = split.of_block(b).iter().copied().collect();
+        split_traces.extend(unsealed_here.iter().map(|&t| t as u32));
+        let mut rows = BlockRows::new(block).with_split_traces(split_traces);
         let add_trace = |cand: &mut RoaringBitmap, t: usize| {
             if let Some(r) = block.trace_rows(t) {
                 cand.insert_range(r);
