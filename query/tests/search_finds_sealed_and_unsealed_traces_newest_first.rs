@@ -166,8 +166,8 @@ fn queries_and_requests_that_cannot_run_say_why() {
     );
 }
 
-/// `trace:duration` is answered from each block's trace table only for traces wholly in the
-/// block: a trace whose short parts lie in two blocks and the memtable is long as a whole.
+/// `trace:duration` and the root are answered from each block's trace table only for traces
+/// wholly in the block: a trace whose short parts lie in two blocks is long as a whole.
 #[test]
 fn trace_duration_counts_every_part_of_a_split_trace() {
     let web = resource(Some("web"), "eu");
@@ -224,4 +224,11 @@ fn trace_duration_counts_every_part_of_a_split_trace() {
     assert_eq!(find("{ trace:duration < 20100ms }"), vec![1, 2]);
     assert_eq!(find("{ trace:duration > 30s }"), Vec::<u32>::new());
     assert_eq!(find("{ trace:duration != 200ms }"), vec![0]);
+    // The root of trace 0 is in the first block only.
+    assert_eq!(find(r#"{ trace:rootName = "step" }"#), vec![0]);
+    assert_eq!(find(r#"{ trace:rootName != "step" }"#), vec![1, 2]);
+    assert_eq!(
+        find(r#"{ trace:rootService = "web" && trace:duration > 20s }"#),
+        vec![0]
+    );
 }

@@ -66,8 +66,8 @@ impl<'b> BlockRows<'b> {
         }
     }
 
-    /// Tells which traces of the block have spans elsewhere: the others' durations in the trace
-    /// table are their whole durations, which `trace:duration` comparisons then read.
+    /// Tells which traces of the block have spans elsewhere: for the others, the trace table
+    /// holds the whole trace's duration and root, which trace-level comparisons then read.
     pub(crate) fn with_split_traces(mut self, split: RoaringBitmap) -> Self {
         self.split_traces = Some(split);
         self
@@ -218,7 +218,9 @@ impl<'b> BlockRows<'b> {
                     Ok(())
                 })
             }
-            Field::TraceDuration => Ok(self.trace_duration_rows(leaf, cand)),
+            Field::TraceDuration | Field::TraceRootService | Field::TraceRootName => {
+                self.trace_table_rows(leaf, cand)
+            }
             Field::Resource(key) => self.resource_rows(leaf, key, cand),
             Field::Span(key) => self.span_rows(leaf, key, cand),
             Field::Unscoped(key) => {
@@ -232,31 +234,56 @@ impl<'b> BlockRows<'b> {
         }
     }
 
-    /// The rows of `cand` in traces whose duration may satisfy `leaf`, from the trace table: a
-    /// superset, as for every trace-level comparison, decided again on the assembled trace.
-    /// A trace wholly in this block has its whole duration in the table. One with spans
-    /// elsewhere lasts at least as long as its part here, so only `<` and `<=` can rule it out.
-    fn trace_duration_rows(&self, leaf: &Leaf, cand: &RoaringBitmap) -> RoaringBitmap {
+    /// The rows of `cand` in traces that may satisfy the trace-level `leaf`, from the trace
+    /// table: a superset, as for every trace-level comparison, decided again on the assembled
+    /// trace. A trace wholly in this block has its duration and root in the table. One with
+    /// spans elsewhere lasts at least as long as its part here, so only `<` and `<=` rule it
+    /// out, and its root may be elsewhere.
+    fn trace_table_rows(&self, leaf: &Leaf, cand: &RoaringBitmap) -> Result<RoaringBitmap> {
         let block = self.block;
         let f = block.footer();
-        let may_grow = |t: usize| {
+        let may_have_more = |t: usize| {
             self.split_traces
                 .as_ref()
                 .is_none_or(|s| s.contains(t as u32))
         };
+        let mut root_answers: FxHashMap<u32, bool> = FxHashMap::default();
         let mut out = RoaringBitmap::new();
         for (t, e) in f.traces.iter().enumerate() {
             let Some(rows) = block.trace_rows(t) else {
                 continue;
             };
-            let here = compare(leaf, Operand::Duration(e.duration_ns));
-            let keep = here || (may_grow(t) && !matches!(leaf.op, Op::Lt | Op::Le));
+            let keep = match leaf.field {
+                Field::TraceDuration => {
+                    compare(leaf, Operand::Duration(e.duration_ns))
+                        || (may_have_more(t) && !matches!(leaf.op, Op::Lt | Op::Le))
+                }
+                Field::TraceRootService | Field::TraceRootName => match e.root {
+                    Some((svc, name)) if !may_have_more(t) => {
+                        let id = if leaf.field == Field::TraceRootService {
+                            svc
+                        } else {
+                            name
+                        };
+                        match root_answers.get(&id) {
+                            Some(&ok) => ok,
+                            None => {
+                                let ok = compare(leaf, Operand::Str(block.string(id)?));
+                                root_answers.insert(id, ok);
+                                ok
+                            }
+                        }
+                    }
+                    _ => true,
+                },
+                _ => true,
+            };
             if keep {
                 out.insert_range(rows);
             }
         }
         out &= cand;
-        out
+        Ok(out)
     }
 
     fn resource_rows(
