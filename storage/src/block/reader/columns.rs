@@ -27,7 +27,12 @@ impl BlockReader {
         let res_raw = self.column(group, Column::Resource)?;
         let mut light = GroupLight {
             trace_ids: Vec::with_capacity(n),
-            ..GroupLight::default()
+            start_ns: Vec::with_capacity(n),
+            end_ns: Vec::with_capacity(n),
+            name: Vec::with_capacity(n),
+            kind: Vec::with_capacity(n),
+            status: Vec::with_capacity(n),
+            resource: Vec::with_capacity(n),
         };
         for (t, len) in runs {
             light.trace_ids.extend(std::iter::repeat_n(t, len));
