@@ -415,7 +415,8 @@ def scenario_front(broker, work):
                   "{ .n > 100 } | max_over_time(duration) by (resource.service.name)",
                   "{ .n > 100 } | avg_over_time(duration) by (name)",
                   "{} | histogram_over_time(duration) by (resource.service.name)",
-                  "{} | quantile_over_time(duration, .99) by (name) | topk(2)"]:
+                  "{} | quantile_over_time(duration, .99) by (name) | topk(2)",
+                  "({ status = error } | count_over_time() by (name)) / ({} | count_over_time() by (name)) * 100"]:
             got = same(f"/api/metrics/query_range?q={urllib.parse.quote(q)}&{window}&step=30s", series,
                        f"metrics {q}: node states merged exactly")
             check(got and all(v > 0 for _, samples in got for _, v in samples if "count" not in q and "histogram" not in q),

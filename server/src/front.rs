@@ -7,7 +7,8 @@
 //! - metrics (`/api/metrics/query_range`, `/api/metrics/query`): every node's mergeable state
 //!   (`/api/spandb/metrics/state`) merged and finished as one node holding every span would:
 //!   counts, rates, sums, averages, min/max, histograms and sketch quantiles, exactly;
-//!   `compare()` and metrics arithmetic are refused with 501 (see [`unmerged`]);
+//!   metrics arithmetic from each pipeline's merged state; `compare()` is refused with 501
+//!   (see [`unmerged`]);
 //! - service graph (Jaeger `/api/dependencies`, spandb `/api/spandb/graph`): calls and errors
 //!   summed edge by edge (`crate::front_graph`).
 //!
@@ -371,16 +372,12 @@ async fn metrics(
     }
 }
 
-/// Why the front does not merge a metrics function, for the two it does not.
+/// Why the front does not merge a metrics function, for the one it does not.
 fn unmerged(func: &MetricsFn) -> Option<&'static str> {
     match func {
         MetricsFn::Compare { .. } => Some(
             "the front does not merge compare(): each node ranks its own top attribute values, \
              and its state is not exported yet; query a node",
-        ),
-        MetricsFn::Math(_) => Some(
-            "the front does not merge metrics arithmetic yet: ask for each pipeline on its own \
-             (each merges exactly) and combine the results",
         ),
         _ => None,
     }

@@ -10,7 +10,7 @@ use spandb_storage::rollup::DenseSketch;
 use spandb_storage::Snapshot;
 
 use super::agg::{Agg, Cell, KeyPart};
-use super::{aggregate, check_request, detail_of, finish_series};
+use super::{aggregate, check_request, detail_of, finish_series, math};
 use super::{MetricsPath, MetricsRequest, MetricsResult};
 use crate::ast::{MetricsFn, Query};
 use crate::error::{Error, Result};
@@ -25,6 +25,9 @@ pub struct MetricsState {
     /// How the node answered (`rollup`, `scan`, `trace`).
     path: String,
     groups: Vec<GroupState>,
+    /// Metrics arithmetic: the state of each pipeline, left to right.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    leaves: Vec<MetricsState>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -81,16 +84,12 @@ fn unmergeable(func: &MetricsFn) -> Option<&'static str> {
             "compare() keeps each node's top attribute values only, so its state is not \
              mergeable yet; query a node",
         ),
-        MetricsFn::Math(_) => Some(
-            "metrics arithmetic has no single state; ask for each pipeline on its own and \
-             combine the results",
-        ),
         _ => None,
     }
 }
 
-/// The mergeable state of a single-function metrics pipeline over `req` (what
-/// [`metrics_from_states`] turns into series). Arithmetic and `compare()` are refused
+/// The mergeable state of a metrics pipeline over `req` (what [`metrics_from_states`] turns
+/// into series); for arithmetic, the state of each of its pipelines. `compare()` is refused
 /// (`Error::Unsupported`, saying why).
 pub fn metrics_state(
     snapshot: &Snapshot,
@@ -102,6 +101,21 @@ pub fn metrics_state(
         return Err(Error::Unsupported(why.into()));
     }
     snapshot.require_all_blocks()?;
+    if let MetricsFn::Math(m) = &pipeline.func {
+        let mut leaves = Vec::new();
+        math::eval_with(m, &mut |q| {
+            leaves.push(metrics_state(snapshot, q, req)?);
+            Ok((Vec::new(), MetricsPath::Rollup))
+        })?;
+        return Ok(MetricsState {
+            start_ns: req.start_ns,
+            end_ns: req.end_ns,
+            step_ns: req.step_ns,
+            path: path_name(MetricsPath::Rollup).into(),
+            groups: Vec::new(),
+            leaves,
+        });
+    }
     let (agg, path) = aggregate(snapshot, query, pipeline, req)?;
     let mut groups: Vec<GroupState> = agg
         .keys
@@ -127,6 +141,7 @@ pub fn metrics_state(
         step_ns: req.step_ns,
         path: path_name(path).into(),
         groups,
+        leaves: Vec::new(),
     })
 }
 
@@ -188,6 +203,9 @@ pub fn metrics_from_states(query: &Query, states: Vec<MetricsState>) -> Result<M
     if let Some(why) = unmergeable(&pipeline.func) {
         return Err(Error::Unsupported(why.into()));
     }
+    if let MetricsFn::Math(m) = &pipeline.func {
+        return math_from_states(m, pipeline, req, states);
+    }
     let steps = (req.end_ns - req.start_ns).div_ceil(req.step_ns);
     let detail = detail_of(&pipeline.func);
     let mut all = Agg::new(req, &pipeline.by, detail);
@@ -200,7 +218,7 @@ pub fn metrics_from_states(query: &Query, states: Vec<MetricsState>) -> Result<M
                 state.request()
             )));
         }
-        path = slowest(path, path_of(&state.path));
+        path = math::slowest(path, path_of(&state.path));
         let mut one = Agg::new(req, &pipeline.by, detail);
         for g in state.groups {
             if g.key.len() != pipeline.by.len() {
@@ -224,15 +242,38 @@ pub fn metrics_from_states(query: &Query, states: Vec<MetricsState>) -> Result<M
     })
 }
 
-fn slowest(a: MetricsPath, b: MetricsPath) -> MetricsPath {
-    let rank = |p| match p {
-        MetricsPath::Rollup => 0,
-        MetricsPath::Scan => 1,
-        MetricsPath::Trace => 2,
-    };
-    if rank(a) >= rank(b) {
-        a
-    } else {
-        b
+/// Metrics arithmetic from the states of its pipelines: each pipeline merged across the
+/// stores, then combined as one store combines them.
+fn math_from_states(
+    m: &crate::ast::MetricsMath,
+    pipeline: &crate::ast::Pipeline,
+    req: MetricsRequest,
+    states: Vec<MetricsState>,
+) -> Result<MetricsResult> {
+    let mut per_store: Vec<std::vec::IntoIter<MetricsState>> = Vec::new();
+    for s in states {
+        if s.request() != req {
+            return Err(Error::InvalidInput(
+                "metrics states cover different windows".into(),
+            ));
+        }
+        per_store.push(s.leaves.into_iter());
     }
+    let (mut series, path) = math::eval_with(m, &mut |q| {
+        let leaf: Vec<MetricsState> = per_store
+            .iter_mut()
+            .map(|it| {
+                it.next().ok_or_else(|| {
+                    Error::InvalidInput("metrics state: fewer pipelines than the query".into())
+                })
+            })
+            .collect::<Result<_>>()?;
+        let r = metrics_from_states(q, leaf)?;
+        Ok((r.series, r.path))
+    })?;
+    if !pipeline.second.is_empty() {
+        series.sort_by(|a, b| format!("{:?}", a.labels).cmp(&format!("{:?}", b.labels)));
+        series = super::second_stages(series, &pipeline.second);
+    }
+    Ok(MetricsResult { series, path })
 }
