@@ -22,7 +22,7 @@ tansu 0.6 does not complete JoinGroup for librdkafka clients nor accept offset c
 outside a group, so the consumer runs with `--kafka-partitions all` (manual assignment) here;
 its correctness rests on the offsets stored with the spans, never on Kafka's commits.
 
-Usage: test_server_kafka.py path/to/spandb [--cycles N]
+Usage: test_server_kafka.py path/to/spandb [--cycles N] [--only-front]
 """
 
 import json
@@ -127,7 +127,8 @@ class Spans:
             s = Span(trace_id=trace_id, span_id=((t << 16) | (j + 1)).to_bytes(8, "big"),
                      name=f"op-{j % 4}", kind=Span.SPAN_KIND_SERVER if j == 0 else Span.SPAN_KIND_INTERNAL,
                      start_time_unix_nano=self.base_ns + t * 1000 + j,
-                     end_time_unix_nano=self.base_ns + t * 1000 + j + 1000 * (j + 1),
+                     # Varied durations (1 µs .. 91 µs), so quantiles and min/max differ per node.
+                     end_time_unix_nano=self.base_ns + t * 1000 + j + 1000 * (j + 1) * (1 + t % 13),
                      attributes=[KeyValue(key="n", value=AnyValue(int_value=t))])
             if j:
                 s.parent_span_id = ((t << 16) | 1).to_bytes(8, "big")
@@ -404,13 +405,35 @@ def scenario_front(broker, work):
                   "%7B%20status%20%3D%20error%20%7D%20%7C%20count_over_time()%20by%20(name)",
                   "%7B%7D%20%7C%20max_over_time(duration)%20by%20(resource.service.name)"]:
             same(f"/api/metrics/query_range?q={q}&{window}&step=30s", series, f"metrics {urllib.parse.unquote(q)}: counts summed exactly")
+        # Quantiles, averages, min/max and histograms: the nodes' mergeable states (counts, sums,
+        # min/max, DDSketch buckets) merged; the same answer as one node holding every span.
         for q in ["{} | avg_over_time(duration) by (resource.service.name)",
-                  "{ status = error } | avg_over_time(duration)"]:
-            avg = same(f"/api/metrics/query_range?q={urllib.parse.quote(q)}&{window}&step=30s", series,
-                       f"metrics {q}: duration sums and counts merged, then divided")
-            check(avg and all(v > 0 for _, samples in avg for _, v in samples), f"{q}: non-empty averages")
-        code, _, _ = http_get(fr, f"/api/metrics/query_range?q=%7B%7D%20%7C%20quantile_over_time(duration%2C%20.9)&{window}&step=30s", expect=501)
-        check(code == 501, "quantile_over_time is refused (501), not approximated")
+                  "{ status = error } | avg_over_time(duration)",
+                  "{} | quantile_over_time(duration, .5, .9, .99) by (resource.service.name)",
+                  "{ kind = server } | quantile_over_time(duration, 0, .25, 1) by (name)",
+                  "{} | min_over_time(duration) by (name)",
+                  "{ .n > 100 } | max_over_time(duration) by (resource.service.name)",
+                  "{ .n > 100 } | avg_over_time(duration) by (name)",
+                  "{} | histogram_over_time(duration) by (resource.service.name)",
+                  "{} | quantile_over_time(duration, .99) by (name) | topk(2)",
+                  "({ status = error } | count_over_time() by (name)) / ({} | count_over_time() by (name)) * 100"]:
+            got = same(f"/api/metrics/query_range?q={urllib.parse.quote(q)}&{window}&step=30s", series,
+                       f"metrics {q}: node states merged exactly")
+            check(got and all(v > 0 for _, samples in got for _, v in samples if "count" not in q and "histogram" not in q),
+                  f"{q}: non-empty answer")
+        for q in ["{} | quantile_over_time(duration, .5, .99) by (resource.service.name)",
+                  "{} | min_over_time(duration)", "{} | rate() by (name)"]:
+            same(f"/api/metrics/query?q={urllib.parse.quote(q)}&{window}",
+                 lambda d: sorted((s["promLabels"], round(s["value"], 9)) for s in d["series"]),
+                 f"instant {q}: node states merged exactly")
+        # spandb aggregates durations only: the front passes the node's 400 on.
+        q = urllib.parse.quote("{} | avg_over_time(span.n)")
+        code, _, _ = http_get(fr, f"/api/metrics/query_range?q={q}&{window}&step=30s", expect=400)
+        check(code == 400 and http_get(ref, f"/api/metrics/query_range?q={q}&{window}&step=30s", expect=400)[0] == 400,
+              "an average of a non-duration field: 400 from the front as from a node")
+        q = urllib.parse.quote("{} | compare({ status = error })")
+        code, _, _ = http_get(fr, f"/api/metrics/query_range?q={q}&{window}&step=30s", expect=501)
+        check(code == 501, "compare() is refused (501, saying why), not approximated")
         same("/jaeger/api/services", lambda d: d["data"], "jaeger services")
         same("/jaeger/api/services/svc-0/operations", lambda d: sorted(d["data"]), "jaeger operations")
         same("/jaeger/api/traces?service=svc-2&limit=1000", lambda d: sorted((t["traceID"], len(t["spans"])) for t in d["data"]),
@@ -421,14 +444,29 @@ def scenario_front(broker, work):
         check(len(deps) == 3 and sum(x[2] for x in deps) == 600 // 5 - 600 // 20,
               f"the dependencies hold the produced frontend -> svc-N calls: {deps}")
 
+        def latency(x):
+            return x and (x["p50_ns"], x["p90_ns"], x["p99_ns"])
+
         def graph(d):
             edges = sorted((e["client"], e["server"], e["kind"], e["calls"], e["errors"],
-                            tuple((m["minute_ns"], m["calls"], m["errors"]) for m in e["per_minute"])) for e in d["edges"])
+                            tuple((m["minute_ns"], m["calls"], m["errors"]) for m in e["per_minute"]),
+                            latency(e["client_latency"]), latency(e["server_latency"])) for e in d["edges"])
             nodes = sorted((n["name"], n["kind"], n["calls_in"], n["errors_in"]) for n in d["nodes"])
             return edges, nodes
         edges, _ = same("/api/spandb/graph", graph, "spandb service graph: edges, per-minute calls and nodes summed exactly")
         check(sum(e[3] for e in edges if e[0] == "frontend") == sum(x[2] for x in deps),
               f"the spandb graph holds the frontend edges: {[e[:4] for e in edges]}")
+        # Each frontend -> svc-N edge has calls on several nodes; its p50/p90/p99 come from
+        # the nodes' sketches added up, equal to the one node's (checked by `same` above).
+        spread = 0
+        for svc in ("svc-0", "svc-1", "svc-2"):
+            on = [n for n in nodes if any(e["client"] == "frontend" and e["server"] == svc
+                                          for e in http_get(n.query, "/api/spandb/graph")[2]["edges"])]
+            spread += len(on) > 1
+        check(spread > 0, "some frontend edge has calls on several nodes")
+        check(all(e[6] and e[7] for e in edges if e[0] == "frontend"),
+              f"merged frontend edges have client and server latency: {[e[6:] for e in edges]}")
+        same("/api/spandb/graph?limit=2", graph, "graph cut to the 2 busiest edges, as a node cuts it")
         # One node down: the answer says so.
         nodes[2].stop()
         code, headers, doc = http_get(fr, "/api/search?limit=5")
@@ -543,6 +581,9 @@ def main():
     broker = Broker()
     try:
         broker.create_topic(TOPIC, PARTITIONS)
+        if "--only-front" in sys.argv:
+            scenario_front(broker, work)
+            return
         scenario_consume_and_poison(broker, work)
         scenario_logs_topic(broker, work, "otlp_proto")
         scenario_logs_topic(broker, work, "otlp_json")

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use spandb_query::{
-    Exemplar, MetricsRequest, MetricsResult, Query, TimeRange, TraceSummary, TraceTree,
+    Exemplar, MetricsRequest, MetricsResult, MetricsState, Query, TimeRange, TraceSummary,
+    TraceTree,
 };
 use spandb_storage::{fsio::FileSystem, BlockReader, ScanFilter, Span, TraceId};
 
@@ -208,6 +209,17 @@ impl Db {
         self.snapshot()?.metrics_exemplars(query, req, max)
     }
 
+    /// The mergeable state behind [`Db::metrics`] (per series and step: counts, duration sum,
+    /// min/max, histogram buckets, the quantile sketch), for a query front that merges several
+    /// stores' states with [`crate::query::metrics_from_states`].
+    pub fn metrics_state(
+        &self,
+        query: &(impl AsQuery + ?Sized),
+        req: MetricsRequest,
+    ) -> Result<MetricsState> {
+        self.snapshot()?.metrics_state(query, req)
+    }
+
     /// An instant query (Tempo's `/api/metrics/query`): one value per series for the whole
     /// window `[start_ns, end_ns)`.
     pub fn metrics_instant(
@@ -317,6 +329,19 @@ impl Snapshot {
             query.as_query()?.as_ref(),
             req,
             max,
+        )?)
+    }
+
+    /// See [`Db::metrics_state`].
+    pub fn metrics_state(
+        &self,
+        query: &(impl AsQuery + ?Sized),
+        req: MetricsRequest,
+    ) -> Result<MetricsState> {
+        Ok(spandb_query::metrics_state(
+            &self.inner,
+            query.as_query()?.as_ref(),
+            req,
         )?)
     }
 

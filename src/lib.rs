@@ -38,8 +38,8 @@ pub use db_analysis::DEFAULT_BREAKDOWN_TRACES;
 pub use db_logs::AsLogQuery;
 pub use error::{Error, Position, Result};
 pub use spandb_query::{
-    Exemplar, LabelValue, MatchedSpan, MetricsRequest, MetricsResult, Node, Query, Series,
-    TimeRange, TraceSummary, TraceTree,
+    Exemplar, LabelValue, MatchedSpan, MetricsRequest, MetricsResult, MetricsState, Node, Query,
+    Series, SketchState, TimeRange, TraceSummary, TraceTree,
 };
 pub use spandb_storage::{
     severity_name, CheckReport, CompactReport, Durability, Event, KeyValue, Link, LogRecord,
@@ -62,7 +62,8 @@ pub mod logs {
 /// TraceQL: the parser, the typed builder, and the syntax tree they produce.
 pub mod query {
     pub use spandb_query::{
-        builder, exemplars_hint, parse, parse_with_hints, Cond, Field, Literal, MetricsFn,
-        MetricsPath, Op, Pipeline, Query, SpansetExpr, MAX_FILTERS, QUANTILE_RELATIVE_ERROR,
+        builder, exemplars_hint, metrics_from_states, parse, parse_with_hints, Cond, Field,
+        Literal, MetricsFn, MetricsPath, Op, Pipeline, Query, SpansetExpr, MAX_FILTERS,
+        QUANTILE_RELATIVE_ERROR,
     };
 }

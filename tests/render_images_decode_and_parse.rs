@@ -126,6 +126,7 @@ fn graph() -> spandb::analysis::ServiceGraph {
             p99_ns: 12.1e6,
         }),
         server_latency: None,
+        latency_state: None,
         per_minute: vec![EdgeMinute {
             minute_ns: 60_000_000_000,
             calls,

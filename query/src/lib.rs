@@ -29,6 +29,7 @@ mod plan;
 #[cfg(feature = "test-oracle")]
 #[doc(hidden)]
 pub mod reference;
+pub mod sketch_state;
 pub mod tags;
 mod trace_tree;
 
@@ -38,12 +39,14 @@ pub use ast::{
 };
 pub use error::{Error, Result};
 pub use exec::metrics::{
-    data_time_range, exemplars, metrics, metrics_instant, Exemplar, LabelValue, MetricsPath,
-    MetricsRequest, MetricsResult, Series, QUANTILE_RELATIVE_ERROR,
+    data_time_range, exemplars, metrics, metrics_from_states, metrics_instant, metrics_state,
+    Exemplar, LabelValue, MetricsPath, MetricsRequest, MetricsResult, MetricsState, Series,
+    QUANTILE_RELATIVE_ERROR,
 };
 pub use exec::search::{search, MatchedSpan, TraceSummary};
 pub use exec::MAX_FILTERS;
 pub use parser::{exemplars_hint, parse, parse_with_hints};
 pub use plan::TimeRange;
+pub use sketch_state::SketchState;
 pub use spandb_storage::{SpanKind, StatusCode};
 pub use trace_tree::{trace, Node, TraceTree};

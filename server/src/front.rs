@@ -4,11 +4,11 @@
 //! - trace by id: the spans of every node that has some, deduplicated by span id;
 //! - search: newest first, the top `limit` across nodes (a trace found on two nodes once);
 //! - tags and tag values, Jaeger services and operations: unions;
-//! - metrics: counts (`rate`, `count_over_time`, `sum_over_time`, `histogram_over_time`)
-//!   summed per series and timestamp, `min_over_time`/`max_over_time` as min/max,
-//!   `avg_over_time(duration)` as summed `sum_over_time(duration)` over summed
-//!   `count_over_time()`; functions whose node answers cannot be merged exactly
-//!   (`quantile_over_time`, other averages) are refused with 501 rather than approximated;
+//! - metrics (`/api/metrics/query_range`, `/api/metrics/query`): every node's mergeable state
+//!   (`/api/spandb/metrics/state`) merged and finished as one node holding every span would:
+//!   counts, rates, sums, averages, min/max, histograms and sketch quantiles, exactly;
+//!   metrics arithmetic from each pipeline's merged state; `compare()` is refused with 501
+//!   (see [`unmerged`]);
 //! - service graph (Jaeger `/api/dependencies`, spandb `/api/spandb/graph`): calls and errors
 //!   summed edge by edge (`crate::front_graph`).
 //!
@@ -30,6 +30,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use serde_json::{json, Value};
+use spandb::query::MetricsFn;
+use spandb::render::tempo::{QueryInstantResponse, QueryRangeResponse};
 use tokio::net::TcpListener;
 
 use crate::front_graph;
@@ -157,25 +159,18 @@ async fn answer(front: Arc<Front>, req: Request) -> Response {
                 .collect::<BTreeMap<String, String>>()
         })
         .unwrap_or_default();
-    if let Kind::Metrics { .. } = kind {
-        let q = params
-            .get("q")
-            .or(params.get("query"))
-            .cloned()
-            .unwrap_or_default();
-        if let Some((sum_q, count_q)) = avg_duration_parts(&q) {
-            let instant = matches!(kind, Kind::Metrics { instant: true });
-            return avg_from_parts(&front, &path, &params, [sum_q, count_q], auth, instant).await;
-        }
-        if merge_rule(&q).is_none() {
-            return error(
-                StatusCode::NOT_IMPLEMENTED,
-                "the front merges count, rate, sum, histogram, min and max metrics exactly; \
-                 avg_over_time and quantile_over_time need every node's spans (query a node, \
-                 or use histogram_over_time)",
-            );
-        }
+    if let Kind::Metrics { instant } = kind {
+        return metrics(&front, &params, instant, auth).await;
     }
+    // A node's graph carries every edge with its latency sketches, which the merge adds up.
+    let path_and_query = match kind {
+        Kind::Graph => format!(
+            "{path}?{}",
+            query_string(params.iter().filter(|(k, _)| k.as_str() != "latency_state"))
+                + "&latency_state=true"
+        ),
+        _ => path_and_query,
+    };
     let answers = fan_out(&front, &path_and_query, auth).await;
     let (ok, failed) = match collect(&front, &kind, answers) {
         Ok(c) => c,
@@ -276,25 +271,6 @@ fn finish(
     r
 }
 
-/// `{...} | avg_over_time(duration) by (...)` as the two queries whose sums make it exact:
-/// `sum_over_time(duration)` and `count_over_time()` with the same filter and grouping
-/// (every span has a duration, so both see the same spans). Other averages: `None`.
-fn avg_duration_parts(q: &str) -> Option<(String, String)> {
-    let (filter, stage) = q.rsplit_once('|')?;
-    let stage = stage.trim();
-    let rest = stage.strip_prefix("avg_over_time")?.trim_start();
-    let rest = rest.strip_prefix('(')?.trim_start();
-    let rest = rest.strip_prefix("duration")?.trim_start();
-    let by = rest.strip_prefix(')')?;
-    if filter.contains('|') || !(by.trim().is_empty() || by.trim_start().starts_with("by")) {
-        return None;
-    }
-    Some((
-        format!("{filter}| sum_over_time(duration){by}"),
-        format!("{filter}| count_over_time(){by}"),
-    ))
-}
-
 /// Percent-encodes a query-string value.
 fn url_encode(v: &str) -> String {
     let mut out = String::with_capacity(v.len() * 3);
@@ -308,90 +284,103 @@ fn url_encode(v: &str) -> String {
     out
 }
 
-/// `avg_over_time(duration)` merged exactly: every node's duration sums and span counts are
-/// summed per series and step, then divided (what a node holding every span computes).
-async fn avg_from_parts(
-    front: &Arc<Front>,
-    path: &str,
-    params: &BTreeMap<String, String>,
-    queries: [String; 2],
-    auth: Option<HeaderValue>,
-    instant: bool,
-) -> Response {
-    let kind = Kind::Metrics { instant };
-    let mut merged = Vec::new();
-    let mut failed: Vec<(String, String)> = Vec::new();
-    for q in queries {
-        let query: Vec<String> = params
-            .iter()
-            .filter(|(k, _)| k.as_str() != "q" && k.as_str() != "query")
-            .map(|(k, v)| format!("{}={}", url_encode(k), url_encode(v)))
-            .chain(std::iter::once(format!("q={}", url_encode(&q))))
-            .collect();
-        let answers = fan_out(front, &format!("{path}?{}", query.join("&")), auth.clone()).await;
-        let (ok, part_failed) = match collect(front, &kind, answers) {
-            Ok(c) => c,
-            Err(r) => return r,
-        };
-        for f in part_failed {
-            if !failed.iter().any(|(n, _)| *n == f.0) {
-                failed.push(f);
-            }
-        }
-        merged.push(merge_metrics(ok, MergeRule::Sum, instant));
-    }
-    let counts = merged.pop().unwrap_or(Value::Null);
-    let sums = merged.pop().unwrap_or(Value::Null);
-    finish(front, &kind, divide_series(sums, &counts, instant), failed)
+/// `k=v&...`, percent-encoded.
+fn query_string<'a>(pairs: impl Iterator<Item = (&'a String, &'a String)>) -> String {
+    pairs
+        .map(|(k, v)| format!("{}={}", url_encode(k), url_encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
-/// Sample by sample (same series, same timestamp): `sums / counts`; steps without spans
-/// (no count, or 0) are left out, as a node leaves them out of an average.
-fn divide_series(mut sums: Value, counts: &Value, instant: bool) -> Value {
-    let mut count_of: BTreeMap<(String, String), f64> = BTreeMap::new();
-    for s in counts["series"].as_array().into_iter().flatten() {
-        let prom = s["promLabels"].as_str().unwrap_or("").to_owned();
-        if instant {
-            if let Some(v) = s["value"].as_f64() {
-                count_of.insert((prom.clone(), String::new()), v);
-            }
-        }
-        for x in s["samples"].as_array().into_iter().flatten() {
-            if let (Some(ts), Some(v)) = (x["timestampMs"].as_str(), x["value"].as_f64()) {
-                count_of.insert((prom.clone(), ts.to_owned()), v);
-            }
-        }
-    }
-    let ratio = |prom: &str, ts: &str, sum: Option<f64>| -> Option<f64> {
-        let n = *count_of.get(&(prom.to_owned(), ts.to_owned()))?;
-        (n > 0.0).then(|| sum.unwrap_or(0.0) / n)
+/// A TraceQL metrics query (range or instant) merged exactly: every node returns the
+/// mergeable state of the same window (`/api/spandb/metrics/state`: per series and step the
+/// span count, duration sum, min/max, histogram buckets and quantile sketch), the front merges
+/// the states as a node merges its blocks' and finishes the series with the node's code. So
+/// counts, rates, sums, averages, min/max, histograms and quantiles are what one node holding
+/// every span answers (quantiles within the sketch's own bound, the same as a node's).
+async fn metrics(
+    front: &Arc<Front>,
+    params: &BTreeMap<String, String>,
+    instant: bool,
+    auth: Option<HeaderValue>,
+) -> Response {
+    let kind = Kind::Metrics { instant };
+    let q = params
+        .get("q")
+        .or(params.get("query"))
+        .cloned()
+        .unwrap_or_default();
+    let query = match spandb::query::parse(&q) {
+        Ok(query) => query,
+        Err(e) => return error(StatusCode::BAD_REQUEST, &e.to_string()),
     };
-    let mut out = Vec::new();
-    for mut s in take_array(&mut sums, &["series"]) {
-        let prom = s["promLabels"].as_str().unwrap_or("").to_owned();
-        if instant {
-            let v = ratio(&prom, "", s["value"].as_f64());
-            if v.is_none() {
-                continue;
-            }
-            s["value"] = json!(v);
-        } else {
-            let samples: Vec<Value> = take_array(&mut s, &["samples"])
-                .into_iter()
-                .filter_map(|x| {
-                    let ts = x["timestampMs"].as_str()?.to_owned();
-                    let v = ratio(&prom, &ts, x["value"].as_f64())?;
-                    Some(json!({"timestampMs": ts, "value": v}))
-                })
-                .collect();
-            if samples.is_empty() {
-                continue;
-            }
-            s["samples"] = Value::Array(samples);
-        }
-        out.push(s);
+    if let Some(why) = query.pipeline.as_ref().and_then(|p| unmerged(&p.func)) {
+        return error(StatusCode::NOT_IMPLEMENTED, why);
     }
-    json!({ "series": out })
+    let mut node_params = params.clone();
+    // Exemplars are sample spans, not state: the merged answer has none.
+    node_params.remove("exemplars");
+    // Every node must cover the same window: an open end is the front's now, not each node's.
+    if node_params.get("end").is_none_or(|e| e.is_empty()) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
+        node_params.insert("end".into(), now.to_string());
+    }
+    if instant {
+        node_params.insert("instant".into(), "true".into());
+    }
+    let path = format!(
+        "/api/spandb/metrics/state?{}",
+        query_string(node_params.iter())
+    );
+    let answers = fan_out(front, &path, auth).await;
+    let (ok, failed) = match collect(front, &kind, answers) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let mut states = Vec::with_capacity(ok.len());
+    for v in ok {
+        match serde_json::from_value::<spandb::MetricsState>(v) {
+            Ok(s) => states.push(s),
+            Err(e) => {
+                return error(
+                    StatusCode::BAD_GATEWAY,
+                    &format!("a node answered an invalid metrics state: {e}"),
+                )
+            }
+        }
+    }
+    let result = match spandb::query::metrics_from_states(&query, states) {
+        Ok(r) => r,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_GATEWAY,
+                &format!("merging the nodes' metrics states: {e}"),
+            )
+        }
+    };
+    let body = if instant {
+        serde_json::to_value(QueryInstantResponse::new(&result))
+    } else {
+        serde_json::to_value(QueryRangeResponse::new(&result))
+    };
+    match body {
+        Ok(body) => finish(front, &kind, body, failed),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
+}
+
+/// Why the front does not merge a metrics function, for the one it does not.
+fn unmerged(func: &MetricsFn) -> Option<&'static str> {
+    match func {
+        MetricsFn::Compare { .. } => Some(
+            "the front does not merge compare(): each node ranks its own top attribute values, \
+             and its state is not exported yet; query a node",
+        ),
+        _ => None,
+    }
 }
 
 /// Sends `path_and_query` to every node at once; answers in node order.
@@ -487,38 +476,6 @@ impl Kind {
             self,
             Kind::JaegerList | Kind::JaegerTrace | Kind::JaegerFind | Kind::JaegerDependencies
         )
-    }
-}
-
-#[derive(Clone, Copy)]
-enum MergeRule {
-    Sum,
-    Min,
-    Max,
-}
-
-/// How the series of a metrics query merge, from its pipeline's function.
-fn merge_rule(q: &str) -> Option<MergeRule> {
-    let compact: String = q.chars().filter(|c| !c.is_whitespace()).collect();
-    let stages: Vec<&str> = compact.split('|').skip(1).collect();
-    let last = stages.last()?;
-    let sum = [
-        "rate(",
-        "count_over_time(",
-        "sum_over_time(",
-        "histogram_over_time(",
-    ];
-    if stages.len() != 1 {
-        return None;
-    }
-    if sum.iter().any(|f| last.starts_with(f)) {
-        Some(MergeRule::Sum)
-    } else if last.starts_with("min_over_time(") {
-        Some(MergeRule::Min)
-    } else if last.starts_with("max_over_time(") {
-        Some(MergeRule::Max)
-    } else {
-        None
     }
 }
 
@@ -650,15 +607,8 @@ fn merge(kind: &Kind, params: &BTreeMap<String, String>, answers: Vec<Value>) ->
                 .collect();
             json!({ "scopes": list })
         }
-        Kind::Metrics { instant } => {
-            let q = params
-                .get("q")
-                .or(params.get("query"))
-                .cloned()
-                .unwrap_or_default();
-            let rule = merge_rule(&q).unwrap_or(MergeRule::Sum);
-            merge_metrics(answers, rule, *instant)
-        }
+        // Merged from the nodes' states by `metrics`, never here.
+        Kind::Metrics { .. } => Value::Null,
         Kind::JaegerList => {
             let mut set = BTreeSet::new();
             for mut a in answers {
@@ -702,7 +652,11 @@ fn merge(kind: &Kind, params: &BTreeMap<String, String>, answers: Vec<Value>) ->
             jaeger_envelope(merged)
         }
         Kind::JaegerDependencies => jaeger_envelope(front_graph::merge_dependencies(answers)),
-        Kind::Graph => front_graph::merge_graphs(answers, limit(params, 500)),
+        Kind::Graph => front_graph::merge_graphs(
+            answers,
+            limit(params, 500),
+            params.get("latency_state").is_some_and(|v| v == "true"),
+        ),
     }
 }
 
@@ -832,72 +786,6 @@ fn merge_jaeger_traces(traces: Vec<Value>) -> Vec<Value> {
         .collect()
 }
 
-/// Series merged by their Prometheus label text; samples per timestamp (or the instant
-/// value) combined by `rule`.
-fn merge_metrics(answers: Vec<Value>, rule: MergeRule, instant: bool) -> Value {
-    let combine = |a: Option<f64>, b: Option<f64>| -> Option<f64> {
-        match (a, b) {
-            (Some(a), Some(b)) => Some(match rule {
-                MergeRule::Sum => a + b,
-                MergeRule::Min => a.min(b),
-                MergeRule::Max => a.max(b),
-            }),
-            (a, None) => a,
-            (None, b) => b,
-        }
-    };
-    let mut series: BTreeMap<String, (Value, BTreeMap<i64, Option<f64>>)> = BTreeMap::new();
-    for mut a in answers {
-        for s in take_array(&mut a, &["series"]) {
-            let key = s
-                .get("promLabels")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_owned();
-            let labels = s.get("labels").cloned().unwrap_or(Value::Array(Vec::new()));
-            let entry = series
-                .entry(key)
-                .or_insert_with(|| (labels, BTreeMap::new()));
-            if instant {
-                let v = s.get("value").and_then(Value::as_f64);
-                let slot = entry.1.entry(0).or_insert(None);
-                *slot = combine(*slot, v);
-            } else {
-                for sample in s
-                    .get("samples")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                {
-                    let ts = sample
-                        .get("timestampMs")
-                        .and_then(|t| t.as_str().and_then(|s| s.parse().ok()).or(t.as_i64()))
-                        .unwrap_or(0);
-                    let v = sample.get("value").and_then(Value::as_f64);
-                    let slot = entry.1.entry(ts).or_insert(None);
-                    *slot = combine(*slot, v);
-                }
-            }
-        }
-    }
-    let list: Vec<Value> = series
-        .into_iter()
-        .map(|(prom, (labels, samples))| {
-            if instant {
-                let v = samples.get(&0).copied().flatten();
-                json!({"labels": labels, "promLabels": prom, "value": v})
-            } else {
-                let samples: Vec<Value> = samples
-                    .into_iter()
-                    .map(|(ts, v)| json!({"timestampMs": ts.to_string(), "value": v}))
-                    .collect();
-                json!({"labels": labels, "promLabels": prom, "samples": samples})
-            }
-        })
-        .collect();
-    json!({ "series": list })
-}
-
 /// `a=b&c=d` with percent-decoding (`+` as space).
 fn url_pairs(q: &str) -> Vec<(String, String)> {
     fn decode(s: &str) -> String {
@@ -938,47 +826,6 @@ fn url_pairs(q: &str) -> Vec<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn metrics_functions_merge_only_when_exact() {
-        assert!(matches!(
-            merge_rule("{ } | rate() by (resource.service.name)"),
-            Some(MergeRule::Sum)
-        ));
-        assert!(matches!(
-            merge_rule("{ status = error } | count_over_time()"),
-            Some(MergeRule::Sum)
-        ));
-        assert!(matches!(
-            merge_rule("{} | max_over_time(duration)"),
-            Some(MergeRule::Max)
-        ));
-        assert!(merge_rule("{} | quantile_over_time(duration, .99)").is_none());
-        assert!(merge_rule("{} | avg_over_time(duration)").is_none());
-        assert_eq!(
-            avg_duration_parts("{ status = error } | avg_over_time(duration) by (name)"),
-            Some((
-                "{ status = error } | sum_over_time(duration) by (name)".into(),
-                "{ status = error } | count_over_time() by (name)".into()
-            ))
-        );
-        assert!(avg_duration_parts("{} | avg_over_time(span.size)").is_none());
-        assert!(avg_duration_parts("{} | select(name) | avg_over_time(duration)").is_none());
-        assert!(merge_rule("{}").is_none());
-    }
-
-    #[test]
-    fn counts_are_summed_per_series_and_timestamp() {
-        let a = json!({"series": [{"labels": [], "promLabels": "{x=\"a\"}", "samples": [
-            {"timestampMs": "1000", "value": 2.0}, {"timestampMs": "2000", "value": 1.0}]}]});
-        let b = json!({"series": [{"labels": [], "promLabels": "{x=\"a\"}", "samples": [
-            {"timestampMs": "1000", "value": 3.0}]},
-            {"labels": [], "promLabels": "{x=\"b\"}", "samples": [{"timestampMs": "1000", "value": 7.0}]}]});
-        let m = merge_metrics(vec![a, b], MergeRule::Sum, false);
-        assert_eq!(m["series"][0]["samples"][0]["value"], json!(5.0));
-        assert_eq!(m["series"][0]["samples"][1]["value"], json!(1.0));
-        assert_eq!(m["series"][1]["samples"][0]["value"], json!(7.0));
-    }
 
     #[test]
     fn trace_spans_are_deduplicated_by_span_id() {

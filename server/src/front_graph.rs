@@ -2,12 +2,16 @@
 //! `/api/spandb/graph`. Nodes hold disjoint traces (Kafka partitions by trace id) and an edge
 //! is a pair of spans of one trace, so every call is counted on exactly one node: calls and
 //! errors add up exactly, edge by edge, node by node and minute by minute. Latency quantiles
-//! do not add up; an edge seen on one node keeps that node's (exact) summary, an edge seen
-//! on several gets `null` rather than an approximation.
+//! do not add up, but sketches do: the front asks the nodes for every edge with its latency
+//! sketches (`latency_state=true`), adds them up bucket by bucket and summarizes the sum as a
+//! node summarizes its own, so p50/p90/p99 are what one node holding every span answers. An
+//! edge from a node that sent no sketch (an older version) and seen on several nodes gets
+//! `null` rather than an approximation.
 
 use std::collections::BTreeMap;
 
 use serde_json::{json, Map, Value};
+use spandb::analysis::{EdgeLatencyState, LatencySummary};
 
 /// Jaeger `{"data": [{"parent", "child", "callCount"}]}` answers: call counts summed per
 /// (parent, child), sorted by parent then child.
@@ -38,11 +42,14 @@ struct Edge {
     errors: u64,
     per_minute: BTreeMap<u64, (u64, u64)>,
     seen_on: usize,
+    /// The sum of the nodes' latency sketches; `None` once a node sent none.
+    latency: Option<EdgeLatencyState>,
 }
 
-/// `/api/spandb/graph` answers (`ServiceGraph` as JSON) merged into one, the edges cut to the
-/// `limit` with the most calls as a node does.
-pub(crate) fn merge_graphs(answers: Vec<Value>, limit: usize) -> Value {
+/// `/api/spandb/graph` answers (`ServiceGraph` as JSON, every edge with its `latency_state`)
+/// merged into one, the edges cut to the `limit` with the most calls as a node does; the
+/// sketches are left in only when `keep_state` (a front of fronts).
+pub(crate) fn merge_graphs(answers: Vec<Value>, limit: usize, keep_state: bool) -> Value {
     let mut start_ns = u64::MAX;
     let mut end_ns = 0u64;
     let mut nodes: BTreeMap<(String, String), (Value, u64, u64)> = BTreeMap::new();
@@ -82,10 +89,22 @@ pub(crate) fn merge_graphs(answers: Vec<Value>, limit: usize) -> Value {
                 errors: 0,
                 per_minute: BTreeMap::new(),
                 seen_on: 0,
+                latency: Some(EdgeLatencyState::default()),
             });
             m.calls += num(e, "calls");
             m.errors += num(e, "errors");
             m.seen_on += 1;
+            let state = e
+                .get("latency_state")
+                .and_then(|v| serde_json::from_value::<EdgeLatencyState>(v.clone()).ok());
+            m.latency = match (m.latency.take(), state) {
+                (Some(mut sum), Some(s)) => {
+                    let ok =
+                        sum.client.merge(&s.client).is_ok() && sum.server.merge(&s.server).is_ok();
+                    ok.then_some(sum)
+                }
+                _ => None,
+            };
             for pm in e
                 .get("per_minute")
                 .and_then(Value::as_array)
@@ -98,7 +117,7 @@ pub(crate) fn merge_graphs(answers: Vec<Value>, limit: usize) -> Value {
             }
         }
     }
-    let nodes: Vec<Value> = nodes
+    let mut nodes: Vec<Value> = nodes
         .into_values()
         .map(|(mut n, calls, errors)| {
             n["calls_in"] = json!(calls);
@@ -120,9 +139,24 @@ pub(crate) fn merge_graphs(answers: Vec<Value>, limit: usize) -> Value {
                     })
                     .collect(),
             );
-            if m.seen_on > 1 {
-                e["client_latency"] = Value::Null;
-                e["server_latency"] = Value::Null;
+            match m.latency {
+                Some(sum) => {
+                    e["client_latency"] = json!(LatencySummary::of(&sum.client));
+                    e["server_latency"] = json!(LatencySummary::of(&sum.server));
+                    if keep_state {
+                        e["latency_state"] = json!(sum);
+                    }
+                }
+                None if m.seen_on > 1 => {
+                    e["client_latency"] = Value::Null;
+                    e["server_latency"] = Value::Null;
+                }
+                None => {}
+            }
+            if !keep_state {
+                if let Some(o) = e.as_object_mut() {
+                    o.remove("latency_state");
+                }
             }
             (m.calls, e)
         })
@@ -138,6 +172,12 @@ pub(crate) fn merge_graphs(answers: Vec<Value>, limit: usize) -> Value {
             .filter(|(i, _)| keep.contains(i))
             .map(|(_, e)| e)
             .collect();
+        // As a node: only the nodes the kept edges touch.
+        let touched: std::collections::HashSet<String> = edges
+            .iter()
+            .flat_map(|(_, e)| [e["client"].to_string(), e["server"].to_string()])
+            .collect();
+        nodes.retain(|n| touched.contains(&n["name"].to_string()));
     }
     let mut out = Map::new();
     if start_ns <= end_ns {
@@ -171,25 +211,56 @@ mod tests {
     }
 
     #[test]
-    fn graph_edges_add_up_and_shared_latency_is_dropped() {
-        let edge = |calls: u64, minute: u64| {
+    fn graph_edges_add_up_and_latency_sketches_merge() {
+        use spandb::SketchState;
+        let sketch = |offset: i32, counts: &[u64]| SketchState {
+            zero_count: 0,
+            offset,
+            counts: counts.to_vec(),
+        };
+        let edge = |calls: u64, minute: u64, client: SketchState| {
             json!({"client": "a", "client_kind": "service", "server": "b",
                    "server_kind": "service", "kind": "rpc", "calls": calls, "errors": 1,
                    "client_latency": {"p50_ns": 1.0, "p90_ns": 2.0, "p99_ns": 3.0},
                    "server_latency": null,
+                   "latency_state": {"client": client, "server": SketchState::default()},
                    "per_minute": [{"minute_ns": minute, "calls": calls, "errors": 1}]})
         };
         let node =
             |calls: u64| json!({"name": "b", "kind": "service", "calls_in": calls, "errors_in": 1});
-        let g1 = json!({"start_ns": 60, "end_ns": 180, "nodes": [node(2)], "edges": [edge(2, 60)]});
-        let g2 = json!({"start_ns": 0, "end_ns": 120, "nodes": [node(3)], "edges": [edge(3, 60)]});
-        let m = merge_graphs(vec![g1, g2], 500);
+        let g1 = json!({"start_ns": 60, "end_ns": 180, "nodes": [node(2)],
+                        "edges": [edge(2, 60, sketch(500, &[1, 1]))]});
+        let g2 = json!({"start_ns": 0, "end_ns": 120, "nodes": [node(3)],
+                        "edges": [edge(3, 60, sketch(900, &[3]))]});
+        let m = merge_graphs(vec![g1.clone(), g2.clone()], 500, false);
         assert_eq!(m["start_ns"], 0);
         assert_eq!(m["end_ns"], 180);
         assert_eq!(m["nodes"][0]["calls_in"], 5);
         assert_eq!(m["edges"][0]["calls"], 5);
         assert_eq!(m["edges"][0]["errors"], 2);
         assert_eq!(m["edges"][0]["per_minute"][0]["calls"], 5);
+        // The five calls' sketch: buckets 500, 501 and 900 (x3).
+        let mut all = sketch(0, &[]);
+        let mut counts = vec![0; 401];
+        counts[0] = 1;
+        counts[1] = 1;
+        counts[400] = 3;
+        all.merge(&sketch(500, &counts)).unwrap();
+        assert_eq!(
+            m["edges"][0]["client_latency"],
+            json!(LatencySummary::of(&all))
+        );
+        assert!(m["edges"][0]["server_latency"].is_null());
+        assert!(m["edges"][0].get("latency_state").is_none());
+        let kept = merge_graphs(vec![g1.clone(), g2], 500, true);
+        assert_eq!(kept["edges"][0]["latency_state"]["client"], json!(all));
+        // A node without sketches: a shared edge's latency is unknown, not approximated.
+        let mut old = g1;
+        old["edges"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("latency_state");
+        let m = merge_graphs(vec![old.clone(), old], 500, false);
         assert!(m["edges"][0]["client_latency"].is_null());
     }
 }

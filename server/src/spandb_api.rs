@@ -37,6 +37,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/spandb/stats", get(stats))
         .route("/api/spandb/graph", get(graph))
+        .route("/api/spandb/metrics/state", get(metrics_state))
         .route("/api/spandb/graph.svg", get(graph_svg))
         .route("/api/spandb/critical-path", get(critical_path_aggregate))
         .route("/api/spandb/self-time", get(self_time))
@@ -137,6 +138,8 @@ async fn graph_of(
         .cloned();
     let limit = count_param(params, "limit", 500, 5_000)?;
     let per_minute = params.get("per_minute").is_some_and(|v| v == "true");
+    // For the query front: every edge (no `limit`), each with its latency sketches.
+    let mergeable = params.get("latency_state").is_some_and(|v| v == "true");
     let mut graph = query(state, move |db| {
         let snap = db.snapshot()?;
         // An open end is the data's, so the map's title and per-minute rates are of the
@@ -149,10 +152,14 @@ async fn graph_of(
             }
             None => range,
         };
-        snap.service_graph(range, filter.as_deref())
+        if mergeable {
+            snap.service_graph_mergeable(range, filter.as_deref())
+        } else {
+            snap.service_graph(range, filter.as_deref())
+        }
     })
     .await?;
-    if graph.edges.len() > limit {
+    if !mergeable && graph.edges.len() > limit {
         graph.edges.sort_by_key(|e| std::cmp::Reverse(e.calls));
         graph.edges.truncate(limit);
         graph.edges.sort_by(|a, b| {
@@ -177,6 +184,23 @@ async fn graph_of(
 async fn graph(State(state): State<AppState>, Query(params): Params) -> Result<Response, ApiError> {
     let graph = graph_of(&state, &params).await?;
     Ok(Json(graph).into_response())
+}
+
+/// `GET /api/spandb/metrics/state`: the mergeable state of a TraceQL metrics query (per
+/// series and step: span count, duration sum, min/max, histogram buckets, quantile sketch),
+/// which the query front merges across nodes. Parameters as `/api/metrics/query_range`, plus
+/// `instant=true` for one step over the whole window (`/api/metrics/query`).
+async fn metrics_state(
+    State(state): State<AppState>,
+    Query(params): Params,
+) -> Result<Json<spandb::MetricsState>, ApiError> {
+    let (q, mut req) = crate::tempo::metrics_request(&params)?;
+    if params.get("instant").is_some_and(|v| v == "true") {
+        req.step_ns = req.end_ns - req.start_ns;
+    }
+    Ok(Json(
+        query(&state, move |db| db.metrics_state(q.as_str(), req)).await?,
+    ))
 }
 
 /// `GET /api/spandb/graph.svg`: the service map as `spandb graph --output svg` draws it.

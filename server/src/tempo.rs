@@ -430,7 +430,9 @@ async fn tag_values_v2(
     Ok(Json(serde_json::json!({ "tagValues": typed })))
 }
 
-fn metrics_request(params: &HashMap<String, String>) -> Result<(String, MetricsRequest), ApiError> {
+pub(crate) fn metrics_request(
+    params: &HashMap<String, String>,
+) -> Result<(String, MetricsRequest), ApiError> {
     let q = params
         .get("q")
         .or_else(|| params.get("query"))

@@ -316,6 +316,24 @@ impl DenseSketch {
         self.zero_count == 0 && self.counts.is_empty()
     }
 
+    /// The sketch's state: values equal to zero, the bucket index of `counts[0]`, and the
+    /// bucket counts (possibly with zeros at either end). With [`DenseSketch::from_parts`],
+    /// what carries a sketch between processes (the query front merges nodes' sketches).
+    pub fn parts(&self) -> (u64, i32, &[u64]) {
+        (self.zero_count, self.offset, &self.counts)
+    }
+
+    /// The sketch whose [`DenseSketch::parts`] these are; `None` when the last bucket's index
+    /// does not fit an `i32`.
+    pub fn from_parts(zero_count: u64, offset: i32, counts: Vec<u64>) -> Option<DenseSketch> {
+        i32::try_from(i64::from(offset) + counts.len() as i64).ok()?;
+        Some(DenseSketch {
+            zero_count,
+            offset,
+            counts,
+        })
+    }
+
     /// Adds a [`CompactSketch`]: one slice addition.
     pub fn merge_compact(&mut self, s: &CompactSketch) {
         self.zero_count += s.zero_count;

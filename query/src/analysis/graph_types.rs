@@ -1,7 +1,9 @@
 //! The service graph's result types: what `Db::service_graph` returns and what the
 //! renderers (text, dot, SVG, HTML) draw.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+
+use crate::sketch_state::SketchState;
 
 pub use spandb_storage::edges::{EdgeKind, NodeKind};
 
@@ -22,6 +24,18 @@ pub struct LatencySummary {
     pub p50_ns: f64,
     pub p90_ns: f64,
     pub p99_ns: f64,
+}
+
+impl LatencySummary {
+    /// p50, p90 and p99 of a sketch; `None` when it is empty. The service graph computes
+    /// every edge's summary with this, so merged sketches summarize as one store's would.
+    pub fn of(sketch: &SketchState) -> Option<LatencySummary> {
+        Some(LatencySummary {
+            p50_ns: sketch.quantile(0.5)?,
+            p90_ns: sketch.quantile(0.9)?,
+            p99_ns: sketch.quantile(0.99)?,
+        })
+    }
 }
 
 /// Calls and errors of an edge in one minute.
@@ -51,6 +65,18 @@ pub struct GraphEdge {
     pub server_latency: Option<LatencySummary>,
     /// Calls and errors per minute, in time order, minutes without calls left out.
     pub per_minute: Vec<EdgeMinute>,
+    /// The latency sketches behind the summaries, for a query front that merges several
+    /// stores' graphs exactly; `None` (and not serialized) unless asked for
+    /// (`Snapshot::service_graph_mergeable`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency_state: Option<EdgeLatencyState>,
+}
+
+/// The duration sketches of both sides of an edge (ns), mergeable across stores.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct EdgeLatencyState {
+    pub client: SketchState,
+    pub server: SketchState,
 }
 
 impl GraphEdge {

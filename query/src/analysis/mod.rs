@@ -38,7 +38,8 @@ pub use errors::{
 };
 pub use explain::{explain, CriticalShare, DurationRank, Explanation, FailureStory, UnusualSpan};
 pub use graph_types::{
-    EdgeKind, EdgeMinute, GraphEdge, GraphNode, LatencySummary, NodeKind, ServiceGraph,
+    EdgeKind, EdgeLatencyState, EdgeMinute, GraphEdge, GraphNode, LatencySummary, NodeKind,
+    ServiceGraph,
 };
 pub use health::{
     health_of, health_scan, trace_health, DuplicateId, HealthScan, LinkTarget, Orphan,

@@ -26,10 +26,13 @@ use spandb_storage::edges::{
 use spandb_storage::rollup::{DenseSketch, ROLLUP_BUCKET_NS};
 use spandb_storage::{Snapshot, Span, SpanId, SpanParts, TraceId};
 
-use super::graph_types::{EdgeMinute, GraphEdge, GraphNode, LatencySummary, ServiceGraph};
+use super::graph_types::{
+    EdgeLatencyState, EdgeMinute, GraphEdge, GraphNode, LatencySummary, ServiceGraph,
+};
 use crate::ast::Query;
 use crate::error::Result;
 use crate::plan::TimeRange;
+use crate::sketch_state::SketchState;
 
 /// `range` widened to whole minutes.
 pub fn minute_aligned(range: TimeRange) -> TimeRange {
@@ -321,6 +324,8 @@ impl GraphBuilder {
         sorted.sort_by(|a, b| a.0.cmp(&b.0));
         let mut edges = Vec::with_capacity(sorted.len());
         for (key, agg) in sorted {
+            let client_state = SketchState::of(&agg.client);
+            let server_state = SketchState::of(&agg.server);
             nodes
                 .entry((key.client_kind, key.client.clone()))
                 .or_insert_with(|| node(&key.client, key.client_kind));
@@ -337,8 +342,12 @@ impl GraphBuilder {
                 kind: key.kind,
                 calls: agg.calls,
                 errors: agg.errors,
-                client_latency: latency(&agg.client),
-                server_latency: latency(&agg.server),
+                client_latency: LatencySummary::of(&client_state),
+                server_latency: LatencySummary::of(&server_state),
+                latency_state: Some(EdgeLatencyState {
+                    client: client_state,
+                    server: server_state,
+                }),
                 per_minute: agg
                     .minutes
                     .into_iter()
@@ -366,12 +375,4 @@ fn node(name: &str, kind: NodeKind) -> GraphNode {
         calls_in: 0,
         errors_in: 0,
     }
-}
-
-fn latency(sketch: &DenseSketch) -> Option<LatencySummary> {
-    Some(LatencySummary {
-        p50_ns: sketch.quantile(0.5)?,
-        p90_ns: sketch.quantile(0.9)?,
-        p99_ns: sketch.quantile(0.99)?,
-    })
 }

@@ -73,7 +73,9 @@ pub(super) fn log2_bucket(d: u64) -> Option<usize> {
 /// Group key: a comparable encoding of the label values.
 pub(super) type GroupKey = Vec<KeyPart>;
 
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub(super) enum KeyPart {
     Nil,
     Str(String),

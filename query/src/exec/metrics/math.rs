@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use spandb_storage::Snapshot;
 
 use super::{metrics, MetricsPath, MetricsRequest, Series};
-use crate::ast::{MathOp, MetricsMath};
+use crate::ast::{MathOp, MetricsMath, Query};
 use crate::error::{Error, Result};
 
 /// The series of `m` over `req`, and the slowest path any of its pipelines took.
@@ -19,33 +19,45 @@ pub(super) fn eval(
     m: &MetricsMath,
     req: MetricsRequest,
 ) -> Result<(Vec<Series>, MetricsPath)> {
+    eval_with(m, &mut |q| {
+        let r = metrics(snapshot, q, req)?;
+        Ok((r.series, r.path))
+    })
+}
+
+/// Answers one pipeline of an arithmetic query: its series and path.
+pub(super) type Leaf<'a> = dyn FnMut(&Query) -> Result<(Vec<Series>, MetricsPath)> + 'a;
+
+/// [`eval`] with each pipeline answered by `leaf`, called on the pipelines left to right
+/// (the query front answers them from the nodes' merged states, in this same order).
+pub(super) fn eval_with(
+    m: &MetricsMath,
+    leaf: &mut Leaf<'_>,
+) -> Result<(Vec<Series>, MetricsPath)> {
     match m {
-        MetricsMath::Query(q) => {
-            let r = metrics(snapshot, q, req)?;
-            Ok((r.series, r.path))
-        }
+        MetricsMath::Query(q) => leaf(q),
         MetricsMath::Scalar(_) => Err(Error::InvalidInput(
             "metrics arithmetic needs a metrics pipeline on at least one side".into(),
         )),
         MetricsMath::Binary(op, l, r) => match (&**l, &**r) {
             (MetricsMath::Scalar(x), side) => {
-                let (s, path) = eval(snapshot, side, req)?;
+                let (s, path) = eval_with(side, leaf)?;
                 Ok((scalar(*op, s, *x, true), path))
             }
             (side, MetricsMath::Scalar(x)) => {
-                let (s, path) = eval(snapshot, side, req)?;
+                let (s, path) = eval_with(side, leaf)?;
                 Ok((scalar(*op, s, *x, false), path))
             }
             (l, r) => {
-                let (ls, lp) = eval(snapshot, l, req)?;
-                let (rs, rp) = eval(snapshot, r, req)?;
+                let (ls, lp) = eval_with(l, leaf)?;
+                let (rs, rp) = eval_with(r, leaf)?;
                 Ok((combine(*op, &ls, &rs), slowest(lp, rp)))
             }
         },
     }
 }
 
-fn slowest(a: MetricsPath, b: MetricsPath) -> MetricsPath {
+pub(super) fn slowest(a: MetricsPath, b: MetricsPath) -> MetricsPath {
     let rank = |p| match p {
         MetricsPath::Rollup => 0,
         MetricsPath::Scan => 1,

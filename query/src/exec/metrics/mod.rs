@@ -20,7 +20,7 @@ use spandb_storage::rollup::SKETCH_RELATIVE_ACCURACY;
 use spandb_storage::Snapshot;
 
 use super::Compiled;
-use crate::ast::{MetricsFn, Query};
+use crate::ast::{MetricsFn, Pipeline, Query};
 use crate::error::{Error, Result};
 use crate::plan::TimeRange;
 
@@ -128,6 +128,7 @@ mod finish;
 pub(crate) mod math;
 mod rollup;
 mod scan;
+mod state;
 
 use agg::Detail;
 pub use exemplars::{exemplars, Exemplar};
@@ -135,9 +136,45 @@ use finish::finish;
 pub(crate) use finish::second_stages;
 use rollup::{rollup_plan, run_rollup};
 use scan::{run_scan, run_traces};
+pub use state::{metrics_from_states, metrics_state, MetricsState};
 
 /// Runs a metrics pipeline over the spans starting in `[req.start_ns, req.end_ns)`.
 pub fn metrics(snapshot: &Snapshot, query: &Query, req: MetricsRequest) -> Result<MetricsResult> {
+    let pipeline = check_request(query, req)?;
+    snapshot.require_all_blocks()?;
+    if let MetricsFn::Math(m) = &pipeline.func {
+        let (mut series, path) = math::eval(snapshot, m, req)?;
+        if !pipeline.second.is_empty() {
+            series.sort_by(|a, b| format!("{:?}", a.labels).cmp(&format!("{:?}", b.labels)));
+            series = second_stages(series, &pipeline.second);
+        }
+        return Ok(MetricsResult { series, path });
+    }
+    if let MetricsFn::Compare {
+        filter,
+        top,
+        window,
+    } = &pipeline.func
+    {
+        let compiled = Compiled::new(query)?;
+        let mut series = compare::run_compare(snapshot, &compiled, filter, *top, *window, req)?;
+        if !pipeline.second.is_empty() {
+            series = second_stages(series, &pipeline.second);
+        }
+        return Ok(MetricsResult {
+            series,
+            path: MetricsPath::Trace,
+        });
+    }
+    let (agg, path) = aggregate(snapshot, query, pipeline, req)?;
+    Ok(MetricsResult {
+        series: finish_series(agg, pipeline, req),
+        path,
+    })
+}
+
+/// The pipeline of a metrics query whose window is valid.
+fn check_request(query: &Query, req: MetricsRequest) -> Result<&Pipeline> {
     let Some(pipeline) = &query.pipeline else {
         return Err(Error::InvalidInput(
             "a metrics query ends in a pipeline such as `| rate()`; without one, use `search`"
@@ -156,38 +193,30 @@ pub fn metrics(snapshot: &Snapshot, query: &Query, req: MetricsRequest) -> Resul
             "{steps} steps is too many (at most {MAX_STEPS}): use a larger step or a shorter range"
         )));
     }
-    snapshot.require_all_blocks()?;
-    if let MetricsFn::Math(m) = &pipeline.func {
-        let (mut series, path) = math::eval(snapshot, m, req)?;
-        if !pipeline.second.is_empty() {
-            series.sort_by(|a, b| format!("{:?}", a.labels).cmp(&format!("{:?}", b.labels)));
-            series = second_stages(series, &pipeline.second);
-        }
-        return Ok(MetricsResult { series, path });
-    }
-    let sketch = match pipeline.func {
+    Ok(pipeline)
+}
+
+/// What a cell keeps for the pipeline's function.
+fn detail_of(func: &MetricsFn) -> Detail {
+    match func {
         MetricsFn::QuantileOverTime(_) => Detail::Sketch,
         MetricsFn::HistogramOverTime => Detail::Log2Buckets,
         _ => Detail::Plain,
-    };
-    let compiled = Compiled::new(query)?;
-    if let MetricsFn::Compare {
-        filter,
-        top,
-        window,
-    } = &pipeline.func
-    {
-        let mut series = compare::run_compare(snapshot, &compiled, filter, *top, *window, req)?;
-        if !pipeline.second.is_empty() {
-            series = second_stages(series, &pipeline.second);
-        }
-        return Ok(MetricsResult {
-            series,
-            path: MetricsPath::Trace,
-        });
     }
+}
+
+/// The cells of a single-function pipeline (not `compare`, not arithmetic), by the cheapest
+/// path that answers it.
+fn aggregate<'q>(
+    snapshot: &Snapshot,
+    query: &Query,
+    pipeline: &'q Pipeline,
+    req: MetricsRequest,
+) -> Result<(agg::Agg<'q>, MetricsPath)> {
+    let sketch = detail_of(&pipeline.func);
+    let compiled = Compiled::new(query)?;
     let range = TimeRange::new(req.start_ns, req.end_ns);
-    let (agg, path) = if let Some(rollup) = rollup_plan(query, req) {
+    Ok(if let Some(rollup) = rollup_plan(query, req) {
         (
             run_rollup(snapshot, &rollup, req, &pipeline.by, sketch)?,
             MetricsPath::Rollup,
@@ -202,14 +231,18 @@ pub fn metrics(snapshot: &Snapshot, query: &Query, req: MetricsRequest) -> Resul
             run_traces(snapshot, &compiled, range, req, &pipeline.by, sketch)?,
             MetricsPath::Trace,
         )
-    };
+    })
+}
+
+/// Cells to series, then the pipeline's second stages.
+fn finish_series(agg: agg::Agg<'_>, pipeline: &Pipeline, req: MetricsRequest) -> Vec<Series> {
     let mut series = finish(agg, &pipeline.func, &pipeline.by, req);
     if !pipeline.second.is_empty() {
         // Label order first, so ties in topk/bottomk fall the same way on every path.
         series.sort_by(|a, b| format!("{:?}", a.labels).cmp(&format!("{:?}", b.labels)));
         series = second_stages(series, &pipeline.second);
     }
-    Ok(MetricsResult { series, path })
+    series
 }
 
 /// An instant query (Tempo's `/api/metrics/query`): one value per series for the whole of
