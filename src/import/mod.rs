@@ -16,7 +16,6 @@
 //! JSON values. Decoding one OTLP request is the storage crate's codec; framing is this
 //! module's job.
 
-mod ahead;
 mod foreign;
 mod jaeger;
 mod signal;
@@ -432,70 +431,50 @@ fn json_lines(
     lenience: &mut Option<&mut Dropped>,
     sink: &mut impl FnMut(Vec<Span>) -> Result<()>,
 ) -> Result<JsonLinesReport> {
-    let lenient = lenience.is_some();
     let mut report = JsonLinesReport::default();
     let mut batch = Vec::new();
-    // Lines are decoded on worker threads, and taken here in order (see `ahead`).
-    let mut take = |line_no: u64, decoded: Result<(Vec<Span>, Dropped)>| -> Result<()> {
-        let (mut spans, dropped) = match decoded {
-            Ok(d) => d,
-            Err(e) => {
-                let message = match e {
-                    Error::InvalidInput { message, .. } => message,
-                    other => other.to_string(),
-                };
-                if !skip_bad_lines {
-                    if !batch.is_empty() {
-                        report.spans += batch.len() as u64;
-                        sink(std::mem::take(&mut batch))?;
-                    }
-                    return Err(Error::InvalidInput {
-                        message,
-                        position: Some(Position {
-                            line: line_no,
-                            column: None,
-                        }),
-                    });
-                }
-                report.skipped_lines += 1;
-                if report.first_errors.len() < 5 {
-                    report
-                        .first_errors
-                        .push(format!("line {line_no}: {message}"));
-                }
-                return Ok(());
-            }
-        };
-        if let Some(total) = lenience {
-            total.add(&dropped);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line)? == 0 {
+            break;
         }
-        batch.append(&mut spans);
+        report.lines += 1;
+        let trimmed = line.trim_ascii();
+        if trimmed.is_empty() {
+            continue;
+        }
+        if let Err(e) = decode_json(trimmed, &mut batch, lenience) {
+            let message = match e {
+                Error::InvalidInput { message, .. } => message,
+                other => other.to_string(),
+            };
+            if !skip_bad_lines {
+                if !batch.is_empty() {
+                    report.spans += batch.len() as u64;
+                    sink(std::mem::take(&mut batch))?;
+                }
+                return Err(Error::InvalidInput {
+                    message,
+                    position: Some(Position {
+                        line: report.lines,
+                        column: None,
+                    }),
+                });
+            }
+            report.skipped_lines += 1;
+            if report.first_errors.len() < 5 {
+                report
+                    .first_errors
+                    .push(format!("line {}: {message}", report.lines));
+            }
+            continue;
+        }
         if batch.len() >= batch_spans {
             report.spans += batch.len() as u64;
             sink(std::mem::take(&mut batch))?;
         }
-        Ok(())
-    };
-    let decode = |line: &[u8]| -> Result<(Vec<Span>, Dropped)> {
-        let mut spans = Vec::new();
-        let mut dropped = Dropped::default();
-        let mut lenience = lenient.then_some(&mut dropped);
-        decode_json(line.trim_ascii(), &mut spans, &mut lenience)?;
-        Ok((spans, dropped))
-    };
-    let lines = ahead::decode_ahead(ahead::decoder_threads(), decode, &mut take, |ahead| {
-        let mut lines = 0u64;
-        let mut at_end = false;
-        while !at_end {
-            ahead.submit_with(lines + 1, |line| {
-                at_end = reader.read_until(b'\n', line)? == 0;
-                lines += u64::from(!at_end);
-                Ok(!line.trim_ascii().is_empty())
-            })?;
-        }
-        Ok(lines)
-    })?;
-    report.lines = lines;
+    }
     if !batch.is_empty() {
         report.spans += batch.len() as u64;
         sink(batch)?;
@@ -522,32 +501,13 @@ fn read_proto_with(
     sink: &mut impl FnMut(Vec<Span>) -> Result<()>,
 ) -> Result<()> {
     let batch = batch_spans.max(1);
-    let lenient = lenience.is_some();
-    // Requests are decoded on worker threads and taken here in order (see `ahead`).
-    let decode = |message: &[u8]| -> Result<(Vec<Span>, Dropped)> {
+    for_each_proto_message(reader, &mut |message| {
         let mut spans = Vec::new();
-        let mut dropped = Dropped::default();
-        if lenient {
-            proto::decode_proto_request_lenient(message, &mut spans, &mut dropped)?;
-        } else {
-            proto::decode_proto_request(message, &mut spans)?;
-        }
-        Ok((spans, dropped))
-    };
-    let mut take = |_: u64, decoded: Result<(Vec<Span>, Dropped)>| -> Result<()> {
-        let (spans, dropped) = decoded?;
-        if let Some(total) = lenience {
-            total.add(&dropped);
+        match lenience {
+            Some(dropped) => proto::decode_proto_request_lenient(message, &mut spans, dropped)?,
+            None => proto::decode_proto_request(message, &mut spans)?,
         }
         in_batches(spans, batch, sink)
-    };
-    ahead::decode_ahead(ahead::decoder_threads(), decode, &mut take, |ahead| {
-        let mut messages = ProtoMessages::default();
-        let mut n = 0;
-        while ahead.submit_with(n, |message| messages.next(reader, message))? {
-            n += 1;
-        }
-        Ok(())
     })
 }
 
@@ -557,45 +517,19 @@ fn for_each_proto_message(
     reader: &mut dyn BufRead,
     each: &mut dyn FnMut(&[u8]) -> Result<()>,
 ) -> Result<()> {
-    let mut messages = ProtoMessages::default();
     let mut message = Vec::new();
-    while messages.next(reader, &mut message)? {
-        each(&message)?;
-    }
-    Ok(())
-}
-
-/// The protobuf requests of an input, one at a time (see [`read_proto`] for the framing).
-#[derive(Default)]
-struct ProtoMessages {
-    /// Set once the framing is known: `Some(true)` for a length-prefixed stream,
-    /// `Some(false)` for one whole request (then read already).
-    length_prefixed: Option<bool>,
-}
-
-impl ProtoMessages {
-    /// Reads the next request into `message` (cleared first); `false` at the end.
-    fn next(&mut self, reader: &mut dyn BufRead, message: &mut Vec<u8>) -> Result<bool> {
-        message.clear();
-        match self.length_prefixed {
-            Some(false) => return Ok(false),
-            Some(true) => {}
-            None => match reader.fill_buf()?.first() {
-                None => {
-                    self.length_prefixed = Some(false);
-                    return Ok(false);
-                }
-                Some(0x0a) => {
-                    self.length_prefixed = Some(false);
-                    reader.read_to_end(message)?;
-                    return Ok(true);
-                }
-                Some(_) => self.length_prefixed = Some(true),
-            },
+    match reader.fill_buf()?.first() {
+        None => return Ok(()),
+        Some(0x0a) => {
+            reader.read_to_end(&mut message)?;
+            return each(&message);
         }
-        let mut head = [0u8; 4];
+        Some(_) => {}
+    }
+    let mut head = [0u8; 4];
+    loop {
         match read_up_to(reader, &mut head)? {
-            0 => return Ok(false),
+            0 => return Ok(()),
             4 => {}
             _ => {
                 return Err(Error::invalid(
@@ -605,14 +539,17 @@ impl ProtoMessages {
         }
         let len = u32::from_be_bytes(head);
         // Grow with the bytes that arrive, not with what an untrusted prefix announces.
-        (&mut *reader).take(u64::from(len)).read_to_end(message)?;
+        message.clear();
+        (&mut *reader)
+            .take(u64::from(len))
+            .read_to_end(&mut message)?;
         if message.len() != len as usize {
             return Err(Error::invalid(format!(
                 "truncated stream: a {len}-byte request ends after {} bytes",
                 message.len()
             )));
         }
-        Ok(true)
+        each(&message)?;
     }
 }
 
