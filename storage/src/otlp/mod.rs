@@ -61,7 +61,35 @@ impl Lenience<'_> {
     }
 }
 
+use std::fmt;
 use std::sync::Arc;
+
+/// Where a span (or link) is in a request, as error messages name it:
+/// `resourceSpans[0].scopeSpans[1].spans[2].links[3]`. Formatted only when an error names
+/// it: formatting every span's path up front took ~3% of decoding.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct SpanPath {
+    pub(crate) resource: usize,
+    pub(crate) scope: Option<usize>,
+    pub(crate) span: Option<usize>,
+    pub(crate) link: Option<usize>,
+}
+
+impl fmt::Display for SpanPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "resourceSpans[{}]", self.resource)?;
+        for (name, index) in [
+            ("scopeSpans", self.scope),
+            ("spans", self.span),
+            ("links", self.link),
+        ] {
+            if let Some(i) = index {
+                write!(f, ".{name}[{i}]")?;
+            }
+        }
+        Ok(())
+    }
+}
 
 use crate::model::{Resource, Scope, Span};
 

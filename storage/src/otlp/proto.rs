@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::model::{
     Event, KeyValue, Link, Resource, Scope, Span, SpanId, SpanKind, StatusCode, TraceId, Value,
 };
-use crate::otlp::{Dropped, Lenience};
+use crate::otlp::{Dropped, Lenience, SpanPath};
 
 /// Decodes an OTLP protobuf `ExportTraceServiceRequest` (or `TracesData`), appending its
 /// spans to `out`. On error nothing is appended.
@@ -57,19 +57,23 @@ pub fn encode_proto_request(spans: &[Span]) -> Vec<u8> {
     to_proto(spans).encode_to_vec()
 }
 
-fn bytes_id<const N: usize>(b: &[u8], path: &str) -> Result<[u8; N]> {
-    <[u8; N]>::try_from(b)
-        .map_err(|_| Error::InvalidInput(format!("{path}: must be {N} bytes, got {}", b.len())))
+fn bytes_id<const N: usize>(b: &[u8], path: &SpanPath, field: &str) -> Result<[u8; N]> {
+    <[u8; N]>::try_from(b).map_err(|_| {
+        Error::InvalidInput(format!(
+            "{path}.{field}: must be {N} bytes, got {}",
+            b.len()
+        ))
+    })
 }
 
 /// A trace id (never all zeros) and a span id (all zeros refused when `lenient`: strict
 /// decoding has always accepted them).
-fn ids(trace: &[u8], span: &[u8], path: &str, lenient: bool) -> Result<(TraceId, SpanId)> {
-    let trace_id = TraceId(bytes_id(trace, &format!("{path}.traceId"))?);
+fn ids(trace: &[u8], span: &[u8], path: &SpanPath, lenient: bool) -> Result<(TraceId, SpanId)> {
+    let trace_id = TraceId(bytes_id(trace, path, "traceId")?);
     if trace_id.is_zero() {
         return Err(Error::InvalidInput(format!("{path}.traceId: all zeros")));
     }
-    let span_id = SpanId(bytes_id(span, &format!("{path}.spanId"))?);
+    let span_id = SpanId(bytes_id(span, path, "spanId")?);
     if lenient && span_id.is_zero() {
         return Err(Error::InvalidInput(format!("{path}.spanId: all zeros")));
     }
@@ -122,7 +126,12 @@ fn from_proto(
                 schema_url: ss.schema_url,
             });
             for (pi, s) in ss.spans.into_iter().enumerate() {
-                let path = format!("resourceSpans[{ri}].scopeSpans[{si}].spans[{pi}]");
+                let path = SpanPath {
+                    resource: ri,
+                    scope: Some(si),
+                    span: Some(pi),
+                    link: None,
+                };
                 let lenient = lenience.is_lenient();
                 let Some((trace_id, span_id)) = lenience
                     .part(ids(&s.trace_id, &s.span_id, &path, lenient), |d| {
@@ -135,15 +144,17 @@ fn from_proto(
                     None
                 } else {
                     lenience
-                        .part(
-                            bytes_id(&s.parent_span_id, &format!("{path}.parentSpanId")),
-                            |d| &mut d.invalid_parent_ids,
-                        )?
+                        .part(bytes_id(&s.parent_span_id, &path, "parentSpanId"), |d| {
+                            &mut d.invalid_parent_ids
+                        })?
                         .map(SpanId)
                 };
                 let mut links = Vec::with_capacity(s.links.len());
                 for (li, l) in s.links.into_iter().enumerate() {
-                    let lpath = format!("{path}.links[{li}]");
+                    let lpath = SpanPath {
+                        link: Some(li),
+                        ..path
+                    };
                     let Some((link_trace_id, link_span_id)) = lenience
                         .part(ids(&l.trace_id, &l.span_id, &lpath, lenient), |d| {
                             &mut d.invalid_links
@@ -325,4 +336,67 @@ pub fn to_proto(spans: &[Span]) -> pt::TracesData {
         })
         .collect();
     pt::TracesData { resource_spans }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A request of one resource holding two scopes; the bad id is in the second scope's
+    /// second span (or in that span's first link).
+    fn request(parent: Vec<u8>, link_span: Vec<u8>) -> Vec<u8> {
+        let span = |parent_span_id: Vec<u8>, links: Vec<pt::span::Link>| pt::Span {
+            trace_id: vec![1; 16],
+            span_id: vec![2; 8],
+            parent_span_id,
+            links,
+            ..Default::default()
+        };
+        let good = pt::ScopeSpans {
+            spans: vec![span(Vec::new(), Vec::new())],
+            ..Default::default()
+        };
+        let link = pt::span::Link {
+            trace_id: vec![3; 16],
+            span_id: link_span,
+            ..Default::default()
+        };
+        let bad = pt::ScopeSpans {
+            spans: vec![span(Vec::new(), Vec::new()), span(parent, vec![link])],
+            ..Default::default()
+        };
+        pt::TracesData {
+            resource_spans: vec![pt::ResourceSpans {
+                scope_spans: vec![good, bad],
+                ..Default::default()
+            }],
+        }
+        .encode_to_vec()
+    }
+
+    #[test]
+    fn a_bad_id_is_named_by_its_path() {
+        let mut out = Vec::new();
+        decode_proto_request(&request(vec![4; 8], vec![5; 8]), &mut out).unwrap();
+        assert_eq!(out.len(), 3);
+        let err = decode_proto_request(&request(vec![4; 3], vec![5; 8]), &mut out)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(
+                "resourceSpans[0].scopeSpans[1].spans[1].parentSpanId: must be 8 bytes, got 3"
+            ),
+            "{err}"
+        );
+        let err = decode_proto_request(&request(vec![4; 8], vec![5; 9]), &mut out)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(
+                "resourceSpans[0].scopeSpans[1].spans[1].links[0].spanId: must be 8 bytes, got 9"
+            ),
+            "{err}"
+        );
+        assert_eq!(out.len(), 3, "nothing is appended from a bad request");
+    }
 }

@@ -1,6 +1,7 @@
 //! Decoding: an OTLP JSON request into spans, naming the field of any error.
 
 use std::borrow::Cow;
+use std::fmt::Display;
 use std::sync::Arc;
 
 use base64::Engine;
@@ -10,13 +11,16 @@ use crate::error::{Error, Result};
 use crate::model::{
     Event, KeyValue, Link, Resource, Scope, Span, SpanId, SpanKind, StatusCode, TraceId, Value,
 };
-use crate::otlp::{Dropped, Lenience};
+use crate::otlp::{Dropped, Lenience, SpanPath};
 
-fn bad(path: &str, what: String) -> String {
+fn bad(path: &dyn Display, what: String) -> String {
     format!("{path}: {what}")
 }
 
-pub(super) fn conv_attrs(attrs: Vec<JKeyValue<'_>>, path: &str) -> Result<Vec<KeyValue>, String> {
+pub(super) fn conv_attrs(
+    attrs: Vec<JKeyValue<'_>>,
+    path: &dyn Display,
+) -> Result<Vec<KeyValue>, String> {
     attrs
         .into_iter()
         .map(|kv| {
@@ -32,7 +36,7 @@ pub(super) fn conv_attrs(attrs: Vec<JKeyValue<'_>>, path: &str) -> Result<Vec<Ke
         .collect()
 }
 
-pub(super) fn conv_value(v: JAnyValue<'_>, path: &str) -> Result<Value, String> {
+pub(super) fn conv_value(v: JAnyValue<'_>, path: &dyn Display) -> Result<Value, String> {
     Ok(if let Some(s) = v.string_value {
         Value::Str(s.into_owned())
     } else if let Some(i) = v.int_value {
@@ -61,7 +65,7 @@ pub(super) fn conv_value(v: JAnyValue<'_>, path: &str) -> Result<Value, String> 
     })
 }
 
-fn trace_id(text: &str, path: &str, field: &str) -> Result<TraceId, String> {
+fn trace_id(text: &str, path: &SpanPath, field: &str) -> Result<TraceId, String> {
     let id = TraceId::from_hex(text).map_err(|e| bad(&format!("{path}.{field}"), e.to_string()))?;
     if id.is_zero() {
         return Err(bad(
@@ -72,13 +76,18 @@ fn trace_id(text: &str, path: &str, field: &str) -> Result<TraceId, String> {
     Ok(id)
 }
 
-fn span_id(text: &str, path: &str, field: &str) -> Result<SpanId, String> {
+fn span_id(text: &str, path: &SpanPath, field: &str) -> Result<SpanId, String> {
     SpanId::from_hex(text).map_err(|e| bad(&format!("{path}.{field}"), e.to_string()))
 }
 
 /// A span's (or link's) trace id and span id. An all-zero span id is refused only when
 /// `lenient` (strict decoding has always accepted it).
-fn ids(trace: &str, span: &str, path: &str, lenient: bool) -> Result<(TraceId, SpanId), String> {
+fn ids(
+    trace: &str,
+    span: &str,
+    path: &SpanPath,
+    lenient: bool,
+) -> Result<(TraceId, SpanId), String> {
     let t = trace_id(trace, path, "traceId")?;
     let s = span_id(span, path, "spanId")?;
     if lenient && s.is_zero() {
@@ -93,7 +102,10 @@ fn convert(
     lenience: &mut Lenience<'_>,
 ) -> Result<(), String> {
     for (ri, rs) in req.resource_spans.into_iter().enumerate() {
-        let rpath = format!("resourceSpans[{ri}]");
+        let rpath = SpanPath {
+            resource: ri,
+            ..SpanPath::default()
+        };
         let resource = match rs.resource {
             Some(r) => Resource {
                 attributes: conv_attrs(r.attributes, &rpath)?,
@@ -107,7 +119,10 @@ fn convert(
         };
         let resource = Arc::new(resource);
         for (si, ss) in rs.scope_spans.into_iter().enumerate() {
-            let spath = format!("{rpath}.scopeSpans[{si}]");
+            let spath = SpanPath {
+                scope: Some(si),
+                ..rpath
+            };
             let scope = match ss.scope {
                 Some(s) => Scope {
                     name: s.name.into_owned(),
@@ -123,7 +138,10 @@ fn convert(
             };
             let scope = Arc::new(scope);
             for (pi, s) in ss.spans.into_iter().enumerate() {
-                let path = format!("{spath}.spans[{pi}]");
+                let path = SpanPath {
+                    span: Some(pi),
+                    ..spath
+                };
                 let lenient = lenience.is_lenient();
                 let Some((span_trace_id, span_span_id)) = lenience
                     .part(ids(&s.trace_id, &s.span_id, &path, lenient), |d| {
@@ -154,7 +172,10 @@ fn convert(
                 }
                 let mut links = Vec::with_capacity(s.links.len());
                 for (li, l) in s.links.into_iter().enumerate() {
-                    let lpath = format!("{path}.links[{li}]");
+                    let lpath = SpanPath {
+                        link: Some(li),
+                        ..path
+                    };
                     let Some((link_trace_id, link_span_id)) = lenience
                         .part(ids(&l.trace_id, &l.span_id, &lpath, lenient), |d| {
                             &mut d.invalid_links
