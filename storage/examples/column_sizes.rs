@@ -14,6 +14,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (mut rows, mut files, mut footers) = (0u64, 0u64, 0u64);
     // Raw (uncompressed) bytes of footer sections.
     let mut sections = [0u64; 7];
+    // Stored (compressed) bytes each footer part costs: the footer compressed whole, minus
+    // the footer without that part, compressed the same way.
+    let mut footer_parts = [0u64; 9];
+    let part_names = [
+        "dict, resources, scopes",
+        "row groups",
+        "trace table",
+        "service bitmaps",
+        "name bitmaps",
+        "error bitmap",
+        "attribute index",
+        "rollup",
+        "edges",
+    ];
     let names = [
         "dict",
         "service bitmaps",
@@ -51,6 +65,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut enc = spandb_storage::codec::buf::Encoder::new();
         f.rollup.encode(&mut enc);
         sections[6] += enc.len() as u64;
+        let whole = stored_footer(f)?;
+        for (i, slot) in footer_parts.iter_mut().enumerate() {
+            let mut without = f.clone();
+            match i {
+                0 => {
+                    without.dict.truncate(1);
+                    without.resources.clear();
+                    without.scopes.clear();
+                }
+                1 => without.groups.clear(),
+                2 => without.traces.clear(),
+                3 => without.service_rows.clear(),
+                4 => without.name_rows.clear(),
+                5 => without.error_rows.clear(),
+                6 => without.attr_rows.clear(),
+                7 => without.rollup = Default::default(),
+                _ => without.edges = None,
+            }
+            *slot += whole.saturating_sub(stored_footer(&without)?);
+        }
     }
     println!(
         "{rows} rows in {} blocks, {files} bytes ({:.2} B/span)",
@@ -80,5 +114,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             b as f64 / rows as f64
         );
     }
+    for (n, b) in part_names.iter().zip(footer_parts) {
+        println!(
+            "  footer {:<24} stored {:>7.2} B/span",
+            n,
+            b as f64 / rows as f64
+        );
+    }
     Ok(())
+}
+
+/// The footer's size compressed as the writer stores it (zstd level 12).
+fn stored_footer(f: &spandb_storage::block::Footer) -> Result<u64, Box<dyn std::error::Error>> {
+    let ids: rustc_hash::FxHashMap<&str, u32> = f
+        .dict
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.as_str(), i as u32))
+        .collect();
+    let mut enc = spandb_storage::codec::buf::Encoder::new();
+    f.encode(&mut enc, &ids);
+    Ok(spandb_storage::codec::chunk::compress(&enc.buf, 12)?.len() as u64)
 }

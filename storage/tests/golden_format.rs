@@ -31,7 +31,7 @@ fn golden_block_still_reads(version: u32) -> BlockReader {
 #[test]
 fn every_format_version_has_a_golden_file() {
     assert_eq!(
-        BLOCK_FORMAT_VERSION, 4,
+        BLOCK_FORMAT_VERSION, 5,
         "a new version needs new golden files beside these"
     );
 }
@@ -97,6 +97,33 @@ fn block_format_v4_golden_file_still_reads_with_its_zone_maps() {
             .unwrap();
         assert_eq!(e.max_span_duration_ns, longest);
     }
+}
+
+#[test]
+fn block_format_v5_golden_file_still_reads_with_its_labelled_indexes() {
+    let reader = golden_block_still_reads(5);
+    let f = reader.footer();
+    let spans = reader.all_spans().unwrap();
+    // The service and span-name bitmaps, stored as row labels, partition the rows exactly as
+    // the spans say.
+    for (row, s) in spans.iter().enumerate() {
+        let row = row as u32;
+        let in_service: Vec<&str> = f
+            .service_rows
+            .iter()
+            .filter(|(_, b)| b.contains(row))
+            .map(|(id, _)| f.dict[*id as usize].as_str())
+            .collect();
+        assert_eq!(in_service, vec![s.service()]);
+        let in_name: Vec<&str> = f
+            .name_rows
+            .iter()
+            .filter(|(_, b)| b.contains(row))
+            .map(|(id, _)| f.dict[*id as usize].as_str())
+            .collect();
+        assert_eq!(in_name, vec![s.name.as_str()]);
+    }
+    assert!(!f.attr_rows.is_empty());
 }
 
 #[test]

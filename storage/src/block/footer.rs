@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use roaring::RoaringBitmap;
 
+use super::row_labels;
 use crate::codec::buf::{DecodeError, DecodeResult, Decoder, Encoder};
 use crate::codec::chunk::ChunkRef;
 use crate::codec::value::{dict_str, get_attrs, put_attrs, StringPolicy};
@@ -19,8 +20,10 @@ pub const BLOCK_MAGIC: [u8; 8] = *b"SPANBLK\0";
 /// version 2 indexed such keys' scalar values only, so its value index cannot answer a
 /// comparison exactly and is set aside when read (`Footer::decode`). Version 4 adds zone
 /// maps: each row group's shortest and longest span duration, and each trace's longest span
-/// duration in the trace table, so duration comparisons skip what cannot match.
-pub const BLOCK_FORMAT_VERSION: u32 = 4;
+/// duration in the trace table, so duration comparisons skip what cannot match. Version 5
+/// stores the service, span-name and attribute-value bitmaps as row labels
+/// (`block::row_labels`).
+pub const BLOCK_FORMAT_VERSION: u32 = 5;
 /// The oldest block format version this build reads (version 1 has no edge rollup).
 pub const OLDEST_READABLE_BLOCK_FORMAT_VERSION: u32 = 1;
 /// Header: magic (8) + version (4) + reserved (4).
@@ -465,10 +468,10 @@ impl Footer {
                 None => enc.put_varint(0),
             }
         }
-        put_id_bitmaps(enc, &self.service_rows);
-        put_id_bitmaps(enc, &self.name_rows);
+        row_labels::put_id_bitmaps(enc, &self.service_rows);
+        row_labels::put_id_bitmaps(enc, &self.name_rows);
         put_bitmap(enc, &self.error_rows);
-        put_attr_index(enc, &self.attr_rows, &self.unindexed_keys);
+        row_labels::put_attr_index(enc, &self.attr_rows, &self.unindexed_keys);
         self.rollup.encode(enc);
         if let Some(edges) = &self.edges {
             edges.encode(enc);
@@ -578,10 +581,17 @@ impl Footer {
                 "trace table length differs from the trace count",
             ));
         }
-        f.service_rows = get_id_bitmaps(d)?;
-        f.name_rows = get_id_bitmaps(d)?;
-        f.error_rows = get_bitmap(d)?;
-        (f.attr_rows, f.unindexed_keys) = get_attr_index(d)?;
+        if version >= 5 {
+            f.service_rows = row_labels::get_id_bitmaps(d)?;
+            f.name_rows = row_labels::get_id_bitmaps(d)?;
+            f.error_rows = get_bitmap(d)?;
+            (f.attr_rows, f.unindexed_keys) = row_labels::get_attr_index(d)?;
+        } else {
+            f.service_rows = get_id_bitmaps(d)?;
+            f.name_rows = get_id_bitmaps(d)?;
+            f.error_rows = get_bitmap(d)?;
+            (f.attr_rows, f.unindexed_keys) = get_attr_index(d)?;
+        }
         if version < 3 {
             // Before version 3 a key's index left out the spans where it held an array:
             // such a block answers comparisons from the attribute stream instead.

@@ -4,6 +4,7 @@ pub mod footer;
 mod index;
 pub mod log;
 pub mod reader;
+mod row_labels;
 pub mod writer;
 
 pub use footer::{AttrIndex, Column, Footer, IndexedValue, RowGroup, BLOCK_FORMAT_VERSION};

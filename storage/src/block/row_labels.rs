@@ -1,0 +1,263 @@
+//! Bitmap indexes stored as row labels (block format version 5 on).
+//!
+//! The bitmaps of one index family are disjoint: a row has one service, one span name, one
+//! value per low-cardinality attribute key. Stored one bitmap per value, each value's rows
+//! are scattered (rows are sorted by trace), so every bitmap pays for its own gaps. Stored
+//! as the union of the rows plus, for each row of it, the index of its value ("label"),
+//! the gaps are paid once and the labels repeat with the traces' structure, which zstd
+//! finds (measured at 1M spans: footer service + name + attribute bitmaps, see
+//! docs/ARCHITECTURE.md "Where the bytes go"). A family whose bitmaps overlap (a span
+//! with a duplicated attribute key) is stored one bitmap per value, as before.
+//!
+//! The decoded form is the same `(value, bitmap)` lists as before: only bytes change.
+
+use roaring::RoaringBitmap;
+
+use super::footer::{get_bitmap, put_bitmap, AttrIndex, IndexedValue};
+use crate::codec::buf::{DecodeError, DecodeResult, Decoder, Encoder};
+
+/// Family encodings.
+const LISTED: u8 = 0;
+const LABELLED: u8 = 1;
+
+/// Whether the bitmaps are pairwise disjoint (their lengths add up to their union's).
+fn disjoint<'a>(bitmaps: impl Iterator<Item = &'a RoaringBitmap> + Clone) -> bool {
+    let total: u64 = bitmaps.clone().map(RoaringBitmap::len).sum();
+    let union = bitmaps.fold(RoaringBitmap::new(), |mut u, b| {
+        u |= b;
+        u
+    });
+    union.len() == total
+}
+
+/// Writes the union of disjoint `bitmaps` and each of its rows' bitmap index.
+fn put_labels(enc: &mut Encoder, bitmaps: &[&RoaringBitmap]) {
+    let mut labelled: Vec<(u32, u32)> = Vec::new();
+    for (label, rows) in bitmaps.iter().enumerate() {
+        labelled.extend(rows.iter().map(|r| (r, label as u32)));
+    }
+    labelled.sort_unstable();
+    let union: RoaringBitmap = labelled.iter().map(|(r, _)| *r).collect();
+    put_bitmap(enc, &union);
+    for (_, label) in labelled {
+        enc.put_varint(u64::from(label));
+    }
+}
+
+/// Reads what [`put_labels`] wrote for `n` bitmaps.
+fn get_labels(dec: &mut Decoder<'_>, n: usize) -> DecodeResult<Vec<RoaringBitmap>> {
+    let union = get_bitmap(dec)?;
+    let mut rows: Vec<Vec<u32>> = vec![Vec::new(); n];
+    for r in &union {
+        let label = dec.get_varint()?;
+        let slot = usize::try_from(label)
+            .ok()
+            .and_then(|l| rows.get_mut(l))
+            .ok_or_else(|| {
+                DecodeError::new(format!("row label {label} out of range ({n} values)"))
+            })?;
+        slot.push(r);
+    }
+    rows.into_iter()
+        .map(|r| {
+            RoaringBitmap::from_sorted_iter(r)
+                .map_err(|e| DecodeError::new(format!("bad labelled bitmap: {e}")))
+        })
+        .collect()
+}
+
+/// `(dictionary id, rows)` lists (services, span names), sorted by id.
+pub(crate) fn put_id_bitmaps(enc: &mut Encoder, list: &[(u32, RoaringBitmap)]) {
+    enc.put_varint(list.len() as u64);
+    for (id, _) in list {
+        enc.put_varint(u64::from(*id));
+    }
+    if disjoint(list.iter().map(|(_, b)| b)) {
+        enc.put_u8(LABELLED);
+        put_labels(enc, &list.iter().map(|(_, b)| b).collect::<Vec<_>>());
+    } else {
+        enc.put_u8(LISTED);
+        for (_, rows) in list {
+            put_bitmap(enc, rows);
+        }
+    }
+}
+
+/// Reads what [`put_id_bitmaps`] wrote.
+pub(crate) fn get_id_bitmaps(dec: &mut Decoder<'_>) -> DecodeResult<Vec<(u32, RoaringBitmap)>> {
+    let n = dec.get_count()?;
+    let mut ids = Vec::with_capacity(n);
+    for _ in 0..n {
+        ids.push(dec.get_varint32()?);
+    }
+    let bitmaps = get_family(dec, n)?;
+    Ok(ids.into_iter().zip(bitmaps).collect())
+}
+
+fn get_family(dec: &mut Decoder<'_>, n: usize) -> DecodeResult<Vec<RoaringBitmap>> {
+    match dec.get_u8()? {
+        LABELLED => get_labels(dec, n),
+        LISTED => (0..n).map(|_| get_bitmap(dec)).collect(),
+        t => Err(DecodeError::new(format!(
+            "unknown bitmap family encoding {t}"
+        ))),
+    }
+}
+
+fn put_value(enc: &mut Encoder, value: &IndexedValue) {
+    match value {
+        IndexedValue::Str(id) => {
+            enc.put_u8(0);
+            enc.put_varint(u64::from(*id));
+        }
+        IndexedValue::Int(i) => {
+            enc.put_u8(1);
+            enc.put_zigzag(*i);
+        }
+        IndexedValue::Bool(b) => enc.put_u8(2 + u8::from(*b)),
+    }
+}
+
+fn get_value(dec: &mut Decoder<'_>) -> DecodeResult<IndexedValue> {
+    Ok(match dec.get_u8()? {
+        0 => IndexedValue::Str(dec.get_varint32()?),
+        1 => IndexedValue::Int(dec.get_zigzag()?),
+        2 => IndexedValue::Bool(false),
+        3 => IndexedValue::Bool(true),
+        t => return Err(DecodeError::new(format!("unknown index value tag {t}"))),
+    })
+}
+
+/// The attribute value index (sorted by key, then value) as one family per key, and the
+/// unindexed keys.
+pub(crate) fn put_attr_index(enc: &mut Encoder, attr_rows: &[AttrIndex], unindexed: &[u32]) {
+    let families: Vec<&[AttrIndex]> = attr_rows.chunk_by(|a, b| a.key == b.key).collect();
+    enc.put_varint(families.len() as u64);
+    for family in families {
+        let key = family.first().map_or(0, |a| a.key);
+        enc.put_varint(u64::from(key));
+        enc.put_varint(family.len() as u64);
+        for a in family {
+            put_value(enc, &a.value);
+        }
+        if disjoint(family.iter().map(|a| &a.rows)) {
+            enc.put_u8(LABELLED);
+            put_labels(enc, &family.iter().map(|a| &a.rows).collect::<Vec<_>>());
+        } else {
+            enc.put_u8(LISTED);
+            for a in family {
+                put_bitmap(enc, &a.rows);
+            }
+        }
+    }
+    enc.put_varint(unindexed.len() as u64);
+    for k in unindexed {
+        enc.put_varint(u64::from(*k));
+    }
+}
+
+/// Reads what [`put_attr_index`] wrote.
+pub(crate) fn get_attr_index(dec: &mut Decoder<'_>) -> DecodeResult<(Vec<AttrIndex>, Vec<u32>)> {
+    let mut attr_rows = Vec::new();
+    for _ in 0..dec.get_count()? {
+        let key = dec.get_varint32()?;
+        let n = dec.get_count()?;
+        let mut values = Vec::with_capacity(n);
+        for _ in 0..n {
+            values.push(get_value(dec)?);
+        }
+        let bitmaps = get_family(dec, n)?;
+        attr_rows.extend(
+            values
+                .into_iter()
+                .zip(bitmaps)
+                .map(|(value, rows)| AttrIndex { key, value, rows }),
+        );
+    }
+    let mut unindexed = Vec::new();
+    for _ in 0..dec.get_count()? {
+        unindexed.push(dec.get_varint32()?);
+    }
+    Ok((attr_rows, unindexed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn bitmaps() -> impl Strategy<Value = Vec<RoaringBitmap>> {
+        // Rows drawn from a small range so that families are sometimes disjoint (one label
+        // per row) and sometimes overlap.
+        let disjoint = proptest::collection::vec(0u32..6, 0..300).prop_map(|labels| {
+            let mut out = vec![RoaringBitmap::new(); 6];
+            for (row, l) in labels.iter().enumerate() {
+                if let Some(b) = out.get_mut(*l as usize) {
+                    // Row numbers with gaps and a large offset, like a block's later rows.
+                    b.insert(70_000 + row as u32 * 3);
+                }
+            }
+            out
+        });
+        let overlapping = proptest::collection::vec(
+            proptest::collection::btree_set(0u32..200_000, 0..50)
+                .prop_map(|rows| rows.into_iter().collect::<RoaringBitmap>()),
+            0..5,
+        );
+        prop_oneof![disjoint, overlapping]
+    }
+
+    proptest! {
+        #[test]
+        fn id_bitmaps_round_trip(family in bitmaps()) {
+            let list: Vec<(u32, RoaringBitmap)> =
+                family.into_iter().enumerate().map(|(i, b)| (i as u32 * 7, b)).collect();
+            let mut enc = Encoder::new();
+            put_id_bitmaps(&mut enc, &list);
+            let mut dec = Decoder::new(&enc.buf);
+            prop_assert_eq!(get_id_bitmaps(&mut dec).unwrap(), list);
+            prop_assert!(dec.is_empty());
+        }
+
+        #[test]
+        fn attr_index_round_trips(families in proptest::collection::vec(bitmaps(), 0..4), unindexed in proptest::collection::vec(any::<u32>(), 0..4)) {
+            let mut attr_rows = Vec::new();
+            for (k, family) in families.into_iter().enumerate() {
+                for (v, rows) in family.into_iter().enumerate() {
+                    let value = match v % 3 {
+                        0 => IndexedValue::Str(v as u32),
+                        1 => IndexedValue::Int(-(v as i64) * 1_000_000_007),
+                        _ => IndexedValue::Bool(v % 2 == 0),
+                    };
+                    attr_rows.push(AttrIndex { key: k as u32, value, rows });
+                }
+            }
+            let mut enc = Encoder::new();
+            put_attr_index(&mut enc, &attr_rows, &unindexed);
+            let mut dec = Decoder::new(&enc.buf);
+            let (rows, keys) = get_attr_index(&mut dec).unwrap();
+            prop_assert_eq!(rows, attr_rows);
+            prop_assert_eq!(keys, unindexed);
+            prop_assert!(dec.is_empty());
+        }
+
+        #[test]
+        fn garbage_is_an_error_not_a_panic(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let _ = get_id_bitmaps(&mut Decoder::new(&bytes));
+            let _ = get_attr_index(&mut Decoder::new(&bytes));
+        }
+    }
+
+    #[test]
+    fn a_partition_of_the_rows_is_labelled_and_an_overlap_is_listed() {
+        let a: RoaringBitmap = [0u32, 2, 4].into_iter().collect();
+        let b: RoaringBitmap = [1u32, 3].into_iter().collect();
+        let mut enc = Encoder::new();
+        put_id_bitmaps(&mut enc, &[(1, a.clone()), (2, b.clone())]);
+        assert_eq!(enc.buf.get(3), Some(&LABELLED));
+        let overlap: RoaringBitmap = [2u32, 5].into_iter().collect();
+        let mut enc = Encoder::new();
+        put_id_bitmaps(&mut enc, &[(1, a), (2, overlap)]);
+        assert_eq!(enc.buf.get(3), Some(&LISTED));
+    }
+}
