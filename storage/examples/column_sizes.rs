@@ -28,10 +28,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     paths.sort_by_key(|e| e.path());
     for (i, entry) in paths.iter().enumerate() {
         let r = BlockReader::open(&entry.path(), i as u64)?;
-        rows += u64::from(r.footer().rows);
+        rows += u64::from(r.footer()?.rows);
         files += r.file_len();
         let mut data = 0u64;
-        for g in &r.footer().groups {
+        for g in &r.footer()?.groups {
             for (c, chunk) in g.columns.iter().enumerate() {
                 stored[c] += u64::from(chunk.stored_len);
                 raw[c] += u64::from(chunk.raw_len);
@@ -39,7 +39,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
         footers += r.file_len() - data;
-        let f = r.footer();
+        let f = r.footer()?;
         let bm = |b: &roaring::RoaringBitmap| b.serialized_size() as u64;
         sections[0] += f.dict.iter().map(|s| s.len() as u64 + 1).sum::<u64>();
         sections[1] += f.service_rows.iter().map(|(_, b)| bm(b)).sum::<u64>();

@@ -79,14 +79,14 @@ pub fn search(
     let blocks: Vec<Arc<BlockReader>> = snapshot.blocks().cloned().collect();
     // With room for every trace there is, no block can be skipped: the traces to assemble are
     // collected per block and decided afterwards, blocks in parallel.
-    let traces: usize = blocks.iter().map(|b| b.footer().traces.len()).sum();
+    let traces: usize = blocks.iter().map(|b| b.meta().trace_count as usize).sum();
     let mut s = Search {
         snapshot,
         compiled: &compiled,
         range,
         limit,
         span_local: compiled.is_span_local(),
-        split: split_index(&blocks),
+        split: split_index(&blocks)?,
         blocks: &blocks,
         matched: vec![None; blocks.len()],
         unsealed_ids: Vec::new(),
@@ -98,14 +98,14 @@ pub fn search(
     s.unsealed();
     s.deferred = (limit >= traces.saturating_add(s.unsealed_ids.len())).then(Vec::new);
     let mut order: Vec<usize> = (0..blocks.len())
-        .filter(|&b| blocks[b].footer().rows > 0)
+        .filter(|&b| blocks[b].meta().rows > 0)
         .collect();
-    order.sort_by_key(|&b| Reverse(blocks[b].footer().max_start_ns));
+    order.sort_by_key(|&b| Reverse(blocks[b].meta().max_start_ns));
     let mut next = 0usize;
     loop {
         // No trace still unseen starts after `bound`: its matching rows are in a block not
         // yet visited, and a trace starts no later than any of its spans.
-        let bound = order.get(next).map(|&b| blocks[b].footer().max_start_ns);
+        let bound = order.get(next).map(|&b| blocks[b].meta().max_start_ns);
         while let Some(top) = s.pending.peek() {
             if bound.is_some_and(|b| top.ub < b) {
                 break;
@@ -258,7 +258,7 @@ impl Search<'_> {
     fn visit_block(&mut self, b: usize) -> Result<()> {
         let blocks = self.blocks;
         let block = &blocks[b];
-        let f = block.footer();
+        let f = block.footer()?;
         let range = self.range;
         let overlapping = self.overlaps(f.min_start_ns, f.max_end_ns.max(f.max_start_ns));
         let inside = f.min_start_ns >= range.start_ns && f.max_start_ns < range.end_ns;
@@ -285,9 +285,9 @@ impl Search<'_> {
         };
         let split = self.split.clone();
         let is_split = |t: usize| split.is_split(b, t) || unsealed_here.binary_search(&t).is_ok();
-        let mut rows = BlockRows::new(block);
+        let mut rows = BlockRows::new(block)?;
         let add_trace = |cand: &mut RoaringBitmap, t: usize| {
-            if let Some(r) = block.trace_rows(t) {
+            if let Some(r) = f.trace_rows(t) {
                 cand.insert_range(r);
             }
         };
@@ -324,10 +324,10 @@ impl Search<'_> {
                 if r < end {
                     continue;
                 }
-                let Some(t) = block.trace_of_row(r) else {
+                let Some(t) = f.trace_of_row(r) else {
                     continue;
                 };
-                end = block.trace_rows(t).map_or(r + 1, |x| x.end);
+                end = f.trace_rows(t).map_or(r + 1, |x| x.end);
                 masks.push((t, 1u64 << fi));
             }
             if self.span_local {
@@ -456,15 +456,15 @@ impl Search<'_> {
 
     /// The (block, row group) pairs holding the matched rows of traces answered from a trace
     /// table, sorted.
-    fn summary_groups(&self, results: &[Ranked]) -> Vec<(usize, usize)> {
+    fn summary_groups(&self, results: &[Ranked]) -> Result<Vec<(usize, usize)>> {
         let mut need = Vec::new();
         for r in results {
             let Hit::Table { block: b, trace: t } = r.hit else {
                 continue;
             };
-            let block = &self.blocks[b];
-            let groups = &block.footer().groups;
-            let (Some(rows), Some(Some(hit))) = (block.trace_rows(t), self.matched.get(b)) else {
+            let f = self.blocks[b].footer()?;
+            let groups = &f.groups;
+            let (Some(rows), Some(Some(hit))) = (f.trace_rows(t), self.matched.get(b)) else {
                 continue;
             };
             for row in hit.range(rows) {
@@ -473,7 +473,7 @@ impl Search<'_> {
         }
         need.sort_unstable();
         need.dedup();
-        need
+        Ok(need)
     }
 
     /// Builds the summaries of traces answered from a trace table: their matched rows'
@@ -481,7 +481,7 @@ impl Search<'_> {
     /// for, these decodes are most of a search: six columns of every group holding a match).
     fn finish(mut self) -> Result<Vec<TraceSummary>> {
         let results = std::mem::take(&mut self.results).into_sorted_vec();
-        let need = self.summary_groups(&results);
+        let need = self.summary_groups(&results)?;
         let decoded = parallel_map(&need, |&(b, g)| RowCols::decode(&self.blocks[b], g))?;
         let groups: FxHashMap<(usize, usize), RowCols> = need.into_iter().zip(decoded).collect();
         let mut out = Vec::with_capacity(results.len());
@@ -493,10 +493,9 @@ impl Search<'_> {
                 }
                 Hit::Table { block, trace } => (block, trace),
             };
-            let block = &self.blocks[b];
-            let f = block.footer();
+            let f = self.blocks[b].footer()?;
             let (Some(e), Some(rows), Some(Some(hit))) =
-                (f.traces.get(t), block.trace_rows(t), self.matched.get(b))
+                (f.traces.get(t), f.trace_rows(t), self.matched.get(b))
             else {
                 continue;
             };
@@ -516,7 +515,7 @@ impl Search<'_> {
                     .and_then(|r| f.resources.get(*r as usize));
                 matched.push(MatchedSpan {
                     span_id: cols.span_ids.get(i).copied().unwrap_or_default(),
-                    name: block
+                    name: f
                         .string(cols.names.get(i).copied().unwrap_or(0))?
                         .to_owned(),
                     service: resource
@@ -533,8 +532,8 @@ impl Search<'_> {
             });
             let (root_service, root_name) = match e.root {
                 Some((svc, name)) => (
-                    Some(block.string(svc)?.to_owned()),
-                    Some(block.string(name)?.to_owned()),
+                    Some(f.string(svc)?.to_owned()),
+                    Some(f.string(name)?.to_owned()),
                 ),
                 None => (None, None),
             };
@@ -577,10 +576,11 @@ fn decide_block_traces(
     block: &BlockReader,
     whole: &[Pending],
 ) -> Result<Vec<Ranked>> {
+    let f = block.footer()?;
     let mut traces: Vec<(usize, std::ops::Range<u32>)> = whole
         .iter()
         .filter_map(|p| match p.kind {
-            PendingKind::Whole { trace, .. } => Some((trace, block.trace_rows(trace)?)),
+            PendingKind::Whole { trace, .. } => Some((trace, f.trace_rows(trace)?)),
             PendingKind::Split => None,
         })
         .collect();
