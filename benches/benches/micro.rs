@@ -321,7 +321,7 @@ fn block() -> &'static BlockReader {
 }
 
 fn bench_roaring(c: &mut Criterion) {
-    let f = block().footer();
+    let f = block().footer().expect("footer");
     let biggest = |list: &[(u32, RoaringBitmap)]| {
         list.iter()
             .max_by_key(|(_, b)| b.len())
@@ -377,7 +377,9 @@ fn bench_block(c: &mut Criterion) {
         b.iter(|| BlockReader::open(black_box(&path), 1))
     });
     let reader = BlockReader::open(&path, 1).expect("open");
-    grp.throughput(Throughput::Elements(reader.footer().groups[0].rows as u64));
+    grp.throughput(Throughput::Elements(
+        reader.footer().expect("footer").groups[0].rows as u64,
+    ));
     grp.bench_function("decode_row_group", |b| {
         b.iter(|| reader.decode_group(0, |_| true).map(|v| v.len()))
     });
@@ -498,7 +500,8 @@ fn bench_rollup(c: &mut Criterion) {
         per.entry(sp.service()).or_default().add(sp.duration_ns());
     }
     let sketches: Vec<Sketch> = per.into_values().collect();
-    let rollup = &block().footer().rollup;
+    let footer = block().footer().expect("footer");
+    let rollup = &footer.rollup;
     let mut grp = c.benchmark_group("rollup");
     grp.bench_function("sketch_add", |b| {
         b.iter(|| {

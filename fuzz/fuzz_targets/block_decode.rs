@@ -8,13 +8,16 @@ use spandb_storage::BlockReader;
 fuzz_target!(|data: &[u8]| {
     if let Ok(block) = BlockReader::from_bytes(data.to_vec(), "fuzz.blk") {
         let _ = block.all_spans();
-        for g in 0..block.footer().groups.len() {
+        let Ok(footer) = block.footer() else {
+            return;
+        };
+        for g in 0..footer.groups.len() {
             let _ = block.group_light(g);
         }
-        let mut rows = roaring_rows(block.footer().rows);
+        let mut rows = roaring_rows(footer.rows);
         rows.truncate(64);
         let _ = block.spans_at(&rows.into_iter().collect());
-        if let Some(first) = block.footer().traces.first() {
+        if let Some(first) = footer.traces.first() {
             let _ = block.trace(&first.trace_id);
         }
     }

@@ -1,5 +1,5 @@
 //! The index planner: what a block's footer indexes say about one comparison. It is the only
-//! place in the query engine that asks a block's index API ([`BlockReader::rows_by_service`]
+//! place in the query engine that asks a block's index API ([`LoadedFooter::rows_by_service`]
 //! and friends); the executor (`exec::rows`) combines its answers bitmap at a time and decides
 //! the rest on decoded columns.
 //!
@@ -8,8 +8,7 @@
 //! or `None` (no index narrows this block). Trace-level intrinsics are never answered here.
 
 use roaring::RoaringBitmap;
-use spandb_storage::block::{IndexRows, IndexedScalar};
-use spandb_storage::BlockReader;
+use spandb_storage::block::{IndexRows, IndexedScalar, LoadedFooter};
 
 use crate::ast::{Field, Literal, Op};
 use crate::eval::{compare, resource_leaf, Leaf, Operand};
@@ -40,7 +39,7 @@ impl TimeRange {
 }
 
 /// What the footer's indexes say about `leaf` in `block`.
-pub(crate) fn leaf_index(leaf: &Leaf, block: &BlockReader) -> Option<IndexRows> {
+pub(crate) fn leaf_index(leaf: &Leaf, block: &LoadedFooter) -> Option<IndexRows> {
     match &leaf.field {
         Field::Name => Some(IndexRows::Exact(match (&leaf.op, &leaf.lit) {
             (Op::Eq, Literal::Str(s)) => block.rows_with_name(s),
@@ -65,7 +64,7 @@ pub(crate) fn leaf_index(leaf: &Leaf, block: &BlockReader) -> Option<IndexRows> 
 }
 
 /// Duration comparisons the zone maps (block, row group and trace duration bounds) narrow.
-fn duration_index(leaf: &Leaf, block: &BlockReader) -> Option<IndexRows> {
+fn duration_index(leaf: &Leaf, block: &LoadedFooter) -> Option<IndexRows> {
     let Literal::Duration(d) = leaf.lit else {
         // Span durations compare with duration literals only.
         return Some(IndexRows::Exact(RoaringBitmap::new()));
@@ -85,8 +84,8 @@ fn duration_index(leaf: &Leaf, block: &BlockReader) -> Option<IndexRows> {
 /// Rows whose resource may satisfy `leaf` on attribute `key`. The block's resource table is
 /// small: when the comparison holds on all of its resources or on none, that is exact;
 /// otherwise only `service.name` has an index (the rows per service).
-pub(crate) fn resource_index(leaf: &Leaf, block: &BlockReader, key: &str) -> Option<IndexRows> {
-    let resources = &block.footer().resources;
+pub(crate) fn resource_index(leaf: &Leaf, block: &LoadedFooter, key: &str) -> Option<IndexRows> {
+    let resources = &block.resources;
     let mut holds = resources.iter().map(|r| resource_leaf(leaf, r, key));
     let (any, all) = holds
         .by_ref()
@@ -101,7 +100,7 @@ pub(crate) fn resource_index(leaf: &Leaf, block: &BlockReader, key: &str) -> Opt
 }
 
 /// Rows where span attribute `key` may satisfy `leaf`.
-pub(crate) fn span_attr_index(leaf: &Leaf, block: &BlockReader, key: &str) -> Option<IndexRows> {
+pub(crate) fn span_attr_index(leaf: &Leaf, block: &LoadedFooter, key: &str) -> Option<IndexRows> {
     if block.string_id(key).is_none() {
         // Keys are always in the block dictionary: a key that is not there is on no span.
         return Some(IndexRows::Exact(RoaringBitmap::new()));
@@ -133,7 +132,7 @@ fn scalar_operand(v: IndexedScalar<'_>) -> Operand<'_> {
 /// `attr != nil` (or a bare existence test) on an attribute that no row of `block` can have:
 /// the key is not in the block's dictionary (span attributes) and no resource of the block
 /// has it (resource attributes). Such an expression holds on no row of the block.
-pub(crate) fn absent_in_block(e: &crate::ast::Expr, block: &BlockReader) -> bool {
+pub(crate) fn absent_in_block(e: &crate::ast::Expr, block: &LoadedFooter) -> bool {
     use crate::ast::Expr;
     let Expr::Exists(inner) = e else {
         return false;
@@ -141,7 +140,6 @@ pub(crate) fn absent_in_block(e: &crate::ast::Expr, block: &BlockReader) -> bool
     let no_span = |k: &str| block.string_id(k).is_none();
     let no_resource = |k: &str| {
         !block
-            .footer()
             .resources
             .iter()
             .any(|r| spandb_storage::model::find_attr(&r.attributes, k).is_some())

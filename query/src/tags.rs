@@ -80,7 +80,7 @@ fn blocks_in(
     range: TimeRange,
 ) -> impl Iterator<Item = &std::sync::Arc<spandb_storage::BlockReader>> {
     snapshot.blocks().filter(move |b| {
-        let f = b.footer();
+        let f = b.meta();
         f.rows > 0 && range.overlaps(f.min_start_ns, f.max_end_ns)
     })
 }
@@ -90,14 +90,14 @@ pub fn tag_names(snapshot: &Snapshot, range: TimeRange) -> Result<TagNames> {
     let mut span: BTreeSet<String> = BTreeSet::new();
     let mut resource: BTreeSet<String> = BTreeSet::new();
     for b in blocks_in(snapshot, range) {
-        let f = b.footer();
+        let f = b.footer()?;
         for key in f
             .attr_rows
             .iter()
             .map(|a| a.key)
             .chain(f.unindexed_keys.iter().copied())
         {
-            span.insert(b.string(key)?.to_owned());
+            span.insert(f.string(key)?.to_owned());
         }
         for r in &f.resources {
             resource.extend(r.attributes.iter().map(|kv| kv.key.clone()));
@@ -133,7 +133,7 @@ pub fn tag_values(
     let want_span = scope != Some(TagScope::Resource);
     let want_resource = scope != Some(TagScope::Span);
     'blocks: for b in blocks_in(snapshot, range) {
-        let f = b.footer();
+        let f = b.footer()?;
         if want_resource {
             for r in &f.resources {
                 for kv in r.attributes.iter().filter(|kv| kv.key == key) {
@@ -146,10 +146,10 @@ pub fn tag_values(
         if !want_span {
             continue;
         }
-        let Some(id) = b.string_id(key) else { continue };
+        let Some(id) = f.string_id(key) else { continue };
         for a in f.attr_rows.iter().filter(|a| a.key == id) {
             let v = match a.value {
-                IndexedValue::Str(s) => TagValue::Str(b.string(s)?.to_owned()),
+                IndexedValue::Str(s) => TagValue::Str(f.string(s)?.to_owned()),
                 IndexedValue::Int(i) => TagValue::Int(i),
                 IndexedValue::Bool(x) => TagValue::Bool(x),
             };
@@ -195,8 +195,9 @@ pub fn tag_values(
 pub fn span_names(snapshot: &Snapshot, range: TimeRange, limit: usize) -> Result<Vec<String>> {
     let mut out: BTreeSet<String> = BTreeSet::new();
     for b in blocks_in(snapshot, range) {
-        for (id, _) in &b.footer().name_rows {
-            out.insert(b.string(*id)?.to_owned());
+        let f = b.footer()?;
+        for (id, _) in &f.name_rows {
+            out.insert(f.string(*id)?.to_owned());
         }
     }
     for s in snapshot.unsealed_spans() {

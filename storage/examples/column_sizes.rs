@@ -42,10 +42,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     paths.sort_by_key(|e| e.path());
     for (i, entry) in paths.iter().enumerate() {
         let r = BlockReader::open(&entry.path(), i as u64)?;
-        rows += u64::from(r.footer().rows);
+        rows += u64::from(r.footer()?.rows);
         files += r.file_len();
         let mut data = 0u64;
-        for g in &r.footer().groups {
+        for g in &r.footer()?.groups {
             for (c, chunk) in g.columns.iter().enumerate() {
                 stored[c] += u64::from(chunk.stored_len);
                 raw[c] += u64::from(chunk.raw_len);
@@ -53,7 +53,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
         footers += r.file_len() - data;
-        let f = r.footer();
+        let f = r.footer()?;
         let bm = |b: &roaring::RoaringBitmap| b.serialized_size() as u64;
         sections[0] += f.dict.iter().map(|s| s.len() as u64 + 1).sum::<u64>();
         sections[1] += f.service_rows.iter().map(|(_, b)| bm(b)).sum::<u64>();
@@ -65,9 +65,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut enc = spandb_storage::codec::buf::Encoder::new();
         f.rollup.encode(&mut enc);
         sections[6] += enc.len() as u64;
-        let whole = stored_footer(f)?;
+        let whole = stored_footer(&f)?;
         for (i, slot) in footer_parts.iter_mut().enumerate() {
-            let mut without = f.clone();
+            let mut without = (**f).clone();
             match i {
                 0 => {
                     without.dict.truncate(1);

@@ -17,10 +17,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .ok_or("usage: lookup_latency <db-dir>")?;
     let db = Options::new().maintenance_interval(None).open(&dir)?;
     let snap = db.snapshot()?;
-    let all: Vec<TraceId> = snap
-        .blocks()
-        .flat_map(|b| b.footer().traces.iter().map(|t| t.trace_id))
-        .collect();
+    let mut all: Vec<TraceId> = Vec::new();
+    for b in snap.blocks() {
+        all.extend(b.footer()?.traces.iter().map(|t| t.trace_id));
+    }
     let mut x = 0x2545F4914F6CDD1Du64;
     let ids: Vec<TraceId> = (0..1000)
         .map(|_| {

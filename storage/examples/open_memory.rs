@@ -1,5 +1,5 @@
 //! Memory held by an open database: RSS (anonymous and file-backed) before and after opening,
-//! and per sealed block. Block footers are decoded and kept in memory while a block is open.
+//! and per sealed block, and what the footer cache holds (`Options::cache_bytes`).
 //!
 //!     cargo run --release -p spandb-storage --example open_memory -- <db-dir>
 
@@ -37,7 +37,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (mut dict, mut bitmaps, mut nbitmaps, mut cells, mut buckets, mut traces) =
         (0, 0, 0, 0, 0, 0);
     for b in snap.blocks() {
-        let f = b.footer();
+        let f = b.footer()?;
         dict += f.dict.iter().map(|s| s.len() + 24).sum::<usize>() * 2; // Vec<String> + lookup map
         for bm in f
             .service_rows
@@ -62,5 +62,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         buckets / 1024,
         traces * 56 / 1024
     );
+    println!("footer cache: {:?}", db.cache_stats());
     Ok(())
 }

@@ -29,9 +29,10 @@ pub mod wal_codec;
 pub use scan::ScanFilter;
 
 pub use block::log::LogBlockReader;
+pub use block::CacheStats;
 pub use block::{BlockReader, SpanParts};
 pub use catalog::BlockEntry;
 pub use db::{
     dir_size, CheckReport, CompactReport, Db, Durability, Options, Problem, QuarantinedBlock,
-    RepairReport, RetainReport, ServiceSpans, Snapshot, Stats,
+    RepairReport, RetainReport, ServiceSpans, Snapshot, Stats, DEFAULT_CACHE_BYTES,
 };

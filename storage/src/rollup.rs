@@ -99,6 +99,11 @@ impl Sketch {
         }
     }
 
+    /// Bytes this sketch holds on the heap.
+    pub fn heap_bytes(&self) -> usize {
+        self.buckets.capacity() * size_of::<(i32, u64)>()
+    }
+
     pub fn merge(&mut self, other: &Sketch) {
         self.zero_count += other.zero_count;
         if other.buckets.is_empty() {

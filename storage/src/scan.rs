@@ -35,7 +35,7 @@ impl ScanFilter {
 
     /// True when the block's time range can hold matching spans.
     pub fn overlaps(&self, block: &BlockReader) -> bool {
-        let f = block.footer();
+        let f = block.meta();
         self.start_ns.is_none_or(|t| f.max_start_ns >= t)
             && self.end_ns.is_none_or(|t| f.min_start_ns < t)
     }
@@ -44,16 +44,17 @@ impl ScanFilter {
     /// rows it gives for each predicate (exact or superset). `None` means no row can match.
     /// Predicates without an index (time, high-cardinality attributes, doubles) are left for
     /// [`ScanFilter::matches`].
-    pub fn candidate_rows(&self, block: &BlockReader) -> Option<RoaringBitmap> {
-        let mut rows = block.all_rows();
+    pub fn candidate_rows(&self, block: &BlockReader) -> Result<Option<RoaringBitmap>> {
+        let f = block.footer()?;
+        let mut rows = f.all_rows();
         if let Some(service) = &self.service {
-            rows &= block.rows_by_service(|s| s == service).rows();
+            rows &= f.rows_by_service(|s| s == service).rows();
         }
         if let Some(name) = &self.name {
-            rows &= block.rows_with_name(name);
+            rows &= f.rows_with_name(name);
         }
         if self.error_only {
-            rows &= block.error_rows();
+            rows &= f.error_rows();
         }
         for (key, value) in &self.attributes {
             let scalar = match value {
@@ -62,11 +63,11 @@ impl ScanFilter {
                 Value::Bool(b) => IndexedScalar::Bool(*b),
                 _ => continue,
             };
-            if let Some(r) = block.rows_with_attribute(key, scalar) {
+            if let Some(r) = f.rows_with_attribute(key, scalar) {
                 rows &= r;
             }
         }
-        (!rows.is_empty()).then_some(rows)
+        Ok((!rows.is_empty()).then_some(rows))
     }
 }
 
@@ -76,7 +77,7 @@ impl ScanFilter {
         if !self.overlaps(block) {
             return Ok(Vec::new());
         }
-        let Some(rows) = self.candidate_rows(block) else {
+        let Some(rows) = self.candidate_rows(block)? else {
             return Ok(Vec::new());
         };
         let mut spans = block.spans_at(&rows)?;

@@ -33,7 +33,10 @@ fn spans_trace(j: u64) -> spandb_storage::TraceId {
 
 /// `duration > d` as the planner asks it: (some may hold, all hold) on `[lo, hi]`.
 fn longer_than(reader: &BlockReader, d: u64) -> Option<IndexRows> {
-    reader.rows_by_duration_bounds(|lo, hi| (hi > d, lo > d))
+    reader
+        .footer()
+        .unwrap()
+        .rows_by_duration_bounds(|lo, hi| (hi > d, lo > d))
 }
 
 #[test]
@@ -44,9 +47,9 @@ fn a_long_span_leaves_only_its_trace_in_its_group() {
     };
     assert!(rows.contains(row));
     // Only rows of the long span's trace, and only in the long span's group.
-    let f = reader.footer();
-    let t = reader.trace_of_row(row).unwrap();
-    let trace_rows = reader.trace_rows(t).unwrap();
+    let f = reader.footer().unwrap();
+    let t = reader.trace_of_row(row).unwrap().unwrap();
+    let trace_rows = reader.trace_rows(t).unwrap().unwrap();
     let group = f
         .groups
         .iter()
@@ -71,12 +74,16 @@ fn bounds_no_span_reaches_answer_exactly() {
     // Shorter than 1 ms holds for every group but the long span's, which must be checked row
     // by row: no row can be left out, so the zone maps leave the block to the column.
     assert!(reader
+        .footer()
+        .unwrap()
         .rows_by_duration_bounds(|lo, hi| (lo < 1_000_000, hi < 1_000_000))
         .is_none());
     // At least 1 µs: every span.
     let all = reader
+        .footer()
+        .unwrap()
         .rows_by_duration_bounds(|lo, hi| (hi >= 1_000, lo >= 1_000))
         .unwrap();
     assert!(all.is_exact());
-    assert_eq!(all.rows().len(), u64::from(reader.footer().rows));
+    assert_eq!(all.rows().len(), u64::from(reader.footer().unwrap().rows));
 }

@@ -39,24 +39,24 @@ fn every_format_version_has_a_golden_file() {
 #[test]
 fn block_format_v1_golden_file_still_reads_without_edges() {
     let reader = golden_block_still_reads(1);
-    assert!(reader.footer().edges.is_none());
+    assert!(reader.footer().unwrap().edges.is_none());
 }
 
 #[test]
 fn block_format_v2_golden_file_still_reads_with_edges() {
     let reader = golden_block_still_reads(2);
-    assert!(reader.footer().edges.is_some());
+    assert!(reader.footer().unwrap().edges.is_some());
     // Version 2 indexed only the scalar values of keys that may also hold arrays: its value
     // index is set aside when read, so comparisons read the attribute stream.
-    assert!(reader.footer().attr_rows.is_empty());
-    assert!(!reader.footer().unindexed_keys.is_empty());
+    assert!(reader.footer().unwrap().attr_rows.is_empty());
+    assert!(!reader.footer().unwrap().unindexed_keys.is_empty());
 }
 
 #[test]
 fn block_format_v3_golden_file_still_reads_with_its_value_index() {
     let reader = golden_block_still_reads(3);
-    assert!(reader.footer().edges.is_some());
-    assert!(!reader.footer().attr_rows.is_empty());
+    assert!(reader.footer().unwrap().edges.is_some());
+    assert!(!reader.footer().unwrap().attr_rows.is_empty());
 }
 
 #[test]
@@ -64,7 +64,7 @@ fn block_format_v3_golden_file_bounds_durations_by_the_block_and_the_trace() {
     // Version 3 has no zone maps: each row group gets the block's duration bounds and each
     // trace its own duration, both upper bounds of what the spans hold.
     let reader = golden_block_still_reads(3);
-    let f = reader.footer();
+    let f = reader.footer().unwrap();
     for g in &f.groups {
         assert_eq!(
             (g.min_duration_ns, g.max_duration_ns),
@@ -79,7 +79,7 @@ fn block_format_v3_golden_file_bounds_durations_by_the_block_and_the_trace() {
 #[test]
 fn block_format_v4_golden_file_still_reads_with_its_zone_maps() {
     let reader = golden_block_still_reads(4);
-    let f = reader.footer();
+    let f = reader.footer().unwrap();
     let spans = reader.all_spans().unwrap();
     // Every zone map is the exact bound of the rows it covers.
     for g in &f.groups {
@@ -89,7 +89,7 @@ fn block_format_v4_golden_file_still_reads_with_its_zone_maps() {
         assert_eq!((g.min_duration_ns, g.max_duration_ns), (lo, hi));
     }
     for (t, e) in f.traces.iter().enumerate() {
-        let rows = reader.trace_rows(t).unwrap();
+        let rows = reader.trace_rows(t).unwrap().unwrap();
         let longest = spans[rows.start as usize..rows.end as usize]
             .iter()
             .map(|s| s.duration_ns())
@@ -102,7 +102,7 @@ fn block_format_v4_golden_file_still_reads_with_its_zone_maps() {
 #[test]
 fn block_format_v5_golden_file_still_reads_with_its_labelled_indexes() {
     let reader = golden_block_still_reads(5);
-    let f = reader.footer();
+    let f = reader.footer().unwrap();
     let spans = reader.all_spans().unwrap();
     // The service and span-name bitmaps, stored as row labels, partition the rows exactly as
     // the spans say.
@@ -142,6 +142,6 @@ fn a_key_holding_an_array_on_some_span_gets_no_value_index() {
     let block = encode_block(spans.iter().collect(), &BlockLayout::default()).unwrap();
     let reader = BlockReader::from_bytes(block.bytes, "arrays.blk").unwrap();
     // A bitmap of the rows whose scalar value is "b" would miss the array holding "b".
-    assert!(!reader.is_attribute_indexed("tags"));
-    assert!(reader.is_attribute_indexed("batch"));
+    assert!(!reader.footer().unwrap().is_attribute_indexed("tags"));
+    assert!(reader.footer().unwrap().is_attribute_indexed("batch"));
 }

@@ -348,7 +348,7 @@ fn columns(dir: &str) -> BoxResult<Json> {
     let mut raw = [0u64; Column::ALL.len()];
     let (mut rows, mut files, mut chunks_total) = (0u64, 0u64, 0u64);
     for b in snap.storage().blocks() {
-        let f = b.footer();
+        let f = b.footer()?;
         rows += u64::from(f.rows);
         files += b.file_len();
         for g in &f.groups {

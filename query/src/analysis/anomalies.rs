@@ -205,10 +205,11 @@ fn operation_series(
     // block cost no string work.
     let mut series = EntitySeries::default();
     for block in snapshot.blocks() {
-        let f = block.footer();
-        if !range.overlaps(f.min_start_ns, f.max_start_ns) {
+        let m = block.meta();
+        if !range.overlaps(m.min_start_ns, m.max_start_ns) {
             continue;
         }
+        let f = block.footer()?;
         let mut local: HashMap<(u32, u32), usize> = HashMap::new();
         for (key, cell) in &f.rollup.cells {
             let minute = key.minute.saturating_mul(ROLLUP_BUCKET_NS);
@@ -218,7 +219,7 @@ fn operation_series(
             let i = match local.get(&(key.service, key.name)) {
                 Some(i) => *i,
                 None => {
-                    let i = series.entity(block.string(key.service)?, block.string(key.name)?);
+                    let i = series.entity(f.string(key.service)?, f.string(key.name)?);
                     local.insert((key.service, key.name), i);
                     i
                 }

@@ -231,13 +231,14 @@ pub fn error_spans(snapshot: &Snapshot, range: TimeRange) -> Result<Vec<Span>> {
     let blocks: Vec<_> = snapshot
         .blocks()
         .filter(|b| {
-            let f = b.footer();
+            let f = b.meta();
             f.rows > 0 && range.overlaps(f.min_start_ns, f.max_start_ns)
         })
         .cloned()
         .collect();
     let parts = parallel_blocks(&blocks, Vec::<Span>::new, |block, acc| {
-        let rows = block.error_rows();
+        let f = block.footer()?;
+        let rows = f.error_rows();
         if !rows.is_empty() {
             acc.extend(
                 block

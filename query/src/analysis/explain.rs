@@ -147,16 +147,17 @@ fn operation_sketches(
         .collect();
     let mut out: HashMap<(String, String), Sketch> = HashMap::new();
     for block in snapshot.blocks() {
+        let f = block.footer()?;
         let mut ids: HashMap<(u32, u32), &(String, String)> = HashMap::new();
         for op in &wanted {
-            if let (Some(s), Some(n)) = (block.string_id(&op.0), block.string_id(&op.1)) {
+            if let (Some(s), Some(n)) = (f.string_id(&op.0), f.string_id(&op.1)) {
                 ids.insert((s, n), op);
             }
         }
         if ids.is_empty() {
             continue;
         }
-        for (key, cell) in &block.footer().rollup.cells {
+        for (key, cell) in &f.rollup.cells {
             if let Some(op) = ids.get(&(key.service, key.name)) {
                 out.entry((*op).clone()).or_default().merge(&cell.durations);
             }

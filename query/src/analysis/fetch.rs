@@ -23,11 +23,11 @@ pub fn traces(snapshot: &Snapshot, ids: &[TraceId]) -> Result<Vec<TraceTree>> {
     wanted.dedup();
     let blocks: Vec<_> = snapshot.blocks().cloned().collect();
     let parts = parallel_blocks(&blocks, Vec::<Span>::new, |block, acc| {
-        let f = block.footer();
+        let f = block.footer()?;
         let mut rows = RoaringBitmap::new();
         for id in &wanted {
             if let Ok(t) = f.traces.binary_search_by(|e| e.trace_id.cmp(id)) {
-                if let Some(r) = block.trace_rows(t) {
+                if let Some(r) = f.trace_rows(t) {
                     rows.insert_range(r);
                 }
             }

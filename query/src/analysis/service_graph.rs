@@ -75,10 +75,11 @@ pub fn service_graph(
         return Ok(graph.finish(range));
     }
     for block in snapshot.blocks() {
-        let f = block.footer();
-        if !range.overlaps(f.min_start_ns, f.max_start_ns) {
+        let m = block.meta();
+        if !range.overlaps(m.min_start_ns, m.max_start_ns) {
             continue;
         }
+        let f = block.footer()?;
         match &f.edges {
             Some(edges) => graph.add_rollup(edges, Some(block.id()), range, &mut store)?,
             None => {

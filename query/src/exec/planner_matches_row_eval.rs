@@ -237,12 +237,15 @@ fn check(specs: &[SpanSpec], wide: bool, conds: &[Cond]) -> Result<(), TestCaseE
     for c in conds {
         let m = Matcher::compile(c);
         let expected = row_by_row(&m, &in_row_order);
-        let got = BlockRows::new(&block).eval(&m, &block.all_rows()).unwrap();
+        let got = BlockRows::new(&block)
+            .unwrap()
+            .eval(&m, &block.footer().unwrap().all_rows())
+            .unwrap();
         prop_assert_eq!(&got, &expected, "executor on {:?}", c);
         let mut leaf_checks = Vec::new();
         m.for_each_leaf(&mut |leaf| leaf_checks.push(leaf));
         for leaf in leaf_checks {
-            let Some(answer) = leaf_index(leaf, &block) else {
+            let Some(answer) = leaf_index(leaf, &block.footer().unwrap()) else {
                 continue;
             };
             let single = Matcher::Cmp(crate::eval::Leaf {

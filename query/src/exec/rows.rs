@@ -10,7 +10,7 @@
 
 use roaring::RoaringBitmap;
 use rustc_hash::FxHashMap;
-use spandb_storage::block::{Column, IndexRows};
+use spandb_storage::block::{Column, FooterRef, IndexRows};
 use spandb_storage::codec::value::ScalarRef;
 use spandb_storage::{BlockReader, SpanKind, SpanParts, StatusCode};
 
@@ -33,6 +33,8 @@ struct GroupCols {
 /// Row evaluation over one block, caching decoded columns.
 pub(crate) struct BlockRows<'b> {
     pub block: &'b BlockReader,
+    /// The block's decoded footer, held while the block is evaluated.
+    footer: FooterRef,
     groups: Vec<GroupCols>,
     /// Per leaf (by address) and resource index: the leaf's answer on that resource.
     resource_answers: FxHashMap<usize, Vec<bool>>,
@@ -54,16 +56,18 @@ fn scalar_operand<'a>(v: ScalarRef<'a>) -> Option<Operand<'a>> {
 }
 
 impl<'b> BlockRows<'b> {
-    pub(crate) fn new(block: &'b BlockReader) -> Self {
-        BlockRows {
+    pub(crate) fn new(block: &'b BlockReader) -> Result<Self> {
+        let footer = block.footer()?;
+        Ok(BlockRows {
             block,
-            groups: (0..block.footer().groups.len())
+            groups: (0..footer.groups.len())
                 .map(|_| GroupCols::default())
                 .collect(),
+            footer,
             resource_answers: FxHashMap::default(),
             index_answers: FxHashMap::default(),
             split_traces: None,
-        }
+        })
     }
 
     /// Tells which traces of the block have spans elsewhere: for the others, the trace table
@@ -75,7 +79,7 @@ impl<'b> BlockRows<'b> {
 
     /// Every row of the block.
     pub(crate) fn all(&self) -> RoaringBitmap {
-        self.block.all_rows()
+        self.footer.all_rows()
     }
 
     /// The rows of `cand` where `m` holds. Trace-level comparisons cannot be decided on a
@@ -97,7 +101,7 @@ impl<'b> BlockRows<'b> {
             // decoding only the parts it reads; one that needs the trace (its root, a parent,
             // the tree) keeps every candidate row for the caller to decide on the trace.
             Matcher::Expr(c) => {
-                if plan::absent_in_block(&c.expr, self.block) {
+                if plan::absent_in_block(&c.expr, &self.footer) {
                     Ok(RoaringBitmap::new())
                 } else if let crate::ast::Expr::Exists(f) = &c.expr {
                     match &**f {
@@ -149,10 +153,10 @@ impl<'b> BlockRows<'b> {
 
     /// The planner's answer for `leaf` on this block, computed once per leaf.
     fn index(&mut self, leaf: &Leaf) -> Option<&IndexRows> {
-        let block = self.block;
+        let footer = &self.footer;
         self.index_answers
             .entry(leaf as *const Leaf as usize)
-            .or_insert_with(|| plan::leaf_index(leaf, block))
+            .or_insert_with(|| plan::leaf_index(leaf, footer))
             .as_ref()
     }
 
@@ -202,7 +206,8 @@ impl<'b> BlockRows<'b> {
                     Column::StatusMessage
                 };
                 let mut memo: FxHashMap<u32, bool> = FxHashMap::default();
-                let dict = &self.block.footer().dict;
+                let f = self.footer.clone();
+                let dict = &f.dict;
                 self.per_row(cand, |s, g, rows, out| {
                     let ids = s.ids(g, column)?;
                     for (i, r) in rows {
@@ -240,8 +245,7 @@ impl<'b> BlockRows<'b> {
     /// spans elsewhere lasts at least as long as its part here, so only `<` and `<=` rule it
     /// out, and its root may be elsewhere.
     fn trace_table_rows(&self, leaf: &Leaf, cand: &RoaringBitmap) -> Result<RoaringBitmap> {
-        let block = self.block;
-        let f = block.footer();
+        let f = &self.footer;
         let may_have_more = |t: usize| {
             self.split_traces
                 .as_ref()
@@ -250,7 +254,7 @@ impl<'b> BlockRows<'b> {
         let mut root_answers: FxHashMap<u32, bool> = FxHashMap::default();
         let mut out = RoaringBitmap::new();
         for (t, e) in f.traces.iter().enumerate() {
-            let Some(rows) = block.trace_rows(t) else {
+            let Some(rows) = f.trace_rows(t) else {
                 continue;
             };
             let keep = match leaf.field {
@@ -268,7 +272,7 @@ impl<'b> BlockRows<'b> {
                         match root_answers.get(&id) {
                             Some(&ok) => ok,
                             None => {
-                                let ok = compare(leaf, Operand::Str(block.string(id)?));
+                                let ok = compare(leaf, Operand::Str(f.string(id)?));
                                 root_answers.insert(id, ok);
                                 ok
                             }
@@ -292,8 +296,8 @@ impl<'b> BlockRows<'b> {
         key: &str,
         cand: &RoaringBitmap,
     ) -> Result<RoaringBitmap> {
-        let block = self.block;
-        let resources = &block.footer().resources;
+        let f = self.footer.clone();
+        let resources = &f.resources;
         let answers = self
             .resource_answers
             .entry(leaf as *const Leaf as usize)
@@ -327,10 +331,11 @@ impl<'b> BlockRows<'b> {
     }
 
     fn span_rows(&mut self, leaf: &Leaf, key: &str, cand: &RoaringBitmap) -> Result<RoaringBitmap> {
-        if let Some(IndexRows::Exact(rows)) = plan::span_attr_index(leaf, self.block, key) {
+        if let Some(IndexRows::Exact(rows)) = plan::span_attr_index(leaf, &self.footer, key) {
             return Ok(rows & cand);
         }
-        let Some(key_id) = self.block.string_id(key) else {
+        let f = self.footer.clone();
+        let Some(key_id) = f.string_id(key) else {
             return Ok(RoaringBitmap::new());
         };
         let block = self.block;
@@ -338,7 +343,7 @@ impl<'b> BlockRows<'b> {
         // Rows where the key holds an array (or another non-scalar): decided on the decoded
         // attributes, where any element may match.
         let mut arrays = RoaringBitmap::new();
-        for (g, group) in block.footer().groups.iter().enumerate() {
+        for (g, group) in f.groups.iter().enumerate() {
             let (lo, hi) = (group.first_row, group.first_row + group.rows);
             if cand.range_cardinality(lo..hi) == 0 {
                 continue;
@@ -385,8 +390,7 @@ impl<'b> BlockRows<'b> {
     ) -> Result<RoaringBitmap> {
         let mut out: Vec<u32> = Vec::new();
         let groups: Vec<(u32, u32)> = self
-            .block
-            .footer()
+            .footer
             .groups
             .iter()
             .map(|g| (g.first_row, g.first_row + g.rows))
@@ -410,13 +414,14 @@ impl<'b> BlockRows<'b> {
         key: &str,
         cand: &RoaringBitmap,
     ) -> Result<RoaringBitmap> {
-        let Some(key_id) = self.block.string_id(key) else {
+        let f = self.footer.clone();
+        let Some(key_id) = f.string_id(key) else {
             return Ok(RoaringBitmap::new());
         };
         let block = self.block;
         let mut present: Vec<u32> = Vec::new();
         let mut unsure = RoaringBitmap::new();
-        for (g, group) in block.footer().groups.iter().enumerate() {
+        for (g, group) in f.groups.iter().enumerate() {
             let (lo, hi) = (group.first_row, group.first_row + group.rows);
             if cand.range_cardinality(lo..hi) == 0 {
                 continue;
@@ -444,17 +449,18 @@ impl<'b> BlockRows<'b> {
     /// events chunk alone, each distinct name compared once.
     fn event_name_rows(&mut self, leaf: &Leaf, cand: &RoaringBitmap) -> Result<RoaringBitmap> {
         let block = self.block;
+        let f = self.footer.clone();
         if let (Op::Eq, Literal::Str(text)) = (leaf.op, &leaf.lit) {
-            if block.string_id(text).is_none() {
+            if f.string_id(text).is_none() {
                 // Event names are in the block dictionary: no event has this one.
                 return Ok(RoaringBitmap::new());
             }
         }
         let every = matches!(leaf.op, Op::Ne | Op::NotMatch);
-        let dict = &block.footer().dict;
+        let dict = &f.dict;
         let mut memo: FxHashMap<u32, bool> = FxHashMap::default();
         let mut out: Vec<u32> = Vec::new();
-        for (g, group) in block.footer().groups.iter().enumerate() {
+        for (g, group) in f.groups.iter().enumerate() {
             let (lo, hi) = (group.first_row, group.first_row + group.rows);
             if cand.range_cardinality(lo..hi) == 0 {
                 continue;

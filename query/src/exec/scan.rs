@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use roaring::RoaringBitmap;
-use spandb_storage::block::GroupLight;
+use spandb_storage::block::{GroupLight, LoadedFooter};
 use spandb_storage::{BlockReader, Resource, Span, SpanKind, StatusCode, TraceId, Value};
 
 use crate::error::{Error, Result};
@@ -18,7 +18,8 @@ use super::rows::BlockRows;
 
 /// A matching row of a block, as the callback sees it.
 pub(crate) struct RowView<'a> {
-    pub block: &'a BlockReader,
+    /// The block's decoded footer (names, resources).
+    pub footer: &'a LoadedFooter,
     pub light: &'a GroupLight,
     /// Row inside the group.
     pub i: usize,
@@ -48,8 +49,7 @@ impl SpanView for RowView<'_> {
     }
     fn name(&self) -> &str {
         let id = self.light.name.get(self.i).copied().unwrap_or(0);
-        self.block
-            .footer()
+        self.footer
             .dict
             .get(id as usize)
             .map(String::as_str)
@@ -63,7 +63,7 @@ impl SpanView for RowView<'_> {
     }
     fn resource(&self) -> &Resource {
         let id = self.light.resource.get(self.i).copied().unwrap_or(0);
-        match self.block.footer().resources.get(id as usize) {
+        match self.footer.resources.get(id as usize) {
             Some(r) => r,
             None => EMPTY_RESOURCE.get_or_init(Resource::default),
         }
@@ -90,10 +90,11 @@ pub(crate) fn scan_block(
     full: bool,
     emit: &mut dyn FnMut(usize, &RowView<'_>),
 ) -> Result<()> {
-    let f = block.footer();
-    if f.rows == 0 || !range.overlaps(f.min_start_ns, f.max_start_ns) {
+    let m = block.meta();
+    if m.rows == 0 || !range.overlaps(m.min_start_ns, m.max_start_ns) {
         return Ok(());
     }
+    let f = block.footer()?;
     // Row groups that start after the window hold no row of it.
     let mut cand = RoaringBitmap::new();
     for group in &f.groups {
@@ -101,7 +102,7 @@ pub(crate) fn scan_block(
             cand.insert_range(group.first_row..group.first_row + group.rows);
         }
     }
-    let mut rows = BlockRows::new(block);
+    let mut rows = BlockRows::new(block)?;
     let mut hits = Vec::with_capacity(filters.len());
     let mut any = RoaringBitmap::new();
     for m in filters {
@@ -130,7 +131,7 @@ pub(crate) fn scan_block(
             for row in hit.range(lo..hi) {
                 let i = (row - lo) as usize;
                 let view = RowView {
-                    block,
+                    footer: &f,
                     light: &light,
                     i,
                     span: by_row.get(i).copied().flatten(),

@@ -79,14 +79,14 @@ pub fn search(
     let blocks: Vec<Arc<BlockReader>> = snapshot.blocks().cloned().collect();
     // With room for every trace there is, no block can be skipped: the traces to assemble are
     // collected per block and decided afterwards, blocks in parallel.
-    let traces: usize = blocks.iter().map(|b| b.footer().traces.len()).sum();
+    let traces: usize = blocks.iter().map(|b| b.meta().trace_count as usize).sum();
     let mut s = Search {
         snapshot,
         compiled: &compiled,
         range,
         limit,
         span_local: compiled.is_span_local(),
-        split: split_index(&blocks),
+        split: split_index(&blocks)?,
         blocks: &blocks,
         matched: vec![None; blocks.len()],
         unsealed_ids: Vec::new(),
@@ -98,12 +98,12 @@ pub fn search(
     s.unsealed();
     s.deferred = (limit >= traces.saturating_add(s.unsealed_ids.len())).then(Vec::new);
     let mut order: Vec<usize> = (0..blocks.len())
-        .filter(|&b| blocks[b].footer().rows > 0)
+        .filter(|&b| blocks[b].meta().rows > 0)
         .collect();
-    order.sort_by_key(|&b| Reverse(blocks[b].footer().max_start_ns));
+    order.sort_by_key(|&b| Reverse(blocks[b].meta().max_start_ns));
     // An all-matches search visits every block: their filters are evaluated in parallel first.
     let mut precomputed: Vec<Option<Vec<RoaringBitmap>>> = if s.deferred.is_some() {
-        parallel_map(&order, |&b| s.filter_hits(b, &s.unsealed_here(b)).map(Some))?
+        parallel_map(&order, |&b| s.filter_hits(b, &s.unsealed_here(b)?).map(Some))?
     } else {
         Vec::new()
     };
@@ -111,7 +111,7 @@ pub fn search(
     loop {
         // No trace still unseen starts after `bound`: its matching rows are in a block not
         // yet visited, and a trace starts no later than any of its spans.
-        let bound = order.get(next).map(|&b| blocks[b].footer().max_start_ns);
+        let bound = order.get(next).map(|&b| blocks[b].meta().max_start_ns);
         while let Some(top) = s.pending.peek() {
             if bound.is_some_and(|b| top.ub < b) {
                 break;
@@ -261,11 +261,10 @@ impl Search<'_> {
         }
     }
 
-    /// Finds block `b`'s candidate traces.
     /// Traces of block `b` that also have unsealed spans, sorted.
-    fn unsealed_here(&self, b: usize) -> Vec<usize> {
-        let f = self.blocks[b].footer();
-        if self.unsealed_ids.is_empty() {
+    fn unsealed_here(&self, b: usize) -> Result<Vec<usize>> {
+        let f = self.blocks[b].footer()?;
+        Ok(if self.unsealed_ids.is_empty() {
             Vec::new()
         } else if self.unsealed_ids.len() * 16 < f.traces.len() {
             self.unsealed_ids
@@ -284,7 +283,7 @@ impl Search<'_> {
                 }
             }
             out
-        }
+        })
     }
 
     /// The rows of block `b` matching each filter, among the rows that may overlap the window
@@ -292,7 +291,7 @@ impl Search<'_> {
     /// in parallel before visiting them in order.
     fn filter_hits(&self, b: usize, unsealed_here: &[usize]) -> Result<Vec<RoaringBitmap>> {
         let block = &self.blocks[b];
-        let f = block.footer();
+        let f = block.footer()?;
         let range = self.range;
         let overlapping = self.overlaps(f.min_start_ns, f.max_end_ns.max(f.max_start_ns));
         let inside = f.min_start_ns >= range.start_ns && f.max_start_ns < range.end_ns;
@@ -300,9 +299,9 @@ impl Search<'_> {
         let is_split = |t: usize| split.is_split(b, t) || unsealed_here.binary_search(&t).is_ok();
         let mut split_traces: RoaringBitmap = split.of_block(b).iter().copied().collect();
         split_traces.extend(unsealed_here.iter().map(|&t| t as u32));
-        let mut rows = BlockRows::new(block).with_split_traces(split_traces);
+        let mut rows = BlockRows::new(block)?.with_split_traces(split_traces);
         let add_trace = |cand: &mut RoaringBitmap, t: usize| {
-            if let Some(r) = block.trace_rows(t) {
+            if let Some(r) = f.trace_rows(t) {
                 cand.insert_range(r);
             }
         };
@@ -337,11 +336,13 @@ impl Search<'_> {
             .collect()
     }
 
+    /// Finds block `b`'s candidate traces, from its filters' `hits` when they were evaluated
+    /// ahead.
     fn visit_block(&mut self, b: usize, hits: Option<Vec<RoaringBitmap>>) -> Result<()> {
         let blocks = self.blocks;
         let block = &blocks[b];
-        let f = block.footer();
-        let unsealed_here = self.unsealed_here(b);
+        let f = block.footer()?;
+        let unsealed_here = self.unsealed_here(b)?;
         let split = self.split.clone();
         let is_split = |t: usize| split.is_split(b, t) || unsealed_here.binary_search(&t).is_ok();
         let hits = match hits {
@@ -356,10 +357,10 @@ impl Search<'_> {
                 if r < end {
                     continue;
                 }
-                let Some(t) = block.trace_of_row(r) else {
+                let Some(t) = f.trace_of_row(r) else {
                     continue;
                 };
-                end = block.trace_rows(t).map_or(r + 1, |x| x.end);
+                end = f.trace_rows(t).map_or(r + 1, |x| x.end);
                 masks.push((t, 1u64 << fi));
             }
             if self.span_local {
@@ -486,19 +487,17 @@ impl Search<'_> {
         decide_trace(self.compiled, self.range, spans)
     }
 
-    /// The (block, row group) pairs holding the matched rows of traces answered from a trace
-    /// table, sorted.
     /// The row groups holding the matched rows of `results`, as ((block, group), rows to
     /// decode: one past the group's last matched row).
-    fn summary_groups(&self, results: &[Ranked]) -> Vec<((usize, usize), usize)> {
+    fn summary_groups(&self, results: &[Ranked]) -> Result<Vec<((usize, usize), usize)>> {
         let mut need: FxHashMap<(usize, usize), usize> = FxHashMap::default();
         for r in results {
             let Hit::Table { block: b, trace: t } = r.hit else {
                 continue;
             };
-            let block = &self.blocks[b];
-            let groups = &block.footer().groups;
-            let (Some(rows), Some(Some(hit))) = (block.trace_rows(t), self.matched.get(b)) else {
+            let f = self.blocks[b].footer()?;
+            let groups = &f.groups;
+            let (Some(rows), Some(Some(hit))) = (f.trace_rows(t), self.matched.get(b)) else {
                 continue;
             };
             for row in hit.range(rows) {
@@ -512,7 +511,7 @@ impl Search<'_> {
         }
         let mut need: Vec<_> = need.into_iter().collect();
         need.sort_unstable();
-        need
+        Ok(need)
     }
 
     /// Builds the summaries of traces answered from a trace table: their matched rows'
@@ -520,7 +519,7 @@ impl Search<'_> {
     /// for, these decodes are most of a search: six columns of every group holding a match).
     fn finish(mut self) -> Result<Vec<TraceSummary>> {
         let results = std::mem::take(&mut self.results).into_sorted_vec();
-        let need = self.summary_groups(&results);
+        let need = self.summary_groups(&results)?;
         let decoded = parallel_map(&need, |&((b, g), rows)| {
             RowCols::decode(&self.blocks[b], g, rows)
         })?;
@@ -535,10 +534,9 @@ impl Search<'_> {
                 }
                 Hit::Table { block, trace } => (block, trace),
             };
-            let block = &self.blocks[b];
-            let f = block.footer();
+            let f = self.blocks[b].footer()?;
             let (Some(e), Some(rows), Some(Some(hit))) =
-                (f.traces.get(t), block.trace_rows(t), self.matched.get(b))
+                (f.traces.get(t), f.trace_rows(t), self.matched.get(b))
             else {
                 continue;
             };
@@ -559,7 +557,7 @@ impl Search<'_> {
                     .and_then(|r| f.resources.get(*r as usize));
                 matched.push(MatchedSpan {
                     span_id: cols.span_ids.get(i).copied().unwrap_or_default(),
-                    name: block
+                    name: f
                         .string(cols.light.name.get(i).copied().unwrap_or(0))?
                         .to_owned(),
                     service: resource
@@ -576,8 +574,8 @@ impl Search<'_> {
             });
             let (root_service, root_name) = match e.root {
                 Some((svc, name)) => (
-                    Some(block.string(svc)?.to_owned()),
-                    Some(block.string(name)?.to_owned()),
+                    Some(f.string(svc)?.to_owned()),
+                    Some(f.string(name)?.to_owned()),
                 ),
                 None => (None, None),
             };
@@ -620,10 +618,11 @@ fn decide_block_traces(
     block: &BlockReader,
     whole: &[Pending],
 ) -> Result<Vec<Ranked>> {
+    let f = block.footer()?;
     let mut traces: Vec<(usize, std::ops::Range<u32>)> = whole
         .iter()
         .filter_map(|p| match p.kind {
-            PendingKind::Whole { trace, .. } => Some((trace, block.trace_rows(trace)?)),
+            PendingKind::Whole { trace, .. } => Some((trace, f.trace_rows(trace)?)),
             PendingKind::Split => None,
         })
         .collect();

@@ -10,6 +10,8 @@ use std::sync::{Arc, Mutex, Weak};
 
 use spandb_storage::BlockReader;
 
+use crate::error::Result;
+
 /// Per block (in the order given): the indexes into its trace table of the traces that also
 /// have spans in another block, sorted.
 pub(crate) struct SplitIndex {
@@ -17,10 +19,11 @@ pub(crate) struct SplitIndex {
 }
 
 impl SplitIndex {
-    fn build(blocks: &[Arc<BlockReader>]) -> SplitIndex {
+    fn build(blocks: &[Arc<BlockReader>]) -> Result<SplitIndex> {
         let mut all: Vec<([u8; 16], u32, u32)> = Vec::new();
         for (b, block) in blocks.iter().enumerate() {
-            for (t, e) in block.footer().traces.iter().enumerate() {
+            let f = block.footer()?;
+            for (t, e) in f.traces.iter().enumerate() {
                 all.push((e.trace_id.0, b as u32, t as u32));
             }
         }
@@ -45,7 +48,7 @@ impl SplitIndex {
             s.sort_unstable();
             s.dedup();
         }
-        SplitIndex { split }
+        Ok(SplitIndex { split })
     }
 
     /// Whether trace `t` of block `b` also has spans in another block.
@@ -67,7 +70,7 @@ static CACHE: Mutex<Vec<CacheEntry>> = Mutex::new(Vec::new());
 const CACHE_ENTRIES: usize = 4;
 
 /// The split index of `blocks`, from the cache when these exact blocks were seen before.
-pub(crate) fn split_index(blocks: &[Arc<BlockReader>]) -> Arc<SplitIndex> {
+pub(crate) fn split_index(blocks: &[Arc<BlockReader>]) -> Result<Arc<SplitIndex>> {
     let same = |key: &[Weak<BlockReader>]| {
         key.len() == blocks.len()
             && key
@@ -77,10 +80,10 @@ pub(crate) fn split_index(blocks: &[Arc<BlockReader>]) -> Arc<SplitIndex> {
     };
     if let Ok(cache) = CACHE.lock() {
         if let Some((_, idx)) = cache.iter().find(|(k, _)| same(k)) {
-            return idx.clone();
+            return Ok(idx.clone());
         }
     }
-    let idx = Arc::new(SplitIndex::build(blocks));
+    let idx = Arc::new(SplitIndex::build(blocks)?);
     if let Ok(mut cache) = CACHE.lock() {
         cache.retain(|(k, _)| k.iter().all(|w| w.strong_count() > 0));
         if cache.len() >= CACHE_ENTRIES {
@@ -88,5 +91,5 @@ pub(crate) fn split_index(blocks: &[Arc<BlockReader>]) -> Arc<SplitIndex> {
         }
         cache.push((blocks.iter().map(Arc::downgrade).collect(), idx.clone()));
     }
-    idx
+    Ok(idx)
 }

@@ -1,4 +1,5 @@
-//! The block's index API: which rows the footer's roaring bitmaps allow for a predicate.
+//! The block's index API, on its decoded footer ([`LoadedFooter`], from
+//! `BlockReader::footer`): which rows the footer's roaring bitmaps allow for a predicate.
 //!
 //! This is the only place that reads the raw index fields of a [`Footer`]
 //! (`service_rows`, `name_rows`, `error_rows`, `attr_rows`, `unindexed_keys`, duration
@@ -11,7 +12,7 @@
 use roaring::RoaringBitmap;
 
 use super::footer::IndexedValue;
-use super::reader::BlockReader;
+use super::reader::LoadedFooter;
 use crate::model::StatusCode;
 
 /// Rows a footer index gives for a predicate.
@@ -68,11 +69,11 @@ pub enum IndexedScalar<'a> {
 /// Which span-attribute values a key's index holds: strings, integers and booleans of
 /// keys with few distinct values per block. Doubles, bytes, arrays and maps are never
 /// indexed, so a predicate that can hold on those cannot be answered from the index.
-impl BlockReader {
+impl LoadedFooter {
     /// Every row of the block.
     pub fn all_rows(&self) -> RoaringBitmap {
         let mut b = RoaringBitmap::new();
-        b.insert_range(0..self.footer().rows);
+        b.insert_range(0..self.rows);
         b
     }
 
@@ -81,7 +82,7 @@ impl BlockReader {
     /// cannot tell them apart, so when the block has any, those rows stay in and the answer
     /// is a superset.
     pub fn rows_by_service(&self, mut pred: impl FnMut(&str) -> bool) -> IndexRows {
-        let f = self.footer();
+        let f: &super::Footer = self;
         let mut rows = RoaringBitmap::new();
         let mut exact = true;
         for (id, r) in &f.service_rows {
@@ -99,14 +100,14 @@ impl BlockReader {
     /// Rows whose span name is `name` (exact).
     pub fn rows_with_name(&self, name: &str) -> RoaringBitmap {
         self.string_id(name)
-            .and_then(|id| lookup(&self.footer().name_rows, id))
+            .and_then(|id| lookup(&self.name_rows, id))
             .cloned()
             .unwrap_or_default()
     }
 
     /// Rows whose span name satisfies `pred` (exact).
     pub fn rows_by_name(&self, mut pred: impl FnMut(&str) -> bool) -> RoaringBitmap {
-        let f = self.footer();
+        let f: &super::Footer = self;
         let mut rows = RoaringBitmap::new();
         for (id, r) in &f.name_rows {
             if pred(f.dict.get(*id as usize).map_or("", String::as_str)) {
@@ -119,7 +120,7 @@ impl BlockReader {
     /// Rows whose status is (`equal`) or is not (`!equal`) `status`. Only errors are
     /// indexed: `ok` and `unset` share the non-error rows, a superset of either.
     pub fn rows_by_status(&self, status: StatusCode, equal: bool) -> IndexRows {
-        let errors = &self.footer().error_rows;
+        let errors = &self.error_rows;
         match (status, equal) {
             (StatusCode::Error, true) => IndexRows::Exact(errors.clone()),
             (StatusCode::Error, false) => IndexRows::Exact(self.all_rows() - errors),
@@ -130,7 +131,7 @@ impl BlockReader {
 
     /// Rows with an error status (exact).
     pub fn error_rows(&self) -> &RoaringBitmap {
-        &self.footer().error_rows
+        &self.error_rows
     }
 
     /// What the duration zone maps decide for a predicate on a span duration. `pred_at(lo,
@@ -144,7 +145,7 @@ impl BlockReader {
         &self,
         pred_at: impl Fn(u64, u64) -> (bool, bool),
     ) -> Option<IndexRows> {
-        let f = self.footer();
+        let f: &super::Footer = self;
         match pred_at(f.min_duration_ns, f.max_duration_ns) {
             (false, _) => return Some(IndexRows::Exact(RoaringBitmap::new())),
             (true, true) => return Some(IndexRows::Exact(self.all_rows())),
@@ -200,7 +201,7 @@ impl BlockReader {
     pub fn is_attribute_indexed(&self, key: &str) -> bool {
         match self.string_id(key) {
             None => true,
-            Some(id) => self.footer().unindexed_keys.binary_search(&id).is_err(),
+            Some(id) => self.unindexed_keys.binary_search(&id).is_err(),
         }
     }
 
@@ -226,7 +227,7 @@ impl BlockReader {
             IndexedScalar::Int(i) => IndexedValue::Int(i),
             IndexedScalar::Bool(b) => IndexedValue::Bool(b),
         };
-        let attrs = &self.footer().attr_rows;
+        let attrs = &self.attr_rows;
         let rows = attrs
             .binary_search_by(|a| (a.key, &a.value).cmp(&(key_id, &value)))
             .ok()
@@ -250,7 +251,7 @@ impl BlockReader {
         let Some(key_id) = self.string_id(key) else {
             return Some(RoaringBitmap::new());
         };
-        let f = self.footer();
+        let f: &super::Footer = self;
         let lo = f.attr_rows.partition_point(|a| a.key < key_id);
         let hi = f.attr_rows.partition_point(|a| a.key <= key_id);
         let mut rows = RoaringBitmap::new();

@@ -112,7 +112,7 @@ impl Db {
         for e in &entries {
             report.blocks_checked += 1;
             let path = inner.blocks_dir.join(BlockEntry::file_name(e.id));
-            let reader = match open_block(&path, e) {
+            let reader = match open_block(&path, e, None) {
                 Ok(r) => r,
                 Err(err) => {
                     report.problems.push(Problem::in_block(e.id, &path, err));
@@ -265,7 +265,7 @@ impl Db {
         let quarantine = inner.dir.join("quarantine");
         for entry in inner.catalog.blocks()? {
             let path = inner.blocks_dir.join(BlockEntry::file_name(entry.id));
-            let reader = open_block(&path, &entry);
+            let reader = open_block(&path, &entry, None);
             let verdict = match &reader {
                 Ok(r) => r.verify().map(drop).and_then(|_| {
                     let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
@@ -278,7 +278,8 @@ impl Db {
                 Err(e) => Err(Error::corruption(&path, e.to_string())),
             };
             let Err(why) = verdict else { continue };
-            let traces: Option<Vec<TraceId>> = reader.as_ref().ok().map(|r| r.file().trace_ids());
+            let traces: Option<Vec<TraceId>> =
+                reader.as_ref().ok().and_then(|r| r.file().trace_ids().ok());
             match &traces {
                 Some(t) => report
                     .affected_traces

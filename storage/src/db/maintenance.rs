@@ -32,7 +32,7 @@ pub(crate) trait SealedFile: Send + Sync + 'static {
     fn min_time_ns(&self) -> u64;
     /// Greatest row time: retention drops a block when this is before the horizon.
     fn max_time_ns(&self) -> u64;
-    fn trace_ids(&self) -> Vec<TraceId>;
+    fn trace_ids(&self) -> Result<Vec<TraceId>>;
 }
 
 impl SealedFile for BlockReader {
@@ -46,16 +46,16 @@ impl SealedFile for BlockReader {
         BlockReader::file_len(self)
     }
     fn rows(&self) -> u32 {
-        self.footer().rows
+        self.meta().rows
     }
     fn min_time_ns(&self) -> u64 {
-        self.footer().min_start_ns
+        self.meta().min_start_ns
     }
     fn max_time_ns(&self) -> u64 {
-        self.footer().max_start_ns
+        self.meta().max_start_ns
     }
-    fn trace_ids(&self) -> Vec<TraceId> {
-        self.footer().traces.iter().map(|t| t.trace_id).collect()
+    fn trace_ids(&self) -> Result<Vec<TraceId>> {
+        Ok(self.footer()?.traces.iter().map(|t| t.trace_id).collect())
     }
 }
 
@@ -78,8 +78,8 @@ impl SealedFile for LogBlockReader {
     fn max_time_ns(&self) -> u64 {
         self.footer().max_time_ns
     }
-    fn trace_ids(&self) -> Vec<TraceId> {
-        LogBlockReader::trace_ids(self)
+    fn trace_ids(&self) -> Result<Vec<TraceId>> {
+        Ok(LogBlockReader::trace_ids(self))
     }
 }
 
@@ -135,13 +135,15 @@ impl<R: SealedFile> Drop for LiveBlock<R> {
         if !self.retired.load(Ordering::Acquire) {
             return;
         }
-        let traces = self.reader.trace_ids();
+        let traces = self.reader.trace_ids().ok();
         // The file goes first, the retired mark (with the index entries) second: while the
         // mark stands, `check` knows the block, so it never sees a file the catalog does not
         // know (the other order left that window open). On failure the retired mark stays
         // and the next open finishes the job, with or without the file.
         if self.fs.remove_file(self.reader.path()).is_ok() {
-            let _ = self.catalog.forget_block(self.reader.id(), Some(&traces));
+            let _ = self
+                .catalog
+                .forget_block(self.reader.id(), traces.as_deref());
         }
     }
 }
@@ -155,8 +157,8 @@ pub(crate) fn finish_retirements(
     for id in catalog.retired()? {
         let path = blocks_dir.join(BlockEntry::file_name(id));
         let traces = BlockReader::open(&path, id)
-            .map(|r| SealedFile::trace_ids(&r))
-            .or_else(|_| LogBlockReader::open(&path, id).map(|r| SealedFile::trace_ids(&r)));
+            .and_then(|r| SealedFile::trace_ids(&r))
+            .or_else(|_| LogBlockReader::open(&path, id).and_then(|r| SealedFile::trace_ids(&r)));
         match traces {
             Ok(traces) => catalog.forget_block(id, Some(&traces))?,
             Err(_) => catalog.forget_block(id, None)?,
@@ -316,7 +318,7 @@ impl Inner {
             w.next_block_id - 1
         };
         let (path, entry) = self.write_block_file(id, &encoded)?;
-        let reader = BlockReader::open(&path, id)?;
+        let reader = BlockReader::open_cached(&path, id, self.footer_cache.clone())?;
         let ids: Vec<u64> = group.iter().map(|b| b.id()).collect();
         self.swap_blocks(
             Some((&entry, &encoded.trace_ids, AnyBlock::Spans(reader))),

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
+use crate::block::{CacheStats, SharedFooterCache};
 use crate::catalog::Catalog;
 use crate::error::{Error, Result};
 
@@ -27,7 +28,7 @@ mod write;
 
 pub use check::{CheckReport, Problem, QuarantinedBlock, RepairReport};
 pub use maintenance::{CompactReport, RetainReport};
-pub use options::{Durability, Options};
+pub use options::{Durability, Options, DEFAULT_CACHE_BYTES};
 pub use snapshot::{dir_size, ServiceSpans, Snapshot, Stats};
 
 use snapshot::Version;
@@ -52,6 +53,8 @@ struct Inner {
     syncer: Mutex<Option<Worker<()>>>,
     sealer: Mutex<Option<Worker<SealJob>>>,
     maintenance_worker: Mutex<Option<Worker<()>>>,
+    /// Decoded span-block footers, shared by every reader (`Options::cache_bytes`).
+    footer_cache: SharedFooterCache,
 }
 
 /// An embedded span database. Cheap to clone; share it between threads.
@@ -95,6 +98,11 @@ impl Db {
     /// The database directory.
     pub fn path(&self) -> &Path {
         &self.inner.dir
+    }
+
+    /// What the footer cache holds and has done (`Options::cache_bytes`).
+    pub fn cache_stats(&self) -> CacheStats {
+        self.inner.footer_cache.stats()
     }
 
     /// Stops background work and makes every acknowledged write durable. Spans still in the

@@ -11,7 +11,7 @@ use super::snapshot::Version;
 use super::write::WriterState;
 use super::{lock, Db, Inner, Options};
 use crate::block::log::LogBlockReader;
-use crate::block::BlockReader;
+use crate::block::{BlockReader, FooterCache, SharedFooterCache};
 use crate::catalog::{BlockEntry, BlockKind, Catalog, RecordKind};
 use crate::error::{Error, Result};
 use crate::memtable::{Memtable, Segment};
@@ -28,6 +28,7 @@ impl Db {
         let catalog = Arc::new(Catalog::open(&dir.join("catalog"))?);
         maintenance::finish_retirements(&catalog, &blocks_dir, opts.fs.as_ref())?;
         let entries = catalog.blocks()?;
+        let footer_cache: SharedFooterCache = Arc::new(FooterCache::new(opts.cache_bytes));
         let mut blocks = BTreeMap::new();
         let mut logs = BTreeMap::new();
         let mut broken = BTreeMap::new();
@@ -37,7 +38,7 @@ impl Db {
             .collect();
         for e in &entries {
             let path = blocks_dir.join(BlockEntry::file_name(e.id));
-            match open_block(&path, e) {
+            match open_block(&path, e, Some(&footer_cache)) {
                 Ok(AnyBlock::Spans(r)) => {
                     blocks.insert(e.id, LiveBlock::new(r, &catalog, &opts.fs));
                 }
@@ -121,6 +122,7 @@ impl Db {
             sealer: Mutex::new(None),
             maintenance: Mutex::new(()),
             maintenance_worker: Mutex::new(None),
+            footer_cache,
             opts,
         });
         inner.start_workers();
@@ -135,7 +137,13 @@ impl Db {
 
 /// Opens catalogued block `e` at `path` (a span or log block, as the catalog says), checking
 /// its length and row count against the catalog.
-pub(super) fn open_block(path: &Path, e: &BlockEntry) -> Result<AnyBlock> {
+/// Opens a catalogued block; a span block's footer goes to `cache` (`None`: a cache of its
+/// own, for one-off reads such as `check`, which must not push out what queries use).
+pub(super) fn open_block(
+    path: &Path,
+    e: &BlockEntry,
+    cache: Option<&SharedFooterCache>,
+) -> Result<AnyBlock> {
     let len = std::fs::metadata(path)
         .map_err(|err| Error::io(path, err))?
         .len();
@@ -146,7 +154,10 @@ pub(super) fn open_block(path: &Path, e: &BlockEntry) -> Result<AnyBlock> {
         ));
     }
     let r = match e.kind {
-        BlockKind::Spans => AnyBlock::Spans(BlockReader::open(path, e.id)?),
+        BlockKind::Spans => AnyBlock::Spans(match cache {
+            Some(c) => BlockReader::open_cached(path, e.id, c.clone())?,
+            None => BlockReader::open(path, e.id)?,
+        }),
         BlockKind::Logs => AnyBlock::Logs(LogBlockReader::open(path, e.id)?),
     };
     let rows = r.file().rows();

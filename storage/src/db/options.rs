@@ -21,6 +21,9 @@ pub enum Durability {
     GroupCommit { interval: Duration },
 }
 
+/// The default of [`Options::cache_bytes`]: 256 MiB.
+pub const DEFAULT_CACHE_BYTES: usize = 256 << 20;
+
 /// Database options. Consuming setters; each documents its default.
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -31,6 +34,7 @@ pub struct Options {
     pub(crate) compact_below_spans: usize,
     pub(crate) maintenance_interval: Option<Duration>,
     pub(crate) retention: Option<Duration>,
+    pub(crate) cache_bytes: usize,
 }
 
 impl Default for Options {
@@ -45,6 +49,7 @@ impl Default for Options {
             compact_below_spans: 131_072 / 2,
             maintenance_interval: Some(Duration::from_secs(30)),
             retention: None,
+            cache_bytes: DEFAULT_CACHE_BYTES,
         }
     }
 }
@@ -102,6 +107,15 @@ impl Options {
     #[must_use]
     pub fn retention(mut self, keep: Option<Duration>) -> Self {
         self.retention = keep;
+        self
+    }
+    /// Heap bytes of decoded block footers (dictionaries, bitmaps, rollups, trace tables)
+    /// kept in memory, least recently used evicted first. Defaults to 256 MiB
+    /// ([`DEFAULT_CACHE_BYTES`]): about 50 blocks of 131072 spans. A block whose footer is
+    /// not held decodes it from its (mapped) file when a query needs it; `0` holds none.
+    #[must_use]
+    pub fn cache_bytes(mut self, bytes: usize) -> Self {
+        self.cache_bytes = bytes;
         self
     }
     pub fn open(self, dir: impl AsRef<Path>) -> Result<Db> {

@@ -227,14 +227,14 @@ impl Snapshot {
         let mut min_start = u64::MAX;
         let mut max_end = 0;
         for b in self.blocks() {
-            let f = b.footer();
+            let f = b.footer()?;
             st.blocks += 1;
             st.sealed_spans += u64::from(f.rows);
             st.block_bytes += b.file_len();
             min_start = min_start.min(f.min_start_ns);
             max_end = max_end.max(f.max_end_ns);
             for (id, rows) in &f.service_rows {
-                *services.entry(b.string(*id)?.to_owned()).or_default() += rows.len();
+                *services.entry(f.string(*id)?.to_owned()).or_default() += rows.len();
             }
         }
         for b in self.log_blocks() {

@@ -323,9 +323,10 @@ impl Inner {
             e
         };
         let span_reader = match &span_block {
-            Some((path, e, _)) => {
-                Some(BlockReader::open(path, e.id).map_err(|err| reopen("block", e.id, err))?)
-            }
+            Some((path, e, _)) => Some(
+                BlockReader::open_cached(path, e.id, self.footer_cache.clone())
+                    .map_err(|err| reopen("block", e.id, err))?,
+            ),
             None => None,
         };
         let log_reader = match &log_block {

@@ -60,7 +60,7 @@ pub fn data_time_range(snapshot: &Snapshot) -> Option<TimeRange> {
     let mut hi = 0u64;
     let mut any = false;
     for b in snapshot.blocks() {
-        let f = b.footer();
+        let f = b.meta();
         if f.rows > 0 {
             any = true;
             lo = lo.min(f.min_start_ns);

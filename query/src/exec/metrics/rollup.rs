@@ -3,6 +3,7 @@
 //! blocks answer from their footer rollups without decoding a span.
 
 use rustc_hash::FxHashMap;
+use spandb_storage::block::LoadedFooter;
 use spandb_storage::rollup::ROLLUP_BUCKET_NS;
 use spandb_storage::{BlockReader, Snapshot, StatusCode, Value};
 
@@ -204,12 +205,13 @@ pub(super) fn rollup_block(
     range: TimeRange,
     acc: &mut Agg<'_>,
 ) -> Result<()> {
-    let f = block.footer();
-    if f.rows == 0 || !range.overlaps(f.min_start_ns, f.max_start_ns) {
+    let m = block.meta();
+    if m.rows == 0 || !range.overlaps(m.min_start_ns, m.max_start_ns) {
         return Ok(());
     }
+    let f = block.footer()?;
     if plan.per_service {
-        return rollup_block_per_service(block, plan, acc);
+        return rollup_block_per_service(&f, plan, acc);
     }
     // Decide each (service, name) pair once: its group number, or `None` when filtered out.
     let mut decided: FxHashMap<(u32, u32), Option<u32>> = FxHashMap::default();
@@ -230,8 +232,8 @@ pub(super) fn rollup_block(
         let group = match decided.get(&(key.service, key.name)) {
             Some(g) => *g,
             None => {
-                let service = block.string(key.service)?;
-                let name = block.string(key.name)?;
+                let service = f.string(key.service)?;
+                let name = f.string(key.name)?;
                 let ok = eval(
                     &plan.cond,
                     &CellView {
@@ -270,7 +272,7 @@ pub(super) fn rollup_block(
 /// [`rollup_block`] when span names do not matter: one pre-merged cell per service and
 /// minute, each service decided once.
 fn rollup_block_per_service(
-    block: &BlockReader,
+    block: &LoadedFooter,
     plan: &RollupPlan,
     acc: &mut Agg<'_>,
 ) -> Result<()> {

@@ -17,9 +17,10 @@ impl BlockReader {
     /// The cheap columns of the first `rows` rows of group `g` (all of them if it has fewer):
     /// a caller that needs a few rows stops decoding at the last one.
     pub fn group_light_prefix(&self, g: usize, rows: usize) -> Result<GroupLight> {
-        let group = self.group(g)?;
+        let f = self.footer()?;
+        let group = self.group(&f, g)?;
         let n = (group.rows as usize).min(rows);
-        let runs = self.trace_runs(group)?;
+        let runs = self.trace_runs(&f, group)?;
         let start_raw = self.column(group, Column::Start)?;
         let dur_raw = self.column(group, Column::Duration)?;
         let name_raw = self.column(group, Column::Name)?;
@@ -46,20 +47,20 @@ impl BlockReader {
                 Decoder::new(&ks_raw),
                 Decoder::new(&res_raw),
             );
-            let mut prev = self.footer.min_start_ns;
+            let mut prev = f.min_start_ns;
             for i in 0..n {
-                let start = next_start(&mut sd, i, prev, self.footer.min_start_ns)?;
+                let start = next_start(&mut sd, i, prev, f.min_start_ns)?;
                 prev = start;
                 light.start_ns.push(start);
                 light
                     .end_ns
                     .push(start.wrapping_add(dd.get_zigzag()? as u64));
-                light.name.push(dd_id(&mut nd, self.footer.dict.len())?);
+                light.name.push(dd_id(&mut nd, f.dict.len())?);
                 let (kind, status) = kind_status(kd.get_u8()?)?;
                 light.kind.push(kind);
                 light.status.push(status);
                 let r = rd.get_varint32()?;
-                if r as usize >= self.footer.resources.len() {
+                if r as usize >= f.resources.len() {
                     return Err(DecodeError::new(format!("resource id {r} out of range")));
                 }
                 light.resource.push(r);
@@ -72,9 +73,10 @@ impl BlockReader {
 
     /// Span starts of group `g`, in row order.
     pub fn group_starts(&self, g: usize) -> Result<Vec<u64>> {
-        let group = self.group(g)?;
+        let f = self.footer()?;
+        let group = self.group(&f, g)?;
         let raw = self.column(group, Column::Start)?;
-        let base = self.footer.min_start_ns;
+        let base = f.min_start_ns;
         (|| -> DecodeResult<Vec<u64>> {
             let mut d = Decoder::new(&raw);
             let mut out = Vec::with_capacity(group.rows as usize);
@@ -91,9 +93,10 @@ impl BlockReader {
     /// Span durations of group `g` (`Span::duration_ns`: 0 when the end precedes the start),
     /// in row order. Decodes the start column too only when a stored value could wrap.
     pub fn group_durations(&self, g: usize) -> Result<Vec<u64>> {
-        let group = self.group(g)?;
+        let f = self.footer()?;
+        let group = self.group(&f, g)?;
         let raw = self.column(group, Column::Duration)?;
-        let (min_start, max_start) = (self.footer.min_start_ns, self.footer.max_start_ns);
+        let (min_start, max_start) = (f.min_start_ns, f.max_start_ns);
         let mut wraps = false;
         let mut out = (|| -> DecodeResult<Vec<u64>> {
             let mut d = Decoder::new(&raw);
@@ -126,10 +129,11 @@ impl BlockReader {
     /// A column of ids of group `g`, in row order: `Name` and `StatusMessage` (dictionary ids),
     /// `Resource` and `Scope` (indexes into the footer's tables), each checked against its table.
     pub fn group_ids(&self, g: usize, c: Column) -> Result<Vec<u32>> {
+        let f = self.footer()?;
         let limit = match c {
-            Column::Name | Column::StatusMessage => self.footer.dict.len(),
-            Column::Resource => self.footer.resources.len(),
-            Column::Scope => self.footer.scopes.len(),
+            Column::Name | Column::StatusMessage => f.dict.len(),
+            Column::Resource => f.resources.len(),
+            Column::Scope => f.scopes.len(),
             other => {
                 return Err(Error::InvalidInput(format!(
                     "column {} does not hold ids",
@@ -137,7 +141,7 @@ impl BlockReader {
                 )))
             }
         };
-        let group = self.group(g)?;
+        let group = self.group(&f, g)?;
         let raw = self.column(group, c)?;
         (|| -> DecodeResult<Vec<u32>> {
             let mut d = Decoder::new(&raw);
@@ -159,7 +163,8 @@ impl BlockReader {
 
     /// Kinds and status codes of group `g`, in row order.
     pub fn group_kind_status(&self, g: usize) -> Result<Vec<(SpanKind, StatusCode)>> {
-        let group = self.group(g)?;
+        let f = self.footer()?;
+        let group = self.group(&f, g)?;
         let raw = self.column(group, Column::KindStatus)?;
         if raw.len() != group.rows as usize {
             return Err(self.corrupt(DecodeError::new(format!(
@@ -175,7 +180,8 @@ impl BlockReader {
 
     /// Span ids of group `g`, in row order.
     pub fn group_span_ids(&self, g: usize) -> Result<Vec<SpanId>> {
-        let group = self.group(g)?;
+        let f = self.footer()?;
+        let group = self.group(&f, g)?;
         let raw = self.column(group, Column::SpanId)?;
         if raw.len() != group.rows as usize * 8 {
             return Err(self.corrupt(DecodeError::new(format!(
@@ -201,11 +207,12 @@ impl BlockReader {
         &self,
         g: usize,
         key: u32,
-        f: impl FnMut(usize, ScalarRef<'_>),
+        visit: impl FnMut(usize, ScalarRef<'_>),
     ) -> Result<()> {
-        let group = self.group(g)?;
+        let f = self.footer()?;
+        let group = self.group(&f, g)?;
         let raw = self.column(group, Column::Attributes)?;
-        for_each_value_of_key(&raw, key, &self.footer.dict, f).map_err(|e| self.corrupt(e))
+        for_each_value_of_key(&raw, key, &f.dict, visit).map_err(|e| self.corrupt(e))
     }
 }
 
@@ -213,10 +220,11 @@ impl BlockReader {
     /// Calls `f(in-group row, names)` for each row of group `g`, with the dictionary ids of
     /// its events' names (empty for a span without events). Only the events chunk is
     /// decompressed, and event attributes are skipped, not built.
-    pub fn group_event_names(&self, g: usize, mut f: impl FnMut(usize, &[u32])) -> Result<()> {
-        let group = self.group(g)?;
+    pub fn group_event_names(&self, g: usize, mut visit: impl FnMut(usize, &[u32])) -> Result<()> {
+        let f = self.footer()?;
+        let group = self.group(&f, g)?;
         let raw = self.column(group, Column::Events)?;
-        let dict_len = self.footer.dict.len();
+        let dict_len = f.dict.len();
         (|| -> DecodeResult<()> {
             let mut d = Decoder::new(&raw);
             let mut names: Vec<u32> = Vec::new();
@@ -228,7 +236,7 @@ impl BlockReader {
                     skip_attrs(&mut d)?;
                     d.get_varint()?;
                 }
-                f(i, &names);
+                visit(i, &names);
             }
             if !d.is_empty() {
                 return Err(DecodeError::new(

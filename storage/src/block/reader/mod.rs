@@ -3,39 +3,83 @@
 //! `Error::Corruption` naming the file.
 //!
 //! - `open`: mapping a file and validating its frame and footer
+//! - `loaded`: a decoded footer as the footer cache holds it, and its heap size
 //! - `columns`: decoders of single columns of a row group (for filtering)
 //! - `rebuild`: decoding whole rows back into spans, and trace lookups
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::Arc;
 
+use super::cache::FooterCache;
 use super::footer::{Column, Footer, RowGroup};
 use crate::codec::buf::DecodeError;
 use crate::codec::chunk::decompress;
-use crate::codec::value::dict_str;
 use crate::error::{Error, Result};
 use crate::mmap::MappedFile;
 use crate::model::{SpanKind, StatusCode, TraceId};
-use crate::rollup::ServiceRollup;
 
 mod columns;
+mod loaded;
 mod open;
 mod rebuild;
 
+pub use loaded::LoadedFooter;
 pub use rebuild::SpanParts;
+
+/// The cache every reader of a database shares.
+pub type SharedFooterCache = Arc<FooterCache<LoadedFooter>>;
+
+/// A decoded footer, held by the cache and by whoever reads it (evicting it never pulls it
+/// from under a reader).
+pub type FooterRef = Arc<LoadedFooter>;
+
+/// What a block keeps resident while it is open: the footer's scalars, enough to order
+/// blocks, skip them by time and count them without decoding the footer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BlockMeta {
+    pub rows: u32,
+    pub trace_count: u32,
+    pub error_count: u32,
+    pub min_start_ns: u64,
+    pub max_start_ns: u64,
+    pub max_end_ns: u64,
+    pub min_duration_ns: u64,
+    pub max_duration_ns: u64,
+}
+
+impl BlockMeta {
+    fn of(f: &Footer) -> Self {
+        BlockMeta {
+            rows: f.rows,
+            trace_count: f.trace_count,
+            error_count: f.error_count,
+            min_start_ns: f.min_start_ns,
+            max_start_ns: f.max_start_ns,
+            max_end_ns: f.max_end_ns,
+            min_duration_ns: f.min_duration_ns,
+            max_duration_ns: f.max_duration_ns,
+        }
+    }
+}
 
 pub(crate) use open::{read_frame, slice_chunk};
 
-/// An open, validated block.
+/// An open, validated block. Its footer is decoded on demand through the footer cache
+/// ([`BlockReader::footer`]); only its [`BlockMeta`] stays resident.
 pub struct BlockReader {
     id: u64,
     path: PathBuf,
     file: MappedFile,
-    footer: Footer,
-    dict_ids: HashMap<String, u32>,
-    /// The rollup pre-merged per (service, minute), built on first use.
-    service_rollup: OnceLock<ServiceRollup>,
+    meta: BlockMeta,
+    cache: SharedFooterCache,
+    /// This block's key in `cache`.
+    cache_key: u64,
+}
+
+impl Drop for BlockReader {
+    fn drop(&mut self) {
+        self.cache.remove(self.cache_key);
+    }
 }
 
 /// The cheap columns of one row group, decoded for filtering without building spans.
@@ -63,24 +107,31 @@ impl BlockReader {
     pub fn path(&self) -> &Path {
         &self.path
     }
-    pub fn footer(&self) -> &Footer {
-        &self.footer
+    /// The footer's scalars, always resident.
+    pub fn meta(&self) -> &BlockMeta {
+        &self.meta
     }
-    /// The footer's rollup pre-merged per (service, minute), built on the first call.
-    pub fn service_rollup(&self) -> &ServiceRollup {
-        self.service_rollup
-            .get_or_init(|| ServiceRollup::of(&self.footer.rollup))
+    /// The decoded footer: from the cache, or decoded from the mapped file (and cached).
+    /// Hold the returned reference for as long as a piece of work on this block lasts rather
+    /// than asking again per row.
+    pub fn footer(&self) -> Result<FooterRef> {
+        self.cache.get_or_load(self.cache_key, || {
+            Ok(LoadedFooter::new(
+                Self::read_footer(self.file.bytes(), &self.path)?,
+                &self.path,
+            ))
+        })
     }
     pub fn file_len(&self) -> u64 {
         self.file.bytes().len() as u64
     }
     /// The dictionary id of `s` in this block, if the block contains it.
-    pub fn string_id(&self, s: &str) -> Option<u32> {
-        self.dict_ids.get(s).copied()
+    pub fn string_id(&self, s: &str) -> Result<Option<u32>> {
+        Ok(self.footer()?.string_id(s))
     }
     /// The dictionary string with id `id`.
-    pub fn string(&self, id: u32) -> Result<&str> {
-        dict_str(&self.footer.dict, u64::from(id)).map_err(|e| self.corrupt(e))
+    pub fn string(&self, id: u32) -> Result<String> {
+        Ok(self.footer()?.string(id)?.to_owned())
     }
 
     fn corrupt(&self, e: DecodeError) -> Error {
@@ -98,9 +149,8 @@ impl BlockReader {
             .map_err(|e| self.corrupt(e.context(format_args!("column {}", c.name()))))
     }
 
-    fn group(&self, g: usize) -> Result<&RowGroup> {
-        self.footer
-            .groups
+    fn group<'f>(&self, f: &'f Footer, g: usize) -> Result<&'f RowGroup> {
+        f.groups
             .get(g)
             .ok_or_else(|| Error::InvalidInput(format!("row group {g} does not exist")))
     }

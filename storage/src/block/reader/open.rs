@@ -3,7 +3,10 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use super::BlockReader;
+use std::sync::Arc;
+
+use super::{BlockMeta, BlockReader, LoadedFooter, SharedFooterCache};
+use crate::block::cache::FooterCache;
 use crate::block::footer::{
     Footer, BLOCK_FORMAT_VERSION, BLOCK_MAGIC, HEADER_LEN, OLDEST_READABLE_BLOCK_FORMAT_VERSION,
     TRAILER_LEN,
@@ -14,38 +17,56 @@ use crate::error::{Error, Result};
 use crate::mmap::MappedFile;
 
 impl BlockReader {
-    /// Maps and validates `path`.
+    /// Maps and validates `path`, with a footer cache of its own that holds its one footer
+    /// (tools and tests; a database shares one cache between its blocks: [`Self::open_cached`]).
     pub fn open(path: &Path, id: u64) -> Result<Self> {
+        Self::open_cached(path, id, Self::private_cache())
+    }
+
+    /// Maps and validates `path`; its decoded footer lives in `cache`.
+    pub fn open_cached(path: &Path, id: u64, cache: SharedFooterCache) -> Result<Self> {
         let file = File::open(path).map_err(|e| Error::io(path, e))?;
         let mapped = MappedFile::map(&file).map_err(|e| Error::io(path, e))?;
-        Self::validate(id, path.to_owned(), mapped)
+        Self::validate(id, path.to_owned(), mapped, cache)
     }
 
     /// Validates a block image held in memory (fuzzing, tests); `name` stands in for the path.
     pub fn from_bytes(bytes: Vec<u8>, name: &str) -> Result<Self> {
-        Self::validate(0, PathBuf::from(name), MappedFile::from_bytes(bytes))
+        Self::validate(
+            0,
+            PathBuf::from(name),
+            MappedFile::from_bytes(bytes),
+            Self::private_cache(),
+        )
     }
 
-    /// Reads and checks the footer of `file` and indexes its dictionary.
-    fn validate(id: u64, path: PathBuf, file: MappedFile) -> Result<Self> {
+    fn private_cache() -> SharedFooterCache {
+        Arc::new(FooterCache::new(usize::MAX))
+    }
+
+    /// Reads and checks the footer of `file`, keeps its scalars and hands the decoded footer
+    /// to the cache (a block just opened is usually read next).
+    fn validate(
+        id: u64,
+        path: PathBuf,
+        file: MappedFile,
+        cache: SharedFooterCache,
+    ) -> Result<Self> {
         let footer = Self::read_footer(file.bytes(), &path)?;
-        let dict_ids = footer
-            .dict
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.clone(), i as u32))
-            .collect();
+        let meta = BlockMeta::of(&footer);
+        let cache_key = cache.new_key();
+        cache.insert(cache_key, LoadedFooter::new(footer, &path));
         Ok(BlockReader {
             id,
             path,
             file,
-            footer,
-            dict_ids,
-            service_rollup: std::sync::OnceLock::new(),
+            meta,
+            cache,
+            cache_key,
         })
     }
 
-    fn read_footer(bytes: &[u8], path: &Path) -> Result<Footer> {
+    pub(super) fn read_footer(bytes: &[u8], path: &Path) -> Result<Footer> {
         let (version, raw, offset) = read_frame(
             bytes,
             path,

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::columns::{kind_status, next_start};
 use super::BlockReader;
-use crate::block::footer::{Column, RowGroup};
+use crate::block::footer::{Column, Footer, RowGroup};
 use crate::block::writer::{PARENT_IN_RUN, PARENT_LITERAL, PARENT_NONE};
 use crate::codec::attr_columns::AttrColumnsDecoder;
 use crate::codec::buf::{DecodeError, DecodeResult, Decoder};
@@ -70,11 +70,11 @@ impl BlockReader {
 
     /// [`BlockReader::trace`], rebuilding only `parts` of each span.
     pub fn trace_with(&self, trace_id: &TraceId, parts: SpanParts) -> Result<Vec<Span>> {
-        let f = &self.footer;
+        let f = self.footer()?;
         let Ok(t) = f.traces.binary_search_by(|e| e.trace_id.cmp(trace_id)) else {
             return Ok(Vec::new());
         };
-        let Some(rows) = self.trace_rows(t) else {
+        let Some(rows) = f.trace_rows(t) else {
             return Ok(Vec::new());
         };
         let mut out = Vec::new();
@@ -96,8 +96,7 @@ impl BlockReader {
     }
 
     /// The trace runs of a row group: (trace id, rows) from the footer's trace table.
-    pub(super) fn trace_runs(&self, group: &RowGroup) -> Result<Vec<(TraceId, usize)>> {
-        let f = &self.footer;
+    pub(super) fn trace_runs(&self, f: &Footer, group: &RowGroup) -> Result<Vec<(TraceId, usize)>> {
         let (lo, hi) = (group.first_row, group.first_row + group.rows);
         let first = f
             .trace_first_row
@@ -116,20 +115,13 @@ impl BlockReader {
     }
 
     /// The trace (index into `footer().traces`) that block row `row` belongs to.
-    pub fn trace_of_row(&self, row: u32) -> Option<usize> {
-        let f = &self.footer;
-        (row < f.rows).then(|| {
-            f.trace_first_row
-                .partition_point(|&r| r <= row)
-                .saturating_sub(1)
-        })
+    pub fn trace_of_row(&self, row: u32) -> Result<Option<usize>> {
+        Ok(self.footer()?.trace_of_row(row))
     }
 
     /// Block rows of trace number `t` (an index into `footer().traces`).
-    pub fn trace_rows(&self, t: usize) -> Option<std::ops::Range<u32>> {
-        let f = &self.footer;
-        let start = *f.trace_first_row.get(t)?;
-        Some(start..start + f.traces.get(t)?.rows)
+    pub fn trace_rows(&self, t: usize) -> Result<Option<std::ops::Range<u32>>> {
+        Ok(self.footer()?.trace_rows(t))
     }
 
     /// Spans at the given block-wide rows (sorted or not), with their row numbers, in row order.
@@ -143,11 +135,12 @@ impl BlockReader {
         rows: &roaring::RoaringBitmap,
         parts: SpanParts,
     ) -> Result<Vec<(u32, Span)>> {
+        let f = self.footer()?;
         let mut out = Vec::new();
-        if rows.max().is_some_and(|m| m >= self.footer.rows) {
+        if rows.max().is_some_and(|m| m >= f.rows) {
             return Err(self.corrupt(DecodeError::new("index refers to a row past the end")));
         }
-        for (g, group) in self.footer.groups.iter().enumerate() {
+        for (g, group) in f.groups.iter().enumerate() {
             let lo = group.first_row;
             let hi = lo + group.rows;
             if rows.range_cardinality(lo..hi) == 0 {
@@ -173,8 +166,9 @@ impl BlockReader {
 
     /// Every span of the block, in row order.
     pub fn all_spans(&self) -> Result<Vec<Span>> {
-        let mut out = Vec::with_capacity(self.footer.rows as usize);
-        for g in 0..self.footer.groups.len() {
+        let groups = self.footer()?.groups.len();
+        let mut out = Vec::with_capacity(self.meta.rows as usize);
+        for g in 0..groups {
             out.extend(self.decode_group(g, |_| true)?.into_iter().map(|(_, s)| s));
         }
         Ok(out)
@@ -183,7 +177,7 @@ impl BlockReader {
     /// Verifies every column chunk's checksum and decodes every row: what `check` runs.
     pub fn verify(&self) -> Result<u64> {
         let mut rows = 0u64;
-        for g in 0..self.footer.groups.len() {
+        for g in 0..self.footer()?.groups.len() {
             rows += self.decode_group(g, |_| true)?.len() as u64;
         }
         Ok(rows)
@@ -216,8 +210,9 @@ impl BlockReader {
         until: usize,
         select: impl Fn(usize) -> bool,
     ) -> Result<Vec<(usize, Span)>> {
-        let group = self.group(g)?;
-        let runs = self.trace_runs(group)?;
+        let f = self.footer()?;
+        let group = self.group(&f, g)?;
+        let runs = self.trace_runs(&f, group)?;
         let mut cols: Vec<Vec<u8>> = Vec::with_capacity(Column::ALL.len());
         for c in Column::ALL {
             cols.push(if parts.wants(c) {
@@ -226,12 +221,12 @@ impl BlockReader {
                 Vec::new()
             });
         }
-        self.decode_rows(group, &runs, &cols, parts, until, select)
+        Self::decode_rows(&f, group, &runs, &cols, parts, until, select)
             .map_err(|e| self.corrupt(e))
     }
 
     fn decode_rows(
-        &self,
+        f: &Footer,
         group: &RowGroup,
         runs: &[(TraceId, usize)],
         cols: &[Vec<u8>],
@@ -257,7 +252,7 @@ impl BlockReader {
             id.copy_from_slice(span_ids.get(row * 8..row * 8 + 8).unwrap_or(&[0; 8]));
             SpanId(id)
         };
-        let dict = &self.footer.dict;
+        let dict = &f.dict;
         let (mut parent, mut start, mut dur, mut name) = (
             col(Column::Parent),
             col(Column::Start),
@@ -281,7 +276,7 @@ impl BlockReader {
         let (mut events, mut links, mut extra) =
             (col(Column::Events), col(Column::Links), col(Column::Extra));
         let mut out = Vec::new();
-        let mut prev_start = self.footer.min_start_ns;
+        let mut prev_start = f.min_start_ns;
         let mut row = 0usize;
         'runs: for (trace_id, run_len) in runs {
             let run_start = row;
@@ -305,7 +300,7 @@ impl BlockReader {
                         Some(span_id_at(run_start + off))
                     }
                 };
-                let start_ns = next_start(&mut start, i, prev_start, self.footer.min_start_ns)?;
+                let start_ns = next_start(&mut start, i, prev_start, f.min_start_ns)?;
                 prev_start = start_ns;
                 let end_ns = start_ns.wrapping_add(dur.get_zigzag()? as u64);
                 let name_id = name.get_varint()?;
@@ -342,11 +337,11 @@ impl BlockReader {
                     continue;
                 }
                 let resource: Arc<Resource> =
-                    self.footer.resources.get(res_id).cloned().ok_or_else(|| {
+                    f.resources.get(res_id).cloned().ok_or_else(|| {
                         DecodeError::new(format!("resource id {res_id} out of range"))
                     })?;
                 let scope: Arc<Scope> =
-                    self.footer.scopes.get(scope_id).cloned().ok_or_else(|| {
+                    f.scopes.get(scope_id).cloned().ok_or_else(|| {
                         DecodeError::new(format!("scope id {scope_id} out of range"))
                     })?;
                 let attributes = match attrs.as_mut() {

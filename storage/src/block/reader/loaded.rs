@@ -1,0 +1,228 @@
+//! A decoded footer as the footer cache holds it: the footer, its dictionary lookup and the
+//! rollup pre-merged per (service, minute), with an estimate of the heap bytes they take.
+//!
+//! The estimate follows the allocations the decoder makes (vector capacities, string bytes,
+//! hash table slots, B-tree nodes, roaring containers). It is not yet checked against a
+//! counting allocator (docs/ARCHITECTURE.md, "Memory").
+
+use std::collections::HashMap;
+use std::mem::size_of;
+use std::ops::Deref;
+use std::path::{Path, PathBuf};
+
+use roaring::RoaringBitmap;
+
+use crate::block::cache::HeapSize;
+use crate::block::footer::{AttrIndex, Footer, RowGroup, TraceEntry};
+use crate::codec::value::dict_str;
+use crate::edges::{EdgeCell, EdgeKey, EdgeRollup, LooseEnd};
+use crate::error::Result;
+use crate::model::{KeyValue, Value};
+use crate::rollup::{Rollup, RollupCell, RollupKey, ServiceCell, ServiceRollup};
+
+/// A decoded block footer; derefs to the [`Footer`].
+#[derive(Debug)]
+pub struct LoadedFooter {
+    footer: Footer,
+    dict_ids: HashMap<String, u32>,
+    service_rollup: ServiceRollup,
+    path: PathBuf,
+    heap_bytes: usize,
+}
+
+impl Deref for LoadedFooter {
+    type Target = Footer;
+    fn deref(&self) -> &Footer {
+        &self.footer
+    }
+}
+
+impl LoadedFooter {
+    /// Indexes the dictionary and pre-merges the rollup (RED queries read it; building it
+    /// here keeps the cached size fixed).
+    pub(crate) fn new(footer: Footer, path: &Path) -> Self {
+        let dict_ids: HashMap<String, u32> = footer
+            .dict
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.clone(), i as u32))
+            .collect();
+        let service_rollup = ServiceRollup::of(&footer.rollup);
+        let mut loaded = LoadedFooter {
+            footer,
+            dict_ids,
+            service_rollup,
+            path: path.to_owned(),
+            heap_bytes: 0,
+        };
+        loaded.heap_bytes = loaded.estimate_heap_bytes();
+        loaded
+    }
+
+    /// The dictionary id of `s` in this block, if the block contains it.
+    pub fn string_id(&self, s: &str) -> Option<u32> {
+        self.dict_ids.get(s).copied()
+    }
+
+    /// The dictionary string with id `id`.
+    pub fn string(&self, id: u32) -> Result<&str> {
+        dict_str(&self.footer.dict, u64::from(id)).map_err(|e| e.in_file(&self.path))
+    }
+
+    /// The trace (index into `traces`) that block row `row` belongs to.
+    pub fn trace_of_row(&self, row: u32) -> Option<usize> {
+        let f = &self.footer;
+        (row < f.rows).then(|| {
+            f.trace_first_row
+                .partition_point(|&r| r <= row)
+                .saturating_sub(1)
+        })
+    }
+
+    /// Block rows of trace number `t` (an index into `traces`).
+    pub fn trace_rows(&self, t: usize) -> Option<std::ops::Range<u32>> {
+        let f = &self.footer;
+        let start = *f.trace_first_row.get(t)?;
+        Some(start..start + f.traces.get(t)?.rows)
+    }
+
+    /// The footer's rollup pre-merged per (service, minute).
+    pub fn service_rollup(&self) -> &ServiceRollup {
+        &self.service_rollup
+    }
+
+    fn estimate_heap_bytes(&self) -> usize {
+        let f = &self.footer;
+        let dict_ids = hash_table::<String, u32>(self.dict_ids.capacity())
+            + self.dict_ids.keys().map(String::capacity).sum::<usize>();
+        size_of::<Self>()
+            + strings(&f.dict)
+            + dict_ids
+            + vec_of(&f.resources)
+            + f.resources
+                .iter()
+                .map(|r| {
+                    arc_box::<crate::model::Resource>()
+                        + kvs(&r.attributes)
+                        + r.schema_url.capacity()
+                })
+                .sum::<usize>()
+            + vec_of(&f.scopes)
+            + f.scopes
+                .iter()
+                .map(|s| {
+                    arc_box::<crate::model::Scope>()
+                        + s.name.capacity()
+                        + s.version.capacity()
+                        + kvs(&s.attributes)
+                        + s.schema_url.capacity()
+                })
+                .sum::<usize>()
+            + vec_of::<RowGroup>(&f.groups)
+            + vec_of::<TraceEntry>(&f.traces)
+            + vec_of(&f.trace_first_row)
+            + vec_of(&f.service_rows)
+            + f.service_rows.iter().map(|(_, b)| bitmap(b)).sum::<usize>()
+            + vec_of(&f.name_rows)
+            + f.name_rows.iter().map(|(_, b)| bitmap(b)).sum::<usize>()
+            + bitmap(&f.error_rows)
+            + vec_of::<AttrIndex>(&f.attr_rows)
+            + f.attr_rows.iter().map(|a| bitmap(&a.rows)).sum::<usize>()
+            + vec_of(&f.unindexed_keys)
+            + rollup(&f.rollup)
+            + f.edges.as_ref().map_or(0, edges)
+            + vec_of::<ServiceCell>(&self.service_rollup.cells)
+            + self
+                .service_rollup
+                .cells
+                .iter()
+                .map(|c| c.durations.heap_bytes() + 16)
+                .sum::<usize>()
+    }
+}
+
+impl HeapSize for LoadedFooter {
+    fn heap_bytes(&self) -> usize {
+        self.heap_bytes
+    }
+}
+
+fn vec_of<T>(v: &Vec<T>) -> usize {
+    v.capacity() * size_of::<T>()
+}
+
+/// An `Arc<T>` allocation: the value and two counters.
+fn arc_box<T>() -> usize {
+    size_of::<T>() + 16
+}
+
+fn strings(v: &Vec<String>) -> usize {
+    vec_of(v) + v.iter().map(String::capacity).sum::<usize>()
+}
+
+/// A hashbrown table: one slot and one control byte per bucket (the capacity is 7/8 of the
+/// buckets), plus a group's worth of trailing control bytes.
+fn hash_table<K, V>(capacity: usize) -> usize {
+    if capacity == 0 {
+        return 0;
+    }
+    let buckets = (capacity * 8 / 7).next_power_of_two();
+    buckets * (size_of::<(K, V)>() + 1) + 16
+}
+
+/// A B-tree map of `len` entries: nodes of up to 11 entries, about 2/3 full when built by
+/// insertion in order; each node also holds its length, parent link and (inner nodes) edges.
+fn btree<K, V>(len: usize) -> usize {
+    if len == 0 {
+        return 0;
+    }
+    let node = 11 * (size_of::<K>() + size_of::<V>()) + 16;
+    let nodes = len.div_ceil(7);
+    nodes * node + (nodes / 6) * 12 * size_of::<usize>()
+}
+
+/// Roaring: one container per 65536-row chunk (key, length and a vector), holding two bytes
+/// per row (array), 8 KiB (bitmap) or four bytes per run.
+fn bitmap(b: &RoaringBitmap) -> usize {
+    // The portable serialized size has the same payload per container plus a small header.
+    b.serialized_size() + 32
+}
+
+fn kvs(v: &Vec<KeyValue>) -> usize {
+    vec_of(v)
+        + v.iter()
+            .map(|kv| kv.key.capacity() + value(&kv.value))
+            .sum::<usize>()
+}
+
+fn value(v: &Value) -> usize {
+    match v {
+        Value::Str(s) => s.capacity(),
+        Value::Bytes(b) => b.capacity(),
+        Value::Array(a) => vec_of(a) + a.iter().map(value).sum::<usize>(),
+        Value::KvList(l) => kvs(l),
+        Value::Empty | Value::Int(_) | Value::Double(_) | Value::Bool(_) => 0,
+    }
+}
+
+fn rollup(r: &Rollup) -> usize {
+    btree::<RollupKey, RollupCell>(r.cells.len())
+        + r.cells
+            .values()
+            .map(|c| c.durations.heap_bytes())
+            .sum::<usize>()
+}
+
+fn edges(e: &EdgeRollup) -> usize {
+    btree::<(EdgeKey, u64), EdgeCell>(e.cells.len())
+        + e.cells
+            .iter()
+            .map(|((k, _), c)| {
+                k.client.capacity()
+                    + k.server.capacity()
+                    + c.client.heap_bytes()
+                    + c.server.heap_bytes()
+            })
+            .sum::<usize>()
+        + vec_of::<LooseEnd>(&e.loose)
+}
