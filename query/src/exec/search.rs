@@ -103,7 +103,9 @@ pub fn search(
     order.sort_by_key(|&b| Reverse(blocks[b].meta().max_start_ns));
     // An all-matches search visits every block: their filters are evaluated in parallel first.
     let mut precomputed: Vec<Option<Vec<RoaringBitmap>>> = if s.deferred.is_some() {
-        parallel_map(&order, |&b| s.filter_hits(b, &s.unsealed_here(b)?).map(Some))?
+        parallel_map(&order, |&b| {
+            s.filter_hits(b, &s.unsealed_here(b)?).map(Some)
+        })?
     } else {
         Vec::new()
     };
