@@ -322,17 +322,7 @@ pub(crate) fn put_attr_index(enc: &mut Encoder, attr_rows: &[AttrIndex], unindex
     enc.put_varint(attr_rows.len() as u64);
     for a in attr_rows {
         enc.put_varint(u64::from(a.key));
-        match &a.value {
-            IndexedValue::Str(id) => {
-                enc.put_u8(0);
-                enc.put_varint(u64::from(*id));
-            }
-            IndexedValue::Int(i) => {
-                enc.put_u8(1);
-                enc.put_zigzag(*i);
-            }
-            IndexedValue::Bool(b) => enc.put_u8(2 + u8::from(*b)),
-        }
+        put_indexed_value(enc, &a.value);
         put_bitmap(enc, &a.rows);
     }
     enc.put_varint(unindexed.len() as u64);
@@ -341,18 +331,39 @@ pub(crate) fn put_attr_index(enc: &mut Encoder, attr_rows: &[AttrIndex], unindex
     }
 }
 
+/// An indexed attribute value: a tag (0 string id, 1 integer, 2/3 false/true), then the
+/// string id as a varint or the integer zigzagged.
+pub(crate) fn put_indexed_value(enc: &mut Encoder, value: &IndexedValue) {
+    match value {
+        IndexedValue::Str(id) => {
+            enc.put_u8(0);
+            enc.put_varint(u64::from(*id));
+        }
+        IndexedValue::Int(i) => {
+            enc.put_u8(1);
+            enc.put_zigzag(*i);
+        }
+        IndexedValue::Bool(b) => enc.put_u8(2 + u8::from(*b)),
+    }
+}
+
+/// Reads what [`put_indexed_value`] wrote.
+pub(crate) fn get_indexed_value(d: &mut Decoder<'_>) -> DecodeResult<IndexedValue> {
+    Ok(match d.get_u8()? {
+        0 => IndexedValue::Str(d.get_varint32()?),
+        1 => IndexedValue::Int(d.get_zigzag()?),
+        2 => IndexedValue::Bool(false),
+        3 => IndexedValue::Bool(true),
+        t => return Err(DecodeError::new(format!("unknown index value tag {t}"))),
+    })
+}
+
 /// Reads what [`put_attr_index`] wrote.
 pub(crate) fn get_attr_index(d: &mut Decoder<'_>) -> DecodeResult<(Vec<AttrIndex>, Vec<u32>)> {
     let mut attr_rows = Vec::new();
     for _ in 0..d.get_count()? {
         let key = d.get_varint32()?;
-        let value = match d.get_u8()? {
-            0 => IndexedValue::Str(d.get_varint32()?),
-            1 => IndexedValue::Int(d.get_zigzag()?),
-            2 => IndexedValue::Bool(false),
-            3 => IndexedValue::Bool(true),
-            t => return Err(DecodeError::new(format!("unknown index value tag {t}"))),
-        };
+        let value = get_indexed_value(d)?;
         attr_rows.push(AttrIndex {
             key,
             value,

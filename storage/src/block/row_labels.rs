@@ -13,7 +13,7 @@
 
 use roaring::RoaringBitmap;
 
-use super::footer::{get_bitmap, put_bitmap, AttrIndex, IndexedValue};
+use super::footer::{get_bitmap, get_indexed_value, put_bitmap, put_indexed_value, AttrIndex};
 use crate::codec::buf::{DecodeError, DecodeResult, Decoder, Encoder};
 
 /// Family encodings.
@@ -104,30 +104,6 @@ fn get_family(dec: &mut Decoder<'_>, n: usize) -> DecodeResult<Vec<RoaringBitmap
     }
 }
 
-fn put_value(enc: &mut Encoder, value: &IndexedValue) {
-    match value {
-        IndexedValue::Str(id) => {
-            enc.put_u8(0);
-            enc.put_varint(u64::from(*id));
-        }
-        IndexedValue::Int(i) => {
-            enc.put_u8(1);
-            enc.put_zigzag(*i);
-        }
-        IndexedValue::Bool(b) => enc.put_u8(2 + u8::from(*b)),
-    }
-}
-
-fn get_value(dec: &mut Decoder<'_>) -> DecodeResult<IndexedValue> {
-    Ok(match dec.get_u8()? {
-        0 => IndexedValue::Str(dec.get_varint32()?),
-        1 => IndexedValue::Int(dec.get_zigzag()?),
-        2 => IndexedValue::Bool(false),
-        3 => IndexedValue::Bool(true),
-        t => return Err(DecodeError::new(format!("unknown index value tag {t}"))),
-    })
-}
-
 /// The attribute value index (sorted by key, then value) as one family per key, and the
 /// unindexed keys.
 pub(crate) fn put_attr_index(enc: &mut Encoder, attr_rows: &[AttrIndex], unindexed: &[u32]) {
@@ -138,7 +114,7 @@ pub(crate) fn put_attr_index(enc: &mut Encoder, attr_rows: &[AttrIndex], unindex
         enc.put_varint(u64::from(key));
         enc.put_varint(family.len() as u64);
         for a in family {
-            put_value(enc, &a.value);
+            put_indexed_value(enc, &a.value);
         }
         if disjoint(family.iter().map(|a| &a.rows)) {
             enc.put_u8(LABELLED);
@@ -164,7 +140,7 @@ pub(crate) fn get_attr_index(dec: &mut Decoder<'_>) -> DecodeResult<(Vec<AttrInd
         let n = dec.get_count()?;
         let mut values = Vec::with_capacity(n);
         for _ in 0..n {
-            values.push(get_value(dec)?);
+            values.push(get_indexed_value(dec)?);
         }
         let bitmaps = get_family(dec, n)?;
         attr_rows.extend(
