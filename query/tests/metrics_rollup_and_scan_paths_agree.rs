@@ -11,21 +11,10 @@ use spandb_query::{
 use spandb_storage::{KeyValue, SpanKind, StatusCode, Value};
 
 fn dataset() -> Vec<spandb_storage::Span> {
-    let services = [
-        resource(Some("checkout"), "eu"),
-        resource(Some("cart"), "us"),
-        resource(Some("auth"), "eu"),
-    ];
-    let names = ["GET /cart", "POST /pay", "SELECT"];
+    let services = checkout_cart_auth();
+    let names = OPERATIONS;
     let mut spans = Vec::new();
-    // A deterministic LCG: varied, heavy-tailed durations.
-    let mut x: u64 = 42;
-    let mut next = || {
-        x = x
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        x >> 33
-    };
+    let mut next = lcg(42);
     for i in 0..6000u32 {
         let r = next();
         let dur = (r % 1000 + 1) * 1_000 * if r % 17 == 0 { 1000 } else { 1 };
@@ -55,11 +44,6 @@ fn dataset() -> Vec<spandb_storage::Span> {
         ));
     }
     spans
-}
-
-fn sorted(mut s: Vec<Series>) -> Vec<Series> {
-    s.sort_by(|a, b| format!("{:?}", a.labels).cmp(&format!("{:?}", b.labels)));
-    s
 }
 
 fn assert_close(a: &[Series], b: &[Series], rel: f64) {

@@ -7,24 +7,14 @@ mod common;
 
 use common::*;
 use spandb_query::{
-    metrics, metrics_from_states, metrics_state, parse, MetricsRequest, MetricsState, Series,
+    metrics, metrics_from_states, metrics_state, parse, MetricsRequest, MetricsState,
 };
 use spandb_storage::{KeyValue, SpanKind, StatusCode, Value};
 
 fn dataset() -> Vec<spandb_storage::Span> {
-    let services = [
-        resource(Some("checkout"), "eu"),
-        resource(Some("cart"), "us"),
-        resource(Some("auth"), "eu"),
-    ];
-    let names = ["GET /cart", "POST /pay", "SELECT"];
-    let mut x: u64 = 7;
-    let mut next = || {
-        x = x
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        x >> 33
-    };
+    let services = checkout_cart_auth();
+    let names = OPERATIONS;
+    let mut next = lcg(7);
     (0..4000u32)
         .map(|i| {
             let r = next();
@@ -51,11 +41,6 @@ fn dataset() -> Vec<spandb_storage::Span> {
             )
         })
         .collect()
-}
-
-fn sorted(mut s: Vec<Series>) -> Vec<Series> {
-    s.sort_by(|a, b| format!("{:?}", a.labels).cmp(&format!("{:?}", b.labels)));
-    s
 }
 
 #[test]

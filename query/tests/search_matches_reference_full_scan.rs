@@ -356,12 +356,6 @@ fn dataset() -> impl Strategy<Value = (Vec<Vec<SpanSpec>>, usize, usize)> {
     )
 }
 
-/// Canonical order for comparing series sets.
-fn sorted(mut s: Vec<Series>) -> Vec<Series> {
-    s.sort_by(|a, b| format!("{:?}", a.labels).cmp(&format!("{:?}", b.labels)));
-    s
-}
-
 fn assert_series_close(
     got: Vec<Series>,
     want: Vec<Series>,

@@ -25,19 +25,9 @@ fn open(dir: &std::path::Path, spans: &[Span], cache_bytes: usize) -> Db {
 }
 
 fn dataset() -> Vec<Span> {
-    let services = [
-        resource(Some("checkout"), "eu"),
-        resource(Some("cart"), "us"),
-        resource(Some("auth"), "eu"),
-    ];
-    let names = ["GET /cart", "POST /pay", "SELECT"];
-    let mut x: u64 = 7;
-    let mut next = || {
-        x = x
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        x >> 33
-    };
+    let services = checkout_cart_auth();
+    let names = OPERATIONS;
+    let mut next = lcg(7);
     (0..5000u32)
         .map(|i| {
             let r = next();

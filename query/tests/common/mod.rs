@@ -13,6 +13,36 @@ pub const S: u64 = 1_000_000_000;
 /// Minute-aligned base time for generated spans.
 pub const BASE_NS: u64 = 1_700_000_040_000_000_000;
 
+/// A deterministic LCG (Knuth's MMIX constants): each call gives the high 31 bits of the next
+/// state, for varied, reproducible test data.
+pub fn lcg(seed: u64) -> impl FnMut() -> u64 {
+    let mut x = seed;
+    move || {
+        x = x
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        x >> 33
+    }
+}
+
+/// The three services the generated metrics datasets spread their spans over.
+pub fn checkout_cart_auth() -> [Arc<Resource>; 3] {
+    [
+        resource(Some("checkout"), "eu"),
+        resource(Some("cart"), "us"),
+        resource(Some("auth"), "eu"),
+    ]
+}
+
+/// The span names the generated metrics datasets draw from.
+pub const OPERATIONS: [&str; 3] = ["GET /cart", "POST /pay", "SELECT"];
+
+/// Canonical order for comparing series sets.
+pub fn sorted(mut s: Vec<spandb_query::Series>) -> Vec<spandb_query::Series> {
+    s.sort_by(|a, b| format!("{:?}", a.labels).cmp(&format!("{:?}", b.labels)));
+    s
+}
+
 pub fn resource(service: Option<&str>, region: &str) -> Arc<Resource> {
     let mut attributes = Vec::new();
     if let Some(s) = service {
