@@ -160,6 +160,7 @@ pub(crate) fn get_attr_index(dec: &mut Decoder<'_>) -> DecodeResult<(Vec<AttrInd
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::block::footer::IndexedValue;
     use proptest::prelude::*;
 
     fn bitmaps() -> impl Strategy<Value = Vec<RoaringBitmap>> {
