@@ -72,8 +72,12 @@ impl Options {
         rows_per_group: u32
     );
     storage_option!(
-        /// zstd level of column chunks. Defaults to 3.
+        /// zstd level of column chunks other than the attributes. Defaults to 3.
         zstd_level: i32
+    );
+    storage_option!(
+        /// zstd level of the attributes column chunks. Defaults to 6.
+        attributes_zstd_level: i32
     );
     storage_option!(
         /// The file system blocks are written through (tests inject faults here). Defaults

@@ -14,20 +14,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let spans = spandb_testkit::load_json_lines(path.as_ref())?;
     let n = spans.len() as f64;
     println!(
-        "{:>10} {:>8} {:>5} {:>10} {:>10}",
-        "block", "group", "zstd", "B/span", "ns/span"
+        "{:>10} {:>8} {:>5} {:>6} {:>10} {:>10}",
+        "block", "group", "zstd", "attrs", "B/span", "ns/span"
     );
-    for (block_spans, rows_per_group, zstd_level) in [
-        (131_072, 4096, 3),
-        (131_072, 2048, 3),
-        (131_072, 1024, 3),
-        (131_072, 2048, 6),
-        (131_072, 16384, 3),
-        (131_072, 4096, 9),
+    // (spans per block, rows per group, zstd level, zstd level of the attributes column)
+    for (block_spans, rows_per_group, zstd_level, attributes_zstd_level) in [
+        (131_072, 2048, 3, 3),
+        (131_072, 4096, 3, 3),
+        (131_072, 1024, 3, 3),
+        (131_072, 16384, 3, 3),
+        (131_072, 2048, 6, 6),
+        (131_072, 2048, 3, 5),
+        (131_072, 2048, 3, 6),
+        (131_072, 2048, 3, 9),
+        (131_072, 2048, 3, 15),
     ] {
         let layout = BlockLayout {
             rows_per_group,
             zstd_level,
+            attributes_zstd_level,
         };
         let t = Instant::now();
         let mut bytes = 0;
@@ -36,7 +41,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         let ns = t.elapsed().as_nanos() as f64 / n;
         println!(
-            "{block_spans:>10} {rows_per_group:>8} {zstd_level:>5} {:>10.2} {ns:>10.0}",
+            "{block_spans:>10} {rows_per_group:>8} {zstd_level:>5} {attributes_zstd_level:>6} {:>10.2} {ns:>10.0}",
             bytes as f64 / n
         );
     }

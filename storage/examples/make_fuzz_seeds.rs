@@ -23,6 +23,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let layout = BlockLayout {
         rows_per_group: 4,
         zstd_level: 1,
+        attributes_zstd_level: 1,
     };
     let block = encode_block(few.iter().collect(), &layout)?;
     fs::write(format!("{}/small.blk", dir("block_decode")?), &block.bytes)?;

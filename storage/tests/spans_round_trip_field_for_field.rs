@@ -13,7 +13,7 @@ proptest! {
 
     #[test]
     fn through_a_block(spans in common::span_batch(60), rows_per_group in 1u32..20) {
-        let layout = BlockLayout { rows_per_group, zstd_level: 1 };
+        let layout = BlockLayout { rows_per_group, zstd_level: 1, attributes_zstd_level: 1 };
         let block = encode_block(spans.iter().collect(), &layout).unwrap();
         let reader = BlockReader::from_bytes(block.bytes, "test.blk").unwrap();
         prop_assert_eq!(common::sorted(reader.all_spans().unwrap()), common::sorted(spans.clone()));
@@ -34,7 +34,7 @@ proptest! {
         every in 1u32..4,
     ) {
         let parts = SpanParts { attributes: parts.0, events: parts.1, links: parts.2, extra: parts.3 };
-        let layout = BlockLayout { rows_per_group, zstd_level: 1 };
+        let layout = BlockLayout { rows_per_group, zstd_level: 1, attributes_zstd_level: 1 };
         let block = encode_block(spans.iter().collect(), &layout).unwrap();
         let reader = BlockReader::from_bytes(block.bytes, "test.blk").unwrap();
         let rows: roaring::RoaringBitmap = (0..spans.len() as u32).filter(|r| r % every == 0).collect();

@@ -230,6 +230,7 @@ fn check(specs: &[SpanSpec], wide: bool, conds: &[Cond]) -> Result<(), TestCaseE
     let layout = BlockLayout {
         rows_per_group: 7,
         zstd_level: 1,
+        attributes_zstd_level: 1,
     };
     let encoded = encode_block(spans.iter().collect(), &layout).unwrap();
     let block = BlockReader::from_bytes(encoded.bytes, "differential").unwrap();

@@ -453,7 +453,7 @@ mod tests {
         let logs = sample(3000);
         let layout = BlockLayout {
             rows_per_group: 512,
-            zstd_level: 3,
+            ..BlockLayout::default()
         };
         let enc = encode_log_block(logs.iter().collect(), &layout).unwrap();
         let r = LogBlockReader::from_bytes(enc.bytes, "mem").unwrap();

@@ -179,7 +179,7 @@ pub fn encode_log_block(
             rows: group.len() as u32,
             min_time_ns,
             max_time_ns,
-            columns: write_column_chunks(&cols, layout.zstd_level, &mut out)?,
+            columns: write_column_chunks(&cols, [layout.zstd_level; NUM_LOG_COLUMNS], &mut out)?,
             bloom: NgramBloom::build(&trigram_hashes(texts)),
         });
     }
