@@ -610,7 +610,9 @@ fn write_chunks(
     out: &mut Vec<u8>,
 ) -> Result<[ChunkRef; NUM_COLUMNS]> {
     let mut levels = [layout.zstd_level; NUM_COLUMNS];
-    levels[Column::Attributes as usize] = layout.attributes_zstd_level;
+    if let Some(level) = levels.get_mut(Column::Attributes as usize) {
+        *level = layout.attributes_zstd_level;
+    }
     write_column_chunks(&cols.cols, levels, out)
 }
 
