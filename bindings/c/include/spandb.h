@@ -575,10 +575,17 @@ enum spandb_status spandb_options_set_block_max_spans(struct spandb_options *opt
 enum spandb_status spandb_options_set_rows_per_group(struct spandb_options *opts, uint32_t rows);
 
 /**
- * Sets the zstd level of column chunks (1..=22). Defaults to 3.
+ * Sets the zstd level of column chunks other than the attributes (1..=22). Defaults to 3.
  * Thread safety: any thread.
  */
 enum spandb_status spandb_options_set_zstd_level(struct spandb_options *opts, int32_t level);
+
+/**
+ * Sets the zstd level of the attributes column chunks (1..=22). Defaults to 6.
+ * Thread safety: any thread.
+ */
+enum spandb_status spandb_options_set_attributes_zstd_level(struct spandb_options *opts,
+                                                            int32_t level);
 
 /**
  * Releases an options handle. Freeing it twice, or freeing something else, returns

@@ -124,7 +124,7 @@ pub extern "C" fn spandb_options_set_rows_per_group(
     })
 }
 
-/// Sets the zstd level of column chunks (1..=22). Defaults to 3.
+/// Sets the zstd level of column chunks other than the attributes (1..=22). Defaults to 3.
 /// Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn spandb_options_set_zstd_level(
@@ -132,13 +132,32 @@ pub extern "C" fn spandb_options_set_zstd_level(
     level: i32,
 ) -> spandb_status {
     guard(|| {
-        if !(1..=22).contains(&level) {
-            return Err(CError::invalid(format!(
-                "zstd level {level} is not in 1..=22"
-            )));
-        }
+        check_zstd_level(level)?;
         with_options(opts, |o| o.zstd_level(level))
     })
+}
+
+/// Sets the zstd level of the attributes column chunks (1..=22). Defaults to 6.
+/// Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn spandb_options_set_attributes_zstd_level(
+    opts: *mut spandb_options,
+    level: i32,
+) -> spandb_status {
+    guard(|| {
+        check_zstd_level(level)?;
+        with_options(opts, |o| o.attributes_zstd_level(level))
+    })
+}
+
+fn check_zstd_level(level: i32) -> CResult {
+    if (1..=22).contains(&level) {
+        Ok(())
+    } else {
+        Err(CError::invalid(format!(
+            "zstd level {level} is not in 1..=22"
+        )))
+    }
 }
 
 /// Releases an options handle. Freeing it twice, or freeing something else, returns

@@ -61,6 +61,8 @@ int main(void) {
   EXPECT_STATUS(spandb_options_set_durability(opts, SPANDB_DURABILITY_GROUP_COMMIT, 0), SPANDB_ERR_INVALID_ARGUMENT);
   EXPECT_STATUS(spandb_options_set_block_max_spans(opts, 0), SPANDB_ERR_INVALID_ARGUMENT);
   EXPECT_STATUS(spandb_options_set_zstd_level(opts, 99), SPANDB_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(spandb_options_set_attributes_zstd_level(opts, 0), SPANDB_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(spandb_options_set_attributes_zstd_level(opts, 9), SPANDB_OK);
   MUST(spandb_options_set_durability(opts, SPANDB_DURABILITY_SYNC, 0));
   MUST(spandb_open(dir, opts, &db));
   MUST(spandb_options_free(opts));
