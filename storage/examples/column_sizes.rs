@@ -5,6 +5,8 @@
 
 use spandb_storage::block::{BlockReader, Column};
 
+use std::io::Write;
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = std::env::args()
         .nth(1)
@@ -86,40 +88,48 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             *slot += whole.saturating_sub(stored_footer(&without)?);
         }
     }
-    println!(
+    // Written with `?`, not println!: piped into `head`, a closed stdout ends the program
+    // with an error instead of a panic.
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
         "{rows} rows in {} blocks, {files} bytes ({:.2} B/span)",
         paths.len(),
         files as f64 / rows as f64
-    );
+    )?;
     for c in Column::ALL {
         let i = c as usize;
-        println!(
+        writeln!(
+            out,
             "{:<16} {:>12} stored {:>7.2} B/span   raw {:>7.2} B/span",
             c.name(),
             stored[i],
             stored[i] as f64 / rows as f64,
             raw[i] as f64 / rows as f64
-        );
+        )?;
     }
-    println!(
+    writeln!(
+        out,
         "{:<16} {:>12} stored {:>7.2} B/span",
         "footer+header",
         footers,
         footers as f64 / rows as f64
-    );
+    )?;
     for (n, b) in names.iter().zip(sections) {
-        println!(
+        writeln!(
+            out,
             "  footer {:<18} raw {:>7.2} B/span",
             n,
             b as f64 / rows as f64
-        );
+        )?;
     }
     for (n, b) in part_names.iter().zip(footer_parts) {
-        println!(
+        writeln!(
+            out,
             "  footer {:<24} stored {:>7.2} B/span",
             n,
             b as f64 / rows as f64
-        );
+        )?;
     }
     Ok(())
 }
