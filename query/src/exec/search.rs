@@ -75,6 +75,7 @@ pub fn search(
         return Ok(Vec::new());
     }
     let compiled = Compiled::new(query)?;
+    let count_stages = compiled.span_count_stages();
     snapshot.require_all_blocks()?;
     let blocks: Vec<Arc<BlockReader>> = snapshot.blocks().cloned().collect();
     // With room for every trace there is, no block can be skipped: the traces to assemble are
@@ -85,7 +86,8 @@ pub fn search(
         compiled: &compiled,
         range,
         limit,
-        span_local: compiled.is_span_local(),
+        span_local: compiled.is_span_local() || count_stages.is_some(),
+        count_stages,
         split: split_index(&blocks)?,
         blocks: &blocks,
         matched: vec![None; blocks.len()],
@@ -202,9 +204,12 @@ struct Search<'a> {
     compiled: &'a Compiled,
     range: TimeRange,
     limit: usize,
-    /// One filter, no trace-level intrinsic: rows decide alone, whole traces are answered from
-    /// the trace table.
+    /// One filter, no trace-level intrinsic (possibly followed by `count()` comparisons): rows
+    /// decide alone, whole traces are answered from the trace table.
     span_local: bool,
+    /// The `count()` comparisons a whole trace's matching rows must pass
+    /// (`Compiled::span_count_stages`).
+    count_stages: Option<Vec<(crate::ast::Op, f64)>>,
     split: Arc<SplitIndex>,
     blocks: &'a [Arc<BlockReader>],
     /// Per block: rows matching the (single) filter, kept for building summaries.
@@ -391,6 +396,7 @@ impl Search<'_> {
                 });
             } else if self.compiled.may_match(mask)
                 && self.overlaps(e.start_ns, e.start_ns + e.duration_ns)
+                && self.counts_pass(b, f.trace_rows(t))
             {
                 whole.push(Pending {
                     ub: e.start_ns,
@@ -417,6 +423,21 @@ impl Search<'_> {
         }
         self.pending.extend(whole);
         Ok(())
+    }
+
+    /// Whether the matched rows of block `b` among `rows` (a whole trace's) are as many as
+    /// the query's `count()` comparisons ask (always, without any).
+    fn counts_pass(&self, b: usize, rows: Option<std::ops::Range<u32>>) -> bool {
+        let Some(stages) = &self.count_stages else {
+            return true;
+        };
+        let n = match (self.matched.get(b), rows) {
+            (Some(Some(hit)), Some(rows)) => hit.range_cardinality(rows),
+            _ => 0,
+        };
+        stages
+            .iter()
+            .all(|(op, v)| super::compare_f64(*op, n as f64, *v))
     }
 
     /// Decides traces wholly inside block `b` from one decode of their rows.
