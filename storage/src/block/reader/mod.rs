@@ -6,6 +6,7 @@
 //! - `loaded`: a decoded footer as the footer cache holds it, and its heap size
 //! - `columns`: decoders of single columns of a row group (for filtering)
 //! - `rebuild`: decoding whole rows back into spans, and trace lookups
+//! - `scratch`: per-thread reused buffers for decompressed chunks
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
