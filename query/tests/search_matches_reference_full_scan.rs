@@ -402,6 +402,36 @@ fn assert_series_close(
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
+    /// `{ filter } | count() op n | ...`: decided from the filter's rows per trace, without
+    /// assembling traces (the random spansets above draw this shape rarely).
+    #[test]
+    fn count_pipelines_equal_the_reference(
+        (traces, block_spans, batch) in dataset(),
+        filter in cond(),
+        counts in prop::collection::vec(
+            (prop::sample::select(vec![Op::Eq, Op::Ne, Op::Gt, Op::Ge, Op::Lt, Op::Le]), 0..5i64),
+            1..3,
+        ),
+        range in range(),
+        limit in prop_oneof![1..4usize, Just(1000usize)],
+    ) {
+        let spans = build_spans(&traces);
+        let dir = tempfile::tempdir().unwrap();
+        let db = db_with(dir.path(), &spans, block_spans, batch);
+        let stages = counts
+            .into_iter()
+            .map(|(op, n)| Stage::Scalar(Aggregate::Count, op, Literal::Int(n)))
+            .collect();
+        let query = Query {
+            spans: SpansetExpr::Pipeline(Box::new(SpansetExpr::Filter(filter)), stages),
+            pipeline: None,
+        };
+        let snap = db.snapshot().unwrap();
+        let got = search(&snap, &query, range, limit).unwrap();
+        let want = reference::search(&spans, &query, range, limit).unwrap();
+        prop_assert_eq!(got, want, "query: {}", query);
+    }
+
     #[test]
     fn search_equals_the_reference((traces, block_spans, batch) in dataset(), expr in spanset(), range in range(), limit in prop_oneof![1..4usize, Just(1000usize)]) {
         let spans = build_spans(&traces);

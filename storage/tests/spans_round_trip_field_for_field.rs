@@ -59,6 +59,41 @@ proptest! {
         prop_assert_eq!(projected, expected);
     }
 
+    /// A row summary (what a search result shows of a span) read for chosen rows of a group,
+    /// the rows in between skipped, equals the decoded span.
+    #[test]
+    fn row_summaries_equal_the_decoded_spans(
+        spans in common::span_batch(60),
+        rows_per_group in 1u32..20,
+        picks in proptest::collection::vec(any::<bool>(), 60),
+    ) {
+        let layout = BlockLayout { rows_per_group, zstd_level: 1 };
+        let block = encode_block(spans.iter().collect(), &layout).unwrap();
+        let reader = BlockReader::from_bytes(block.bytes, "test.blk").unwrap();
+        let all = reader.all_spans().unwrap();
+        let f = reader.footer().unwrap();
+        for (g, group) in f.groups.iter().enumerate() {
+            let rows: Vec<u32> = (0..group.rows)
+                .filter(|i| picks.get((group.first_row + i) as usize).copied().unwrap_or(false))
+                .collect();
+            let got = reader.group_row_summaries(g, &rows).unwrap();
+            prop_assert_eq!(got.len(), rows.len());
+            for (summary, i) in got.iter().zip(&rows) {
+                let span = &all[(group.first_row + i) as usize];
+                prop_assert_eq!(summary.span_id, span.span_id);
+                prop_assert_eq!(summary.start_ns, span.start_ns);
+                prop_assert_eq!(summary.end_ns, span.end_ns);
+                prop_assert_eq!(summary.duration_ns(), span.duration_ns());
+                prop_assert_eq!(f.string(summary.name).unwrap(), span.name.as_str());
+                prop_assert_eq!(summary.status, span.status_code);
+                prop_assert_eq!(
+                    f.resources[summary.resource as usize].service_name(),
+                    span.service()
+                );
+            }
+        }
+    }
+
     #[test]
     fn through_a_log_record(spans in common::span_batch(40)) {
         let bytes = wal_codec::encode_record(&spans);

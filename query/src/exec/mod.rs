@@ -90,6 +90,27 @@ impl Compiled {
         matches!(self.expr, CExpr::Filter(_)) && !self.filters.iter().any(Matcher::is_trace_level)
     }
 
+    /// For `{ filter } | count() op n | ...` (only `count()` comparisons after one span-local
+    /// filter): those comparisons. A trace's matched spans are then its spans matching the
+    /// filter, all of them when their number passes every comparison, none otherwise, so
+    /// a search decides a trace from the filter's rows alone, without assembling it.
+    pub(crate) fn span_count_stages(&self) -> Option<Vec<(Op, f64)>> {
+        let CExpr::Pipeline(input, stages) = &self.expr else {
+            return None;
+        };
+        if !matches!(**input, CExpr::Filter(_)) || self.filters.iter().any(Matcher::is_trace_level)
+        {
+            return None;
+        }
+        stages
+            .iter()
+            .map(|s| match s {
+                CStage::Scalar(CAggregate::Count, op, v) => Some((*op, *v)),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Whether a trace whose spans matched the filters in `mask` can match (structural
     /// relations and pipelines are checked later, on the assembled trace).
     pub(crate) fn may_match(&self, mask: u64) -> bool {

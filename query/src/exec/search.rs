@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use roaring::RoaringBitmap;
 use rustc_hash::{FxHashMap, FxHashSet};
-use spandb_storage::block::GroupLight;
+use spandb_storage::block::{FooterRef, LoadedFooter, RowSummary};
 use spandb_storage::{BlockReader, Snapshot, SpanId, StatusCode, TraceId};
 
 use super::rows::BlockRows;
@@ -75,6 +75,7 @@ pub fn search(
         return Ok(Vec::new());
     }
     let compiled = Compiled::new(query)?;
+    let count_stages = compiled.span_count_stages();
     snapshot.require_all_blocks()?;
     let blocks: Vec<Arc<BlockReader>> = snapshot.blocks().cloned().collect();
     // With room for every trace there is, no block can be skipped: the traces to assemble are
@@ -85,7 +86,8 @@ pub fn search(
         compiled: &compiled,
         range,
         limit,
-        span_local: compiled.is_span_local(),
+        span_local: compiled.is_span_local() || count_stages.is_some(),
+        count_stages,
         split: split_index(&blocks)?,
         blocks: &blocks,
         matched: vec![None; blocks.len()],
@@ -202,9 +204,12 @@ struct Search<'a> {
     compiled: &'a Compiled,
     range: TimeRange,
     limit: usize,
-    /// One filter, no trace-level intrinsic: rows decide alone, whole traces are answered from
-    /// the trace table.
+    /// One filter, no trace-level intrinsic (possibly followed by `count()` comparisons): rows
+    /// decide alone, whole traces are answered from the trace table.
     span_local: bool,
+    /// The `count()` comparisons a whole trace's matching rows must pass
+    /// (`Compiled::span_count_stages`).
+    count_stages: Option<Vec<(crate::ast::Op, f64)>>,
     split: Arc<SplitIndex>,
     blocks: &'a [Arc<BlockReader>],
     /// Per block: rows matching the (single) filter, kept for building summaries.
@@ -391,6 +396,7 @@ impl Search<'_> {
                 });
             } else if self.compiled.may_match(mask)
                 && self.overlaps(e.start_ns, e.start_ns + e.duration_ns)
+                && self.counts_pass(b, f.trace_rows(t))
             {
                 whole.push(Pending {
                     ub: e.start_ns,
@@ -417,6 +423,21 @@ impl Search<'_> {
         }
         self.pending.extend(whole);
         Ok(())
+    }
+
+    /// Whether the matched rows of block `b` among `rows` (a whole trace's) are as many as
+    /// the query's `count()` comparisons ask (always, without any).
+    fn counts_pass(&self, b: usize, rows: Option<std::ops::Range<u32>>) -> bool {
+        let Some(stages) = &self.count_stages else {
+            return true;
+        };
+        let n = match (self.matched.get(b), rows) {
+            (Some(Some(hit)), Some(rows)) => hit.range_cardinality(rows),
+            _ => 0,
+        };
+        stages
+            .iter()
+            .all(|(op, v)| super::compare_f64(*op, n as f64, *v))
     }
 
     /// Decides traces wholly inside block `b` from one decode of their rows.
@@ -489,110 +510,170 @@ impl Search<'_> {
         decide_trace(self.compiled, self.range, spans)
     }
 
-    /// The row groups holding the matched rows of `results`, as ((block, group), rows to
-    /// decode: one past the group's last matched row).
-    fn summary_groups(&self, results: &[Ranked]) -> Result<Vec<((usize, usize), usize)>> {
-        let mut need: FxHashMap<(usize, usize), usize> = FxHashMap::default();
-        for r in results {
-            let Hit::Table { block: b, trace: t } = r.hit else {
-                continue;
-            };
-            let f = self.blocks[b].footer()?;
-            let groups = &f.groups;
-            let (Some(rows), Some(Some(hit))) = (f.trace_rows(t), self.matched.get(b)) else {
-                continue;
-            };
-            for row in hit.range(rows) {
-                let g = groups.partition_point(|x| x.first_row + x.rows <= row);
-                let Some(group) = groups.get(g) else {
-                    continue;
-                };
-                let upto = need.entry((b, g)).or_default();
-                *upto = (*upto).max((row - group.first_row) as usize + 1);
-            }
-        }
-        let mut need: Vec<_> = need.into_iter().collect();
-        need.sort_unstable();
-        Ok(need)
-    }
-
-    /// Builds the summaries of traces answered from a trace table: their matched rows'
-    /// columns are decoded once per row group, groups in parallel (with every match asked
-    /// for, these decodes are most of a search: six columns of every group holding a match).
+    /// Builds the summaries of the results, those answered from a trace table from their
+    /// matched rows: only those rows of each row group are read (`group_row_summaries`),
+    /// groups in parallel, and the summaries are assembled in parallel.
     fn finish(mut self) -> Result<Vec<TraceSummary>> {
         let results = std::mem::take(&mut self.results).into_sorted_vec();
-        let need = self.summary_groups(&results)?;
-        let decoded = parallel_map(&need, |&((b, g), rows)| {
-            RowCols::decode(&self.blocks[b], g, rows)
-        })?;
-        let groups: FxHashMap<(usize, usize), RowCols> =
-            need.into_iter().map(|(key, _)| key).zip(decoded).collect();
-        let mut out = Vec::with_capacity(results.len());
-        for r in results {
-            let (b, t) = match r.hit {
-                Hit::Done(s) => {
-                    out.push(s);
-                    continue;
+        let blocks = self.blocks;
+        let mut footers: Vec<Option<FooterRef>> = vec![None; blocks.len()];
+        // Every matched row of a table-answered result, and per result its part of them.
+        let mut wanted: Vec<(usize, u32)> = Vec::new();
+        let mut parts: Vec<std::ops::Range<usize>> = Vec::with_capacity(results.len());
+        for r in &results {
+            let from = wanted.len();
+            if let Hit::Table { block: b, trace: t } = r.hit {
+                let f = match &footers[b] {
+                    Some(f) => f.clone(),
+                    None => footers[b].insert(blocks[b].footer()?).clone(),
+                };
+                if let (Some(rows), Some(Some(hit))) = (f.trace_rows(t), self.matched.get(b)) {
+                    wanted.extend(hit.range(rows).map(|row| (b, row)));
                 }
-                Hit::Table { block, trace } => (block, trace),
-            };
-            let f = self.blocks[b].footer()?;
-            let (Some(e), Some(rows), Some(Some(hit))) =
-                (f.traces.get(t), f.trace_rows(t), self.matched.get(b))
-            else {
-                continue;
-            };
-            let mut matched = Vec::new();
-            for row in hit.range(rows) {
-                let g = f.groups.partition_point(|x| x.first_row + x.rows <= row);
-                let Some(group) = f.groups.get(g) else {
-                    continue;
-                };
-                let Some(cols) = groups.get(&(b, g)) else {
-                    continue;
-                };
-                let i = (row - group.first_row) as usize;
-                let resource = cols
-                    .light
-                    .resource
-                    .get(i)
-                    .and_then(|r| f.resources.get(*r as usize));
-                matched.push(MatchedSpan {
-                    span_id: cols.span_ids.get(i).copied().unwrap_or_default(),
-                    name: f
-                        .string(cols.light.name.get(i).copied().unwrap_or(0))?
-                        .to_owned(),
-                    service: resource
-                        .map(|r| r.service_name().to_owned())
-                        .unwrap_or_default(),
-                    start_ns: cols.light.start_ns.get(i).copied().unwrap_or(0),
-                    duration_ns: cols.duration(i),
-                    status: cols.light.status.get(i).copied().unwrap_or_default(),
-                    selected: Vec::new(),
-                });
             }
-            matched.sort_by(|a, b| {
-                (a.start_ns, a.span_id, a.duration_ns).cmp(&(b.start_ns, b.span_id, b.duration_ns))
-            });
-            let (root_service, root_name) = match e.root {
-                Some((svc, name)) => (
-                    Some(f.string(svc)?.to_owned()),
-                    Some(f.string(name)?.to_owned()),
-                ),
-                None => (None, None),
-            };
-            out.push(TraceSummary {
-                trace_id: e.trace_id,
-                root_service,
-                root_name,
-                start_ns: e.start_ns,
-                duration_ns: e.duration_ns,
-                span_count: e.rows as usize,
-                matched,
-            });
+            parts.push(from..wanted.len());
+        }
+        let summaries = row_summaries(blocks, &footers, &wanted)?;
+        let chunks: Vec<std::ops::Range<usize>> = (0..results.len())
+            .step_by(ASSEMBLY_CHUNK)
+            .map(|i| i..(i + ASSEMBLY_CHUNK).min(results.len()))
+            .collect();
+        let assembled = parallel_map(&chunks, |range| {
+            range
+                .clone()
+                .map(|i| match results[i].hit {
+                    Hit::Table { block, trace } => table_summary(
+                        footers[block].as_deref(),
+                        trace,
+                        &summaries[parts[i].clone()],
+                    ),
+                    Hit::Done(_) => Ok(None),
+                })
+                .collect::<Result<Vec<Option<TraceSummary>>>>()
+        })?;
+        let mut out = Vec::with_capacity(results.len());
+        for (r, built) in results.into_iter().zip(assembled.into_iter().flatten()) {
+            match r.hit {
+                Hit::Done(s) => out.push(s),
+                Hit::Table { .. } => out.extend(built),
+            }
         }
         Ok(out)
     }
+}
+
+/// Results assembled per task in [`Search::finish`]: enough to outweigh a thread's start.
+const ASSEMBLY_CHUNK: usize = 512;
+
+/// The summaries of block rows `wanted` ((block, row), any order), in that order: each row
+/// group holding some is read once, groups in parallel.
+fn row_summaries(
+    blocks: &[Arc<BlockReader>],
+    footers: &[Option<FooterRef>],
+    wanted: &[(usize, u32)],
+) -> Result<Vec<RowSummary>> {
+    let mut order: Vec<usize> = (0..wanted.len()).collect();
+    order.sort_unstable_by_key(|&i| wanted[i]);
+    // Per row group holding some: (block, group, its block rows, in-group rows ascending,
+    // the part of `order` they come from).
+    let mut units: Vec<SummaryUnit> = Vec::new();
+    for (k, &i) in order.iter().enumerate() {
+        let (b, row) = wanted[i];
+        let Some(f) = footers.get(b).and_then(Option::as_ref) else {
+            return Err(Error::Internal(format!("footer of block {b} not held")));
+        };
+        match units.last_mut() {
+            Some((ub, _, span, rows, part)) if *ub == b && span.contains(&row) => {
+                if rows.last() != Some(&(row - span.start)) {
+                    rows.push(row - span.start);
+                }
+                part.end = k + 1;
+            }
+            _ => {
+                let g = f.groups.partition_point(|x| x.first_row + x.rows <= row);
+                let Some(group) = f.groups.get(g) else {
+                    return Err(Error::Internal(format!("row {row} past the last group")));
+                };
+                let lo = group.first_row;
+                units.push((b, g, lo..lo + group.rows, vec![row - lo], k..k + 1));
+            }
+        }
+    }
+    let decoded = parallel_map(&units, |(b, g, _, rows, _)| {
+        blocks[*b]
+            .group_row_summaries(*g, rows)
+            .map_err(Error::from)
+    })?;
+    let mut out = vec![RowSummary::default(); wanted.len()];
+    for ((_, _, span, rows, part), got) in units.iter().zip(decoded) {
+        for &i in order.get(part.clone()).unwrap_or_default() {
+            if let Some(s) = rows
+                .binary_search(&(wanted[i].1 - span.start))
+                .ok()
+                .and_then(|p| got.get(p))
+            {
+                out[i] = *s;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The rows of one row group to summarize: (block, group, the group's block rows, in-group
+/// rows ascending, the part of the sorted order they come from).
+type SummaryUnit = (
+    usize,
+    usize,
+    std::ops::Range<u32>,
+    Vec<u32>,
+    std::ops::Range<usize>,
+);
+
+/// The summary of trace `t` of a block (footer `f`), with the summaries of its matched rows.
+fn table_summary(
+    f: Option<&LoadedFooter>,
+    t: usize,
+    rows: &[RowSummary],
+) -> Result<Option<TraceSummary>> {
+    let Some(e) = f.and_then(|f| f.traces.get(t)) else {
+        return Ok(None);
+    };
+    let Some(f) = f else { return Ok(None) };
+    let mut matched = Vec::with_capacity(rows.len());
+    for s in rows {
+        matched.push(MatchedSpan {
+            span_id: s.span_id,
+            name: f.string(s.name)?.to_owned(),
+            service: f
+                .resources
+                .get(s.resource as usize)
+                .map(|r| r.service_name().to_owned())
+                .unwrap_or_default(),
+            start_ns: s.start_ns,
+            duration_ns: s.duration_ns(),
+            status: s.status,
+            selected: Vec::new(),
+        });
+    }
+    matched.sort_by(|a, b| {
+        (a.start_ns, a.span_id, a.duration_ns).cmp(&(b.start_ns, b.span_id, b.duration_ns))
+    });
+    let (root_service, root_name) = match e.root {
+        Some((svc, name)) => (
+            Some(f.string(svc)?.to_owned()),
+            Some(f.string(name)?.to_owned()),
+        ),
+        None => (None, None),
+    };
+    Ok(Some(TraceSummary {
+        trace_id: e.trace_id,
+        root_service,
+        root_name,
+        start_ns: e.start_ns,
+        duration_ns: e.duration_ns,
+        span_count: e.rows as usize,
+        matched,
+    }))
 }
 
 /// Decides an assembled trace exactly: its summary when it overlaps `range` and matches.
@@ -653,30 +734,6 @@ fn decide_block_traces(
         out.extend(decide_trace(compiled, range, trace));
     }
     Ok(out)
-}
-
-/// The columns a matched span's summary needs, for the first rows of one row group.
-struct RowCols {
-    span_ids: Vec<SpanId>,
-    light: GroupLight,
-}
-
-impl RowCols {
-    /// Decodes the first `rows` rows of group `g`: the sequential columns (varints, deltas)
-    /// stop at the last matched row, on average half way through a group holding one match.
-    fn decode(block: &BlockReader, g: usize, rows: usize) -> Result<RowCols> {
-        Ok(RowCols {
-            span_ids: block.group_span_ids(g)?,
-            light: block.group_light_prefix(g, rows)?,
-        })
-    }
-
-    /// `Span::duration_ns` of row `i`: 0 when the end precedes the start.
-    fn duration(&self, i: usize) -> u64 {
-        let start = self.light.start_ns.get(i).copied().unwrap_or(0);
-        let end = self.light.end_ns.get(i).copied().unwrap_or(start);
-        end.saturating_sub(start)
-    }
 }
 
 pub(crate) fn summarize(tree: &TraceTree, matched: &[usize], select: &[Field]) -> TraceSummary {

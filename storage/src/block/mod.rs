@@ -12,6 +12,7 @@ pub use cache::{CacheStats, FooterCache, HeapSize};
 pub use footer::{AttrIndex, Column, Footer, IndexedValue, RowGroup, BLOCK_FORMAT_VERSION};
 pub use index::{IndexRows, IndexedScalar};
 pub use reader::{
-    BlockMeta, BlockReader, FooterRef, GroupLight, LoadedFooter, SharedFooterCache, SpanParts,
+    BlockMeta, BlockReader, FooterRef, GroupLight, LoadedFooter, RowSummary, SharedFooterCache,
+    SpanParts,
 };
 pub use writer::{encode_block, BlockLayout, EncodedBlock, INDEX_MAX_DISTINCT};

@@ -233,6 +233,43 @@ impl<'a> Decoder<'a> {
         }
         Err(DecodeError::at(start, "varint", "varint overflows 64 bits"))
     }
+    /// Moves past `n` varints without decoding them: a varint ends at each byte below 0x80,
+    /// counted eight bytes at a time. Values are not checked (an overlong one is skipped like
+    /// any other); a truncated last one is an error.
+    pub fn skip_varints(&mut self, mut n: usize) -> DecodeResult<()> {
+        let rest = self.data.get(self.pos..).unwrap_or_default();
+        let mut at = 0usize;
+        while n >= 8 {
+            let Some(word) = rest.get(at..).and_then(|r| r.first_chunk::<8>()) else {
+                break;
+            };
+            let ends = !u64::from_le_bytes(*word) & 0x8080_8080_8080_8080;
+            let k = ends.count_ones() as usize;
+            if k > n {
+                break;
+            }
+            n -= k;
+            at += 8;
+        }
+        for &b in rest.get(at..).unwrap_or_default() {
+            if n == 0 {
+                break;
+            }
+            at += 1;
+            if b < 0x80 {
+                n -= 1;
+            }
+        }
+        if n > 0 {
+            return Err(DecodeError::at(
+                self.pos + at,
+                "varint",
+                format!("truncated: {n} varints missing"),
+            ));
+        }
+        self.pos += at;
+        Ok(())
+    }
     /// A varint that must fit in u32 (counts, ids).
     pub fn get_varint32(&mut self) -> DecodeResult<u32> {
         let start = self.pos;
@@ -298,6 +335,37 @@ fn gather_7bit_groups(x: u64, len: usize) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn skipping_varints_lands_where_decoding_them_does() {
+        let values: Vec<u64> = (0..200u64)
+            .map(|i| match i % 5 {
+                0 => i,
+                1 => i << 20,
+                2 => u64::MAX - i,
+                3 => 0x7f,
+                _ => 1 << 35,
+            })
+            .collect();
+        let mut e = Encoder::new();
+        for v in &values {
+            e.put_varint(*v);
+        }
+        let buf = e.finish();
+        for n in [0, 1, 7, 8, 9, 63, 64, 150, 199, 200] {
+            let mut skipped = Decoder::new(&buf);
+            skipped.skip_varints(n).unwrap();
+            let mut read = Decoder::new(&buf);
+            for _ in 0..n {
+                read.get_varint().unwrap();
+            }
+            assert_eq!(skipped.position(), read.position(), "after {n} varints");
+        }
+        let mut d = Decoder::new(&buf);
+        assert!(d.skip_varints(201).is_err(), "past the end");
+        let mut d = Decoder::new(&[0x80, 0x80]);
+        assert!(d.skip_varints(1).is_err(), "truncated");
+    }
     use proptest::prelude::*;
 
     proptest! {

@@ -6,6 +6,7 @@
 //! - `loaded`: a decoded footer as the footer cache holds it, and its heap size
 //! - `columns`: decoders of single columns of a row group (for filtering)
 //! - `rebuild`: decoding whole rows back into spans, and trace lookups
+//! - `scratch`: per-thread reused buffers for decompressed chunks
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -13,18 +14,20 @@ use std::sync::Arc;
 use super::cache::FooterCache;
 use super::footer::{Column, Footer, RowGroup};
 use crate::codec::buf::DecodeError;
-use crate::codec::chunk::decompress;
+use crate::codec::chunk::decompress_into;
 use crate::error::{Error, Result};
 use crate::mmap::MappedFile;
-use crate::model::{SpanKind, StatusCode, TraceId};
+use crate::model::{SpanId, SpanKind, StatusCode, TraceId};
 
 mod columns;
 mod loaded;
 mod open;
 mod rebuild;
+mod scratch;
 
 pub use loaded::LoadedFooter;
 pub use rebuild::SpanParts;
+use scratch::ColumnBuf;
 
 /// The cache every reader of a database shares.
 pub type SharedFooterCache = Arc<FooterCache<LoadedFooter>>;
@@ -94,6 +97,28 @@ pub struct GroupLight {
     pub resource: Vec<u32>,
 }
 
+/// What a search result shows of one span, read for chosen rows of a row group without
+/// building the others ([`BlockReader::group_row_summaries`]).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct RowSummary {
+    pub span_id: SpanId,
+    pub start_ns: u64,
+    /// `start_ns` plus the stored duration, wrapping as `Span::end_ns` does.
+    pub end_ns: u64,
+    /// Dictionary id of the span name.
+    pub name: u32,
+    pub status: StatusCode,
+    /// Index into the footer's resource table.
+    pub resource: u32,
+}
+
+impl RowSummary {
+    /// `Span::duration_ns`: 0 when the end precedes the start.
+    pub fn duration_ns(&self) -> u64 {
+        self.end_ns.saturating_sub(self.start_ns)
+    }
+}
+
 impl std::fmt::Debug for BlockReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "BlockReader({})", self.path.display())
@@ -138,15 +163,18 @@ impl BlockReader {
         e.in_file(&self.path)
     }
 
-    fn column(&self, group: &RowGroup, c: Column) -> Result<Vec<u8>> {
+    /// Column `c` of `group`, checked and decompressed into a buffer of this thread's pool.
+    fn column(&self, group: &RowGroup, c: Column) -> Result<ColumnBuf> {
         let chunk = group
             .columns
             .get(c as usize)
             .ok_or_else(|| Error::InvalidInput(format!("no column {}", c.name())))?;
         let stored = slice_chunk(self.file.bytes(), chunk, self.file.bytes().len())
             .map_err(|e| self.corrupt(e))?;
-        decompress(stored, chunk)
-            .map_err(|e| self.corrupt(e.context(format_args!("column {}", c.name()))))
+        let mut buf = ColumnBuf::take();
+        decompress_into(stored, chunk, buf.vec_mut())
+            .map_err(|e| self.corrupt(e.context(format_args!("column {}", c.name()))))?;
+        Ok(buf)
     }
 
     fn group<'f>(&self, f: &'f Footer, g: usize) -> Result<&'f RowGroup> {

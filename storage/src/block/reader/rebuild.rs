@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::columns::{kind_status, next_start};
-use super::BlockReader;
+use super::{BlockReader, ColumnBuf};
 use crate::block::footer::{Column, Footer, RowGroup};
 use crate::block::writer::{PARENT_IN_RUN, PARENT_LITERAL, PARENT_NONE};
 use crate::codec::attr_columns::AttrColumnsDecoder;
@@ -213,12 +213,12 @@ impl BlockReader {
         let f = self.footer()?;
         let group = self.group(&f, g)?;
         let runs = self.trace_runs(&f, group)?;
-        let mut cols: Vec<Vec<u8>> = Vec::with_capacity(Column::ALL.len());
+        let mut cols: Vec<ColumnBuf> = Vec::with_capacity(Column::ALL.len());
         for c in Column::ALL {
             cols.push(if parts.wants(c) {
                 self.column(group, c)?
             } else {
-                Vec::new()
+                ColumnBuf::default()
             });
         }
         Self::decode_rows(&f, group, &runs, &cols, parts, until, select)
@@ -229,16 +229,16 @@ impl BlockReader {
         f: &Footer,
         group: &RowGroup,
         runs: &[(TraceId, usize)],
-        cols: &[Vec<u8>],
+        cols: &[ColumnBuf],
         parts: SpanParts,
         until: usize,
         select: impl Fn(usize) -> bool,
     ) -> DecodeResult<Vec<(usize, Span)>> {
         let col =
-            |c: Column| Decoder::new(cols.get(c as usize).map(Vec::as_slice).unwrap_or_default());
+            |c: Column| Decoder::new(cols.get(c as usize).map(|b| &b[..]).unwrap_or_default());
         let span_ids = cols
             .get(Column::SpanId as usize)
-            .map(Vec::as_slice)
+            .map(|b| &b[..])
             .unwrap_or_default();
         let n = group.rows as usize;
         if span_ids.len() != n * 8 {
@@ -267,7 +267,7 @@ impl BlockReader {
         );
         let attr_bytes = cols
             .get(Column::Attributes as usize)
-            .map(Vec::as_slice)
+            .map(|b| &b[..])
             .unwrap_or_default();
         let mut attrs = match parts.attributes {
             true => Some(AttrColumnsDecoder::new(attr_bytes)?),
