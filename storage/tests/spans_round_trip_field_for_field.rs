@@ -67,7 +67,7 @@ proptest! {
         rows_per_group in 1u32..20,
         picks in proptest::collection::vec(any::<bool>(), 60),
     ) {
-        let layout = BlockLayout { rows_per_group, zstd_level: 1 };
+        let layout = BlockLayout { rows_per_group, zstd_level: 1, attributes_zstd_level: 1 };
         let block = encode_block(spans.iter().collect(), &layout).unwrap();
         let reader = BlockReader::from_bytes(block.bytes, "test.blk").unwrap();
         let all = reader.all_spans().unwrap();
