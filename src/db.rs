@@ -427,12 +427,10 @@ impl Iterator for SpanIter {
                 return None;
             }
             self.unsealed_done = true;
-            let unsealed: Vec<Span> = self
-                .snapshot
-                .unsealed_spans()
-                .filter(|s| self.filter.matches(s))
-                .cloned()
-                .collect();
+            let unsealed: Vec<Span> = match self.snapshot.unsealed_spans() {
+                Ok(spans) => spans.filter(|s| self.filter.matches(s)).cloned().collect(),
+                Err(e) => return Some(Err(e.into())),
+            };
             self.pending = unsealed.into_iter();
         }
     }
