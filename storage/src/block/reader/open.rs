@@ -55,7 +55,8 @@ impl BlockReader {
         let footer = Self::read_footer(file.bytes(), &path)?;
         let meta = BlockMeta::of(&footer);
         let cache_key = cache.new_key();
-        cache.insert(cache_key, LoadedFooter::new(footer, &path));
+        let held_by = Some((Arc::downgrade(&cache), cache_key));
+        cache.insert(cache_key, LoadedFooter::new(footer, &path, held_by));
         Ok(BlockReader {
             id,
             path,
