@@ -97,6 +97,12 @@ impl Options {
         /// Drop blocks older than this in the background. Defaults to keeping everything.
         retention: Option<Duration>
     );
+    storage_option!(
+        /// Heap bytes of decoded block footers (dictionaries, bitmaps, rollups, trace
+        /// tables) kept in memory, least recently used evicted first. Defaults to 256 MiB;
+        /// `0` keeps none (each query decodes the footers it reads).
+        cache_bytes: usize
+    );
     /// Opens (creating if needed) the database in `dir`.
     pub fn open(self, dir: impl AsRef<Path>) -> Result<Db> {
         Db::open(dir, self)
@@ -431,12 +437,10 @@ impl Iterator for SpanIter {
                 return None;
             }
             self.unsealed_done = true;
-            let unsealed: Vec<Span> = self
-                .snapshot
-                .unsealed_spans()
-                .filter(|s| self.filter.matches(s))
-                .cloned()
-                .collect();
+            let unsealed: Vec<Span> = match self.snapshot.unsealed_spans() {
+                Ok(spans) => spans.filter(|s| self.filter.matches(s)).cloned().collect(),
+                Err(e) => return Some(Err(e.into())),
+            };
             self.pending = unsealed.into_iter();
         }
     }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use spandb::import::{self, ImportOptions, ImportReport};
-use spandb::{Durability, Error, Options, Result};
+use spandb::{Durability, Error, Result};
 
 use crate::output::json;
 use crate::Format;
@@ -109,7 +109,7 @@ pub fn run(db_dir: &Path, format: Format, args: Args) -> Result<ExitCode> {
         },
     };
     let files = inputs(&args.files)?;
-    let db = Options::new().durability(durability).open(db_dir)?;
+    let db = crate::db_options().durability(durability).open(db_dir)?;
     let started = Instant::now();
     let total_bytes: u64 = files
         .iter()

@@ -71,6 +71,11 @@ struct Cli {
     /// Output format.
     #[arg(long, global = true, value_enum, default_value_t = Format::Table)]
     output: Format,
+    /// Memory for decoded block footers (dictionaries, bitmaps, rollups, trace tables),
+    /// least recently used evicted first: bytes, or with a K/M/G (KiB/MiB/GiB) suffix, e.g.
+    /// 64MiB. Default 256MiB; 0 keeps none (each query decodes what it needs).
+    #[arg(long, global = true, value_parser = byte_size)]
+    cache_bytes: Option<usize>,
     #[command(subcommand)]
     command: Command,
 }
@@ -170,6 +175,9 @@ fn main() -> ExitCode {
         eprintln!("spandb: --output {name}: only trace, graph and metrics draw images and HTML");
         return ExitCode::from(exit::USAGE);
     }
+    if let Some(bytes) = cli.cache_bytes {
+        let _ = CACHE_BYTES.set(bytes);
+    }
     let result = match cli.command {
         Command::Import(args) => import::run(&cli.db, cli.output, args),
         Command::Export(args) => export::run(&cli.db, args),
@@ -210,8 +218,62 @@ fn exit_status(e: &spandb::Error) -> u8 {
     }
 }
 
+/// `--cache-bytes`, set once in `main` before any command runs.
+static CACHE_BYTES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+
+/// The database options every command opens with (`--cache-bytes`).
+pub fn db_options() -> spandb::Options {
+    let opts = spandb::Options::new();
+    match CACHE_BYTES.get() {
+        Some(bytes) => opts.cache_bytes(*bytes),
+        None => opts,
+    }
+}
+
+/// Parses a byte count: digits with an optional K, M or G suffix (powers of 1024; `KiB`,
+/// `MB` and friends are read the same way).
+fn byte_size(text: &str) -> Result<usize, String> {
+    let t = text.trim();
+    let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (number, unit) = t.split_at(digits);
+    let number: usize = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a byte count (e.g. 268435456 or 256MiB)"))?;
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        other => {
+            return Err(format!(
+                "unknown byte unit {other:?} in {text:?} (use K, M or G)"
+            ))
+        }
+    };
+    number
+        .checked_mul(1usize << shift)
+        .ok_or_else(|| format!("{text:?} is too large"))
+}
+
 /// Opens an existing database for reading commands; a missing directory is "not found"
 /// rather than a silently created empty database.
 pub fn open_existing(dir: &std::path::Path) -> spandb::Result<spandb::Db> {
-    spandb::Db::open_existing(dir, spandb::Options::new())
+    spandb::Db::open_existing(dir, db_options())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::byte_size;
+
+    #[test]
+    fn byte_sizes_take_binary_suffixes() {
+        assert_eq!(byte_size("0"), Ok(0));
+        assert_eq!(byte_size("4096"), Ok(4096));
+        assert_eq!(byte_size("64k"), Ok(64 << 10));
+        assert_eq!(byte_size("256MiB"), Ok(256 << 20));
+        assert_eq!(byte_size("2G"), Ok(2 << 30));
+        assert!(byte_size("MiB").is_err());
+        assert!(byte_size("12 parsecs").is_err());
+        assert!(byte_size("99999999999999999999G").is_err());
+    }
 }

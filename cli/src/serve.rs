@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use spandb::{Durability, Error, Options, Result};
+use spandb::{Durability, Error, Result};
 use spandb_server::kafka::KafkaConfig;
 use spandb_server::ServerConfig;
 
@@ -234,7 +234,7 @@ pub fn run(db_dir: &Path, args: Args) -> Result<ExitCode> {
             interval: Duration::from_millis(50),
         },
     };
-    let db = Arc::new(Options::new().durability(durability).open(db_dir)?);
+    let db = Arc::new(crate::db_options().durability(durability).open(db_dir)?);
     let served = spandb_server::run_until_signal(db.clone(), config);
     let closed = db.close();
     if let Err(e) = &served {

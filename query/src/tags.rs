@@ -103,7 +103,7 @@ pub fn tag_names(snapshot: &Snapshot, range: TimeRange) -> Result<TagNames> {
             resource.extend(r.attributes.iter().map(|kv| kv.key.clone()));
         }
     }
-    for s in snapshot.unsealed_spans() {
+    for s in snapshot.unsealed_spans()? {
         if range.overlaps(s.start_ns, s.end_ns) {
             span.extend(s.attributes.iter().map(|kv| kv.key.clone()));
             resource.extend(s.resource.attributes.iter().map(|kv| kv.key.clone()));
@@ -171,7 +171,7 @@ pub fn tag_values(
             break;
         }
     }
-    for s in snapshot.unsealed_spans() {
+    for s in snapshot.unsealed_spans()? {
         if out.len() >= limit {
             break;
         }
@@ -200,7 +200,7 @@ pub fn span_names(snapshot: &Snapshot, range: TimeRange, limit: usize) -> Result
             out.insert(f.string(*id)?.to_owned());
         }
     }
-    for s in snapshot.unsealed_spans() {
+    for s in snapshot.unsealed_spans()? {
         if range.overlaps(s.start_ns, s.end_ns) {
             out.insert(s.name.clone());
         }

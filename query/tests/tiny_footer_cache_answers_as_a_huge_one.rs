@@ -121,6 +121,9 @@ fn a_small_budget_evicts_least_recently_used_and_stays_within_it() {
     let spans = dataset();
     let d = tempfile::tempdir().unwrap();
     let huge = open(d.path(), &spans, usize::MAX / 2);
+    // Footers are cached when a query first reads them (not when a block is opened).
+    let q = parse("{ status = error }").unwrap();
+    search(&huge.snapshot().unwrap(), &q, TimeRange::ALL, usize::MAX).unwrap();
     let per_block = huge.cache_stats().bytes / huge.cache_stats().entries;
     drop(huge);
     // Room for about two footers.

@@ -57,15 +57,51 @@ fn quantile_of(
     None
 }
 
+/// One non-empty bucket of a [`Sketch`], packed in 6 bytes (16 as an `(i32, u64)` pair): the
+/// bucket of any `u64` value is `0..=2221` at 1% accuracy, so the index fits an `i16`, and a
+/// sketch counts the spans of one block, fewer than `u32::MAX`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C, packed(2))]
+struct Bucket {
+    index: i16,
+    count: u32,
+}
+
+impl Bucket {
+    fn new(index: i32, count: u64) -> Self {
+        Bucket {
+            // Every bucket `bucket_of` returns fits; decoding rejects any other.
+            index: i16::try_from(index).unwrap_or(if index < 0 { i16::MIN } else { i16::MAX }),
+            count: saturating_u32(count),
+        }
+    }
+    fn index(self) -> i32 {
+        i32::from(self.index)
+    }
+    fn count(self) -> u64 {
+        u64::from(self.count)
+    }
+    /// Adds `n` (saturating: see the type's comment for why it cannot be reached).
+    fn add(&mut self, n: u64) {
+        self.count = saturating_u32(self.count() + n);
+    }
+}
+
+fn saturating_u32(n: u64) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
 /// A mergeable quantile sketch of non-negative values (durations in ns).
 ///
-/// Stored sparse (the non-empty buckets, sorted by index): rollup cells hold a few buckets
-/// each. Aggregations that merge many sketches use a [`DenseSketch`].
+/// Stored sparse (the non-empty buckets, sorted by index, 6 bytes each): rollup cells hold a
+/// few buckets each, and a decoded footer holds a sketch per (service, operation, minute).
+/// Counts are per block (below `u32::MAX`). Aggregations that merge many sketches use a
+/// [`DenseSketch`].
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Sketch {
     zero_count: u64,
-    /// (bucket index, count > 0), sorted by index.
-    buckets: Vec<(i32, u64)>,
+    /// Non-empty buckets, sorted by index.
+    buckets: Vec<Bucket>,
 }
 
 impl Sketch {
@@ -89,19 +125,19 @@ impl Sketch {
     }
 
     fn add_bucket(&mut self, index: i32, n: u64) {
-        match self.buckets.binary_search_by_key(&index, |(i, _)| *i) {
+        match self.buckets.binary_search_by_key(&index, |b| b.index()) {
             Ok(p) => {
                 if let Some(b) = self.buckets.get_mut(p) {
-                    b.1 += n;
+                    b.add(n);
                 }
             }
-            Err(p) => self.buckets.insert(p, (index, n)),
+            Err(p) => self.buckets.insert(p, Bucket::new(index, n)),
         }
     }
 
     /// Bytes this sketch holds on the heap.
     pub fn heap_bytes(&self) -> usize {
-        self.buckets.capacity() * size_of::<(i32, u64)>()
+        self.buckets.capacity() * size_of::<Bucket>()
     }
 
     pub fn merge(&mut self, other: &Sketch) {
@@ -120,12 +156,14 @@ impl Sketch {
         );
         loop {
             match (a.peek(), b.peek()) {
-                (Some(x), Some(y)) if x.0 == y.0 => {
-                    out.push((x.0, x.1 + y.1));
+                (Some(x), Some(y)) if x.index() == y.index() => {
+                    let mut sum = **x;
+                    sum.add(y.count());
+                    out.push(sum);
                     a.next();
                     b.next();
                 }
-                (Some(x), Some(y)) if x.0 < y.0 => {
+                (Some(x), Some(y)) if x.index() < y.index() => {
                     out.push(**x);
                     a.next();
                 }
@@ -148,7 +186,7 @@ impl Sketch {
     }
 
     pub fn count(&self) -> u64 {
-        self.zero_count + self.buckets.iter().map(|(_, c)| c).sum::<u64>()
+        self.zero_count + self.buckets.iter().map(|b| b.count()).sum::<u64>()
     }
 
     /// Values equal to zero.
@@ -157,14 +195,14 @@ impl Sketch {
     }
 
     /// The non-empty buckets, (index, count), by index.
-    pub fn buckets(&self) -> &[(i32, u64)] {
-        &self.buckets
+    pub fn buckets(&self) -> impl Iterator<Item = (i32, u64)> + Clone + '_ {
+        self.buckets.iter().map(|b| (b.index(), b.count()))
     }
 
     /// The q-quantile (0 <= q <= 1) with the lower-rank convention `rank = floor(q * (n - 1))`,
     /// within [`SKETCH_RELATIVE_ACCURACY`] of the exact value at that rank. `None` when empty.
     pub fn quantile(&self, q: f64) -> Option<f64> {
-        quantile_of(self.zero_count, self.buckets.iter().copied(), q)
+        quantile_of(self.zero_count, self.buckets(), q)
     }
 
     /// Values at most `value`, counting whole buckets: exact but for values in `value`'s own
@@ -176,8 +214,7 @@ impl Sketch {
         let top = bucket_of(value);
         self.zero_count
             + self
-                .buckets
-                .iter()
+                .buckets()
                 .take_while(|(i, _)| *i <= top)
                 .map(|(_, c)| c)
                 .sum::<u64>()
@@ -187,42 +224,49 @@ impl Sketch {
         enc.put_varint(self.zero_count);
         enc.put_varint(self.buckets.len() as u64);
         let mut prev = 0i64;
-        for (i, c) in &self.buckets {
-            enc.put_zigzag(i64::from(*i) - prev);
-            enc.put_varint(*c);
-            prev = i64::from(*i);
+        for (i, c) in self.buckets() {
+            enc.put_zigzag(i64::from(i) - prev);
+            enc.put_varint(c);
+            prev = i64::from(i);
         }
     }
 
     pub fn decode(dec: &mut Decoder<'_>) -> DecodeResult<Self> {
         let zero_count = dec.get_varint()?;
         let n = dec.get_count()?;
-        let mut buckets: Vec<(i32, u64)> = Vec::with_capacity(n);
+        let mut buckets: Vec<Bucket> = Vec::with_capacity(n);
         let mut prev = 0i64;
         for _ in 0..n {
             prev = prev
                 .checked_add(dec.get_zigzag()?)
                 .ok_or_else(|| DecodeError::new("sketch bucket index overflows"))?;
-            let index = i32::try_from(prev).map_err(|_| {
+            // No u64 value has a bucket outside i16 (the writer never wrote one), and no
+            // block has u32::MAX spans.
+            let index = i16::try_from(prev).map_err(|_| {
                 DecodeError::new(format!("sketch bucket index {prev} out of range"))
             })?;
             let count = dec.get_varint()?;
+            let count = u32::try_from(count).map_err(|_| {
+                DecodeError::new(format!("sketch bucket count {count} out of range"))
+            })?;
+            let bucket = Bucket { index, count };
+            let index = i32::from(index);
             // Written in increasing order; anything else (or an empty bucket) is tolerated
             // the way the map form did: later entries win, empty ones vanish.
-            match buckets.last_mut() {
-                Some(last) if last.0 < index => buckets.push((index, count)),
-                None => buckets.push((index, count)),
-                _ => match buckets.binary_search_by_key(&index, |(i, _)| *i) {
+            match buckets.last() {
+                Some(last) if last.index() < index => buckets.push(bucket),
+                None => buckets.push(bucket),
+                _ => match buckets.binary_search_by_key(&index, |b| b.index()) {
                     Ok(p) => {
                         if let Some(b) = buckets.get_mut(p) {
-                            b.1 = count;
+                            *b = bucket;
                         }
                     }
-                    Err(p) => buckets.insert(p, (index, count)),
+                    Err(p) => buckets.insert(p, bucket),
                 },
             }
         }
-        buckets.retain(|(_, c)| *c > 0);
+        buckets.retain(|b| b.count() > 0);
         Ok(Sketch {
             zero_count,
             buckets,
@@ -292,11 +336,11 @@ impl DenseSketch {
         let (Some(first), Some(last)) = (s.buckets.first(), s.buckets.last()) else {
             return;
         };
-        self.reserve(first.0, last.0);
-        for (i, c) in &s.buckets {
+        self.reserve(first.index(), last.index());
+        for (i, c) in s.buckets() {
             if let Some(slot) = self
                 .counts
-                .get_mut((i64::from(*i) - i64::from(self.offset)) as usize)
+                .get_mut((i64::from(i) - i64::from(self.offset)) as usize)
             {
                 *slot += c;
             }
@@ -396,7 +440,7 @@ impl DenseSketch {
 
 /// A sketch frozen for reading: bucket counts as `u32` in one dense run from the lowest
 /// non-empty bucket to the highest. A pre-merged per-service cell fills most of its run, so
-/// this takes ~4 B per bucket in memory against 16 for [`Sketch`]'s (index, count) pairs, and
+/// this takes ~4 B per bucket in memory against 6 for [`Sketch`]'s (index, count) pairs, and
 /// merging it into a [`DenseSketch`] is one slice addition the compiler vectorizes. The counts
 /// are shared: a query that needs one block's sketch as it is clones it for a reference count.
 #[derive(Clone, Debug, Default, PartialEq)]

@@ -94,7 +94,11 @@ impl Snapshot {
         for block in self.blocks() {
             out.extend(filter.block_spans(block)?);
         }
-        out.extend(self.unsealed_spans().filter(|s| filter.matches(s)).cloned());
+        out.extend(
+            self.unsealed_spans()?
+                .filter(|s| filter.matches(s))
+                .cloned(),
+        );
         Ok(out)
     }
 }

@@ -75,7 +75,7 @@ fn logs_are_logged_sealed_indexed_compacted_retained_and_checked() {
     let snap = db.snapshot().unwrap();
     let log_blocks = snap.log_blocks().count();
     assert!(log_blocks >= 2, "{log_blocks} log blocks");
-    assert_eq!(snap.unsealed_logs().count(), 0);
+    assert_eq!(snap.unsealed_log_count(), 0);
     let mut got = snap.trace_logs(&trace).unwrap();
     got.sort_by_key(|l| l.time_ns);
     let mut want: Vec<LogRecord> = logs_of(3, 30, t0)

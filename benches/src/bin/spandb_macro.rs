@@ -34,6 +34,11 @@ use spandb::{LabelValue, MetricsRequest, TimeRange};
 use spandb_benches::{percentile, rss_bytes};
 use spandb_storage::dir_size;
 
+// The allocator the CLI ships with (`spandb import`, `spandb serve`): the suite measures what
+// users run. Measured against glibc malloc in docs/ARCHITECTURE.md ("Memory").
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 type BoxResult<T> = Result<T, Box<dyn std::error::Error>>;
 
 fn main() {

@@ -227,7 +227,7 @@ fn operation_series(
             series.merge(i, minute, cell);
         }
     }
-    for s in snapshot.unsealed_spans() {
+    for s in snapshot.unsealed_spans()? {
         let minute = s.start_ns - s.start_ns % ROLLUP_BUCKET_NS;
         if range.contains(minute) {
             let mut cell = RollupCell::default();
@@ -727,7 +727,7 @@ fn attribute_shifts(
         }
         out.extend(
             snapshot
-                .unsealed_spans()
+                .unsealed_spans()?
                 .filter(|s| filter.matches(s))
                 .cloned(),
         );

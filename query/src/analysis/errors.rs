@@ -253,7 +253,7 @@ pub fn error_spans(snapshot: &Snapshot, range: TimeRange) -> Result<Vec<Span>> {
     let mut out: Vec<Span> = parts.into_iter().flatten().collect();
     out.extend(
         snapshot
-            .unsealed_spans()
+            .unsealed_spans()?
             .filter(|s| s.is_error() && range.contains(s.start_ns))
             .cloned(),
     );

@@ -102,7 +102,7 @@ pub fn explain(snapshot: &Snapshot, trace_id: &TraceId) -> Result<Option<Explana
     let ops = operation_sketches(snapshot, &tree)?;
     let mut health = health_of(&tree);
     health.unsealed_spans = snapshot
-        .unsealed_spans()
+        .unsealed_spans()?
         .filter(|s| s.trace_id == *trace_id)
         .count();
     let root = tree.root_span();
@@ -163,7 +163,7 @@ fn operation_sketches(
             }
         }
     }
-    for s in snapshot.unsealed_spans() {
+    for s in snapshot.unsealed_spans()? {
         let op = (s.service().to_owned(), s.name.clone());
         if wanted.contains(&op) {
             out.entry(op).or_default().add(s.duration_ns());

@@ -41,7 +41,7 @@ pub fn traces(snapshot: &Snapshot, ids: &[TraceId]) -> Result<Vec<TraceTree>> {
     let mut by_trace: FxHashMap<TraceId, Vec<Span>> = FxHashMap::default();
     for span in parts.into_iter().flatten().chain(
         snapshot
-            .unsealed_spans()
+            .unsealed_spans()?
             .filter(|s| wanted_set.contains(&s.trace_id))
             .cloned(),
     ) {

@@ -116,7 +116,7 @@ pub fn trace_health(snapshot: &Snapshot, trace_id: &TraceId) -> Result<Option<Tr
         return Ok(None);
     };
     let unsealed = snapshot
-        .unsealed_spans()
+        .unsealed_spans()?
         .filter(|s| s.trace_id == *trace_id)
         .count();
     let mut links = Vec::new();

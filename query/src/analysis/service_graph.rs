@@ -94,7 +94,7 @@ pub fn service_graph(
             }
         }
     }
-    let unsealed: Vec<&Span> = snapshot.unsealed_spans().collect();
+    let unsealed: Vec<&Span> = snapshot.unsealed_spans()?.collect();
     if !unsealed.is_empty() {
         graph.add_rollup(&EdgeRollup::of_spans(&unsealed), None, range, &mut store)?;
     }
@@ -188,10 +188,18 @@ impl<'s> StoreLookup<'s> {
         if block.is_none() {
             return false;
         }
-        let snapshot = self.snapshot;
+        if self.unsealed_traces.is_none() {
+            match self.snapshot.unsealed_spans() {
+                Ok(spans) => self.unsealed_traces = Some(spans.map(|s| s.trace_id).collect()),
+                Err(e) => {
+                    self.error.get_or_insert(e.into());
+                    return true;
+                }
+            }
+        }
         self.unsealed_traces
-            .get_or_insert_with(|| snapshot.unsealed_spans().map(|s| s.trace_id).collect())
-            .contains(trace)
+            .as_ref()
+            .is_some_and(|t| t.contains(trace))
     }
 
     fn has_remote_child(&mut self, trace: &TraceId, span: &SpanId, service: &str) -> bool {

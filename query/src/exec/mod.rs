@@ -725,7 +725,7 @@ pub(crate) fn candidate_traces(
         }
     }
     scan::scan_unsealed(
-        snapshot.unsealed_spans(),
+        snapshot.unsealed_spans()?,
         &compiled.filters,
         range,
         &mut |fi, s| {

@@ -97,7 +97,7 @@ pub fn search(
         results: BinaryHeap::new(),
         deferred: None,
     };
-    s.unsealed();
+    s.unsealed()?;
     s.deferred = (limit >= traces.saturating_add(s.unsealed_ids.len())).then(Vec::new);
     let mut order: Vec<usize> = (0..blocks.len())
         .filter(|&b| blocks[b].meta().rows > 0)
@@ -238,9 +238,9 @@ impl Search<'_> {
     }
 
     /// Unsealed spans: every trace with one is assembled when it may match.
-    fn unsealed(&mut self) {
+    fn unsealed(&mut self) -> Result<()> {
         let mut traces: FxHashMap<TraceId, (u64, u64)> = FxHashMap::default();
-        for span in self.snapshot.unsealed_spans() {
+        for span in self.snapshot.unsealed_spans()? {
             let e = traces.entry(span.trace_id).or_insert((u64::MAX, 0));
             e.0 = e.0.min(span.start_ns);
             let view = SpanRef {
@@ -266,6 +266,7 @@ impl Search<'_> {
                 });
             }
         }
+        Ok(())
     }
 
     /// Traces of block `b` that also have unsealed spans, sorted.

@@ -124,7 +124,7 @@ pub fn span_logs(snap: &Snapshot, spans: &BTreeSet<(TraceId, SpanId)>) -> Result
     let traces: BTreeSet<TraceId> = spans.iter().map(|(t, _)| *t).collect();
     let wanted = |l: &LogRecord| spans.contains(&(l.trace_id, l.span_id));
     let mut out: Vec<LogRecord> = snap
-        .unsealed_logs()
+        .unsealed_logs()?
         .filter(|l| wanted(l))
         .cloned()
         .collect();

@@ -126,7 +126,7 @@ pub fn search_logs(snap: &Snapshot, q: &LogQuery, opts: &LogSearch) -> Result<Ve
         t >= from && t < to
     };
     let mut found: Vec<LogRecord> = snap
-        .unsealed_logs()
+        .unsealed_logs()?
         .filter(|l| in_range(l) && q.matches(l))
         .cloned()
         .collect();

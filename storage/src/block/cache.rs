@@ -154,6 +154,30 @@ impl<V: HeapSize> FooterCache<V> {
         value
     }
 
+    /// Counts `bytes` more for `key` if it still holds `value` (a part of it was built after
+    /// insertion), evicting the least recently used values over the budget. A value no
+    /// longer held (evicted, or never held) is not counted: it lives only as long as its users.
+    pub fn grow(&self, key: u64, value: &V, bytes: usize) {
+        let mut st = self.lock();
+        let Some(e) = st.entries.get_mut(&key) else {
+            return;
+        };
+        if !std::ptr::eq(Arc::as_ptr(&e.value), value) {
+            return;
+        }
+        e.bytes += bytes;
+        st.bytes += bytes;
+        while st.bytes > self.budget {
+            let Some((_, victim)) = st.order.pop_first() else {
+                break;
+            };
+            if let Some(e) = st.entries.remove(&victim) {
+                st.bytes -= e.bytes;
+                self.evictions.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
     /// Drops the value of `key` (its block was closed).
     pub fn remove(&self, key: u64) {
         let mut st = self.lock();
@@ -206,6 +230,25 @@ mod tests {
         assert_eq!(c.stats().entries, 2);
         c.remove(1);
         assert_eq!(c.stats().bytes, 40);
+    }
+
+    #[test]
+    fn growth_counts_only_for_the_value_held_and_evicts_over_the_budget() {
+        let c = FooterCache::new(100);
+        let one = c.insert(1, Blob(30));
+        let two = c.insert(2, Blob(30));
+        c.grow(2, &two, 20);
+        assert_eq!(c.stats().bytes, 80);
+        // Another value under the same key (a stale copy) is not counted.
+        c.grow(1, &Blob(0), 50);
+        assert_eq!(c.stats().bytes, 80);
+        // Over the budget: the least recently used (1) goes.
+        c.grow(2, &two, 40);
+        let s = c.stats();
+        assert_eq!((s.bytes, s.entries, s.evictions), (90, 1, 1));
+        // Evicted: growing it again counts nothing.
+        c.grow(1, &one, 10);
+        assert_eq!(c.stats().bytes, 90);
     }
 
     #[test]

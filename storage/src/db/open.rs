@@ -15,6 +15,7 @@ use crate::block::{BlockReader, FooterCache, SharedFooterCache};
 use crate::catalog::{BlockEntry, BlockKind, Catalog, RecordKind};
 use crate::error::{Error, Result};
 use crate::memtable::{Memtable, Segment};
+use crate::model::LogRecord;
 use crate::wal_codec::{decode_log_record, decode_record};
 
 impl Db {
@@ -90,10 +91,20 @@ impl Db {
                 e.context(format_args!("log record {seq}"))
                     .in_file(dir.join("catalog"))
             };
-            memtable.append(match kind {
-                RecordKind::Spans => Segment::spans(decode_record(&payload).map_err(bad)?),
-                RecordKind::Logs => Segment::logs(decode_log_record(&payload).map_err(bad)?),
-            });
+            // Decoded once here, to check the record and index its trace ids; the memtable
+            // keeps the record itself.
+            match kind {
+                RecordKind::Spans => {
+                    let spans = decode_record(&payload).map_err(bad)?;
+                    let traces = spans.iter().map(|s| Some(s.trace_id));
+                    memtable.append(Segment::spans(payload, spans.len()), traces);
+                }
+                RecordKind::Logs => {
+                    let logs = decode_log_record(&payload).map_err(bad)?;
+                    let traces = logs.iter().map(LogRecord::trace);
+                    memtable.append(Segment::logs(payload, logs.len()), traces);
+                }
+            }
             next_seq = seq + 1;
         }
         let next_block_id = catalog

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use super::maintenance::LiveBlock;
 use super::write::Frozen;
@@ -12,6 +12,7 @@ use super::{Db, Inner};
 use crate::block::log::LogBlockReader;
 use crate::block::{BlockReader, SpanParts};
 use crate::catalog::{trace_prefix, BlockEntry, TracePrefix};
+use crate::codec::buf::{DecodeError, DecodeResult};
 use crate::error::{Error, Result};
 use crate::memtable::{Memtable, Segment};
 use crate::model::{LogRecord, Span, TraceId};
@@ -49,6 +50,9 @@ pub struct Snapshot {
     /// Segments of the frozen memtables (the first `frozen_segments`), then of the memtable.
     segments: Vec<Arc<Segment>>,
     frozen_segments: usize,
+    /// The unsealed rows, decoded at the first read that needs them.
+    decoded_spans: OnceLock<Vec<Arc<Vec<Span>>>>,
+    decoded_logs: OnceLock<Vec<Arc<Vec<LogRecord>>>>,
     inner: Arc<Inner>,
 }
 
@@ -99,6 +103,8 @@ impl Db {
             frozen_segments,
             version,
             segments,
+            decoded_spans: OnceLock::new(),
+            decoded_logs: OnceLock::new(),
             inner: self.inner.clone(),
         })
     }
@@ -124,9 +130,41 @@ impl Snapshot {
         self.version.logs.values().map(|b| &b.reader)
     }
 
-    /// Log records not yet sealed into a log block.
-    pub fn unsealed_logs(&self) -> impl Iterator<Item = &LogRecord> {
-        self.segments.iter().flat_map(|s| s.logs.iter())
+    /// Log records not yet sealed into a log block (decoded from their log records at the
+    /// first call).
+    pub fn unsealed_logs(&self) -> Result<impl Iterator<Item = &LogRecord>> {
+        let decoded = self.decoded(&self.decoded_logs, Segment::decode_logs)?;
+        Ok(decoded.iter().flat_map(|l| l.iter()))
+    }
+
+    /// How many log records are not yet sealed (without decoding them).
+    pub fn unsealed_log_count(&self) -> usize {
+        self.segments.iter().map(|s| s.log_rows()).sum()
+    }
+
+    /// The unsealed segments decoded with `decode`, once per snapshot.
+    fn decoded<'a, T>(
+        &self,
+        cell: &'a OnceLock<Vec<Arc<Vec<T>>>>,
+        decode: impl Fn(&Segment) -> DecodeResult<Arc<Vec<T>>>,
+    ) -> Result<&'a [Arc<Vec<T>>]> {
+        if let Some(rows) = cell.get() {
+            return Ok(rows);
+        }
+        let rows = self
+            .segments
+            .iter()
+            .map(|s| decode(s))
+            .collect::<DecodeResult<Vec<_>>>()
+            .map_err(|e| self.unsealed_error(e))?;
+        Ok(cell.get_or_init(|| rows))
+    }
+
+    /// An unsealed log record that does not decode (only a bug can cause it: this process
+    /// encoded it, or checked it when replaying the log).
+    fn unsealed_error(&self, e: DecodeError) -> Error {
+        e.context("unsealed log record")
+            .in_file(self.inner.dir.join("catalog"))
     }
 
     /// Every log record of `trace`: log blocks found through the trace-id index (the same
@@ -149,11 +187,17 @@ impl Snapshot {
             let n = f.segments.len();
             out.extend(
                 f.memtable
-                    .trace_logs(trace, frozen.get(at..at + n).unwrap_or_default()),
+                    .trace_logs(trace, frozen.get(at..at + n).unwrap_or_default())
+                    .map_err(|e| self.unsealed_error(e))?,
             );
             at += n;
         }
-        out.extend(self.version.memtable.trace_logs(trace, active));
+        out.extend(
+            self.version
+                .memtable
+                .trace_logs(trace, active)
+                .map_err(|e| self.unsealed_error(e))?,
+        );
         Ok(out)
     }
 
@@ -179,9 +223,16 @@ impl Snapshot {
         }
     }
 
-    /// Spans not yet sealed into a block (in frozen memtables and in the memtable).
-    pub fn unsealed_spans(&self) -> impl Iterator<Item = &Span> {
-        self.segments.iter().flat_map(|s| s.spans.iter())
+    /// Spans not yet sealed into a block (in frozen memtables and in the memtable), decoded
+    /// from their log records at the first call.
+    pub fn unsealed_spans(&self) -> Result<impl Iterator<Item = &Span>> {
+        let decoded = self.decoded(&self.decoded_spans, Segment::decode_spans)?;
+        Ok(decoded.iter().flat_map(|s| s.iter()))
+    }
+
+    /// How many spans are not yet sealed (without decoding them).
+    pub fn unsealed_span_count(&self) -> usize {
+        self.segments.iter().map(|s| s.span_rows()).sum()
     }
 
     /// Every span of `trace`: blocks found through the trace-id index, plus unsealed spans.
@@ -213,11 +264,17 @@ impl Snapshot {
             let n = f.segments.len();
             out.extend(
                 f.memtable
-                    .trace(trace, frozen.get(at..at + n).unwrap_or_default()),
+                    .trace(trace, frozen.get(at..at + n).unwrap_or_default())
+                    .map_err(|e| self.unsealed_error(e))?,
             );
             at += n;
         }
-        out.extend(self.version.memtable.trace(trace, active));
+        out.extend(
+            self.version
+                .memtable
+                .trace(trace, active)
+                .map_err(|e| self.unsealed_error(e))?,
+        );
         Ok(out)
     }
 
@@ -242,9 +299,9 @@ impl Snapshot {
             st.logs += u64::from(b.footer().rows);
             st.block_bytes += b.file_len();
         }
-        st.logs += self.unsealed_logs().count() as u64;
+        st.logs += self.unsealed_log_count() as u64;
         let mut traces: HashSet<TracePrefix> = HashSet::new();
-        for s in self.unsealed_spans() {
+        for s in self.unsealed_spans()? {
             st.unsealed_spans += 1;
             *services.entry(s.service().to_owned()).or_default() += 1;
             min_start = min_start.min(s.start_ns);

@@ -88,9 +88,11 @@ impl Inner {
             .expect("spawning the log-sync thread");
             *lock(&self.syncer) = Some(syncer);
         }
-        // The queue holds one job, so a writer that outruns sealing waits (bounded memory).
+        // No queue: handing a frozen memtable over waits until the sealer takes it, so a
+        // writer that outruns sealing waits with one frozen memtable (and the sealer holds
+        // another): memory stays bounded by two memtables, not three.
         let weak = Arc::downgrade(self);
-        if let Ok(sealer) = Worker::spawn("spandb-sealer", 1, move |jobs| run_sealer(jobs, weak)) {
+        if let Ok(sealer) = Worker::spawn("spandb-sealer", 0, move |jobs| run_sealer(jobs, weak)) {
             *lock(&self.sealer) = Some(sealer);
         }
         if let Some(every) = self.opts.maintenance_interval {

@@ -14,6 +14,7 @@ use crate::block::log::{encode_log_block, EncodedLogBlock, LogBlockReader};
 use crate::block::{encode_block, BlockReader, EncodedBlock};
 use crate::catalog::BlockEntry;
 use crate::catalog::{BlockKind, RecordKind};
+use crate::codec::buf::DecodeResult;
 use crate::error::{Error, Result};
 use crate::fsio::write_atomic;
 use crate::memtable::{Memtable, Segment};
@@ -85,8 +86,12 @@ impl Db {
                 bad.span_id
             )));
         }
-        let payload = encode_record(&spans);
-        self.append(RecordKind::Spans, &payload, Segment::spans(spans), sources)
+        let segment = Segment::spans(encode_record(&spans), spans.len());
+        let trace_ids: Vec<Option<TraceId>> = spans.iter().map(|s| Some(s.trace_id)).collect();
+        // The memtable keeps the record, not the spans: they are freed here, on the writer's
+        // thread, before it takes the lock.
+        drop(spans);
+        self.append(RecordKind::Spans, segment, trace_ids, sources)
     }
 
     /// Writes a batch of log records, through the same log, memtable and sealer as spans:
@@ -115,19 +120,23 @@ impl Db {
                 bad.severity_number
             )));
         }
-        let payload = encode_log_record(&logs);
-        self.append(RecordKind::Logs, &payload, Segment::logs(logs), sources)
+        let segment = Segment::logs(encode_log_record(&logs), logs.len());
+        let trace_ids: Vec<Option<TraceId>> = logs.iter().map(LogRecord::trace).collect();
+        drop(logs);
+        self.append(RecordKind::Logs, segment, trace_ids, sources)
     }
 
-    /// Appends one log record and its memtable segment under the writer lock.
-    /// With `sources`, their positions are stored in the same RocksDB batch as the record.
+    /// Appends one log record and its memtable segment (whose rows' trace ids are
+    /// `trace_ids`) under the writer lock. With `sources`, their positions are stored in the
+    /// same RocksDB batch as the record.
     fn append(
         &self,
         kind: RecordKind,
-        payload: &[u8],
         segment: Segment,
+        trace_ids: Vec<Option<TraceId>>,
         sources: &[(String, u64)],
     ) -> Result<()> {
+        let payload = segment.record();
         let mut w = lock(&self.inner.writer);
         self.inner.check_writable()?;
         let sync = self.inner.opts.durability == Durability::Sync;
@@ -146,7 +155,7 @@ impl Db {
         }
         w.next_seq += 1;
         let version = self.inner.version();
-        version.memtable.append(segment);
+        version.memtable.append(segment, trace_ids.into_iter());
         if version.memtable.row_count() >= self.inner.opts.block_max_spans {
             self.inner.freeze(&mut w)?;
         }
@@ -201,8 +210,8 @@ impl Inner {
                 return Ok(());
             }
             // Ids only for the kinds present: a span-only database numbers blocks 1, 2, 3...
-            let has_spans = segments.iter().any(|s| !s.spans.is_empty());
-            let has_logs = segments.iter().any(|s| !s.logs.is_empty());
+            let has_spans = segments.iter().any(|s| s.span_rows() > 0);
+            let has_logs = segments.iter().any(|s| s.log_rows() > 0);
             let block_id = w.next_block_id;
             let log_block_id = block_id + u64::from(has_spans && has_logs);
             let frozen = Arc::new(Frozen {
@@ -281,29 +290,58 @@ impl Inner {
         Ok((path, entry))
     }
 
+    /// The span block of a frozen memtable, encoded; its decoded spans are freed before the
+    /// block is written.
+    fn encode_frozen_spans(&self, frozen: &Frozen) -> Result<EncodedBlock> {
+        let decoded = self.decode_frozen(frozen, Segment::decode_spans)?;
+        let spans: Vec<&Span> = decoded.iter().flat_map(|s| s.iter()).collect();
+        encode_block(spans, &self.opts.layout)
+    }
+
+    /// Every segment of a frozen memtable decoded with `decode`. A failure (the records were
+    /// encoded by this process, so only a bug) poisons the handle: the block cannot be sealed.
+    fn decode_frozen<T>(
+        &self,
+        frozen: &Frozen,
+        decode: impl Fn(&Segment) -> DecodeResult<Arc<Vec<T>>>,
+    ) -> Result<Vec<Arc<Vec<T>>>> {
+        frozen
+            .segments
+            .iter()
+            .map(|s| decode(s))
+            .collect::<DecodeResult<_>>()
+            .map_err(|e| {
+                let e = e
+                    .context(format_args!(
+                        "unsealed log records of block {}",
+                        frozen.block_id
+                    ))
+                    .in_file(self.dir.join("catalog"));
+                self.poison(e.to_string());
+                e
+            })
+    }
+
     /// Seals a frozen memtable and commits it: file (temp, fsync, rename, fsync dir), then one
     /// RocksDB batch (catalog entry, trace index, log range delete), then the new version, in
     /// which the sealed block replaces the frozen memtable.
     pub(super) fn seal(&self, frozen: &Frozen) -> Result<()> {
-        let spans: Vec<&Span> = frozen
-            .segments
-            .iter()
-            .flat_map(|s| s.spans.iter())
-            .collect();
-        let logs: Vec<&LogRecord> = frozen.segments.iter().flat_map(|s| s.logs.iter()).collect();
-        let span_block = if spans.is_empty() {
-            None
-        } else {
-            let encoded = encode_block(spans, &self.opts.layout)?;
+        let span_block = if frozen.segments.iter().any(|s| s.span_rows() > 0) {
+            let encoded = self.encode_frozen_spans(frozen)?;
             let (path, entry) = self.write_block_file(frozen.block_id, &encoded)?;
             Some((path, entry, encoded.trace_ids))
-        };
-        let log_block = if logs.is_empty() {
-            None
         } else {
+            None
+        };
+        let log_block = if frozen.segments.iter().any(|s| s.log_rows() > 0) {
+            let decoded = self.decode_frozen(frozen, Segment::decode_logs)?;
+            let logs: Vec<&LogRecord> = decoded.iter().flat_map(|l| l.iter()).collect();
             let encoded = encode_log_block(logs, &self.opts.layout)?;
+            drop(decoded);
             let (path, entry) = self.write_log_block_file(frozen.log_block_id, &encoded)?;
             Some((path, entry, encoded.trace_ids))
+        } else {
+            None
         };
         let commits: Vec<(&BlockEntry, &[TraceId])> = span_block
             .iter()

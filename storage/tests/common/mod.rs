@@ -298,7 +298,7 @@ pub fn batch_of(s: &Span) -> u64 {
 /// Every log record of `snap`, sealed and unsealed, in a stable order (time, trace, span,
 /// body), so two sets compare with `assert_eq!`.
 pub fn all_logs(snap: &spandb_storage::Snapshot) -> Vec<spandb_storage::LogRecord> {
-    let mut out: Vec<spandb_storage::LogRecord> = snap.unsealed_logs().cloned().collect();
+    let mut out: Vec<spandb_storage::LogRecord> = snap.unsealed_logs().unwrap().cloned().collect();
     for b in snap.log_blocks() {
         out.extend(b.all_records().unwrap());
     }

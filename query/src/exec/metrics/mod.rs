@@ -67,7 +67,9 @@ pub fn data_time_range(snapshot: &Snapshot) -> Option<TimeRange> {
             hi = hi.max(f.max_start_ns);
         }
     }
-    for s in snapshot.unsealed_spans() {
+    // Unsealed rows that fail to decode are left out here: the query over this window reads
+    // them again and reports the error.
+    for s in snapshot.unsealed_spans().into_iter().flatten() {
         any = true;
         lo = lo.min(s.start_ns);
         hi = hi.max(s.start_ns);

@@ -175,7 +175,7 @@ pub(super) fn run_rollup<'q>(
     for p in parts {
         agg.merge(p);
     }
-    for span in snapshot.unsealed_spans() {
+    for span in snapshot.unsealed_spans()? {
         if plan.error_only && !span.is_error() {
             continue;
         }

@@ -38,7 +38,7 @@ pub(super) fn run_scan<'q>(
         agg.merge(p);
     }
     scan_unsealed(
-        snapshot.unsealed_spans(),
+        snapshot.unsealed_spans()?,
         &compiled.filters,
         range,
         &mut |_, s| agg.add_view(s),

@@ -1,5 +1,6 @@
 //! A decoded footer as the footer cache holds it: the footer, its dictionary lookup and the
-//! rollup pre-merged per (service, minute), with an estimate of the heap bytes they take.
+//! rollup pre-merged per (service, minute) (built at the first RED query that needs it, then
+//! counted in the cache), with an estimate of the heap bytes they take.
 //!
 //! The estimate follows the allocations the decoder makes (vector capacities, string bytes,
 //! hash table slots, B-tree nodes, roaring containers). It is not yet checked against a
@@ -9,10 +10,11 @@ use std::collections::HashMap;
 use std::mem::size_of;
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
+use std::sync::{OnceLock, Weak};
 
 use roaring::RoaringBitmap;
 
-use crate::block::cache::HeapSize;
+use crate::block::cache::{FooterCache, HeapSize};
 use crate::block::footer::{AttrIndex, Footer, RowGroup, TraceEntry};
 use crate::codec::value::dict_str;
 use crate::edges::{EdgeCell, EdgeKey, EdgeRollup, LooseEnd};
@@ -25,9 +27,12 @@ use crate::rollup::{Rollup, RollupCell, RollupKey, ServiceCell, ServiceRollup};
 pub struct LoadedFooter {
     footer: Footer,
     dict_ids: HashMap<String, u32>,
-    service_rollup: ServiceRollup,
+    /// Built at first use: most queries never read it.
+    service_rollup: OnceLock<ServiceRollup>,
     path: PathBuf,
     heap_bytes: usize,
+    /// The cache (and key) holding this footer, told when `service_rollup` is built.
+    cache: Option<(Weak<FooterCache<LoadedFooter>>, u64)>,
 }
 
 impl Deref for LoadedFooter {
@@ -38,22 +43,26 @@ impl Deref for LoadedFooter {
 }
 
 impl LoadedFooter {
-    /// Indexes the dictionary and pre-merges the rollup (RED queries read it; building it
-    /// here keeps the cached size fixed).
-    pub(crate) fn new(footer: Footer, path: &Path) -> Self {
+    /// Indexes the dictionary. `cache` is where this footer will be held (under the key),
+    /// told of the bytes the per-(service, minute) rollup adds when a query builds it.
+    pub(crate) fn new(
+        footer: Footer,
+        path: &Path,
+        cache: Option<(Weak<FooterCache<LoadedFooter>>, u64)>,
+    ) -> Self {
         let dict_ids: HashMap<String, u32> = footer
             .dict
             .iter()
             .enumerate()
             .map(|(i, s)| (s.clone(), i as u32))
             .collect();
-        let service_rollup = ServiceRollup::of(&footer.rollup);
         let mut loaded = LoadedFooter {
             footer,
             dict_ids,
-            service_rollup,
+            service_rollup: OnceLock::new(),
             path: path.to_owned(),
             heap_bytes: 0,
+            cache,
         };
         loaded.heap_bytes = loaded.estimate_heap_bytes();
         loaded
@@ -86,9 +95,22 @@ impl LoadedFooter {
         Some(start..start + f.traces.get(t)?.rows)
     }
 
-    /// The footer's rollup pre-merged per (service, minute).
+    /// The footer's rollup pre-merged per (service, minute), built at the first call (a few
+    /// hundred microseconds per block) and from then on counted in the cache's budget.
     pub fn service_rollup(&self) -> &ServiceRollup {
-        &self.service_rollup
+        let mut built = false;
+        let rollup = self.service_rollup.get_or_init(|| {
+            built = true;
+            ServiceRollup::of(&self.footer.rollup)
+        });
+        if built {
+            if let Some((cache, key)) = &self.cache {
+                if let Some(cache) = cache.upgrade() {
+                    cache.grow(*key, self, service_rollup_bytes(rollup));
+                }
+            }
+        }
+        rollup
     }
 
     fn estimate_heap_bytes(&self) -> usize {
@@ -131,20 +153,25 @@ impl LoadedFooter {
             + vec_of(&f.unindexed_keys)
             + rollup(&f.rollup)
             + f.edges.as_ref().map_or(0, edges)
-            + vec_of::<ServiceCell>(&self.service_rollup.cells)
-            + self
-                .service_rollup
-                .cells
-                .iter()
-                .map(|c| c.durations.heap_bytes() + 16)
-                .sum::<usize>()
+            + self.service_rollup.get().map_or(0, service_rollup_bytes)
     }
 }
 
 impl HeapSize for LoadedFooter {
+    /// The estimate made at decoding, plus the per-(service, minute) rollup once built.
     fn heap_bytes(&self) -> usize {
-        self.heap_bytes
+        self.heap_bytes + self.service_rollup.get().map_or(0, service_rollup_bytes)
     }
+}
+
+/// Heap bytes of a per-(service, minute) rollup: its cells and their shared sketch counts
+/// (an `Arc<[u32]>`: the counts and two counters).
+fn service_rollup_bytes(r: &ServiceRollup) -> usize {
+    vec_of::<ServiceCell>(&r.cells)
+        + r.cells
+            .iter()
+            .map(|c| c.durations.heap_bytes() + 16)
+            .sum::<usize>()
 }
 
 fn vec_of<T>(v: &Vec<T>) -> usize {

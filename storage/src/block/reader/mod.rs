@@ -144,6 +144,7 @@ impl BlockReader {
             Ok(LoadedFooter::new(
                 Self::read_footer(self.file.bytes(), &self.path)?,
                 &self.path,
+                Some((Arc::downgrade(&self.cache), self.cache_key)),
             ))
         })
     }

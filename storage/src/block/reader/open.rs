@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use std::sync::Arc;
 
-use super::{BlockMeta, BlockReader, LoadedFooter, SharedFooterCache};
+use super::{BlockMeta, BlockReader, SharedFooterCache};
 use crate::block::cache::FooterCache;
 use crate::block::footer::{
     Footer, BLOCK_FORMAT_VERSION, BLOCK_MAGIC, HEADER_LEN, OLDEST_READABLE_BLOCK_FORMAT_VERSION,
@@ -44,8 +44,10 @@ impl BlockReader {
         Arc::new(FooterCache::new(usize::MAX))
     }
 
-    /// Reads and checks the footer of `file`, keeps its scalars and hands the decoded footer
-    /// to the cache (a block just opened is usually read next).
+    /// Reads and checks the footer of `file` and keeps its scalars. The decoded footer is not
+    /// put in the cache: the sealer and compaction open every block they write, and holding
+    /// those footers made ingest memory grow with the data up to the cache's budget (the first
+    /// query that needs a footer decodes it again, a few milliseconds).
     fn validate(
         id: u64,
         path: PathBuf,
@@ -55,7 +57,6 @@ impl BlockReader {
         let footer = Self::read_footer(file.bytes(), &path)?;
         let meta = BlockMeta::of(&footer);
         let cache_key = cache.new_key();
-        cache.insert(cache_key, LoadedFooter::new(footer, &path));
         Ok(BlockReader {
             id,
             path,
