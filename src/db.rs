@@ -99,7 +99,7 @@ impl Options {
     );
     storage_option!(
         /// Heap bytes of decoded block footers (dictionaries, bitmaps, rollups, trace
-        /// tables) kept in memory, least recently used evicted first. Defaults to 256 MiB;
+        /// tables) kept in memory, in a scan-resistant LRU. Defaults to 512 MiB;
         /// `0` keeps none (each query decodes the footers it reads).
         cache_bytes: usize
     );

@@ -73,7 +73,7 @@ struct Cli {
     output: Format,
     /// Memory for decoded block footers (dictionaries, bitmaps, rollups, trace tables),
     /// least recently used evicted first: bytes, or with a K/M/G (KiB/MiB/GiB) suffix, e.g.
-    /// 64MiB. Default 256MiB; 0 keeps none (each query decodes what it needs).
+    /// 64MiB. Default 512MiB; 0 keeps none (each query decodes what it needs).
     #[arg(long, global = true, value_parser = byte_size)]
     cache_bytes: Option<usize>,
     #[command(subcommand)]

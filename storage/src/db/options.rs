@@ -21,8 +21,9 @@ pub enum Durability {
     GroupCommit { interval: Duration },
 }
 
-/// The default of [`Options::cache_bytes`]: 256 MiB.
-pub const DEFAULT_CACHE_BYTES: usize = 256 << 20;
+/// The default of [`Options::cache_bytes`]: 512 MiB, which holds every footer of 10M spans of
+/// the macro suite's data (76 blocks of ~4.1 MB); docs/ARCHITECTURE.md, "Memory".
+pub const DEFAULT_CACHE_BYTES: usize = 512 << 20;
 
 /// Database options. Consuming setters; each documents its default.
 #[derive(Clone, Debug)]
@@ -118,9 +119,9 @@ impl Options {
         self
     }
     /// Heap bytes of decoded block footers (dictionaries, bitmaps, rollups, trace tables)
-    /// kept in memory, least recently used evicted first. Defaults to 256 MiB
-    /// ([`DEFAULT_CACHE_BYTES`]): about 50 blocks of 131072 spans. A block whose footer is
-    /// not held decodes it from its (mapped) file when a query needs it; `0` holds none.
+    /// kept in memory, in a scan-resistant LRU. Defaults to 512 MiB ([`DEFAULT_CACHE_BYTES`]):
+    /// about 120 blocks of 131072 spans. A block whose footer is not held decodes it from its
+    /// (mapped) file when a query needs it (~0.1 s for a full block); `0` holds none.
     #[must_use]
     pub fn cache_bytes(mut self, bytes: usize) -> Self {
         self.cache_bytes = bytes;
