@@ -20,6 +20,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::OnceLock;
 
+use rustc_hash::{FxHashMap, FxHashSet};
+
 use serde::Serialize;
 
 use crate::codec::buf::{DecodeError, DecodeResult, Decoder, Encoder};
@@ -118,10 +120,14 @@ pub struct EdgeCell {
 
 impl EdgeCell {
     pub fn add(&mut self, o: &Observation) {
+        self.add_call(o.client_ns, o.server_ns, o.error);
+    }
+
+    fn add_call(&mut self, client_ns: u64, server_ns: Option<u64>, error: bool) {
         self.calls += 1;
-        self.errors += u64::from(o.error);
-        self.client.add(o.client_ns);
-        if let Some(s) = o.server_ns {
+        self.errors += u64::from(error);
+        self.client.add(client_ns);
+        if let Some(s) = server_ns {
             self.server.add(s);
         }
     }
@@ -359,8 +365,8 @@ pub fn resolve_loose_end(
 
 /// Spans of one trace by span id: the first (earliest) of duplicates wins, as in trace
 /// assembly.
-fn index_by_id<'s>(spans: impl Iterator<Item = &'s Span>) -> HashMap<SpanId, &'s Span> {
-    let mut by_id = HashMap::new();
+fn index_by_id<'s>(spans: impl Iterator<Item = &'s Span>) -> FxHashMap<SpanId, &'s Span> {
+    let mut by_id = FxHashMap::default();
     for s in spans {
         by_id.entry(s.span_id).or_insert(s);
     }
@@ -465,27 +471,37 @@ impl EdgeRollup {
 
     /// The rollup of a block's spans (any order).
     pub fn of_spans(spans: &[&Span]) -> Self {
-        let mut by_trace: HashMap<TraceId, Vec<&Span>> = HashMap::new();
-        for s in spans {
-            by_trace.entry(s.trace_id).or_default().push(s);
-        }
-        let mut block_ids: Option<HashMap<(TraceId, SpanId), &Span>> = None;
+        // Traces in id order, each one's spans by (start, span id, end): one stable sort
+        // (the sealer's row order is nearly this already) instead of a map of per-trace
+        // vectors; ties keep their input order, as the per-trace sort did.
+        let mut sorted = spans.to_vec();
+        sorted.sort_by_key(|s| {
+            (
+                u128::from_be_bytes(s.trace_id.0),
+                s.start_ns,
+                u64::from_be_bytes(s.span_id.0),
+                s.end_ns,
+            )
+        });
+        let mut block_ids: Option<FxHashMap<(TraceId, SpanId), &Span>> = None;
         let mut rollup = EdgeRollup::default();
-        let mut traces: Vec<(TraceId, Vec<&Span>)> = by_trace.into_iter().collect();
-        traces.sort_by_key(|(t, _)| *t);
-        for (trace_id, mut trace) in traces {
-            trace.sort_by_key(|s| (s.start_ns, s.span_id, s.end_ns));
+        let mut has_remote_child: FxHashSet<SpanId> = FxHashSet::default();
+        for trace in sorted.chunk_by(|a, b| a.trace_id == b.trace_id) {
+            let Some(trace_id) = trace.first().map(|s| s.trace_id) else {
+                continue;
+            };
             let by_id = index_by_id(trace.iter().copied());
-            let mut has_remote_child: HashMap<SpanId, bool> = HashMap::new();
-            for s in &trace {
+            has_remote_child.clear();
+            for s in trace {
                 if let Some(parent) = parent_id(s) {
                     match by_id.get(&parent) {
+                        // A pair in one service is no call (`pair_call` says so too): tell
+                        // before copying both halves' service names.
+                        Some(p) if p.service() == s.service() => {}
                         Some(p) => {
-                            if p.service() != s.service() {
-                                has_remote_child.insert(p.span_id, true);
-                            }
+                            has_remote_child.insert(p.span_id);
                             if let Some(o) = pair_call(&SpanHalf::of(p), &SpanHalf::of(s)) {
-                                rollup.add(&o);
+                                rollup.add_owned(o);
                             }
                         }
                         None => rollup.loose.push(LooseEnd::Child {
@@ -497,7 +513,7 @@ impl EdgeRollup {
                 }
                 if s.kind == SpanKind::Consumer && !s.links.is_empty() {
                     let ids = block_ids.get_or_insert_with(|| {
-                        let mut m = HashMap::new();
+                        let mut m = FxHashMap::default();
                         for s in spans {
                             m.entry((s.trace_id, s.span_id)).or_insert(*s);
                         }
@@ -508,7 +524,7 @@ impl EdgeRollup {
                         match ids.get(&(l.trace_id, l.span_id)) {
                             Some(p) => {
                                 if let Some(o) = link_call(&SpanHalf::of(p), &consumer) {
-                                    rollup.add(&o);
+                                    rollup.add_owned(o);
                                 }
                             }
                             None => rollup.loose.push(LooseEnd::Link {
@@ -520,14 +536,14 @@ impl EdgeRollup {
                     }
                 }
             }
-            for s in &trace {
+            for s in trace {
                 let Some((call, always)) = virtual_call(s) else {
                     continue;
                 };
                 let first = by_id.get(&s.span_id).is_some_and(|f| std::ptr::eq(*f, *s));
                 if always {
-                    rollup.add(&call);
-                } else if first && !has_remote_child.contains_key(&s.span_id) {
+                    rollup.add_owned(call);
+                } else if first && !has_remote_child.contains(&s.span_id) {
                     rollup.loose.push(LooseEnd::Virtual {
                         trace_id,
                         span_id: s.span_id,
@@ -537,6 +553,16 @@ impl EdgeRollup {
             }
         }
         rollup
+    }
+
+    /// [`EdgeRollup::add`] of an observation no longer needed: its edge becomes the cell's
+    /// key without a copy.
+    fn add_owned(&mut self, o: Observation) {
+        let minute = minute_of(o.time_ns);
+        self.cells
+            .entry((o.edge, minute))
+            .or_default()
+            .add_call(o.client_ns, o.server_ns, o.error);
     }
 
     pub fn add(&mut self, o: &Observation) {

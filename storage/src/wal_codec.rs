@@ -19,6 +19,8 @@ use crate::model::{
 struct RecordStrings<'a> {
     ids: HashMap<&'a str, u32>,
     list: Vec<&'a str>,
+    /// The ids of the spans' strings in the order they were met (see [`Replay`]).
+    order: Vec<u32>,
 }
 
 impl<'a> RecordStrings<'a> {
@@ -28,6 +30,10 @@ impl<'a> RecordStrings<'a> {
             self.list.push(s);
             next
         })
+    }
+    fn id_in_order(&mut self, s: &'a str) {
+        let id = self.id(s);
+        self.order.push(id);
     }
 }
 
@@ -41,6 +47,40 @@ impl StringPolicy for Lookup<'_, '_> {
     }
     fn value_ref(&mut self, _key: &str, s: &str) -> Option<u32> {
         self.0.ids.get(s).copied()
+    }
+}
+
+/// The span strings' ids in the order the first pass met them, replayed by the second pass
+/// (which meets them in the same order) instead of hashing each string again. Each replayed id
+/// is checked against its string, and a mismatch falls back to the lookup: the ids written
+/// are the lookup's whatever the order.
+struct Replay<'r, 'a> {
+    strings: &'r RecordStrings<'a>,
+    order: &'r [u32],
+    next: usize,
+}
+
+impl Replay<'_, '_> {
+    fn find(&mut self, s: &str) -> Option<u32> {
+        if let Some(&id) = self.order.get(self.next) {
+            self.next += 1;
+            if self.strings.list.get(id as usize) == Some(&s) {
+                return Some(id);
+            }
+        }
+        self.strings.ids.get(s).copied()
+    }
+    fn id(&mut self, s: &str) -> u64 {
+        u64::from(self.find(s).unwrap_or(0))
+    }
+}
+
+impl StringPolicy for Replay<'_, '_> {
+    fn intern(&mut self, s: &str) -> u32 {
+        self.find(s).unwrap_or(0)
+    }
+    fn value_ref(&mut self, _key: &str, s: &str) -> Option<u32> {
+        self.find(s)
     }
 }
 
@@ -263,28 +303,32 @@ pub fn encode_record(spans: &[Span]) -> Vec<u8> {
     let mut strings = RecordStrings::default();
     strings.id("");
     let mut tables = TableIds::new();
+    strings.order.reserve(spans.len() * 16);
     for s in spans {
         tables.add(&s.resource, &s.scope);
         for x in [&s.trace_state, &s.name, &s.status_message] {
-            strings.id(x);
+            strings.id_in_order(x);
         }
-        intern_attrs(&mut strings, &s.attributes);
+        for_each_string(&s.attributes, &mut |x| strings.id_in_order(x));
         for e in &s.events {
-            strings.id(&e.name);
-            intern_attrs(&mut strings, &e.attributes);
+            strings.id_in_order(&e.name);
+            for_each_string(&e.attributes, &mut |x| strings.id_in_order(x));
         }
         for l in &s.links {
-            strings.id(&l.trace_state);
-            intern_attrs(&mut strings, &l.attributes);
+            strings.id_in_order(&l.trace_state);
+            for_each_string(&l.attributes, &mut |x| strings.id_in_order(x));
         }
     }
     intern_tables(&mut strings, &tables.resources, &tables.scopes);
     let mut e = Encoder::new();
     e.buf.reserve(spans.len() * 160);
     put_strings(&mut e, &strings);
-    let mut p = Lookup(&strings);
-    let id = |s: &str| u64::from(strings.ids.get(s).copied().unwrap_or(0));
     put_tables(&mut e, &strings, &tables.resources, &tables.scopes);
+    let mut p = Replay {
+        strings: &strings,
+        order: &strings.order,
+        next: 0,
+    };
     e.put_varint(spans.len() as u64);
     for s in spans {
         // Every span's resource and scope were entered in the first pass.
@@ -300,19 +344,19 @@ pub fn encode_record(spans: &[Span]) -> Vec<u8> {
             }
             None => e.put_u8(0),
         }
-        e.put_varint(id(&s.trace_state));
+        e.put_varint(p.id(&s.trace_state));
         e.put_varint(u64::from(s.flags));
-        e.put_varint(id(&s.name));
+        e.put_varint(p.id(&s.name));
         e.put_u8(s.kind as u8 | (s.status_code as u8) << 4);
         e.put_u64(s.start_ns);
         e.put_u64(s.end_ns);
-        e.put_varint(id(&s.status_message));
+        e.put_varint(p.id(&s.status_message));
         put_attrs(&mut e, &s.attributes, &mut p);
         e.put_varint(u64::from(s.dropped_attributes_count));
         e.put_varint(s.events.len() as u64);
         for ev in &s.events {
             e.put_u64(ev.time_ns);
-            e.put_varint(id(&ev.name));
+            e.put_varint(p.id(&ev.name));
             put_attrs(&mut e, &ev.attributes, &mut p);
             e.put_varint(u64::from(ev.dropped_attributes_count));
         }
@@ -321,7 +365,7 @@ pub fn encode_record(spans: &[Span]) -> Vec<u8> {
         for l in &s.links {
             e.put_raw(&l.trace_id.0);
             e.put_raw(&l.span_id.0);
-            e.put_varint(id(&l.trace_state));
+            e.put_varint(p.id(&l.trace_state));
             e.put_varint(u64::from(l.flags));
             put_attrs(&mut e, &l.attributes, &mut p);
             e.put_varint(u64::from(l.dropped_attributes_count));

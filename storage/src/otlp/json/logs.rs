@@ -10,9 +10,9 @@ use serde::de::Deserializer;
 use serde::Deserialize;
 use serde_json::{json, Map, Value as Json};
 
-use super::decode::{conv_attrs, conv_value};
 use super::encode::{put, put_attributes, value_json};
 use super::schema::{de_u32, de_u64, JAnyValue, JKeyValue, JResource, JScope};
+use super::values::{conv_attrs, conv_value};
 use crate::error::{Error, Result};
 use crate::model::{LogRecord, Resource, Scope, SpanId, TraceId, Value};
 

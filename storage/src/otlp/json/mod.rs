@@ -2,17 +2,26 @@
 //! `ExportTraceServiceRequest` object a line, hex ids, 64-bit integers as decimal strings
 //! (numbers accepted too), enums as integers (names accepted too), unknown fields ignored.
 //!
-//! - `schema`: the serde structs of the OTLP JSON mapping
-//! - `decode`: a request object into spans
+//! - `scan`: a JSON scanner (objects, arrays, strings, proto3 JSON numbers and enums)
+//! - `decode`: a request object into spans, hand-written over `scan`
 //! - `encode`: spans into a request object
+//! - `schema`, `values`: the serde structs of the OTLP JSON mapping and their conversion to
+//!   model values (the logs decoder's; `reference`, the span decoder `decode` replaced, is
+//!   kept in tests to check it against)
 //!
 //! Reading whole files (JSON lines, framing, batching) is the `spandb` facade's `import`
 //! module: storage decodes one request at a time.
 
 mod decode;
+#[cfg(test)]
+mod differential;
 mod encode;
 mod logs;
+#[cfg(test)]
+mod reference;
+mod scan;
 mod schema;
+mod values;
 
 pub use decode::{decode_json_request, decode_json_request_lenient};
 pub use encode::encode_json_request;

@@ -1,4 +1,5 @@
-//! The OTLP JSON mapping as serde structs (borrowing strings from the input where it can),
+//! The OTLP JSON mapping as serde structs (the logs decoder's, and the span decoder's
+//! reference in tests) (borrowing strings from the input where it can),
 //! and the lenient number and enum readers proto3 JSON needs.
 
 use std::borrow::Cow;
@@ -7,6 +8,7 @@ use std::fmt;
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 
+#[cfg(test)]
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct JRequest<'a> {
@@ -14,6 +16,7 @@ pub(super) struct JRequest<'a> {
     pub(super) resource_spans: Vec<JResourceSpans<'a>>,
 }
 
+#[cfg(test)]
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct JResourceSpans<'a> {
@@ -34,6 +37,7 @@ pub(super) struct JResource<'a> {
     pub(super) dropped_attributes_count: u32,
 }
 
+#[cfg(test)]
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct JScopeSpans<'a> {
@@ -58,6 +62,7 @@ pub(super) struct JScope<'a> {
     pub(super) dropped_attributes_count: u32,
 }
 
+#[cfg(test)]
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct JSpan<'a> {
@@ -95,6 +100,7 @@ pub(super) struct JSpan<'a> {
     pub(super) status: Option<JStatus<'a>>,
 }
 
+#[cfg(test)]
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct JStatus<'a> {
@@ -104,6 +110,7 @@ pub(super) struct JStatus<'a> {
     pub(super) code: u8,
 }
 
+#[cfg(test)]
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct JEvent<'a> {
@@ -117,6 +124,7 @@ pub(super) struct JEvent<'a> {
     pub(super) dropped_attributes_count: u32,
 }
 
+#[cfg(test)]
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct JLink<'a> {
@@ -237,13 +245,15 @@ fn de_opt_f64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> 
     d.deserialize_any(F64Visitor).map(Some)
 }
 
-/// An enum as its number or its proto name. A number or name out of range becomes
+/// An enum as its number or its proto name (the reference decoder's). A number or name out of range becomes
 /// [`OUT_OF_RANGE`], which the decoder refuses (strict) or counts and defaults (lenient).
+#[cfg(test)]
 struct EnumVisitor(&'static [&'static str], &'static str);
 
 /// The value an unknown enum number or name decodes to.
 pub(super) const OUT_OF_RANGE: u8 = u8::MAX;
 
+#[cfg(test)]
 impl<'de> Visitor<'de> for EnumVisitor {
     type Value = u8;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -269,7 +279,7 @@ impl<'de> Visitor<'de> for EnumVisitor {
             .map_or(OUT_OF_RANGE, |p| p as u8))
     }
 }
-const KIND_NAMES: &[&str] = &[
+pub(super) const KIND_NAMES: &[&str] = &[
     "SPAN_KIND_UNSPECIFIED",
     "SPAN_KIND_INTERNAL",
     "SPAN_KIND_SERVER",
@@ -277,10 +287,13 @@ const KIND_NAMES: &[&str] = &[
     "SPAN_KIND_PRODUCER",
     "SPAN_KIND_CONSUMER",
 ];
-const STATUS_NAMES: &[&str] = &["STATUS_CODE_UNSET", "STATUS_CODE_OK", "STATUS_CODE_ERROR"];
+pub(super) const STATUS_NAMES: &[&str] =
+    &["STATUS_CODE_UNSET", "STATUS_CODE_OK", "STATUS_CODE_ERROR"];
+#[cfg(test)]
 fn de_kind<'de, D: Deserializer<'de>>(d: D) -> Result<u8, D::Error> {
     d.deserialize_any(EnumVisitor(KIND_NAMES, "span kind"))
 }
+#[cfg(test)]
 fn de_status<'de, D: Deserializer<'de>>(d: D) -> Result<u8, D::Error> {
     d.deserialize_any(EnumVisitor(STATUS_NAMES, "status code"))
 }
