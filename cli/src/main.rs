@@ -72,7 +72,7 @@ struct Cli {
     #[arg(long, global = true, value_enum, default_value_t = Format::Table)]
     output: Format,
     /// Memory for decoded block footers (dictionaries, bitmaps, rollups, trace tables),
-    /// least recently used evicted first: bytes, or with a K/M/G (KiB/MiB/GiB) suffix, e.g.
+    /// in a scan-resistant LRU: bytes, or with a K/M/G (KiB/MiB/GiB) suffix, e.g.
     /// 64MiB. Default 512MiB; 0 keeps none (each query decodes what it needs).
     #[arg(long, global = true, value_parser = byte_size)]
     cache_bytes: Option<usize>,
