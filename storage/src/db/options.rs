@@ -77,9 +77,9 @@ impl Options {
         self.layout.rows_per_group = n.max(1);
         self
     }
-    /// zstd level for column chunks other than the attributes. Defaults to 3: level 6 for
-    /// every column saves ~0.9 B/span but makes the sealer, not JSON decoding, the ingest
-    /// bottleneck (docs/ARCHITECTURE.md).
+    /// zstd level for column chunks other than the attributes. Defaults to 3: with the
+    /// attributes at 6, level 6 here saves under 0.1 B/span more, for more sealer time
+    /// (docs/ARCHITECTURE.md, "Row group size and zstd level").
     #[must_use]
     pub fn zstd_level(mut self, level: i32) -> Self {
         self.layout.zstd_level = level;

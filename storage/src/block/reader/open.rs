@@ -46,8 +46,9 @@ impl BlockReader {
 
     /// Reads and checks the footer of `file` and keeps its scalars. The decoded footer is not
     /// put in the cache: the sealer and compaction open every block they write, and holding
-    /// those footers made ingest memory grow with the data up to the cache's budget (the first
-    /// query that needs a footer decodes it again, a few milliseconds).
+    /// those footers made ingest memory grow with the data up to the cache's budget. The cost:
+    /// the first query that needs a footer decodes it again (~18 ms for a 131072-span block:
+    /// opening the macro suite's 10M database, 76 blocks, takes 1.4 s).
     fn validate(
         id: u64,
         path: PathBuf,

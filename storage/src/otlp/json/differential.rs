@@ -9,6 +9,7 @@ use serde_json::{json, Map, Value as Json};
 
 use super::decode::decode_request;
 use super::reference::decode_request_serde;
+use super::schema::{KIND_NAMES, STATUS_NAMES};
 use crate::otlp::{Dropped, Lenience};
 
 /// Strings with what JSON must escape (quotes, backslashes, control characters) and
@@ -175,16 +176,6 @@ fn event() -> impl Strategy<Value = Json> {
         })
 }
 
-const KINDS: &[&str] = &[
-    "SPAN_KIND_UNSPECIFIED",
-    "SPAN_KIND_INTERNAL",
-    "SPAN_KIND_SERVER",
-    "SPAN_KIND_CLIENT",
-    "SPAN_KIND_PRODUCER",
-    "SPAN_KIND_CONSUMER",
-];
-const CODES: &[&str] = &["STATUS_CODE_UNSET", "STATUS_CODE_OK", "STATUS_CODE_ERROR"];
-
 fn span() -> impl Strategy<Value = Json> {
     (
         (
@@ -194,7 +185,7 @@ fn span() -> impl Strategy<Value = Json> {
             opt(text().prop_map(Json::from)),
         ),
         (
-            opt(enumeration(KINDS)),
+            opt(enumeration(KIND_NAMES)),
             opt(integer(u64::MAX)),
             opt(integer(u64::MAX)),
             opt(integer(u32::MAX as u64)),
@@ -205,7 +196,10 @@ fn span() -> impl Strategy<Value = Json> {
             opt(prop::collection::vec(link(), 0..2).prop_map(Json::Array)),
             prop::option::weighted(
                 0.7,
-                (opt(text().prop_map(Json::from)), opt(enumeration(CODES)))
+                (
+                    opt(text().prop_map(Json::from)),
+                    opt(enumeration(STATUS_NAMES)),
+                )
                     .prop_map(|(m, c)| with(Map::new(), vec![("message", m), ("code", c)])),
             ),
         ),
