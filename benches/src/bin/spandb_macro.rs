@@ -31,7 +31,7 @@ use spandb::analysis::EdgeKind;
 use spandb::query;
 use spandb::{Durability, Options, TraceId};
 use spandb::{LabelValue, MetricsRequest, TimeRange};
-use spandb_benches::{percentile, rss_bytes};
+use spandb_benches::{percentile, rss_bytes, rss_split_bytes};
 use spandb_storage::dir_size;
 
 // The allocator the CLI ships with (`spandb import`, `spandb serve`): the suite measures what
@@ -319,6 +319,7 @@ fn run_queries(dir: &str, spec_path: &str) -> BoxResult<Json> {
     }
     let graph_first = graph_times.first().copied().unwrap_or(f64::NAN);
     let (rss_end, peak) = rss_bytes();
+    let (anon_end, file_end) = rss_split_bytes();
     Ok(json!({
         "engine": "spandb",
         "open_ms": open_ms,
@@ -341,6 +342,8 @@ fn run_queries(dir: &str, spec_path: &str) -> BoxResult<Json> {
             "after_lookups_bytes": rss_after_lookups,
             "end_bytes": rss_end,
             "peak_bytes": peak,
+            "end_anon_bytes": anon_end,
+            "end_file_bytes": file_end,
         },
     }))
 }
