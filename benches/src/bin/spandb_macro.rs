@@ -188,6 +188,10 @@ fn run_queries(dir: &str, spec_path: &str) -> BoxResult<Json> {
 
     // Searches: the `limit` newest matching traces (Tempo's search), then every match.
     let snap = db.snapshot()?;
+    let all_repeats = spec
+        .get("all_repeats")
+        .and_then(Json::as_u64)
+        .map_or(repeats.min(3), |n| n as usize);
     let mut searches = Vec::new();
     for s in spec
         .get("searches")
@@ -211,7 +215,7 @@ fn run_queries(dir: &str, spec_path: &str) -> BoxResult<Json> {
         let first_ms = times.first().copied().unwrap_or(f64::NAN);
         let mut all_times = Vec::new();
         let mut all = Vec::new();
-        for _ in 0..repeats.min(3) {
+        for _ in 0..all_repeats {
             let t = Instant::now();
             all = snap.search(&q, range, usize::MAX)?;
             all_times.push(ms(t.elapsed()));
@@ -302,7 +306,12 @@ fn run_queries(dir: &str, spec_path: &str) -> BoxResult<Json> {
     // engines' parent/child self-join on the cross-service (direct and messaging) edges.
     let mut graph_times = Vec::new();
     let mut edges: BTreeMap<String, [u64; 2]> = BTreeMap::new();
-    for _ in 0..repeats {
+    // (`graph_repeats` and `all_repeats` in the spec override the counts: for profiling one part.)
+    let graph_repeats = spec
+        .get("graph_repeats")
+        .and_then(Json::as_u64)
+        .map_or(repeats, |n| n as usize);
+    for _ in 0..graph_repeats {
         let t = Instant::now();
         let graph = snap.service_graph(TimeRange::ALL, None::<&str>)?;
         graph_times.push(ms(t.elapsed()));

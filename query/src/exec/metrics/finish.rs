@@ -1,8 +1,6 @@
 //! Turning the accumulated cells into series: rates, counts, averages and quantiles per
 //! group, one sample per step.
 
-use std::collections::BTreeMap;
-
 use super::agg::{Agg, Cell, GroupKey, KeyPart};
 use super::{LabelValue, MetricsRequest, Series};
 use crate::ast::{Field, MetricsFn, SecondStage};
@@ -23,15 +21,23 @@ pub(super) fn finish(
 ) -> Vec<Series> {
     let steps = (req.end_ns - req.start_ns).div_ceil(req.step_ns);
     let step_s = req.step_ns as f64 / 1e9;
-    let mut groups: BTreeMap<GroupKey, Vec<(u64, Cell)>> = BTreeMap::new();
-    let keys = agg.keys;
+    // Cells by group number (group keys are distinct), then the groups in key order: one
+    // sort of the few keys instead of a key clone and an ordered-map insertion per cell.
+    let mut per_group: Vec<Vec<(u64, Cell)>> = agg.keys.iter().map(|_| Vec::new()).collect();
     for ((g, step), cell) in agg.cells {
-        if let Some(key) = keys.get(g as usize) {
-            groups.entry(key.clone()).or_default().push((step, cell));
+        if let Some(cells) = per_group.get_mut(g as usize) {
+            cells.push((step, cell));
         }
     }
-    for cells in groups.values_mut() {
-        cells.sort_by_key(|(step, _)| *step);
+    let mut groups: Vec<(GroupKey, Vec<(u64, Cell)>)> = agg
+        .keys
+        .into_iter()
+        .zip(per_group)
+        .filter(|(_, cells)| !cells.is_empty())
+        .collect();
+    groups.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    for (_, cells) in &mut groups {
+        cells.sort_unstable_by_key(|(step, _)| *step);
     }
     let ts = |step: u64| req.start_ns + step * req.step_ns;
     let mut out = Vec::new();
