@@ -218,6 +218,22 @@ pub(crate) fn put_bitmap(enc: &mut Encoder, rows: &RoaringBitmap) {
 }
 
 pub(crate) fn get_bitmap(dec: &mut Decoder<'_>) -> DecodeResult<RoaringBitmap> {
+    match get_bitmap_as(dec)? {
+        StoredBitmap::Rows(rows) => RoaringBitmap::from_sorted_iter(rows)
+            .map_err(|e| DecodeError::new(format!("bad bitmap: {e}"))),
+        StoredBitmap::Roaring(b) => Ok(b),
+    }
+}
+
+/// A bitmap as stored: delta-coded rows (strictly ascending by construction) or roaring's
+/// own format. Callers that only walk the rows once (row labels) need no bitmap of the first.
+pub(crate) enum StoredBitmap {
+    Rows(Vec<u32>),
+    Roaring(RoaringBitmap),
+}
+
+/// Reads what [`put_bitmap`] wrote, as stored.
+pub(crate) fn get_bitmap_as(dec: &mut Decoder<'_>) -> DecodeResult<StoredBitmap> {
     let tag = dec.get_u8()?;
     let bytes = dec.get_bytes()?;
     match tag {
@@ -241,10 +257,10 @@ pub(crate) fn get_bitmap(dec: &mut Decoder<'_>) -> DecodeResult<RoaringBitmap> {
             if !d.is_empty() {
                 return Err(DecodeError::new("trailing bytes in a bitmap"));
             }
-            RoaringBitmap::from_sorted_iter(rows)
-                .map_err(|e| DecodeError::new(format!("bad bitmap: {e}")))
+            Ok(StoredBitmap::Rows(rows))
         }
         BITMAP_ROARING => RoaringBitmap::deserialize_from(bytes)
+            .map(StoredBitmap::Roaring)
             .map_err(|e| DecodeError::new(format!("bad bitmap: {e}"))),
         t => Err(DecodeError::new(format!("unknown bitmap encoding {t}"))),
     }

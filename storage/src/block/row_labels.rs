@@ -13,7 +13,10 @@
 
 use roaring::RoaringBitmap;
 
-use super::footer::{get_bitmap, get_indexed_value, put_bitmap, put_indexed_value, AttrIndex};
+use super::footer::{
+    get_bitmap, get_bitmap_as, get_indexed_value, put_bitmap, put_indexed_value, AttrIndex,
+    StoredBitmap,
+};
 use crate::codec::buf::{DecodeError, DecodeResult, Decoder, Encoder};
 
 /// Family encodings.
@@ -46,9 +49,15 @@ fn put_labels(enc: &mut Encoder, bitmaps: &[&RoaringBitmap]) {
 
 /// Reads what [`put_labels`] wrote for `n` bitmaps.
 fn get_labels(dec: &mut Decoder<'_>, n: usize) -> DecodeResult<Vec<RoaringBitmap>> {
-    let union = get_bitmap(dec)?;
+    // The union is only walked: delta-coded rows are walked as decoded, without building
+    // their bitmap (a dense union is stored in roaring's format and walked as it is).
+    let union = get_bitmap_as(dec)?;
+    let union: Box<dyn Iterator<Item = u32>> = match &union {
+        StoredBitmap::Rows(rows) => Box::new(rows.iter().copied()),
+        StoredBitmap::Roaring(b) => Box::new(b.iter()),
+    };
     let mut rows: Vec<Vec<u32>> = vec![Vec::new(); n];
-    for r in &union {
+    for r in union {
         let label = dec.get_varint()?;
         let slot = usize::try_from(label)
             .ok()
