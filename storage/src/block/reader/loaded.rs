@@ -1,10 +1,11 @@
-//! A decoded footer as the footer cache holds it: the footer, its dictionary lookup and the
-//! rollup pre-merged per (service, minute) (built at the first RED query that needs it, then
+//! A decoded footer as the footer cache holds it: the footer, its dictionary lookup, the
+//! per-(service, name, minute) rollup kept encoded until a query asks for it, and the rollup
+//! pre-merged per (service, minute) (each built at the first query that needs it, then
 //! counted in the cache), with an estimate of the heap bytes they take.
 //!
 //! The estimate follows the allocations the decoder makes (vector capacities, string bytes,
-//! hash table slots, B-tree nodes, roaring containers). It is not yet checked against a
-//! counting allocator (docs/ARCHITECTURE.md, "Memory").
+//! B-tree nodes, roaring containers); `storage/tests/footer_cache_estimates_match_allocations`
+//! checks it against a counting allocator (docs/ARCHITECTURE.md, "Memory").
 
 use std::mem::size_of;
 use std::ops::Deref;
@@ -15,16 +16,24 @@ use roaring::RoaringBitmap;
 
 use crate::block::cache::{FooterCache, HeapSize};
 use crate::block::footer::{AttrIndex, Footer, RowGroup, TraceEntry};
+use crate::codec::buf::{Decoder, Encoder};
 use crate::codec::value::dict_str;
 use crate::edges::{EdgeCell, EdgeKey, EdgeRollup, LooseEnd};
 use crate::error::Result;
 use crate::model::{KeyValue, Value};
 use crate::rollup::{Rollup, RollupCell, RollupKey, ServiceCell, ServiceRollup};
 
-/// A decoded block footer; derefs to the [`Footer`].
+/// A decoded block footer; derefs to the [`Footer`], except for its per-operation rollup:
+/// the footer's `rollup` field is left empty, read it with [`LoadedFooter::rollup`].
 #[derive(Debug)]
 pub struct LoadedFooter {
     footer: Footer,
+    /// The per-(service, name, minute) rollup, encoded: decoded it took 7.6x its encoded
+    /// size (67.8 MB against 8.9 MB for the 76 footers of 10M spans), and RED by service,
+    /// the common query, needs only `service_rollup`.
+    rollup_bytes: Vec<u8>,
+    /// Decoded from `rollup_bytes` at the first [`Self::rollup`] call.
+    rollup: OnceLock<Rollup>,
     /// Dictionary ids ordered by their string, for [`Self::string_id`]'s binary search: four
     /// bytes per string. (A `HashMap<String, u32>` held a second copy of every string, 61.9 MB
     /// for the 76 footers of a 10M-span database against 34.7 MB for the strings themselves.)
@@ -52,6 +61,11 @@ impl LoadedFooter {
         path: &Path,
         cache: Option<(Weak<FooterCache<LoadedFooter>>, u64)>,
     ) -> Self {
+        let mut footer = footer;
+        let mut enc = Encoder::new();
+        std::mem::take(&mut footer.rollup).encode(&mut enc);
+        let mut rollup_bytes = enc.buf;
+        rollup_bytes.shrink_to_fit();
         let mut ids_by_string: Vec<u32> = (0..footer.dict.len() as u32).collect();
         let dict = &footer.dict;
         ids_by_string.sort_unstable_by(|&a, &b| {
@@ -61,6 +75,8 @@ impl LoadedFooter {
         let mut loaded = LoadedFooter {
             footer,
             ids_by_string,
+            rollup_bytes,
+            rollup: OnceLock::new(),
             service_rollup: OnceLock::new(),
             path: path.to_owned(),
             heap_bytes: 0,
@@ -105,22 +121,54 @@ impl LoadedFooter {
         Some(start..start + f.traces.get(t)?.rows)
     }
 
-    /// The footer's rollup pre-merged per (service, minute), built at the first call (a few
-    /// hundred microseconds per block) and from then on counted in the cache's budget.
+    /// The footer's per-(service, name, minute) rollup, decoded at the first call and from
+    /// then on counted in the cache's budget.
+    pub fn rollup(&self) -> &Rollup {
+        let mut built = false;
+        let rollup = self.rollup.get_or_init(|| {
+            built = true;
+            self.decode_rollup()
+        });
+        if built {
+            self.grow(rollup_bytes(rollup));
+        }
+        rollup
+    }
+
+    /// The footer's rollup pre-merged per (service, minute), built at the first call (from
+    /// the decoded rollup if a query already asked for it, else from a decoding dropped
+    /// right after) and from then on counted in the cache's budget.
     pub fn service_rollup(&self) -> &ServiceRollup {
         let mut built = false;
         let rollup = self.service_rollup.get_or_init(|| {
             built = true;
-            ServiceRollup::of(&self.footer.rollup)
+            match self.rollup.get() {
+                Some(r) => ServiceRollup::of(r),
+                None => ServiceRollup::of(&self.decode_rollup()),
+            }
         });
         if built {
-            if let Some((cache, key)) = &self.cache {
-                if let Some(cache) = cache.upgrade() {
-                    cache.grow(*key, self, service_rollup_bytes(rollup));
-                }
-            }
+            self.grow(service_rollup_bytes(rollup));
         }
         rollup
+    }
+
+    /// `rollup_bytes` decoded. They were encoded in this process from a rollup the footer
+    /// decoder had checked, so decoding them again cannot fail short of a bug; were it to,
+    /// the rollup reads as empty rather than panicking in a query.
+    fn decode_rollup(&self) -> Rollup {
+        let decoded = Rollup::decode(&mut Decoder::new(&self.rollup_bytes));
+        debug_assert!(decoded.is_ok(), "re-encoded rollup decodes");
+        decoded.unwrap_or_default()
+    }
+
+    /// Tells the cache holding this footer (if any) that a lazily built part added `bytes`.
+    fn grow(&self, bytes: usize) {
+        if let Some((cache, key)) = &self.cache {
+            if let Some(cache) = cache.upgrade() {
+                cache.grow(*key, self, bytes);
+            }
+        }
     }
 
     fn estimate_heap_bytes(&self) -> usize {
@@ -159,16 +207,16 @@ impl LoadedFooter {
             + vec_of::<AttrIndex>(&f.attr_rows)
             + f.attr_rows.iter().map(|a| bitmap(&a.rows)).sum::<usize>()
             + vec_of(&f.unindexed_keys)
-            + rollup(&f.rollup)
+            + self.rollup_bytes.capacity()
             + f.edges.as_ref().map_or(0, edges)
-            + self.service_rollup.get().map_or(0, service_rollup_bytes)
     }
 }
 
 impl HeapSize for LoadedFooter {
     /// The estimate made at decoding, plus the per-(service, minute) rollup once built.
     fn heap_bytes(&self) -> usize {
-        self.heap_bytes + self.service_rollup.get().map_or(0, service_rollup_bytes)
+        self.heap_bytes
+            + self.rollup.get().map_or(0, rollup_bytes)
     }
 }
 
@@ -230,7 +278,7 @@ fn value(v: &Value) -> usize {
     }
 }
 
-fn rollup(r: &Rollup) -> usize {
+fn rollup_bytes(r: &Rollup) -> usize {
     btree::<RollupKey, RollupCell>(r.cells.len())
         + r.cells
             .values()
