@@ -202,7 +202,16 @@ fn footer_size_estimates_are_within_a_quarter_of_the_allocated_bytes() {
     );
     // Asked again, the decoded rollup is the same one and counts nothing more.
     let before = live();
-    assert_eq!(footers.iter().map(|f| f.rollup().cells.len()).sum::<usize>(), cells);
+    assert_eq!(
+        footers
+            .iter()
+            .map(|f| f.rollup().cells.len())
+            .sum::<usize>(),
+        cells
+    );
     assert_eq!(live(), before);
-    assert_eq!(footers.iter().map(|f| f.heap_bytes()).sum::<usize>(), estimated + grown);
+    assert_eq!(
+        footers.iter().map(|f| f.heap_bytes()).sum::<usize>(),
+        estimated + grown
+    );
 }

@@ -90,11 +90,7 @@ impl LoadedFooter {
     pub fn string_id(&self, s: &str) -> Option<u32> {
         let dict = &self.footer.dict;
         self.ids_by_string
-            .binary_search_by(|&id| {
-                dict.get(id as usize)
-                    .map_or("", String::as_str)
-                    .cmp(s)
-            })
+            .binary_search_by(|&id| dict.get(id as usize).map_or("", String::as_str).cmp(s))
             .ok()
             .and_then(|i| self.ids_by_string.get(i).copied())
     }
@@ -213,10 +209,12 @@ impl LoadedFooter {
 }
 
 impl HeapSize for LoadedFooter {
-    /// The estimate made at decoding, plus the per-(service, minute) rollup once built.
+    /// The estimate made at decoding, plus the decoded rollup and the per-(service, minute)
+    /// rollup once built.
     fn heap_bytes(&self) -> usize {
         self.heap_bytes
             + self.rollup.get().map_or(0, rollup_bytes)
+            + self.service_rollup.get().map_or(0, service_rollup_bytes)
     }
 }
 
@@ -298,4 +296,60 @@ fn edges(e: &EdgeRollup) -> usize {
             })
             .sum::<usize>()
         + vec_of::<LooseEnd>(&e.loose)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn footer_with(dict: &[&str]) -> Footer {
+        let mut rollup = Rollup::default();
+        for (i, d) in [(1u32, 5_000u64), (2, 70_000), (1, 1_000_000)] {
+            let key = RollupKey {
+                service: i,
+                name: 3 - i,
+                minute: 28_000_000 + u64::from(i),
+            };
+            rollup.add(key, d, d > 100_000);
+        }
+        Footer {
+            dict: dict.iter().map(|s| (*s).to_owned()).collect(),
+            rollup,
+            ..Footer::default()
+        }
+    }
+
+    #[test]
+    fn every_dictionary_string_finds_its_id_and_others_find_none() {
+        // Ids in no particular order of their strings, some sharing prefixes.
+        let dict = ["", "zeta", "alpha", "alphabet", "m", "alp", "Zeta", "é"];
+        let loaded = LoadedFooter::new(footer_with(&dict), Path::new("t"), None);
+        for (id, s) in dict.iter().enumerate() {
+            assert_eq!(loaded.string_id(s), Some(id as u32), "{s:?}");
+        }
+        for missing in ["alph", "zeta ", "b", "ALPHA", "\u{0}"] {
+            assert_eq!(loaded.string_id(missing), None, "{missing:?}");
+        }
+    }
+
+    #[test]
+    fn the_rollup_kept_encoded_decodes_to_the_footers_rollup() {
+        let footer = footer_with(&["", "a", "b"]);
+        let original = footer.rollup.clone();
+        let loaded = LoadedFooter::new(footer, Path::new("t"), None);
+        assert!(loaded.footer.rollup.cells.is_empty(), "not kept decoded");
+        let before = loaded.heap_bytes();
+        // The service rollup is built without keeping the per-operation one.
+        assert_eq!(loaded.service_rollup().cells.len(), 2);
+        assert!(loaded.rollup.get().is_none());
+        assert_eq!(loaded.rollup(), &original);
+        assert!(
+            loaded.heap_bytes() > before,
+            "the decoded rollup is counted"
+        );
+        assert_eq!(
+            loaded.service_rollup().cells.len(),
+            ServiceRollup::of(&original).cells.len()
+        );
+    }
 }
