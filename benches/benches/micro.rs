@@ -501,7 +501,7 @@ fn bench_rollup(c: &mut Criterion) {
     }
     let sketches: Vec<Sketch> = per.into_values().collect();
     let footer = block().footer().expect("footer");
-    let rollup = &footer.rollup;
+    let rollup = footer.rollup();
     let mut grp = c.benchmark_group("rollup");
     grp.bench_function("sketch_add", |b| {
         b.iter(|| {

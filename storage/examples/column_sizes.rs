@@ -55,7 +55,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
         footers += r.file_len() - data;
-        let f = r.footer()?;
+        let loaded = r.footer()?;
+        // The loaded footer keeps its rollup apart (`LoadedFooter::rollup`): put it back.
+        let mut f = (**loaded).clone();
+        f.rollup = loaded.rollup().clone();
         let bm = |b: &roaring::RoaringBitmap| b.serialized_size() as u64;
         sections[0] += f.dict.iter().map(|s| s.len() as u64 + 1).sum::<u64>();
         sections[1] += f.service_rows.iter().map(|(_, b)| bm(b)).sum::<u64>();
@@ -69,7 +72,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         sections[6] += enc.len() as u64;
         let whole = stored_footer(&f)?;
         for (i, slot) in footer_parts.iter_mut().enumerate() {
-            let mut without = (**f).clone();
+            let mut without = f.clone();
             match i {
                 0 => {
                     without.dict.truncate(1);

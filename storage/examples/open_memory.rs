@@ -38,7 +38,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         (0, 0, 0, 0, 0, 0);
     for b in snap.blocks() {
         let f = b.footer()?;
-        dict += f.dict.iter().map(|s| s.len() + 24).sum::<usize>() * 2; // Vec<String> + lookup map
+        dict += f.dict.iter().map(|s| s.len() + 24 + 4).sum::<usize>(); // Vec<String> + ids by string
         for bm in f
             .service_rows
             .iter()
@@ -49,9 +49,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             bitmaps += bm.serialized_size();
             nbitmaps += 1;
         }
-        cells += f.rollup.cells.len();
+        cells += f.rollup().cells.len();
         let mut e = spandb_storage::codec::buf::Encoder::new();
-        f.rollup.encode(&mut e);
+        f.rollup().encode(&mut e);
         buckets += e.len();
         traces += f.traces.len();
     }

@@ -185,4 +185,33 @@ fn footer_size_estimates_are_within_a_quarter_of_the_allocated_bytes() {
         (0.75..=1.25).contains(&ratio),
         "service rollups ({cells} cells): estimated {grown} B, allocated {allocated} B (ratio {ratio:.3})"
     );
+
+    // The per-(service, name, minute) rollup stays encoded until a query asks for it
+    // (building the service rollup above decoded it and let it go); decoded, it is counted.
+    let estimated: usize = footers.iter().map(|f| f.heap_bytes()).sum();
+    let before = live();
+    let cells: usize = footers.iter().map(|f| f.rollup().cells.len()).sum();
+    let allocated = live() - before;
+    let grown: usize = footers.iter().map(|f| f.heap_bytes()).sum::<usize>() - estimated;
+    assert!(cells > 0 && allocated > 0, "rollups were decoded");
+    let ratio = grown as f64 / allocated as f64;
+    eprintln!("rollups: estimated {grown} B, allocated {allocated} B, ratio {ratio:.3}");
+    assert!(
+        (0.75..=1.25).contains(&ratio),
+        "rollups ({cells} cells): estimated {grown} B, allocated {allocated} B (ratio {ratio:.3})"
+    );
+    // Asked again, the decoded rollup is the same one and counts nothing more.
+    let before = live();
+    assert_eq!(
+        footers
+            .iter()
+            .map(|f| f.rollup().cells.len())
+            .sum::<usize>(),
+        cells
+    );
+    assert_eq!(live(), before);
+    assert_eq!(
+        footers.iter().map(|f| f.heap_bytes()).sum::<usize>(),
+        estimated + grown
+    );
 }

@@ -159,7 +159,15 @@ fn run_queries(dir: &str, spec_path: &str) -> BoxResult<Json> {
     let repeats = spec.get("repeats").and_then(Json::as_u64).unwrap_or(5) as usize;
     let (rss_before_open, _) = rss_bytes();
     let t = Instant::now();
-    let db = Options::new().open(dir)?;
+    let mut opts = Options::new();
+    // For measuring budgets (docs/ARCHITECTURE.md, "Memory"); the suite runs the default.
+    if let Some(bytes) = std::env::var("SPANDB_MACRO_CACHE_BYTES")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        opts = opts.cache_bytes(bytes);
+    }
+    let db = opts.open(dir)?;
     let open_ms = ms(t.elapsed());
     let (rss_after_open, _) = rss_bytes();
 
@@ -329,6 +337,7 @@ fn run_queries(dir: &str, spec_path: &str) -> BoxResult<Json> {
     let graph_first = graph_times.first().copied().unwrap_or(f64::NAN);
     let (rss_end, peak) = rss_bytes();
     let (anon_end, file_end) = rss_split_bytes();
+    let cache = db.storage().cache_stats();
     Ok(json!({
         "engine": "spandb",
         "open_ms": open_ms,
@@ -353,6 +362,14 @@ fn run_queries(dir: &str, spec_path: &str) -> BoxResult<Json> {
             "peak_bytes": peak,
             "end_anon_bytes": anon_end,
             "end_file_bytes": file_end,
+        },
+        "cache": {
+            "budget_bytes": cache.budget_bytes,
+            "bytes": cache.bytes,
+            "entries": cache.entries,
+            "hits": cache.hits,
+            "misses": cache.misses,
+            "evictions": cache.evictions,
         },
     }))
 }

@@ -211,7 +211,7 @@ fn operation_series(
         }
         let f = block.footer()?;
         let mut local: HashMap<(u32, u32), usize> = HashMap::new();
-        for (key, cell) in &f.rollup.cells {
+        for (key, cell) in &f.rollup().cells {
             let minute = key.minute.saturating_mul(ROLLUP_BUCKET_NS);
             if !range.contains(minute) {
                 continue;

@@ -157,7 +157,7 @@ fn operation_sketches(
         if ids.is_empty() {
             continue;
         }
-        for (key, cell) in &f.rollup.cells {
+        for (key, cell) in &f.rollup().cells {
             if let Some(op) = ids.get(&(key.service, key.name)) {
                 out.entry((*op).clone()).or_default().merge(&cell.durations);
             }

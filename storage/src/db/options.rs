@@ -21,8 +21,10 @@ pub enum Durability {
     GroupCommit { interval: Duration },
 }
 
-/// The default of [`Options::cache_bytes`]: 512 MiB, which holds every footer of 10M spans of
-/// the macro suite's data (76 blocks of ~4.1 MB); docs/ARCHITECTURE.md, "Memory".
+/// The default of [`Options::cache_bytes`]: 512 MiB, which holds every footer of the macro
+/// suite's data up to ~24M spans (measured at 10M: 76 blocks, 212 MiB after every macro query,
+/// ~2.8 MiB per block). A budget below the footers a query walks costs 30-100x (RED 26 ms ->
+/// 1.2 s at 192 MiB for 10M); docs/ARCHITECTURE.md, "Memory".
 pub const DEFAULT_CACHE_BYTES: usize = 512 << 20;
 
 /// Database options. Consuming setters; each documents its default.
@@ -120,7 +122,7 @@ impl Options {
     }
     /// Heap bytes of decoded block footers (dictionaries, bitmaps, rollups, trace tables)
     /// kept in memory, in a scan-resistant LRU. Defaults to 512 MiB ([`DEFAULT_CACHE_BYTES`]):
-    /// about 120 blocks of 131072 spans. A block whose footer is not held decodes it from its
+    /// about 180 blocks of 131072 spans. A block whose footer is not held decodes it from its
     /// (mapped) file when a query needs it (~0.1 s for a full block); `0` holds none.
     #[must_use]
     pub fn cache_bytes(mut self, bytes: usize) -> Self {

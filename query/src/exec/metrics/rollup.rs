@@ -216,7 +216,7 @@ pub(super) fn rollup_block(
     // Decide each (service, name) pair once: its group number, or `None` when filtered out.
     let mut decided: FxHashMap<(u32, u32), Option<u32>> = FxHashMap::default();
     let sketch = acc.detail == Detail::Sketch;
-    for (key, cell) in &f.rollup.cells {
+    for (key, cell) in &f.rollup().cells {
         let minute_start = key.minute.saturating_mul(ROLLUP_BUCKET_NS);
         let Some(step) = acc.step_of(minute_start) else {
             continue;

@@ -141,8 +141,10 @@ impl BlockReader {
     /// than asking again per row.
     pub fn footer(&self) -> Result<FooterRef> {
         self.cache.get_or_load(self.cache_key, || {
+            let footer = Self::read_footer(self.file.bytes(), &self.path)?;
+            self.release_footer_pages();
             Ok(LoadedFooter::new(
-                Self::read_footer(self.file.bytes(), &self.path)?,
+                footer,
                 &self.path,
                 Some((Arc::downgrade(&self.cache), self.cache_key)),
             ))
@@ -172,8 +174,14 @@ impl BlockReader {
             .ok_or_else(|| Error::InvalidInput(format!("no column {}", c.name())))?;
         let stored = slice_chunk(self.file.bytes(), chunk, self.file.bytes().len())
             .map_err(|e| self.corrupt(e))?;
+        // Read with `pread` into a pooled buffer rather than through the mapping, which kept
+        // every page a query touched resident (docs/ARCHITECTURE.md, "Memory").
+        let start = chunk.offset as usize;
+        let mut stored_buf = ColumnBuf::take();
+        self.file
+            .read_into(start..start + stored.len(), stored_buf.vec_mut());
         let mut buf = ColumnBuf::take();
-        decompress_into(stored, chunk, buf.vec_mut())
+        decompress_into(&stored_buf, chunk, buf.vec_mut())
             .map_err(|e| self.corrupt(e.context(format_args!("column {}", c.name()))))?;
         Ok(buf)
     }

@@ -58,14 +58,29 @@ impl BlockReader {
         let footer = Self::read_footer(file.bytes(), &path)?;
         let meta = BlockMeta::of(&footer);
         let cache_key = cache.new_key();
-        Ok(BlockReader {
+        let reader = BlockReader {
             id,
             path,
             file,
             meta,
             cache,
             cache_key,
-        })
+        };
+        reader.release_footer_pages();
+        Ok(reader)
+    }
+
+    /// Drops the stored footer and trailer's pages from the resident set once decoded
+    /// (`MappedFile::release`): the decoded footer is what the cache holds.
+    pub(super) fn release_footer_pages(&self) {
+        let bytes = self.file.bytes();
+        let trailer_at = bytes.len().saturating_sub(TRAILER_LEN);
+        let footer_at = bytes
+            .get(trailer_at..trailer_at + 8)
+            .and_then(|b| b.try_into().ok())
+            .map_or(trailer_at as u64, u64::from_le_bytes);
+        let footer_at = usize::try_from(footer_at).map_or(trailer_at, |a| a.min(trailer_at));
+        self.file.release(footer_at, bytes.len() - footer_at);
     }
 
     pub(super) fn read_footer(bytes: &[u8], path: &Path) -> Result<Footer> {
