@@ -42,7 +42,7 @@ pub use spandb_query::{
     Series, SketchState, TimeRange, TraceSummary, TraceTree,
 };
 pub use spandb_storage::{
-    severity_name, CheckReport, CompactReport, Durability, Event, KeyValue, Link, LogRecord,
+    severity_name, CatalogMemory, CheckReport, CompactReport, Durability, Event, KeyValue, Link, LogRecord,
     Problem, QuarantinedBlock, RepairReport, Resource, RetainReport, ScanFilter, Scope,
     ServiceSpans, Span, SpanId, SpanKind, Stats, StatusCode, TraceId, Value,
 };
