@@ -574,9 +574,8 @@ impl Catalog {
         let mut m = CatalogMemory::default();
         for name in [CF_WAL, CF_CATALOG, CF_TRACE_INDEX, CF_META] {
             let cf = self.cf(name)?;
-            let prop = |p: &str| -> Result<u64> {
-                Ok(self.db.property_int_value_cf(cf, p)?.unwrap_or(0))
-            };
+            let prop =
+                |p: &str| -> Result<u64> { Ok(self.db.property_int_value_cf(cf, p)?.unwrap_or(0)) };
             let memtables = prop("rocksdb.cur-size-all-mem-tables")?;
             if name == CF_WAL {
                 m.log_memtables += memtables;

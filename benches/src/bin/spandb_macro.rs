@@ -23,9 +23,9 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufReader, Write};
+use std::path::Path;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Mutex;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value as Json};
@@ -191,7 +191,12 @@ impl MemorySampler {
                 m.table_readers,
                 m.block_cache,
             ];
-            if let Some(max) = self.max.lock().unwrap_or_else(|e| e.into_inner()).get_mut(usize::from(p)) {
+            if let Some(max) = self
+                .max
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get_mut(usize::from(p))
+            {
                 for (m, v) in max.iter_mut().zip(row) {
                     *m = (*m).max(v);
                 }
@@ -203,7 +208,13 @@ impl MemorySampler {
                     "{:.1}\t{}\t{:.0}\t{:.0}\t{:.0}\t{:.1}\t{:.1}\t{:.1}\t{:.1}",
                     started.elapsed().as_secs_f64(),
                     PHASE_NAMES.get(usize::from(p)).unwrap_or(&"?"),
-                    mib(rss), mib(anon), mib(file), mib(m.log_memtables), mib(m.other_memtables), mib(m.table_readers), mib(m.block_cache)
+                    mib(rss),
+                    mib(anon),
+                    mib(file),
+                    mib(m.log_memtables),
+                    mib(m.other_memtables),
+                    mib(m.table_readers),
+                    mib(m.block_cache)
                 );
             }
             std::thread::sleep(Duration::from_millis(100));

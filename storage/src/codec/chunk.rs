@@ -101,7 +101,11 @@ mod tests {
         for level in [3, 6, 12, 3] {
             for part in [&text[..], &text[..1000], &text[5000..90_000], &[][..]] {
                 let reused = compress(part, level).expect("compress");
-                assert_eq!(reused, zstd::bulk::compress(part, level).expect("fresh"), "level {level}");
+                assert_eq!(
+                    reused,
+                    zstd::bulk::compress(part, level).expect("fresh"),
+                    "level {level}"
+                );
                 let chunk = ChunkRef {
                     offset: 0,
                     stored_len: reused.len() as u32,
