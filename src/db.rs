@@ -161,6 +161,11 @@ impl Db {
         Ok(self.inner.source_positions(prefix)?)
     }
 
+    /// RocksDB's own memory (memtables, table readers, block cache), for measurements.
+    pub fn catalog_memory(&self) -> Result<spandb_storage::CatalogMemory> {
+        Ok(self.inner.catalog_memory()?)
+    }
+
     /// Seals every unsealed span into a block and waits for it.
     pub fn flush(&self) -> Result<()> {
         Ok(self.inner.flush()?)

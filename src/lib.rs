@@ -42,8 +42,8 @@ pub use spandb_query::{
     Series, SketchState, TimeRange, TraceSummary, TraceTree,
 };
 pub use spandb_storage::{
-    severity_name, CheckReport, CompactReport, Durability, Event, KeyValue, Link, LogRecord,
-    Problem, QuarantinedBlock, RepairReport, Resource, RetainReport, ScanFilter, Scope,
+    severity_name, CatalogMemory, CheckReport, CompactReport, Durability, Event, KeyValue, Link,
+    LogRecord, Problem, QuarantinedBlock, RepairReport, Resource, RetainReport, ScanFilter, Scope,
     ServiceSpans, Span, SpanId, SpanKind, Stats, StatusCode, TraceId, Value,
 };
 pub use tags::{TagNames, TagScope, TagValue};

@@ -31,7 +31,7 @@ pub use scan::ScanFilter;
 pub use block::log::LogBlockReader;
 pub use block::CacheStats;
 pub use block::{BlockReader, SpanParts};
-pub use catalog::BlockEntry;
+pub use catalog::{BlockEntry, CatalogMemory};
 pub use db::{
     dir_size, CheckReport, CompactReport, Db, Durability, Options, Problem, QuarantinedBlock,
     RepairReport, RetainReport, ServiceSpans, Snapshot, Stats, DEFAULT_CACHE_BYTES,

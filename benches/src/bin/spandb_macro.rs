@@ -22,8 +22,10 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufReader, Write};
 use std::path::Path;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value as Json};
@@ -91,24 +93,40 @@ fn ingest(input: &str, dir: &str, rest: &[String]) -> BoxResult<Json> {
     let mut spans = 0u64;
     // Sample RSS while importing (the builder's size is what bounds it).
     let mut rss_samples = Vec::new();
-    let report = spandb::import::read_json_lines(reader, false, batch, |b| {
-        spans += b.len() as u64;
-        if spans % (batch as u64 * 64) < batch as u64 {
-            rss_samples.push(rss_bytes().0);
-        }
-        db.write(b)
+    let phase = AtomicU8::new(PHASE_WRITE);
+    let sampler = MemorySampler::default();
+    let (report, write_s, total_s, compaction, compact_s) = std::thread::scope(|s| {
+        s.spawn(|| sampler.run(&db, &phase, started));
+        let ran = (|| -> BoxResult<_> {
+            let report = spandb::import::read_json_lines(reader, false, batch, |b| {
+                spans += b.len() as u64;
+                if spans % (batch as u64 * 64) < batch as u64 {
+                    rss_samples.push(rss_bytes().0);
+                }
+                db.write(b)
+            })?;
+            let write_s = started.elapsed().as_secs_f64();
+            phase.store(PHASE_FLUSH, Ordering::Relaxed);
+            db.flush()?;
+            let total_s = started.elapsed().as_secs_f64();
+            // The engine's own compaction (merges small blocks; timed apart, as chDB's OPTIMIZE).
+            phase.store(PHASE_COMPACT, Ordering::Relaxed);
+            let t = Instant::now();
+            let compaction = db.compact()?;
+            let compact_s = t.elapsed().as_secs_f64();
+            Ok((report, write_s, total_s, compaction, compact_s))
+        })();
+        phase.store(PHASE_DONE, Ordering::Relaxed);
+        ran
     })?;
-    let write_s = started.elapsed().as_secs_f64();
-    db.flush()?;
-    let total_s = started.elapsed().as_secs_f64();
-    // The engine's own compaction (merges small blocks; timed apart, as chDB's OPTIMIZE).
-    let t = Instant::now();
-    let compaction = db.compact()?;
-    let compact_s = t.elapsed().as_secs_f64();
+    // The ingest peak is taken here, before `stats()`: that report reads every block's footer
+    // (a query, which fills the footer cache up to its budget; 754 MiB at 10M spans against
+    // 400 MiB for writing, flushing and compacting). Both are reported.
+    let (_, peak) = rss_bytes();
     let stats = db.stats()?;
     db.close()?;
     drop(db);
-    let (rss_end, peak) = rss_bytes();
+    let (rss_end, peak_with_stats) = rss_bytes();
     let bytes = dir_size(Path::new(dir))?;
     Ok(json!({
         "engine": "spandb",
@@ -119,15 +137,109 @@ fn ingest(input: &str, dir: &str, rest: &[String]) -> BoxResult<Json> {
         "compaction": { "blocks_before": compaction.blocks_before, "blocks_after": compaction.blocks_after, "merges": compaction.merges },
         "spans_per_second": report.spans as f64 / total_s,
         "peak_rss_bytes": peak,
+        "peak_rss_after_stats_bytes": peak_with_stats,
         "rss_start_bytes": rss_start,
         "rss_end_bytes": rss_end,
         "rss_samples_max_bytes": rss_samples.iter().copied().max().unwrap_or(0),
+        "memory_by_phase": sampler.report(),
         "bytes_on_disk": bytes,
         "bytes_per_span": bytes as f64 / report.spans.max(1) as f64,
         "block_bytes": stats.block_bytes,
         "blocks": stats.blocks,
         "traces": stats.traces,
     }))
+}
+
+const PHASE_WRITE: u8 = 0;
+const PHASE_FLUSH: u8 = 1;
+const PHASE_COMPACT: u8 = 2;
+const PHASE_DONE: u8 = 3;
+const PHASE_NAMES: [&str; 3] = ["write", "flush", "compact"];
+
+/// Maxima per ingest phase of what `/proc/self/status` and RocksDB's properties say, sampled
+/// every 100 ms: where the peak RSS is, and whose it is. `SPANDB_MEM_TRACE=<file>` also writes
+/// every sample (TSV) to the file.
+#[derive(Default)]
+struct MemorySampler {
+    /// Per phase: max of (RSS, RssAnon, RssFile, log memtables, other memtables, table
+    /// readers, block cache), bytes.
+    max: Mutex<[[u64; 7]; 3]>,
+}
+
+impl MemorySampler {
+    fn run(&self, db: &spandb::Db, phase: &AtomicU8, started: Instant) {
+        let mut trace = std::env::var_os("SPANDB_MEM_TRACE")
+            .and_then(|p| File::create(p).ok())
+            .map(std::io::BufWriter::new);
+        if let Some(t) = trace.as_mut() {
+            let _ = writeln!(t, "seconds\tphase\trss\tanon\tfile\tlog_memtables\tother_memtables\ttable_readers\tblock_cache");
+        }
+        loop {
+            let p = phase.load(Ordering::Relaxed);
+            if p == PHASE_DONE {
+                break;
+            }
+            let (rss, _) = rss_bytes();
+            let (anon, file) = rss_split_bytes();
+            let m = db.catalog_memory().unwrap_or_default();
+            let row = [
+                rss,
+                anon,
+                file,
+                m.log_memtables,
+                m.other_memtables,
+                m.table_readers,
+                m.block_cache,
+            ];
+            if let Some(max) = self
+                .max
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get_mut(usize::from(p))
+            {
+                for (m, v) in max.iter_mut().zip(row) {
+                    *m = (*m).max(v);
+                }
+            }
+            if let Some(t) = trace.as_mut() {
+                let mib = |b: u64| b as f64 / 1048576.0;
+                let _ = writeln!(
+                    t,
+                    "{:.1}\t{}\t{:.0}\t{:.0}\t{:.0}\t{:.1}\t{:.1}\t{:.1}\t{:.1}",
+                    started.elapsed().as_secs_f64(),
+                    PHASE_NAMES.get(usize::from(p)).unwrap_or(&"?"),
+                    mib(rss),
+                    mib(anon),
+                    mib(file),
+                    mib(m.log_memtables),
+                    mib(m.other_memtables),
+                    mib(m.table_readers),
+                    mib(m.block_cache)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn report(&self) -> Json {
+        let max = self.max.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out = serde_json::Map::new();
+        for (name, m) in PHASE_NAMES.iter().zip(max.iter()) {
+            out.insert(
+                (*name).into(),
+                json!({
+                    "rss_max_bytes": m[0],
+                    "rss_anon_max_bytes": m[1],
+                    "rss_file_max_bytes": m[2],
+                    "rocksdb_log_memtables_max_bytes": m[3],
+                    "rocksdb_other_memtables_max_bytes": m[4],
+                    "rocksdb_table_readers_max_bytes": m[5],
+                    "rocksdb_block_cache_max_bytes": m[6],
+                }),
+            );
+        }
+        Json::Object(out)
+    }
 }
 
 fn summary(samples: &mut [f64]) -> Json {

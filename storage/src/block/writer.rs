@@ -28,9 +28,11 @@ use crate::rollup::{Rollup, RollupKey, ROLLUP_BUCKET_NS};
 pub const INDEX_MAX_DISTINCT: usize = 1000;
 
 /// Parent column codes (then the row offset inside the trace run, plus `PARENT_IN_RUN`).
-/// The footer is compressed at least this hard (measured at 1M spans: level 3 -> 12 saves
-/// 0.2 B/span, for ~20 ms per block of sealing).
-pub const FOOTER_MIN_ZSTD_LEVEL: i32 = 12;
+/// The footer is compressed at least this hard. Level 12 (before) cost ~250 ms of sealing per
+/// 131072-span block (`zstd -b` on a macro-suite footer, 2.2 MB raw, 8.8 MB/s on the shared
+/// 2-core machine; 5.2% of all ingest CPU in `perf`), level 7 ~100 ms (21 MB/s) for 0.06 B/span
+/// more (ARCHITECTURE.md, "Ingest throughput"); level 3 is 0.3 B/span more than 12.
+pub const FOOTER_MIN_ZSTD_LEVEL: i32 = 7;
 
 pub const PARENT_NONE: u64 = 0;
 pub const PARENT_LITERAL: u64 = 1;
@@ -662,7 +664,8 @@ pub(crate) fn write_frame_footer(
     version: u32,
 ) -> Result<()> {
     let raw_len = raw.len();
-    // The footer is written once per block and read once per open: a higher level is cheap here.
+    // The footer is written once per block and read rarely: a higher level than the columns'
+    // pays, up to a point (FOOTER_MIN_ZSTD_LEVEL).
     let stored = compress(raw, zstd_level.max(FOOTER_MIN_ZSTD_LEVEL))?;
     let footer_offset = out.len() as u64;
     out.extend_from_slice(&stored);

@@ -318,7 +318,13 @@ impl Inner {
             w.next_block_id - 1
         };
         let (path, entry) = self.write_block_file(id, &encoded)?;
-        let reader = BlockReader::open_cached(&path, id, self.footer_cache.clone())?;
+        let reader = BlockReader::open_written(
+            &path,
+            id,
+            &encoded.footer,
+            entry.file_len,
+            self.footer_cache.clone(),
+        )?;
         let ids: Vec<u64> = group.iter().map(|b| b.id()).collect();
         self.swap_blocks(
             Some((&entry, &encoded.trace_ids, AnyBlock::Spans(reader))),

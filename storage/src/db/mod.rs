@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use crate::block::{CacheStats, SharedFooterCache};
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, CatalogMemory};
 use crate::error::{Error, Result};
 
 mod check;
@@ -103,6 +103,11 @@ impl Db {
     /// What the footer cache holds and has done (`Options::cache_bytes`).
     pub fn cache_stats(&self) -> CacheStats {
         self.inner.footer_cache.stats()
+    }
+
+    /// RocksDB's own memory (memtables, table readers, block cache), from its properties.
+    pub fn catalog_memory(&self) -> Result<CatalogMemory> {
+        self.inner.catalog.memory()
     }
 
     /// Stops background work and makes every acknowledged write durable. Spans still in the

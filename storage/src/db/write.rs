@@ -329,7 +329,7 @@ impl Inner {
         let span_block = if frozen.segments.iter().any(|s| s.span_rows() > 0) {
             let encoded = self.encode_frozen_spans(frozen)?;
             let (path, entry) = self.write_block_file(frozen.block_id, &encoded)?;
-            Some((path, entry, encoded.trace_ids))
+            Some((path, entry, encoded.trace_ids, encoded.footer))
         } else {
             None
         };
@@ -345,8 +345,8 @@ impl Inner {
         };
         let commits: Vec<(&BlockEntry, &[TraceId])> = span_block
             .iter()
-            .chain(&log_block)
-            .map(|(_, e, t)| (e, t.as_slice()))
+            .map(|(_, e, t, _)| (e, t.as_slice()))
+            .chain(log_block.iter().map(|(_, e, t)| (e, t.as_slice())))
             .collect();
         let next_id = frozen.log_block_id + 1;
         if let Err(e) =
@@ -361,9 +361,15 @@ impl Inner {
             e
         };
         let span_reader = match &span_block {
-            Some((path, e, _)) => Some(
-                BlockReader::open_cached(path, e.id, self.footer_cache.clone())
-                    .map_err(|err| reopen("block", e.id, err))?,
+            Some((path, e, _, footer)) => Some(
+                BlockReader::open_written(
+                    path,
+                    e.id,
+                    footer,
+                    e.file_len,
+                    self.footer_cache.clone(),
+                )
+                .map_err(|err| reopen("block", e.id, err))?,
             ),
             None => None,
         };
