@@ -284,7 +284,7 @@ impl Snapshot {
         let mut min_start = u64::MAX;
         let mut max_end = 0;
         for b in self.blocks() {
-            let f = b.footer()?;
+            let f = b.footer_uncached()?;
             st.blocks += 1;
             st.sealed_spans += u64::from(f.rows);
             st.block_bytes += b.file_len();
