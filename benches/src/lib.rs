@@ -66,9 +66,8 @@ pub fn generated_spans(spans: usize, seed: u64) -> Vec<Span> {
     load_spans(&generated_spans_file(spans, seed))
 }
 
-/// Resident set size now and its peak (`VmRSS`, `VmHWM` from `/proc/self/status`), in bytes.
-/// Zeros where `/proc` is unavailable.
-pub fn rss_bytes() -> (u64, u64) {
+/// Two `kB` fields of `/proc/self/status`, in bytes; zeros where `/proc` is unavailable.
+fn status_fields(a: &str, b: &str) -> (u64, u64) {
     let text = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let field = |name: &str| -> u64 {
         text.lines()
@@ -83,27 +82,19 @@ pub fn rss_bytes() -> (u64, u64) {
             .map(|kb| kb * 1024)
             .unwrap_or(0)
     };
-    (field("VmRSS:"), field("VmHWM:"))
+    (field(a), field(b))
+}
+
+/// Resident set size now and its peak (`VmRSS`, `VmHWM` from `/proc/self/status`), in bytes.
+/// Zeros where `/proc` is unavailable.
+pub fn rss_bytes() -> (u64, u64) {
+    status_fields("VmRSS:", "VmHWM:")
 }
 
 /// (RssAnon, RssFile) of this process in bytes: heap and other private memory, and the pages
 /// of mapped files (block files are mmapped; those pages are page cache the kernel can reclaim).
 pub fn rss_split_bytes() -> (u64, u64) {
-    let text = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let field = |name: &str| -> u64 {
-        text.lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|rest| {
-                rest.trim()
-                    .trim_end_matches("kB")
-                    .trim()
-                    .parse::<u64>()
-                    .ok()
-            })
-            .map(|kb| kb * 1024)
-            .unwrap_or(0)
-    };
-    (field("RssAnon:"), field("RssFile:"))
+    status_fields("RssAnon:", "RssFile:")
 }
 
 /// Nearest-rank percentile of sorted samples (`q` in 0..=1).
