@@ -449,6 +449,7 @@ fn run_queries(dir: &str, spec_path: &str) -> BoxResult<Json> {
     let (rss_end, peak) = rss_bytes();
     let (anon_end, file_end) = rss_split_bytes();
     let cache = db.storage().cache_stats();
+    let catalog = db.catalog_memory().unwrap_or_default();
     Ok(json!({
         "engine": "spandb",
         "open_ms": open_ms,
@@ -481,6 +482,12 @@ fn run_queries(dir: &str, spec_path: &str) -> BoxResult<Json> {
             "hits": cache.hits,
             "misses": cache.misses,
             "evictions": cache.evictions,
+        },
+        // RocksDB's share of the RSS (memtables, table readers, block cache).
+        "catalog_memory": {
+            "memtables_bytes": catalog.log_memtables + catalog.other_memtables,
+            "table_readers_bytes": catalog.table_readers,
+            "block_cache_bytes": catalog.block_cache,
         },
     }))
 }

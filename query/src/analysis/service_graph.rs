@@ -80,7 +80,7 @@ pub fn service_graph(
             continue;
         }
         let f = block.footer()?;
-        match &f.edges {
+        match f.edges_with_totals() {
             Some(edges) => graph.add_rollup(edges, Some(block.id()), range, &mut store)?,
             None => {
                 let spans = block.all_spans()?;
@@ -268,8 +268,8 @@ impl GraphBuilder {
         let agg = self.edge(&total.key);
         agg.calls += total.calls;
         agg.errors += total.errors;
-        agg.client.merge(&total.client);
-        agg.server.merge(&total.server);
+        agg.client.merge_compact(&total.client);
+        agg.server.merge_compact(&total.server);
         for &(minute, calls, errors) in &total.minutes {
             let m = agg.minutes.entry(minute).or_default();
             m.0 += calls;

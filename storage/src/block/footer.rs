@@ -219,10 +219,76 @@ pub(crate) fn put_bitmap(enc: &mut Encoder, rows: &RoaringBitmap) {
 
 pub(crate) fn get_bitmap(dec: &mut Decoder<'_>) -> DecodeResult<RoaringBitmap> {
     match get_bitmap_as(dec)? {
-        StoredBitmap::Rows(rows) => RoaringBitmap::from_sorted_iter(rows)
-            .map_err(|e| DecodeError::new(format!("bad bitmap: {e}"))),
+        StoredBitmap::Rows(rows) => bitmap_from_ascending(&rows),
         StoredBitmap::Roaring(b) => Ok(b),
     }
+}
+
+/// Roaring's array/bitmap threshold: a container of more values is a bitmap.
+const ARRAY_CONTAINER_MAX: usize = 4096;
+/// Roaring's portable format without run containers.
+const PORTABLE_COOKIE_NO_RUNS: u32 = 12346;
+
+/// A bitmap of strictly ascending `rows` whose containers are allocated at their exact size.
+///
+/// `RoaringBitmap::from_sorted_iter` grows each array container by doubling, so a decoded
+/// footer's bitmaps held up to twice their values' bytes (the bulk of the footer cache: at
+/// 10M spans ~40 MiB of it was unused capacity, docs/ARCHITECTURE.md "Memory"). Roaring's
+/// reader of its portable format allocates every container at its final size, so the rows
+/// are written in that format (into a per-thread buffer) and read back.
+pub(crate) fn bitmap_from_ascending(rows: &[u32]) -> DecodeResult<RoaringBitmap> {
+    if rows.is_empty() {
+        return Ok(RoaringBitmap::new());
+    }
+    if rows.windows(2).any(|w| matches!(w, [a, b] if a >= b)) {
+        return Err(DecodeError::new("bitmap rows are not strictly ascending"));
+    }
+    thread_local! {
+        static PORTABLE: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    // Containers: runs of rows sharing their high 16 bits.
+    let containers: Vec<&[u32]> = rows.chunk_by(|a, b| a >> 16 == b >> 16).collect();
+    PORTABLE.with(|buf| {
+        let mut buf = buf.borrow_mut();
+        buf.clear();
+        buf.extend_from_slice(&PORTABLE_COOKIE_NO_RUNS.to_le_bytes());
+        buf.extend_from_slice(&(containers.len() as u32).to_le_bytes());
+        for c in &containers {
+            let key = c.first().map_or(0, |r| (r >> 16) as u16);
+            buf.extend_from_slice(&key.to_le_bytes());
+            buf.extend_from_slice(&((c.len() - 1) as u16).to_le_bytes());
+        }
+        // Offsets (the reader skips them, but the format has them).
+        let mut offset = 8 + 8 * containers.len();
+        for c in &containers {
+            buf.extend_from_slice(&(offset as u32).to_le_bytes());
+            offset += if c.len() > ARRAY_CONTAINER_MAX {
+                8192
+            } else {
+                2 * c.len()
+            };
+        }
+        for c in &containers {
+            if c.len() > ARRAY_CONTAINER_MAX {
+                let mut words = [0u64; 1024];
+                for &r in *c {
+                    let low = (r & 0xffff) as usize;
+                    if let Some(w) = words.get_mut(low / 64) {
+                        *w |= 1 << (low % 64);
+                    }
+                }
+                for w in words {
+                    buf.extend_from_slice(&w.to_le_bytes());
+                }
+            } else {
+                for &r in *c {
+                    buf.extend_from_slice(&((r & 0xffff) as u16).to_le_bytes());
+                }
+            }
+        }
+        RoaringBitmap::deserialize_unchecked_from(&buf[..])
+            .map_err(|e| DecodeError::new(format!("bad bitmap: {e}")))
+    })
 }
 
 /// A bitmap as stored: delta-coded rows (strictly ascending by construction) or roaring's
@@ -523,7 +589,9 @@ impl Footer {
         f.dict = get_dict(d)?;
         (f.resources, f.scopes) = get_tables(d, &f.dict)?;
         let mut next_row = 0u32;
-        for _ in 0..d.get_count()? {
+        let groups = d.get_count()?;
+        f.groups.reserve_exact(groups);
+        for _ in 0..groups {
             let (first_row, rows) = get_group_rows(d, &mut next_row)?;
             let min_start_ns = d.get_u64()?;
             let max_end_ns = d.get_u64()?;
@@ -554,6 +622,10 @@ impl Footer {
             )));
         }
         let n = d.get_count()?;
+        // Exact capacities: the footer cache holds these vectors for as long as the block
+        // is read (pushing into empty ones left up to half of them unused).
+        f.traces.reserve_exact(n);
+        f.trace_first_row.reserve_exact(n);
         let dict_len = f.dict.len() as u64;
         let mut first_row = 0u32;
         let mut prev: Option<TraceId> = None;

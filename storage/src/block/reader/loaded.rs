@@ -149,6 +149,16 @@ impl LoadedFooter {
         rollup
     }
 
+    /// The block's edge rollup with its per-edge totals computed (once; from then on counted
+    /// in the cache's budget), for a service graph; `None` for a format version 1 block.
+    pub fn edges_with_totals(&self) -> Option<&EdgeRollup> {
+        let edges = self.footer.edges.as_ref()?;
+        if edges.totals_once().1 {
+            self.grow(edges.totals_heap_bytes());
+        }
+        Some(edges)
+    }
+
     /// `rollup_bytes` decoded. They were encoded in this process from a rollup the footer
     /// decoder had checked, so decoding them again cannot fail short of a bug; were it to,
     /// the rollup reads as empty rather than panicking in a query.
@@ -215,6 +225,11 @@ impl HeapSize for LoadedFooter {
         self.heap_bytes
             + self.rollup.get().map_or(0, rollup_bytes)
             + self.service_rollup.get().map_or(0, service_rollup_bytes)
+            + self
+                .footer
+                .edges
+                .as_ref()
+                .map_or(0, EdgeRollup::totals_heap_bytes)
     }
 }
 
