@@ -275,6 +275,26 @@ impl Sketch {
         }
     }
 
+    /// Checks what [`Sketch::decode`] would read and moves past it, building nothing.
+    pub fn skip(dec: &mut Decoder<'_>) -> DecodeResult<()> {
+        dec.get_varint()?;
+        let n = dec.get_count()?;
+        let mut prev = 0i64;
+        for _ in 0..n {
+            prev = prev
+                .checked_add(dec.get_zigzag()?)
+                .ok_or_else(|| DecodeError::new("sketch bucket index overflows"))?;
+            i16::try_from(prev).map_err(|_| {
+                DecodeError::new(format!("sketch bucket index {prev} out of range"))
+            })?;
+            let count = dec.get_varint()?;
+            u32::try_from(count).map_err(|_| {
+                DecodeError::new(format!("sketch bucket count {count} out of range"))
+            })?;
+        }
+        Ok(())
+    }
+
     pub fn decode(dec: &mut Decoder<'_>) -> DecodeResult<Self> {
         let zero_count = dec.get_varint()?;
         let n = dec.get_count()?;
@@ -568,6 +588,22 @@ impl Rollup {
         }
     }
 
+    /// Checks what [`Rollup::decode`] would read and moves past it, building nothing: a
+    /// loaded footer keeps its rollup's bytes as stored until a query asks for the cells.
+    pub fn skip(dec: &mut Decoder<'_>) -> DecodeResult<()> {
+        let n = dec.get_count()?;
+        dec.get_varint()?;
+        for _ in 0..n {
+            dec.get_varint32()?;
+            dec.get_varint32()?;
+            for _ in 0..4 {
+                dec.get_varint()?;
+            }
+            Sketch::skip(dec)?;
+        }
+        Ok(())
+    }
+
     pub fn decode(dec: &mut Decoder<'_>) -> DecodeResult<Self> {
         let n = dec.get_count()?;
         let base = dec.get_varint()?;
@@ -652,6 +688,32 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn skipping_a_rollup_checks_and_moves_past_what_decoding_reads(
+            cells in proptest::collection::vec((0u32..5, 0u32..5, 0u64..90, 0u64..10_000_000_000), 0..60),
+            garbage in proptest::collection::vec(any::<u8>(), 0..48),
+        ) {
+            let mut rollup = Rollup::default();
+            for (service, name, minute, duration) in cells {
+                let key = RollupKey { service, name, minute: 1_700_000_000_000_000_000 + minute * ROLLUP_BUCKET_NS };
+                rollup.add(key, duration, duration % 7 == 0);
+            }
+            let mut enc = Encoder::new();
+            rollup.encode(&mut enc);
+            enc.buf.extend_from_slice(&garbage);
+            let (mut skipped, mut decoded) = (Decoder::new(&enc.buf), Decoder::new(&enc.buf));
+            Rollup::skip(&mut skipped).unwrap();
+            prop_assert_eq!(Rollup::decode(&mut decoded).unwrap(), rollup);
+            prop_assert_eq!(skipped.position(), decoded.position());
+            // On any bytes, skipping fails exactly when decoding does, at the same place.
+            let (mut skipped, mut decoded) = (Decoder::new(&garbage), Decoder::new(&garbage));
+            let (s, d) = (Rollup::skip(&mut skipped), Rollup::decode(&mut decoded));
+            prop_assert_eq!(s.is_ok(), d.is_ok());
+            if s.is_ok() {
+                prop_assert_eq!(skipped.position(), decoded.position());
+            }
+        }
+
         #[test]
         fn sketch_quantiles_are_within_the_relative_bound(
             values in proptest::collection::vec(0u64..10_000_000_000_000, 1..400),

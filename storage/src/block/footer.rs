@@ -573,6 +573,20 @@ impl Footer {
 
     /// Decodes the footer of a block of format `version`.
     pub fn decode(bytes: &[u8], version: u32) -> DecodeResult<Self> {
+        Self::decode_with(bytes, version, false).map(|(f, _)| f)
+    }
+
+    /// [`Footer::decode`] with the per-operation rollup checked but left encoded: the footer's
+    /// `rollup` is empty and its bytes, as stored, come second (what a loaded footer keeps).
+    pub fn decode_rollup_encoded(bytes: &[u8], version: u32) -> DecodeResult<(Self, Vec<u8>)> {
+        Self::decode_with(bytes, version, true)
+    }
+
+    fn decode_with(
+        bytes: &[u8],
+        version: u32,
+        rollup_encoded: bool,
+    ) -> DecodeResult<(Self, Vec<u8>)> {
         let mut dec = Decoder::new(bytes);
         let d = &mut dec;
         let mut f = Footer {
@@ -699,7 +713,14 @@ impl Footer {
             f.unindexed_keys.sort_unstable();
             f.unindexed_keys.dedup();
         }
-        f.rollup = Rollup::decode(d)?;
+        let mut rollup_bytes = Vec::new();
+        if rollup_encoded {
+            let start = d.position();
+            Rollup::skip(d)?;
+            rollup_bytes = bytes.get(start..d.position()).unwrap_or_default().to_vec();
+        } else {
+            f.rollup = Rollup::decode(d)?;
+        }
         if version >= 2 {
             f.edges = Some(EdgeRollup::decode(d)?);
         }
@@ -722,6 +743,6 @@ impl Footer {
                 "index refers to a string outside the dictionary",
             ));
         }
-        Ok(f)
+        Ok((f, rollup_bytes))
     }
 }

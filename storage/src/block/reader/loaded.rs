@@ -16,7 +16,7 @@ use roaring::RoaringBitmap;
 
 use crate::block::cache::{FooterCache, HeapSize};
 use crate::block::footer::{AttrIndex, Footer, RowGroup, TraceEntry};
-use crate::codec::buf::{Decoder, Encoder};
+use crate::codec::buf::Decoder;
 use crate::codec::value::dict_str;
 use crate::edges::{EdgeCell, EdgeKey, EdgeRollup, LooseEnd};
 use crate::error::Result;
@@ -56,15 +56,27 @@ impl Deref for LoadedFooter {
 impl LoadedFooter {
     /// Indexes the dictionary. `cache` is where this footer will be held (under the key),
     /// told of the bytes the per-(service, minute) rollup adds when a query builds it.
+    #[cfg(test)]
     pub(crate) fn new(
         footer: Footer,
         path: &Path,
         cache: Option<(Weak<FooterCache<LoadedFooter>>, u64)>,
     ) -> Self {
         let mut footer = footer;
-        let mut enc = Encoder::new();
+        let mut enc = crate::codec::buf::Encoder::new();
         std::mem::take(&mut footer.rollup).encode(&mut enc);
-        let mut rollup_bytes = enc.buf;
+        Self::with_encoded_rollup(footer, enc.buf, path, cache)
+    }
+
+    /// A footer decoded with its per-operation rollup left as stored
+    /// ([`Footer::decode_rollup_encoded`]): `footer.rollup` is empty, `rollup_bytes` hold it.
+    pub(crate) fn with_encoded_rollup(
+        footer: Footer,
+        rollup_bytes: Vec<u8>,
+        path: &Path,
+        cache: Option<(Weak<FooterCache<LoadedFooter>>, u64)>,
+    ) -> Self {
+        let mut rollup_bytes = rollup_bytes;
         rollup_bytes.shrink_to_fit();
         let mut ids_by_string: Vec<u32> = (0..footer.dict.len() as u32).collect();
         let dict = &footer.dict;
@@ -159,9 +171,9 @@ impl LoadedFooter {
         Some(edges)
     }
 
-    /// `rollup_bytes` decoded. They were encoded in this process from a rollup the footer
-    /// decoder had checked, so decoding them again cannot fail short of a bug; were it to,
-    /// the rollup reads as empty rather than panicking in a query.
+    /// `rollup_bytes` decoded. The footer decoder checked them ([`Rollup::skip`] reads what
+    /// [`Rollup::decode`] reads, with the same checks), so decoding them cannot fail short
+    /// of a bug; were it to, the rollup reads as empty rather than panicking in a query.
     fn decode_rollup(&self) -> Rollup {
         let decoded = Rollup::decode(&mut Decoder::new(&self.rollup_bytes));
         debug_assert!(decoded.is_ok(), "re-encoded rollup decodes");

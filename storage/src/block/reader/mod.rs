@@ -141,10 +141,11 @@ impl BlockReader {
     /// than asking again per row.
     pub fn footer(&self) -> Result<FooterRef> {
         self.cache.get_or_load(self.cache_key, || {
-            let footer = Self::read_footer(self.file.bytes(), &self.path)?;
+            let (footer, rollup_bytes) = Self::read_footer(self.file.bytes(), &self.path)?;
             self.release_footer_pages();
-            Ok(LoadedFooter::new(
+            Ok(LoadedFooter::with_encoded_rollup(
                 footer,
+                rollup_bytes,
                 &self.path,
                 Some((Arc::downgrade(&self.cache), self.cache_key)),
             ))
@@ -158,9 +159,14 @@ impl BlockReader {
         if let Some(f) = self.cache.get(self.cache_key) {
             return Ok(f);
         }
-        let footer = Self::read_footer(self.file.bytes(), &self.path)?;
+        let (footer, rollup_bytes) = Self::read_footer(self.file.bytes(), &self.path)?;
         self.release_footer_pages();
-        Ok(Arc::new(LoadedFooter::new(footer, &self.path, None)))
+        Ok(Arc::new(LoadedFooter::with_encoded_rollup(
+            footer,
+            rollup_bytes,
+            &self.path,
+            None,
+        )))
     }
     pub fn file_len(&self) -> u64 {
         self.file.bytes().len() as u64

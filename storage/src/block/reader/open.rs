@@ -90,7 +90,7 @@ impl BlockReader {
         file: MappedFile,
         cache: SharedFooterCache,
     ) -> Result<Self> {
-        let footer = Self::read_footer(file.bytes(), &path)?;
+        let (footer, _) = Self::read_footer(file.bytes(), &path)?;
         let meta = BlockMeta::of(&footer);
         let cache_key = cache.new_key();
         let reader = BlockReader {
@@ -118,7 +118,9 @@ impl BlockReader {
         self.file.release(footer_at, bytes.len() - footer_at);
     }
 
-    pub(super) fn read_footer(bytes: &[u8], path: &Path) -> Result<Footer> {
+    /// The footer, checked, with its per-operation rollup left encoded (its bytes second,
+    /// as a [`LoadedFooter`](super::LoadedFooter) keeps them).
+    pub(super) fn read_footer(bytes: &[u8], path: &Path) -> Result<(Footer, Vec<u8>)> {
         let (version, raw, offset) = read_frame(
             bytes,
             path,
@@ -126,8 +128,8 @@ impl BlockReader {
             OLDEST_READABLE_BLOCK_FORMAT_VERSION..=BLOCK_FORMAT_VERSION,
         )?;
         let corrupt = |d: String| Error::corruption(path, d);
-        let footer =
-            Footer::decode(&raw, version).map_err(|e| e.context("footer").in_file(path))?;
+        let (footer, rollup_bytes) = Footer::decode_rollup_encoded(&raw, version)
+            .map_err(|e| e.context("footer").in_file(path))?;
         for g in &footer.groups {
             for c in &g.columns {
                 if c.offset < HEADER_LEN as u64
@@ -140,7 +142,7 @@ impl BlockReader {
                 }
             }
         }
-        Ok(footer)
+        Ok((footer, rollup_bytes))
     }
 }
 
