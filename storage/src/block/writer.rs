@@ -516,14 +516,16 @@ impl<'c, 'a> BlockBuilder<'c, 'a> {
     }
 
     /// Adds block row `row` to the footer's bitmaps (service, name, error, low-cardinality
-    /// attribute values) and to the rollup.
+    /// attribute values) and to the rollup. Rows come in increasing order, so each bitmap
+    /// appends (`push`: no search for the row's place, which `insert` did for every row; a
+    /// row already there, a repeated attribute, is not added twice either way).
     fn index_row(&mut self, row: u32, s: &Span, name_id: u32) {
         let strings = &mut self.strings;
         let service_id = strings.intern(s.service());
-        self.service_rows.entry(service_id).or_default().insert(row);
-        self.name_rows.entry(name_id).or_default().insert(row);
+        self.service_rows.entry(service_id).or_default().push(row);
+        self.name_rows.entry(name_id).or_default().push(row);
         if s.is_error() {
-            self.footer.error_rows.insert(row);
+            self.footer.error_rows.push(row);
         }
         for kv in &s.attributes {
             if !strings.card.is_indexed(&kv.key) {
@@ -536,7 +538,7 @@ impl<'c, 'a> BlockBuilder<'c, 'a> {
                 Value::Bool(b) => IndexedValue::Bool(*b),
                 _ => continue,
             };
-            self.attr_rows.entry((key, value)).or_default().insert(row);
+            self.attr_rows.entry((key, value)).or_default().push(row);
         }
         self.rollup.add(
             RollupKey {
