@@ -325,6 +325,15 @@ pub(crate) fn get_bitmap_as(dec: &mut Decoder<'_>) -> DecodeResult<StoredBitmap>
             }
             Ok(StoredBitmap::Rows(rows))
         }
+        // Only the format without run containers, the one `serialize_into` writes: a run
+        // container of a few bytes expands to up to 8 KiB in memory, so a corrupt or
+        // hostile footer could ask for gigabytes; without runs every container's values
+        // are in the input.
+        BITMAP_ROARING if bytes.get(..4) != Some(&PORTABLE_COOKIE_NO_RUNS.to_le_bytes()[..]) => {
+            Err(DecodeError::new(
+                "bitmap in roaring's format with run containers",
+            ))
+        }
         BITMAP_ROARING => RoaringBitmap::deserialize_from(bytes)
             .map(StoredBitmap::Roaring)
             .map_err(|e| DecodeError::new(format!("bad bitmap: {e}"))),

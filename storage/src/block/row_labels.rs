@@ -49,11 +49,25 @@ fn put_labels(enc: &mut Encoder, bitmaps: &[&RoaringBitmap]) {
 
 /// Reads what [`put_labels`] wrote for `n` bitmaps.
 fn get_labels(dec: &mut Decoder<'_>, n: usize) -> DecodeResult<Vec<RoaringBitmap>> {
-    let union = match get_bitmap_as(dec)? {
+    let union = get_bitmap_as(dec)?;
+    // Each row's label takes at least a byte: a union with more rows than the bytes left
+    // is corrupt (checked before anything is allocated for it: a roaring union of a few
+    // bytes can hold four billion rows).
+    let rows = match &union {
+        StoredBitmap::Rows(rows) => rows.len() as u64,
+        StoredBitmap::Roaring(b) => b.len(),
+    };
+    if rows > dec.remaining() as u64 {
+        return Err(DecodeError::new(format!(
+            "{rows} labelled rows but {} bytes left",
+            dec.remaining()
+        )));
+    }
+    let union = match union {
         StoredBitmap::Rows(rows) => rows,
         StoredBitmap::Roaring(b) => b.iter().collect(),
     };
-    let mut labels = Vec::with_capacity(union.len());
+    let mut labels: Vec<u32> = Vec::with_capacity(union.len());
     let mut counts = vec![0usize; n];
     for _ in 0..union.len() {
         let label = dec.get_varint()?;
@@ -64,7 +78,8 @@ fn get_labels(dec: &mut Decoder<'_>, n: usize) -> DecodeResult<Vec<RoaringBitmap
                 DecodeError::new(format!("row label {label} out of range ({n} values)"))
             })?;
         *count += 1;
-        labels.push(label as usize);
+        // Below `n`, the number of values, itself below the bytes of the footer.
+        labels.push(label as u32);
     }
     // A counting sort: each value's rows become one slice of `sorted` (ascending, as the
     // union is), built into a bitmap of exact size.
@@ -79,7 +94,7 @@ fn get_labels(dec: &mut Decoder<'_>, n: usize) -> DecodeResult<Vec<RoaringBitmap
     let mut sorted = vec![0u32; union.len()];
     for (&row, &label) in union.iter().zip(&labels) {
         // `label < n` was checked above, and the slots of a label are counted exactly.
-        if let Some(pos) = next.get_mut(label) {
+        if let Some(pos) = next.get_mut(label as usize) {
             if let Some(slot) = sorted.get_mut(*pos) {
                 *slot = row;
             }
@@ -267,6 +282,41 @@ mod tests {
             let _ = get_id_bitmaps(&mut Decoder::new(&bytes));
             let _ = get_attr_index(&mut Decoder::new(&bytes));
         }
+    }
+
+    #[test]
+    fn a_union_claiming_more_rows_than_bytes_left_is_an_error() {
+        // One value, its union stored in roaring's format (100,000 rows in two bitset
+        // containers), and no labels after it.
+        let union: RoaringBitmap = (0..100_000u32).collect();
+        let mut enc = Encoder::new();
+        enc.put_varint(1);
+        enc.put_varint(7);
+        enc.put_u8(LABELLED);
+        put_bitmap(&mut enc, &union);
+        let err = get_id_bitmaps(&mut Decoder::new(&enc.buf)).unwrap_err();
+        assert!(err.to_string().contains("labelled rows"), "{err}");
+    }
+
+    #[test]
+    fn a_roaring_bitmap_with_run_containers_is_refused() {
+        // A run container: a handful of bytes that would expand to 65,536 rows.
+        let mut runs = RoaringBitmap::new();
+        runs.insert_range(0..65_536);
+        let mut bytes = Vec::new();
+        // Cookie with runs; its high 16 bits are the container count minus one.
+        bytes.extend_from_slice(&12347u32.to_le_bytes());
+        bytes.push(1); // container 0 is a run container
+        bytes.extend_from_slice(&0u16.to_le_bytes()); // key
+        bytes.extend_from_slice(&65_535u16.to_le_bytes()); // cardinality - 1
+        bytes.extend_from_slice(&1u16.to_le_bytes()); // one run
+        bytes.extend_from_slice(&0u16.to_le_bytes()); // from 0
+        bytes.extend_from_slice(&65_535u16.to_le_bytes()); // length - 1
+        assert_eq!(RoaringBitmap::deserialize_from(&bytes[..]).unwrap(), runs);
+        let mut enc = Encoder::new();
+        enc.put_u8(1); // BITMAP_ROARING
+        enc.put_bytes(&bytes);
+        assert!(get_bitmap(&mut Decoder::new(&enc.buf)).is_err());
     }
 
     #[test]
