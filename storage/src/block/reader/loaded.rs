@@ -176,7 +176,7 @@ impl LoadedFooter {
     /// of a bug; were it to, the rollup reads as empty rather than panicking in a query.
     fn decode_rollup(&self) -> Rollup {
         let decoded = Rollup::decode(&mut Decoder::new(&self.rollup_bytes));
-        debug_assert!(decoded.is_ok(), "re-encoded rollup decodes");
+        debug_assert!(decoded.is_ok(), "a rollup checked at load decodes");
         decoded.unwrap_or_default()
     }
 
