@@ -12,7 +12,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use spandb_storage::block::HeapSize;
+use spandb_storage::block::{HeapSize, LoadedFooter};
 use spandb_storage::{
     KeyValue, Options, Resource, Scope, Span, SpanId, StatusCode, TraceId, Value,
 };
@@ -135,6 +135,30 @@ fn spans(n: usize) -> Vec<Span> {
     out
 }
 
+/// Builds a lazily built part of every footer with `build` (which returns how many entries
+/// it has) and checks that the cache's count grew within a quarter of the bytes allocated.
+/// Returns the growth counted.
+fn grows_as_allocated(
+    what: &str,
+    footers: &[Arc<LoadedFooter>],
+    build: impl Fn(&LoadedFooter) -> usize,
+) -> usize {
+    let counted = || footers.iter().map(|f| f.heap_bytes()).sum::<usize>();
+    let estimated = counted();
+    let before = live();
+    let entries: usize = footers.iter().map(|f| build(f)).sum();
+    let allocated = live() - before;
+    let grown = counted() - estimated;
+    assert!(entries > 0 && allocated > 0, "{what} were built");
+    let ratio = grown as f64 / allocated as f64;
+    eprintln!("{what}: estimated {grown} B, allocated {allocated} B, ratio {ratio:.3}");
+    assert!(
+        (0.75..=1.25).contains(&ratio),
+        "{what} ({entries} entries): estimated {grown} B, allocated {allocated} B (ratio {ratio:.3})"
+    );
+    grown
+}
+
 #[test]
 fn footer_size_estimates_are_within_a_quarter_of_the_allocated_bytes() {
     let dir = tempfile::tempdir().unwrap();
@@ -173,33 +197,19 @@ fn footer_size_estimates_are_within_a_quarter_of_the_allocated_bytes() {
         "footers: estimated {estimated} B, allocated {allocated} B (ratio {ratio:.3})"
     );
 
-    // The per-(service, minute) rollup, built at first use, is counted as it grows.
-    let before = live();
-    let cells: usize = footers.iter().map(|f| f.service_rollup().cells.len()).sum();
-    let allocated = live() - before;
-    let grown: usize = footers.iter().map(|f| f.heap_bytes()).sum::<usize>() - estimated;
-    assert!(cells > 0 && allocated > 0, "rollups were built");
-    let ratio = grown as f64 / allocated as f64;
-    eprintln!("service rollups: estimated {grown} B, allocated {allocated} B, ratio {ratio:.3}");
-    assert!(
-        (0.75..=1.25).contains(&ratio),
-        "service rollups ({cells} cells): estimated {grown} B, allocated {allocated} B (ratio {ratio:.3})"
-    );
-
-    // The per-(service, name, minute) rollup stays encoded until a query asks for it
-    // (building the service rollup above decoded it and let it go); decoded, it is counted.
+    // Parts built at first use are counted as they grow: the per-(service, minute) rollup,
+    // the per-(service, name, minute) rollup (encoded until a query asks for it; building
+    // the service rollup decoded it and let it go) and the service graph's edge totals.
     let estimated: usize = footers.iter().map(|f| f.heap_bytes()).sum();
-    let before = live();
+    let grown_service = grows_as_allocated("service rollups", &footers, |f| {
+        f.service_rollup().cells.len()
+    });
+    let grown_edges = grows_as_allocated("edge totals", &footers, |f| {
+        f.edges_with_totals().map_or(0, |e| e.totals().len())
+    });
+    let estimated = estimated + grown_service + grown_edges;
+    let grown = grows_as_allocated("rollups", &footers, |f| f.rollup().cells.len());
     let cells: usize = footers.iter().map(|f| f.rollup().cells.len()).sum();
-    let allocated = live() - before;
-    let grown: usize = footers.iter().map(|f| f.heap_bytes()).sum::<usize>() - estimated;
-    assert!(cells > 0 && allocated > 0, "rollups were decoded");
-    let ratio = grown as f64 / allocated as f64;
-    eprintln!("rollups: estimated {grown} B, allocated {allocated} B, ratio {ratio:.3}");
-    assert!(
-        (0.75..=1.25).contains(&ratio),
-        "rollups ({cells} cells): estimated {grown} B, allocated {allocated} B (ratio {ratio:.3})"
-    );
     // Asked again, the decoded rollup is the same one and counts nothing more.
     let before = live();
     assert_eq!(
